@@ -1,0 +1,11 @@
+# cli/ - the radpipe command; links the shared library and uses the public API only.
+add_executable(radpipe_cli
+  cli/radpipe.c
+  cli/cli_util.c
+  cli/cmd_info.c
+  cli/cmd_compress.c
+  cli/cmd_verify.c)
+target_link_libraries(radpipe_cli PRIVATE radpipe Threads::Threads)
+target_include_directories(radpipe_cli PRIVATE ${CMAKE_SOURCE_DIR}/include)
+set_target_properties(radpipe_cli PROPERTIES OUTPUT_NAME radpipe
+                      RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* codec/codec_impl.h - what a codec adapter implements.  One adapter file per library
+ * (codec/jpegls.c for CharLS, ...), each defining one `const struct rp__codec_ops`, listed
+ * in codec/codec.c.  Adapters see canonical frames only (include/radpipe/codec.h); the
+ * DICOM layer does byte order, planar layout and sign extension. */
+#ifndef RP_CODEC_IMPL_H
+#define RP_CODEC_IMPL_H
+
+#include "common/internal.h"
+
+/* How the caller asked for a frame to be coded. */
+struct rp__encode_params {
+	int near_lossless;           /* JPEG-LS NEAR */
+	double lossy_ratio;          /* 0 = lossless */
+	int quality;                 /* JPEG baseline 1..100, 0 = default */
+	struct rp_pool *pool;        /* optional: threads for one large frame */
+	uint32_t cpu_mask;
+};
+
+struct rp__codec_ops {
+	enum rp_codec id;
+	const char *ts_lossless;     /* transfer syntax UID of lossless output, or NULL */
+	const char *ts_lossy;        /* UID when lossy, or NULL */
+
+	/* RP_OK when img can be encoded with p (lossless stays lossless), else
+	 * RP_E_UNSUPPORTED and a reason.  NULL when the codec cannot encode. */
+	int (*check)(const struct rp_image_desc *img, const struct rp__encode_params *p,
+		     struct rp_errbuf *err);
+	/* Worst-case encoded size of one frame; 0 when img is not supported. */
+	size_t (*bound)(const struct rp_image_desc *img, const struct rp__encode_params *p);
+	/* src is a canonical frame of rp_image_frame_size(img) bytes. */
+	int (*encode)(const struct rp_image_desc *img, const struct rp__encode_params *p,
+		      const uint8_t *src, size_t src_size, uint8_t *dst, size_t dst_capacity,
+		      size_t *dst_size, struct rp_errbuf *err);
+	/* Writes a canonical frame of img; the codestream must match img. NULL when the codec
+	 * cannot decode. */
+	int (*decode)(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
+		      uint8_t *dst, size_t dst_capacity, struct rp_pool *pool,
+		      struct rp_errbuf *err);
+};
+
+/* The adapter for `codec`, or NULL when this build has none. */
+const struct rp__codec_ops *rp__codec_ops(enum rp_codec codec);
+
+/* Canonical-frame helpers every adapter needs (codec/frame.c). */
+
+/* Bytes per sample in a canonical frame: 1, 2 or 4 (0 for bits_allocated 1). */
+static inline size_t
+rp__sample_bytes(const struct rp_image_desc *img)
+{
+	return img->bits_allocated == 32 ? 4 : img->bits_allocated == 16 ? 2 :
+	       img->bits_allocated == 8 ? 1 : 0;
+}
+
+/* Whether every sample of a canonical frame holds a proper sign/zero extension of its low
+ * bits_stored bits (what DICOM's pixel value means).  Returns 1 when clean, 0 when some
+ * sample carries other bits above bits_stored. */
+int rp__frame_high_bits_clean(const struct rp_image_desc *img, const uint8_t *frame,
+			      size_t size);
+
+/* Canonical frame -> the unsigned bits_stored-bit patterns a codec without a sign codes
+ * (masking off the extension), in place.  And back: sign/zero-extends in place. */
+void rp__frame_to_unsigned_bits(const struct rp_image_desc *img, uint8_t *frame, size_t size);
+void rp__frame_from_unsigned_bits(const struct rp_image_desc *img, uint8_t *frame, size_t size);
+
+#endif /* RP_CODEC_IMPL_H */

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* include/radpipe/dicom.h - DICOM Part 10 reading and writing of pixel data.
+ *
+ * The parser is pure code over a caller-owned buffer (typically an mmap of the file): no
+ * I/O, every length overflow-checked, precise errors with file offsets.  The writer
+ * rewrites a parsed dataset into another transfer syntax, carrying every other element
+ * over unchanged.
+ */
+#ifndef RADPIPE_DICOM_H
+#define RADPIPE_DICOM_H
+
+#include "base.h"
+#include "codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A transfer syntax this library knows (PS3.5 Section 10 and Annex A). */
+struct rp_ts_info {
+	const char *uid;             /* "1.2.840.10008.1.2.4.80" */
+	const char *name;            /* "JPEG-LS Lossless" */
+	uint8_t explicit_vr;
+	uint8_t big_endian;
+	uint8_t deflated;            /* dataset after the meta group is deflated */
+	uint8_t encapsulated;        /* pixel data in fragments */
+	uint8_t lossy;               /* the syntax allows or implies lossy coding */
+	uint8_t codec;               /* enum rp_codec that decodes its frames */
+};
+
+/* The entry for uid (trailing NUL/space padding ignored), or NULL when unknown. */
+RP_API const struct rp_ts_info *rp_ts_lookup(const char *uid);
+/* The i-th known syntax, or NULL past the end (for listings). */
+RP_API const struct rp_ts_info *rp_ts_at(size_t index);
+
+struct rp_dicom;
+
+struct rp_dicom_options {
+	size_t struct_size;          /* set by rp_dicom_options_init() */
+	uint32_t max_depth;          /* sequence nesting limit (default 64) */
+	uint32_t max_frames;         /* NumberOfFrames limit (default 1 << 20) */
+	uint64_t max_inflated_size;  /* deflated datasets: inflate limit (default 4 GiB) */
+};
+
+RP_API void rp_dicom_options_init(struct rp_dicom_options *opts);
+
+/* Parses a DICOM Part 10 file (or a bare dataset without preamble/meta, read as implicit
+ * VR little endian as DCMTK does).  data is borrowed and must outlive *ds_ret.
+ * Returns RP_OK, RP_E_CORRUPT (truncated or malformed, with the offset in err),
+ * RP_E_UNSUPPORTED (unknown transfer syntax), RP_E_LIMIT or RP_E_NOMEM.
+ * A file without pixel data parses fine; info->has_pixels is then 0. */
+RP_API RP_NODISCARD int rp_dicom_parse(const void *data, size_t size,
+				       const struct rp_dicom_options *opts,
+				       struct rp_dicom **ds_ret, struct rp_errbuf *err);
+
+/* NULL is a no-op. */
+RP_API void rp_dicom_free(struct rp_dicom *ds);
+
+struct rp_dicom_info {
+	const struct rp_ts_info *ts; /* never NULL */
+	uint8_t has_meta;            /* 0: no preamble/meta group */
+	uint8_t has_pixels;          /* (7FE0,0010) present with image attributes */
+	uint8_t encapsulated;
+	uint8_t planar;              /* PlanarConfiguration (0028,0006) as stored */
+	uint8_t high_bits_dirty;     /* native: some sample has bits above BitsStored that are
+				      * not a sign/zero extension (overlays); set by
+				      * rp_dicom_scan_high_bits() */
+	struct rp_image_desc img;
+	uint32_t frames;             /* NumberOfFrames, 1 when absent */
+	char photometric[17];        /* as stored, trailing spaces removed */
+	char modality[17];
+	char sop_class_uid[65];
+	char sop_instance_uid[65];
+	char study_instance_uid[65];
+	char series_instance_uid[65];
+	char patient_id[65];
+	/* Where the pixel data sits in the buffer given to rp_dicom_parse() (offsets into the
+	 * original bytes; for a deflated dataset these are 0 since the pixels live in the
+	 * inflated copy).  value_length covers the fragments and the sequence delimiter for
+	 * encapsulated data. */
+	uint64_t pixel_element_offset;
+	uint64_t pixel_value_offset;
+	uint64_t pixel_value_length;
+};
+
+RP_API const struct rp_dicom_info *rp_dicom_get_info(const struct rp_dicom *ds);
+
+/* Encoded bytes of frame `index` of encapsulated pixel data.  When the frame is one
+ * fragment, *data points into the parsed buffer and *owned is NULL; when it spans several,
+ * they are joined into a malloc'd buffer returned in *owned (free it).  RP_E_INVALID_ARG
+ * for native data or index out of range, RP_E_CORRUPT when the fragments cannot be
+ * attributed to frames. */
+RP_API RP_NODISCARD int rp_dicom_encoded_frame(const struct rp_dicom *ds, uint32_t index,
+					       const uint8_t **data, size_t *size,
+					       uint8_t **owned, struct rp_errbuf *err);
+
+/* Canonical frame `index` (see codec.h) into dst, decoding it if the syntax is compressed.
+ * dst_capacity >= rp_image_frame_size(&info->img). */
+RP_API RP_NODISCARD int rp_dicom_decode_frame(const struct rp_dicom *ds, uint32_t index,
+					      void *dst, size_t dst_capacity,
+					      struct rp_errbuf *err);
+
+/* Native data only: scans every frame for bits above BitsStored that are not a plain
+ * sign/zero extension; sets info->high_bits_dirty and *dirty_ret.  Compressed syntaxes
+ * carry BitsStored bits only, so they are always clean. */
+RP_API RP_NODISCARD int rp_dicom_scan_high_bits(struct rp_dicom *ds, int *dirty_ret,
+						struct rp_errbuf *err);
+
+/* SHA-256 over every frame in canonical form, frame after frame (docs/PIXELHASH.md). */
+RP_API RP_NODISCARD int rp_dicom_pixel_hash(const struct rp_dicom *ds, uint8_t hash[32],
+					    struct rp_errbuf *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Writing */
+
+/* Sink for serialized bytes; returns RP_OK or a negative RP_E_* code to stop writing. */
+typedef int rp_write_fn(void *ctx, const void *data, size_t size);
+
+struct rp_frame_ref {
+	const void *data;
+	size_t size;
+};
+
+struct rp_dicom_write_options {
+	size_t struct_size;          /* set by rp_dicom_write_options_init() */
+	const char *ts_uid;          /* target transfer syntax (default explicit VR LE) */
+	uint8_t lossy;               /* frames were coded lossily: set (0028,2110) etc. */
+	double lossy_ratio;          /* for (0028,2112) */
+	const char *lossy_method;    /* for (0028,2114), e.g. "ISO_14495_1" */
+	const char *photometric;     /* replaces (0028,0004) when not NULL */
+	int planar;                  /* -1 keep, 0/1 write PlanarConfiguration (3-sample) */
+	const char *implementation_version; /* (0002,0013); NULL = "RADPIPE_" version */
+	uint64_t eot_threshold;      /* use the Extended Offset Table when the encapsulated
+				      * pixel data could exceed this (default 2^32 - 1) */
+};
+
+RP_API void rp_dicom_write_options_init(struct rp_dicom_write_options *opts);
+
+/* Serializes `src` in opts->ts_uid with `frames` as its pixel data: encoded codestreams
+ * (one per frame, one fragment each, Basic Offset Table filled) for an encapsulated
+ * syntax, canonical frames for a native one.  frame_count must equal info->frames.
+ * Every element other than the meta group's transfer syntax and group length, the pixel
+ * data, and the attributes the options name is written unchanged (re-encoded only when
+ * the source's byte order or VR form differs). */
+RP_API RP_NODISCARD int rp_dicom_write(const struct rp_dicom *src,
+				       const struct rp_dicom_write_options *opts,
+				       const struct rp_frame_ref *frames, uint32_t frame_count,
+				       rp_write_fn *write, void *ctx, struct rp_errbuf *err);
+
+/* rp_dicom_write() into `path` atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory.  An interrupted run never leaves a truncated
+ * file under `path`. */
+RP_API RP_NODISCARD int rp_dicom_write_file(const char *path, const struct rp_dicom *src,
+					    const struct rp_dicom_write_options *opts,
+					    const struct rp_frame_ref *frames,
+					    uint32_t frame_count, struct rp_errbuf *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RADPIPE_DICOM_H */
