@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* simd/scalar/samples16.c - scalar 16-bit sample kernels: the reference the vector
+ * versions are tested against, and their tail handlers.  Loads and stores go through
+ * memcpy because DICOM pixel data is not aligned; compilers turn them into plain moves. */
+#include "simd/kernels.h"
+
+#include <string.h>
+
+static inline uint16_t
+ld16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static inline void
+st16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+void
+rp__bswap16_scalar(void *dst, const void *src, size_t count)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	for (size_t i = 0; i < count; i++) {
+		uint16_t v = ld16(s + 2 * i);
+		st16(d + 2 * i, (uint16_t)((v << 8) | (v >> 8)));
+	}
+}
+
+void
+rp__minmax_u16_scalar(const void *src, size_t count, uint16_t *min, uint16_t *max)
+{
+	const uint8_t *s = src;
+	uint16_t lo = UINT16_MAX, hi = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		uint16_t v = ld16(s + 2 * i);
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+	}
+	*min = lo;
+	*max = hi;
+}
+
+void
+rp__minmax_s16_scalar(const void *src, size_t count, int16_t *min, int16_t *max)
+{
+	const uint8_t *s = src;
+	int16_t lo = INT16_MAX, hi = INT16_MIN;
+
+	for (size_t i = 0; i < count; i++) {
+		int16_t v = (int16_t)ld16(s + 2 * i);
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+	}
+	*min = lo;
+	*max = hi;
+}
+
+void
+rp__mask16_scalar(void *dst, const void *src, size_t count, unsigned bits)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	const uint16_t m = (uint16_t)((1u << bits) - 1);
+
+	for (size_t i = 0; i < count; i++)
+		st16(d + 2 * i, (uint16_t)(ld16(s + 2 * i) & m));
+}
+
+void
+rp__sext16_scalar(void *dst, const void *src, size_t count, unsigned bits)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	/* Shift the sign bit of the bits-bit field up to bit 15, then back down
+	 * arithmetically; done in 32 bits so no shift is undefined. */
+	const unsigned up = 16 - bits;
+
+	for (size_t i = 0; i < count; i++) {
+		int32_t v = (int32_t)((uint32_t)ld16(s + 2 * i) << (16 + up));
+		st16(d + 2 * i, (uint16_t)(v >> (16 + up)));
+	}
+}
+
+int
+rp__kernels_high_bits_clean16(const struct rp__kernels *k, const void *src, size_t count,
+			      unsigned bits, int is_signed)
+{
+	if (bits >= 16 || count == 0)
+		return 1;
+	if (is_signed) {
+		int16_t lo, hi;
+		k->minmax_s16(src, count, &lo, &hi);
+		const int32_t lim = (int32_t)1 << (bits - 1);
+		return lo >= -lim && hi < lim;
+	}
+	uint16_t lo, hi;
+	k->minmax_u16(src, count, &lo, &hi);
+	return hi < (1u << bits);
+}

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* tests/test_kernels.c - every runnable kernel table against the scalar reference, at
+ * sizes around the vector width (0, 1, w-1, w, w+1, 4097 samples and a few more) and at
+ * misaligned source and destination pointers.  CTest reruns this binary with
+ * RP_DISABLE_CPU_FEATURES=avx512 and =avx2 so each dispatch path is also the selected one
+ * (tests/simd.cmake). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "simd/cpu.h"
+#include "simd/kernels.h"
+
+#define MAXN 5000
+#define SLACK 64
+
+/* Deterministic xorshift so a failure reproduces. */
+static uint64_t rng_state;
+
+static uint32_t
+rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 11);
+}
+
+/* Sample patterns that matter to the scans: random, constant, extremes at the start or
+ * at the very end (the tail handler), and values near a BitsStored boundary. */
+enum { PAT_RANDOM, PAT_CONST, PAT_EXTREME_LAST, PAT_EXTREME_FIRST, PAT_12BIT, PAT_COUNT };
+
+static void
+fill(uint8_t *p, size_t bytes, int pattern)
+{
+	for (size_t i = 0; i < bytes; i++)
+		p[i] = (uint8_t)rng();
+	size_t n = bytes / 2;
+	switch (pattern) {
+	case PAT_CONST:
+		for (size_t i = 0; i < n; i++) {
+			p[2 * i] = 0x34;
+			p[2 * i + 1] = 0x12;
+		}
+		break;
+	case PAT_EXTREME_LAST:
+		for (size_t i = 0; i < n; i++)
+			p[2 * i + 1] &= 0x3f;
+		if (n > 0) {
+			p[2 * (n - 1)] = 0xff;
+			p[2 * (n - 1) + 1] = 0xff;
+		}
+		if (n > 1) {
+			p[2 * (n - 2)] = 0x00;
+			p[2 * (n - 2) + 1] = 0x80;
+		}
+		break;
+	case PAT_EXTREME_FIRST:
+		for (size_t i = 0; i < n; i++)
+			p[2 * i + 1] = (uint8_t)(0x10 + (p[2 * i + 1] & 0x1f));
+		if (n > 0) {
+			p[0] = 0xff;
+			p[1] = 0x7f;
+		}
+		break;
+	case PAT_12BIT:
+		for (size_t i = 0; i < n; i++)
+			p[2 * i + 1] &= 0x0f;
+		break;
+	default:
+		break;
+	}
+}
+
+static const size_t *
+sizes_for(const struct rp__kernels *k, size_t *count)
+{
+	static size_t s[16];
+	const size_t w = k->vec_bytes ? k->vec_bytes / 2 : 16; /* samples per vector */
+	size_t n = 0;
+	const size_t base[] = { 0, 1, w - 1, w, w + 1, 2 * w - 1, 2 * w, 2 * w + 1,
+				4 * w + 3, 4097 };
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		s[n++] = base[i];
+	*count = n;
+	return s;
+}
+
+static int
+runnable(const struct rp__kernels *k)
+{
+	return (k->features & ~rp__cpu_features(0)) == 0;
+}
+
+/* One case: a vector table, a size in samples/pixels, a misalignment, a pattern. */
+struct kcase {
+	const struct rp__kernels *k;
+	size_t n;
+	size_t mis;
+	int pat;
+};
+
+/* Calls fn for each runnable non-scalar table x size x misalignment x pattern. */
+static void
+walk(void (*fn)(const struct kcase *c))
+{
+	int ran = 0;
+
+	for (size_t t = 1; rp__kernels_at(t) != NULL; t++) {
+		const struct rp__kernels *k = rp__kernels_at(t);
+		if (!runnable(k))
+			continue;
+		ran++;
+		size_t nsizes;
+		const size_t *sizes = sizes_for(k, &nsizes);
+		for (size_t si = 0; si < nsizes; si++)
+			for (size_t mis = 0; mis < 4; mis++)
+				for (int pat = 0; pat < PAT_COUNT; pat++) {
+					struct kcase c = { k, sizes[si], mis, pat };
+					rng_state = 0x9e3779b97f4a7c15ull ^
+						    (c.n * 131 + mis * 7 + (size_t)pat);
+					fn(&c);
+				}
+	}
+	print_message("  %d vector table(s) checked\n", ran);
+}
+
+static uint8_t bufs[4][2 * 3 * MAXN + SLACK];
+
+static void
+case_bswap16(const struct kcase *c)
+{
+	const struct rp__kernels *k = c->k;
+	const size_t n = c->n, mis = c->mis;
+	const int pat = c->pat;
+	uint8_t *src = bufs[0] + mis, *a = bufs[1] + (3 - mis), *b = bufs[2] + 1;
+	fill(src, 2 * n, pat);
+	memset(bufs[1], 0xa5, sizeof(bufs[1]));
+	memset(bufs[2], 0xa5, sizeof(bufs[2]));
+	rp__bswap16_scalar(b, src, n);
+	k->bswap16(a, src, n);
+	assert_memory_equal(a, b, 2 * n);
+	/* Nothing written past the end. */
+	assert_int_equal(a[2 * n], 0xa5);
+	/* In place. */
+	memcpy(a, src, 2 * n);
+	k->bswap16(a, a, n);
+	assert_memory_equal(a, b, 2 * n);
+}
+
+static void
+test_bswap16(void **state)
+{
+	(void)state;
+	walk(case_bswap16);
+}
+
+static void
+case_minmax(const struct kcase *c)
+{
+	const struct rp__kernels *k = c->k;
+	const size_t n = c->n, mis = c->mis;
+	const int pat = c->pat;
+	uint8_t *src = bufs[0] + mis;
+	fill(src, 2 * n, pat);
+	uint16_t ulo, uhi, rulo, ruhi;
+	int16_t slo, shi, rslo, rshi;
+	rp__minmax_u16_scalar(src, n, &rulo, &ruhi);
+	k->minmax_u16(src, n, &ulo, &uhi);
+	assert_int_equal(ulo, rulo);
+	assert_int_equal(uhi, ruhi);
+	rp__minmax_s16_scalar(src, n, &rslo, &rshi);
+	k->minmax_s16(src, n, &slo, &shi);
+	assert_int_equal(slo, rslo);
+	assert_int_equal(shi, rshi);
+}
+
+static void
+test_minmax(void **state)
+{
+	(void)state;
+	walk(case_minmax);
+}
+
+static void
+case_mask_sext(const struct kcase *c)
+{
+	const struct rp__kernels *k = c->k;
+	const size_t n = c->n, mis = c->mis;
+	const int pat = c->pat;
+	uint8_t *src = bufs[0] + mis, *a = bufs[1] + ((mis + 1) & 3), *b = bufs[2];
+	fill(src, 2 * n, pat);
+	for (unsigned bits = 1; bits <= 16; bits += (bits < 8 ? 7 : 1)) {
+		rp__mask16_scalar(b, src, n, bits);
+		k->mask16(a, src, n, bits);
+		assert_memory_equal(a, b, 2 * n);
+		rp__sext16_scalar(b, src, n, bits);
+		k->sext16(a, src, n, bits);
+		assert_memory_equal(a, b, 2 * n);
+		memcpy(a, src, 2 * n);
+		k->sext16(a, a, n, bits);
+		assert_memory_equal(a, b, 2 * n);
+	}
+}
+
+static void
+test_mask_sext(void **state)
+{
+	(void)state;
+	walk(case_mask_sext);
+}
+
+static void
+case_interleave3(const struct kcase *c)
+{
+	const struct rp__kernels *k = c->k;
+	const size_t n = c->n, mis = c->mis;
+	const int pat = c->pat;
+	uint8_t *src = bufs[0] + mis, *a = bufs[1] + (3 - mis), *b = bufs[2] + 2;
+	uint8_t *back = bufs[3] + 1;
+	fill(src, 3 * n, pat);
+	memset(bufs[1], 0x5a, sizeof(bufs[1]));
+	rp__interleave3_u8_scalar(b, src, n);
+	k->interleave3_u8(a, src, n);
+	assert_memory_equal(a, b, 3 * n);
+	assert_int_equal(a[3 * n], 0x5a);
+	rp__deinterleave3_u8_scalar(b, a, n);
+	k->deinterleave3_u8(back, a, n);
+	assert_memory_equal(back, b, 3 * n);
+	/* And the pair is a round trip. */
+	assert_memory_equal(back, src, 3 * n);
+}
+
+static void
+test_interleave3(void **state)
+{
+	(void)state;
+	walk(case_interleave3);
+}
+
+/* The scalar references themselves, on hand-checked values, so "vector == scalar" does not
+ * compare two copies of one bug. */
+static void
+test_scalar_reference(void **state)
+{
+	(void)state;
+	const uint8_t be[6] = { 0x12, 0x34, 0xff, 0x00, 0x80, 0x01 };
+	uint16_t le[3];
+	rp__bswap16_scalar(le, be, 3);
+	assert_int_equal(le[0], 0x1234);
+	assert_int_equal(le[1], 0xff00);
+	assert_int_equal(le[2], 0x8001);
+
+	const uint16_t v[5] = { 0x0800, 0x07ff, 0xf800, 0x0000, 0xffff };
+	uint16_t umin, umax;
+	int16_t smin, smax;
+	rp__minmax_u16_scalar(v, 5, &umin, &umax);
+	assert_int_equal(umin, 0);
+	assert_int_equal(umax, 0xffff);
+	rp__minmax_s16_scalar(v, 5, &smin, &smax);
+	assert_int_equal(smin, -2048);
+	assert_int_equal(smax, 2048);
+	rp__minmax_u16_scalar(v, 0, &umin, &umax);
+	assert_int_equal(umin, UINT16_MAX);
+	assert_int_equal(umax, 0);
+
+	uint16_t m[5];
+	rp__mask16_scalar(m, v, 5, 12);
+	assert_int_equal(m[0], 0x800);
+	assert_int_equal(m[2], 0x800);
+	assert_int_equal(m[4], 0xfff);
+	rp__sext16_scalar(m, m, 5, 12);
+	assert_int_equal((int16_t)m[0], -2048);
+	assert_int_equal((int16_t)m[1], 2047);
+	assert_int_equal((int16_t)m[4], -1);
+
+	const uint8_t planar[6] = { 1, 2, 10, 20, 100, 200 };
+	uint8_t il[6];
+	rp__interleave3_u8_scalar(il, planar, 2);
+	const uint8_t want[6] = { 1, 10, 100, 2, 20, 200 };
+	assert_memory_equal(il, want, 6);
+}
+
+/* The BitsStored check derived from min/max, on every runnable table. */
+static void
+test_high_bits_clean(void **state)
+{
+	(void)state;
+	for (size_t t = 0; rp__kernels_at(t) != NULL; t++) {
+		const struct rp__kernels *k = rp__kernels_at(t);
+		if (!runnable(k))
+			continue;
+		uint16_t v[100];
+		for (int i = 0; i < 100; i++)
+			v[i] = (uint16_t)(i * 40); /* max 3960 < 4096 */
+		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 0), 1);
+		v[99] = 0x1000;            /* bit 12 set: an overlay bit */
+		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 0), 0);
+		/* Signed 12-bit: -2048..2047 sign-extended is clean, 0x0800 (2048) is not. */
+		for (int i = 0; i < 100; i++)
+			v[i] = (uint16_t)(int16_t)(i * 41 - 2048);
+		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 1), 1);
+		v[50] = 0x0800;
+		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 1), 0);
+		v[50] = 0xf000;            /* -4096: beyond 12-bit range */
+		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 1), 0);
+		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 16, 1), 1);
+	}
+}
+
+/* Selection: the mask restricts, the chosen table is runnable, and the forced runs of
+ * tests/simd.cmake really select what they ask for. */
+static void
+test_select(void **state)
+{
+	(void)state;
+	const uint32_t have = rp__cpu_features(0);
+	const struct rp__kernels *best = rp__kernels_select(0);
+	assert_non_null(best);
+	assert_int_equal(best->features & ~have, 0);
+	assert_string_equal(rp__kernels_select(~(uint32_t)RP__CPU_AVX2 &
+					       ~(uint32_t)RP__CPU_AVX512)->name, "scalar");
+	if (have & RP__CPU_AVX2) {
+		const struct rp__kernels *k = rp__kernels_select(RP__CPU_AVX2);
+		assert_true(k->features == RP__CPU_AVX2 || k == &rp__kernels_scalar);
+	}
+	const char *env = getenv("RP_DISABLE_CPU_FEATURES");
+	print_message("  RP_DISABLE_CPU_FEATURES=%s -> features %s, table %s\n",
+		      env ? env : "(unset)", rp__cpu_level_name(have), best->name);
+	if (env != NULL && strstr(env, "avx2") != NULL)
+		assert_string_equal(best->name, "scalar");
+	else if (env != NULL && strstr(env, "avx512") != NULL)
+		assert_true(strcmp(best->name, "avx512") != 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scalar_reference),
+		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_bswap16),
+		cmocka_unit_test(test_minmax),
+		cmocka_unit_test(test_mask_sext),
+		cmocka_unit_test(test_interleave3),
+		cmocka_unit_test(test_high_bits_clean),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
