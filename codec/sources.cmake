@@ -9,3 +9,16 @@ list(APPEND RP_LIB_SOURCES
   codec/dicom/frames.c
   codec/dicom/write.c
   codec/dicom/inflate.c)
+# Issue 3: one adapter per library (OpenJPEG, OpenJPH, libjpeg-turbo) and our own JPEG
+# lossless and RLE.  Debian's openjph.pc has empty Libs, hence find_library.
+list(APPEND RP_LIB_SOURCES
+  codec/j2k.c
+  codec/htj2k_ojph.cpp
+  codec/jpeg.c
+  codec/jpeg_lossless.c
+  codec/rle.c)
+pkg_check_modules(OPENJP2 REQUIRED IMPORTED_TARGET libopenjp2)
+pkg_check_modules(LIBJPEG REQUIRED IMPORTED_TARGET libjpeg)
+find_library(OPENJPH_LIBRARY NAMES openjph REQUIRED)
+find_path(OPENJPH_INCLUDE_DIR NAMES openjph/ojph_codestream.h REQUIRED)
+list(APPEND RP_LIB_DEPS PkgConfig::OPENJP2 PkgConfig::LIBJPEG ${OPENJPH_LIBRARY})
