@@ -9,9 +9,8 @@
 // OpenJPEG's HTJ2K decoder (codec/j2k.c) instead, and only when both fail is the frame
 // reported, with both reasons.
 //
-// Errors: OpenJPH reports through a global message handler that prints and throws.  We
-// install (once) handlers that print nothing and throw our own exception carrying the
-// text, and catch everything at this file's boundary: no C++ exception crosses into C.
+// Errors: OpenJPH reports by throwing (see install_handlers); everything is caught at
+// this file's boundary: no C++ exception crosses into C.
 //
 // Sign: OpenJPH codes signed components natively (SIZ Ssiz).  The signed 16-bit path is
 // checked by tests/test_codec_htj2k.c against OpenJPEG's decode of the same codestream.
@@ -28,8 +27,9 @@ extern "C" {
 #include <openjph/ojph_message.h>
 #include <openjph/ojph_params.h>
 
-#include <cstdarg>
 #include <cstdio>
+#include <stdio.h>
+#include <sys/types.h>
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -44,46 +44,53 @@ struct ojph_failure : std::runtime_error {
 	explicit ojph_failure(const std::string &s) : std::runtime_error(s) {}
 };
 
-class throwing_error : public ojph::message_error {
-public:
-	void operator()(int code, const char *file, int line, const char *fmt, ...) override
-	{
-		(void)file;
-		(void)line;
-		char buf[200];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(buf, sizeof(buf), fmt, ap);
-		va_end(ap);
-		char all[240];
-		snprintf(all, sizeof(all), "%s (0x%x)", buf, (unsigned)code);
-		throw ojph_failure(all);
-	}
-};
-
-class silent_warning : public ojph::message_warning {
-public:
-	void operator()(int, const char *, int, const char *, ...) override {}
-};
-
-class silent_info : public ojph::message_info {
-public:
-	void operator()(int, const char *, int, const char *, ...) override {}
-};
-
-throwing_error error_handler;
-silent_warning warning_handler;
-silent_info info_handler;
+// OpenJPH 0.9 reports an error by printing it to its error stream and throwing
+// std::runtime_error("ojph error").  Its configure_error()/configure_warning() are empty
+// functions in 0.9 (checked in the Debian build: they return at once), and a NULL stream
+// crashes, so the streams go to a FILE of our own (fopencookie) whose writes land in a
+// per-thread buffer: a library never prints, and the text becomes the error we report.
+// stdio locks the FILE around each call, and the thread that fails is the one that
+// prints, so the thread_local buffer sees only its own message.
+thread_local std::string ojph_text;
 std::once_flag handlers_once;
+
+ssize_t
+sink_write(void *cookie, const char *buf, size_t size)
+{
+	(void)cookie;
+	if (ojph_text.size() < 512)
+		ojph_text.append(buf, size);
+	return (ssize_t)size;
+}
 
 void
 install_handlers()
 {
 	std::call_once(handlers_once, [] {
-		ojph::configure_error(&error_handler);
-		ojph::configure_warning(&warning_handler);
-		ojph::configure_info(&info_handler);
+		cookie_io_functions_t io = {};
+		io.write = sink_write;
+		FILE *sink = fopencookie(nullptr, "w", io);
+		if (!sink)
+			throw std::bad_alloc();
+		setvbuf(sink, nullptr, _IONBF, 0);
+		ojph::set_error_stream(sink);
+		ojph::set_warning_stream(sink);
+		ojph::set_info_stream(sink);
 	});
+	ojph_text.clear();
+}
+
+// "ojph error 0x... at file:line: text" -> the text (the exception says only "ojph error").
+std::string
+ojph_reason(const char *what)
+{
+	std::string t = ojph_text;
+	size_t colon = t.rfind(": ");
+	if (colon != std::string::npos)
+		t = t.substr(colon + 2);
+	while (!t.empty() && (t.back() == '\n' || t.back() == ' '))
+		t.pop_back();
+	return t.empty() ? std::string(what) : t;
 }
 
 int
@@ -169,21 +176,26 @@ encode_impl(const struct rp_image_desc *img, const uint8_t *src, uint8_t *dst,
 					d[x] = img->is_signed ? (int16_t)v : v;
 				}
 			}
+			// OpenJPH's line may be wider than the image (SIMD padding) and is
+			// not cleared between uses: zero the tail so that the output depends on
+			// the pixels only.
+			for (size_t x = w; x < line->size; x++)
+				d[x] = 0;
 			line = cs.exchange(line, comp);
 		}
 	}
 	cs.flush();
+	// codestream::close() also closes (and frees) the memory file: copy first.
 	size_t size = (size_t)out.tell();
+	int rc = RP_OK;
+	if (size > dst_capacity)
+		rc = rp__err(err, RP_E_LIMIT, "HTJ2K: output (%zu bytes) exceeds the %zu-byte "
+			     "buffer", size, dst_capacity);
+	else
+		memcpy(dst, out.get_data(), size);
 	cs.close();
-	if (size > dst_capacity) {
-		out.close();
-		return rp__err(err, RP_E_LIMIT, "HTJ2K: output (%zu bytes) exceeds the %zu-byte "
-			       "buffer", size, dst_capacity);
-	}
-	memcpy(dst, out.get_data(), size);
-	out.close();
-	*dst_size = size;
-	return RP_OK;
+	*dst_size = rc == RP_OK ? size : 0;
+	return rc;
 }
 
 int
@@ -204,7 +216,8 @@ htj2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 	} catch (const std::bad_alloc &) {
 		return rp__err(err, RP_E_NOMEM, "HTJ2K: out of memory in OpenJPH");
 	} catch (const std::exception &e) {
-		return rp__err(err, RP_E_INTERNAL, "OpenJPH encoder: %s", e.what());
+		return rp__err(err, RP_E_INTERNAL, "OpenJPH encoder: %s",
+			       ojph_reason(e.what()).c_str());
 	} catch (...) {
 		return rp__err(err, RP_E_INTERNAL, "OpenJPH encoder: unknown exception");
 	}
@@ -312,14 +325,19 @@ htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_siz
 		return rp__err(err, RP_E_CORRUPT, "HTJ2K: no codestream (FF4F) or JPH signature");
 
 	std::string why;
-	if (off == 0) {                 // OpenJPH reads bare codestreams only
+	struct rp_errbuf cut = {};
+	if (off == 0 && rp__j2k_check_complete(src, src_size, &cut) != RP_OK) {
+		// OpenJPH decodes a truncated stream as if the rest were zero: leave it to
+		// OpenJPEG's strict mode, which reports it.
+		why = cut.msg;
+	} else if (off == 0) {          // OpenJPH reads bare codestreams only
 		install_handlers();
 		try {
 			return decode_impl(img, src, src_size, dst, err);
 		} catch (const std::bad_alloc &) {
 			return rp__err(err, RP_E_NOMEM, "HTJ2K: out of memory in OpenJPH");
 		} catch (const std::exception &e) {
-			why = e.what();
+			why = ojph_reason(e.what());
 		} catch (...) {
 			why = "unknown exception";
 		}
@@ -372,11 +390,14 @@ rp__htj2k_ojph_decode_only(const struct rp_image_desc *img, const uint8_t *src,
 	if ((img->bits_allocated != 8 && img->bits_allocated != 16) ||
 	    dst_capacity < rp_image_frame_size(img))
 		return rp__err(err, RP_E_INVALID_ARG, "HTJ2K: bad image or buffer");
+	rc = rp__j2k_check_complete(src, src_size, err);
+	if (rc != RP_OK)
+		return rc;
 	install_handlers();
 	try {
 		return decode_impl(img, src, src_size, dst, err);
 	} catch (const std::exception &e) {
-		return rp__err(err, RP_E_UNSUPPORTED, "OpenJPH: %s", e.what());
+		return rp__err(err, RP_E_UNSUPPORTED, "OpenJPH: %s", ojph_reason(e.what()).c_str());
 	} catch (...) {
 		return rp__err(err, RP_E_UNSUPPORTED, "OpenJPH: unknown exception");
 	}

@@ -260,6 +260,51 @@ rp__j2k_probe(const uint8_t *src, size_t src_size, struct rp__j2k_siz *siz,
 	return RP_OK;
 }
 
+int
+rp__j2k_check_complete(const uint8_t *src, size_t src_size, struct rp_errbuf *err)
+{
+	long off = rp__j2k_codestream_offset(src, src_size);
+	if (off < 0)
+		return rp__err(err, RP_E_CORRUPT, "JPEG 2000: no SOC marker or jp2c box");
+	const uint8_t *p = src + off + 2, *end = src + src_size;
+	/* DICOM pads odd fragments with one zero byte; encoders sometimes add more. */
+	while (end > p && end[-1] == 0)
+		end--;
+	while (end - p >= 4 && p[0] == 0xFF && p[1] != 0x90) {
+		size_t len = rp__load_be16(p + 2);
+		if (len < 2 || len > (size_t)(end - p - 2))
+			return rp__err(err, RP_E_CORRUPT, "JPEG 2000: main header truncated");
+		p += 2 + len;
+	}
+	unsigned parts = 0;
+	for (;;) {
+		if (end - p < 2)
+			return parts ? RP_OK :
+				       rp__err(err, RP_E_CORRUPT, "JPEG 2000: no tile-part");
+		if (p[0] == 0xFF && p[1] == 0xD9)
+			return parts ? RP_OK :
+				       rp__err(err, RP_E_CORRUPT, "JPEG 2000: no tile-part");
+		if (end - p < 12 || p[0] != 0xFF || p[1] != 0x90)
+			return rp__err(err, RP_E_CORRUPT,
+				       "JPEG 2000: expected SOT at offset %zu",
+				       (size_t)(p - src));
+		uint32_t psot = rp__load_be32(p + 6);
+		parts++;
+		if (psot == 0) {        /* last tile-part: runs to EOC */
+			if (end - p < 14 || end[-2] != 0xFF || end[-1] != 0xD9)
+				return rp__err(err, RP_E_CORRUPT,
+					       "JPEG 2000: last tile-part has no EOC");
+			return RP_OK;
+		}
+		if (psot < 14 || psot > (size_t)(end - p))
+			return rp__err(err, RP_E_CORRUPT,
+				       "JPEG 2000: tile-part %u of %u bytes at offset %zu overruns "
+				       "the codestream (%zu bytes left)", parts, psot,
+				       (size_t)(p - src), (size_t)(end - p));
+		p += psot;
+	}
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Decoding */
 

@@ -38,6 +38,11 @@ struct rp__j2k_siz {
 int rp__j2k_probe(const uint8_t *src, size_t src_size, struct rp__j2k_siz *siz,
 		  struct rp_errbuf *err);
 
+/* Whether the codestream's tile-parts (SOT Psot lengths) fit the data and end at EOC or
+ * at the end: a decoder that tolerates truncation (OpenJPH) must not be handed a cut
+ * stream.  RP_OK or RP_E_CORRUPT with the reason. */
+int rp__j2k_check_complete(const uint8_t *src, size_t src_size, struct rp_errbuf *err);
+
 /* Offset of the codestream's SOC marker inside src (0 for a bare codestream, after the
  * boxes for JP2/JPH), or -1 when none is found. */
 long rp__j2k_codestream_offset(const uint8_t *src, size_t src_size);

@@ -10,6 +10,10 @@
  * bytes through a (p, end) cursor; every table index and every sample position is checked,
  * and a truncated scan is an error rather than silently zero-filled pixels.
  *
+ * The encoder (first-order predictor by default, any predictor, point transform and
+ * restart interval through rp__jpeg_lossless_encode) exists so that the decoder can be
+ * tested on every predictor and checked by other decoders (dcmdjpeg, GDCM).
+ *
  * Supported: 2..16-bit precision, 1..4 components with 1x1 sampling, interleaved or one
  * scan per component, restart intervals, any Pt.  Not supported (RP_E_UNSUPPORTED):
  * hierarchical/differential processes, arithmetic coding, DNL-defined heights,
@@ -500,6 +504,358 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Encoder: process 14 with an optimal Huffman table (T.81 K.2), so that what we write can
+ * be checked by other decoders and the decoder above sees every predictor. */
+
+struct jl_writer {
+	uint8_t *p, *end;
+	uint64_t acc;
+	int nbits;
+	bool overflow;
+};
+
+static void
+put_byte(struct jl_writer *w, uint8_t b)
+{
+	if (w->p < w->end)
+		*w->p++ = b;
+	else
+		w->overflow = true;
+}
+
+static void
+put_bits(struct jl_writer *w, uint32_t v, int n)
+{
+	w->acc = (w->acc << n) | (v & ((1u << n) - 1));
+	w->nbits += n;
+	while (w->nbits >= 8) {
+		uint8_t b = (uint8_t)(w->acc >> (w->nbits - 8));
+		put_byte(w, b);
+		if (b == 0xFF)
+			put_byte(w, 0x00);       /* F.1.2.3 byte stuffing */
+		w->nbits -= 8;
+	}
+}
+
+static void
+flush_bits(struct jl_writer *w)
+{
+	if (w->nbits > 0)
+		put_bits(w, 0x7F, 8 - w->nbits);   /* pad with 1-bits (F.1.2.3) */
+	w->acc = 0;
+}
+
+/* T.81 K.2: code lengths from frequencies, limited to 16 bits. */
+static void
+optimal_table(const uint32_t freq_in[17], uint8_t counts[16], uint8_t vals[17],
+	      unsigned *nvals)
+{
+	int64_t freq[18];
+	int codesize[18], others[18];
+	for (int i = 0; i < 17; i++)
+		freq[i] = freq_in[i];
+	freq[17] = 1;                    /* reserved: no code of all 1-bits */
+	for (int i = 0; i < 18; i++) {
+		codesize[i] = 0;
+		others[i] = -1;
+	}
+	for (;;) {
+		int c1 = -1, c2 = -1;
+		for (int i = 0; i < 18; i++)
+			if (freq[i] && (c1 < 0 || freq[i] <= freq[c1]))
+				c1 = i;
+		for (int i = 0; i < 18; i++)
+			if (freq[i] && i != c1 && (c2 < 0 || freq[i] <= freq[c2]))
+				c2 = i;
+		if (c2 < 0)
+			break;
+		freq[c1] += freq[c2];
+		freq[c2] = 0;
+		codesize[c1]++;
+		while (others[c1] >= 0) {
+			c1 = others[c1];
+			codesize[c1]++;
+		}
+		others[c1] = c2;
+		codesize[c2]++;
+		while (others[c2] >= 0) {
+			c2 = others[c2];
+			codesize[c2]++;
+		}
+	}
+	int bits[40] = { 0 };
+	for (int i = 0; i < 18; i++)
+		if (codesize[i])
+			bits[codesize[i]]++;
+	for (int i = 39; i > 16; i--) {
+		while (bits[i] > 0) {
+			int j = i - 2;
+			while (bits[j] == 0)
+				j--;
+			bits[i] -= 2;
+			bits[i - 1]++;
+			bits[j + 1] += 2;
+			bits[j]--;
+		}
+	}
+	int i = 16;
+	while (bits[i] == 0)
+		i--;
+	bits[i]--;                       /* drop the reserved code */
+	for (int k = 0; k < 16; k++)
+		counts[k] = (uint8_t)bits[k + 1];
+	*nvals = 0;
+	for (int len = 1; len <= 32; len++)
+		for (int v = 0; v < 17; v++)
+			if (codesize[v] == len)
+				vals[(*nvals)++] = (uint8_t)v;
+}
+
+static inline int
+category(int32_t diff)
+{
+	uint32_t a = (uint32_t)(diff < 0 ? -diff : diff);
+	int s = 0;
+	while (a) {
+		s++;
+		a >>= 1;
+	}
+	return s;
+}
+
+static inline int32_t
+predict(const uint16_t *pl, size_t pos, uint32_t x, uint32_t y, uint32_t w, uint32_t row0,
+	uint32_t col0, unsigned sv, int32_t initial)
+{
+	if (y == row0 && x == col0)
+		return initial;
+	if (y == row0)
+		return pl[pos - 1];
+	if (x == 0)
+		return pl[pos - w];
+	int32_t ra = pl[pos - 1], rb = pl[pos - w], rc = pl[pos - w - 1];
+	switch (sv) {
+	case 1: return ra;
+	case 2: return rb;
+	case 3: return rc;
+	case 4: return ra + rb - rc;
+	case 5: return ra + ((rb - rc) >> 1);
+	case 6: return rb + ((ra - rc) >> 1);
+	default: return (ra + rb) >> 1;
+	}
+}
+
+/* Differences of the whole frame, in coding order, mod 2^16 as signed values. */
+static int32_t
+frame_diff(uint16_t *const *planes, unsigned nc, uint32_t w, uint32_t h, unsigned sv,
+	   unsigned restart, int32_t initial, size_t k, uint32_t *row0, uint32_t *col0)
+{
+	(void)h;
+	size_t pix = k / nc;
+	unsigned c = (unsigned)(k % nc);
+	uint32_t x = (uint32_t)(pix % w), y = (uint32_t)(pix / w);
+	if (restart && c == 0 && pix % restart == 0) {
+		*row0 = y;
+		*col0 = x;
+	}
+	int32_t pred = predict(planes[c], pix, x, y, w, *row0, *col0, sv, initial);
+	int32_t d = (int32_t)((planes[c][pix] - pred) & 0xFFFF);
+	return d >= 32768 ? d - 65536 : d;
+}
+
+int
+rp__jpeg_lossless_encode(const struct rp_image_desc *img, unsigned predictor,
+			 unsigned point_transform, unsigned restart_interval,
+			 const uint8_t *src, size_t src_size, uint8_t *dst,
+			 size_t dst_capacity, size_t *dst_size, struct rp_errbuf *err)
+{
+	RP_TRY(rp_image_desc_check(img, err));
+	size_t bps = rp__sample_bytes(img), frame = rp_image_frame_size(img);
+	if ((bps != 1 && bps != 2) || img->bits_stored < 2 || img->width > 65535 ||
+	    img->height > 65535)
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "JPEG lossless: %ux%u, BitsAllocated %u, BitsStored %u cannot be "
+			       "coded (2..16 bits, at most 65535x65535)", img->width,
+			       img->height, img->bits_allocated, img->bits_stored);
+	if (predictor < 1 || predictor > 7 || point_transform >= img->bits_stored ||
+	    restart_interval > 65535)
+		return rp__err(err, RP_E_INVALID_ARG, "JPEG lossless: bad parameters");
+	if (src_size != frame)
+		return rp__err(err, RP_E_INVALID_ARG, "JPEG lossless: frame is %zu bytes, "
+			       "expected %zu", src_size, frame);
+	if (!rp__frame_high_bits_clean(img, src, src_size))
+		return rp__err(err, RP_E_UNSUPPORTED, "JPEG lossless: samples carry bits above "
+			       "BitsStored %u", img->bits_stored);
+	const unsigned nc = img->components, P = img->bits_stored;
+	const uint32_t w = img->width, h = img->height;
+	const size_t n = (size_t)w * h;
+	uint16_t *planes[3] = { NULL, NULL, NULL };
+	int rc = RP_E_NOMEM;
+	for (unsigned c = 0; c < nc; c++) {
+		planes[c] = malloc(n * sizeof(uint16_t));
+		if (!planes[c]) {
+			rp__err(err, rc, "JPEG lossless: out of memory");
+			goto out;
+		}
+	}
+	/* Unsigned BitsStored-bit patterns, point-transformed (H.1.2.1). */
+	const uint32_t mask = (1u << P) - 1;
+	for (size_t k = 0; k < n; k++)
+		for (unsigned c = 0; c < nc; c++) {
+			const uint8_t *s = src + (k * nc + c) * bps;
+			uint32_t v = bps == 1 ? s[0] : rp__load_le16(s);
+			planes[c][k] = (uint16_t)((v & mask) >> point_transform);
+		}
+	const int32_t initial = 1 << (P - point_transform - 1);
+	const size_t total = n * nc;
+	uint32_t freq[17] = { 0 };
+	uint32_t row0 = 0, col0 = 0;
+	for (size_t k = 0; k < total; k++)
+		freq[category(frame_diff(planes, nc, w, h, predictor, restart_interval, initial,
+					 k, &row0, &col0))]++;
+	uint8_t counts[16], vals[17];
+	unsigned nvals;
+	optimal_table(freq, counts, vals, &nvals);
+	uint16_t code[17] = { 0 };
+	uint8_t len[17] = { 0 };
+	{
+		unsigned k = 0;
+		uint16_t cd = 0;
+		for (unsigned l = 1; l <= 16; l++) {
+			for (unsigned i = 0; i < counts[l - 1]; i++, k++) {
+				code[vals[k]] = cd++;
+				len[vals[k]] = (uint8_t)l;
+			}
+			cd = (uint16_t)(cd << 1);
+		}
+	}
+
+	struct jl_writer wr = { .p = dst, .end = dst + dst_capacity };
+	static const uint8_t soi[] = { 0xFF, 0xD8 };
+	for (size_t i = 0; i < sizeof(soi); i++)
+		put_byte(&wr, soi[i]);
+	/* SOF3 */
+	put_byte(&wr, 0xFF);
+	put_byte(&wr, 0xC3);
+	put_byte(&wr, 0);
+	put_byte(&wr, (uint8_t)(8 + 3 * nc));
+	put_byte(&wr, (uint8_t)P);
+	put_byte(&wr, (uint8_t)(h >> 8));
+	put_byte(&wr, (uint8_t)h);
+	put_byte(&wr, (uint8_t)(w >> 8));
+	put_byte(&wr, (uint8_t)w);
+	put_byte(&wr, (uint8_t)nc);
+	for (unsigned c = 0; c < nc; c++) {
+		put_byte(&wr, (uint8_t)(c + 1));
+		put_byte(&wr, 0x11);
+		put_byte(&wr, 0);
+	}
+	/* DHT */
+	put_byte(&wr, 0xFF);
+	put_byte(&wr, 0xC4);
+	put_byte(&wr, 0);
+	put_byte(&wr, (uint8_t)(2 + 1 + 16 + nvals));
+	put_byte(&wr, 0x00);
+	for (int i = 0; i < 16; i++)
+		put_byte(&wr, counts[i]);
+	for (unsigned i = 0; i < nvals; i++)
+		put_byte(&wr, vals[i]);
+	if (restart_interval) {
+		put_byte(&wr, 0xFF);
+		put_byte(&wr, 0xDD);
+		put_byte(&wr, 0);
+		put_byte(&wr, 4);
+		put_byte(&wr, (uint8_t)(restart_interval >> 8));
+		put_byte(&wr, (uint8_t)restart_interval);
+	}
+	/* SOS: one interleaved scan */
+	put_byte(&wr, 0xFF);
+	put_byte(&wr, 0xDA);
+	put_byte(&wr, 0);
+	put_byte(&wr, (uint8_t)(6 + 2 * nc));
+	put_byte(&wr, (uint8_t)nc);
+	for (unsigned c = 0; c < nc; c++) {
+		put_byte(&wr, (uint8_t)(c + 1));
+		put_byte(&wr, 0x00);
+	}
+	put_byte(&wr, (uint8_t)predictor);
+	put_byte(&wr, 0);
+	put_byte(&wr, (uint8_t)point_transform);
+	row0 = col0 = 0;
+	unsigned rst = 0;
+	for (size_t k = 0; k < total; k++) {
+		if (restart_interval && k > 0 && k % nc == 0 && (k / nc) % restart_interval == 0) {
+			flush_bits(&wr);
+			put_byte(&wr, 0xFF);
+			put_byte(&wr, (uint8_t)(0xD0 + rst));
+			rst = (rst + 1) & 7;
+		}
+		int32_t d = frame_diff(planes, nc, w, h, predictor, restart_interval, initial, k,
+				       &row0, &col0);
+		int s = category(d);
+		put_bits(&wr, code[s], len[s]);
+		if (s > 0 && s < 16)
+			put_bits(&wr, (uint32_t)(d < 0 ? d - 1 : d), s);
+		if (wr.overflow)
+			break;
+	}
+	flush_bits(&wr);
+	put_byte(&wr, 0xFF);
+	put_byte(&wr, 0xD9);
+	if (wr.overflow) {
+		rc = rp__err(err, RP_E_LIMIT, "JPEG lossless: output exceeds the %zu-byte buffer",
+			     dst_capacity);
+		goto out;
+	}
+	*dst_size = (size_t)(wr.p - dst);
+	rc = RP_OK;
+out:
+	for (unsigned c = 0; c < 3; c++)
+		free(planes[c]);
+	return rc;
+}
+
+static int
+jl_check(const struct rp_image_desc *img, const struct rp__encode_params *p,
+	 struct rp_errbuf *err)
+{
+	(void)p;
+	RP_TRY(rp_image_desc_check(img, err));
+	if ((img->bits_allocated != 8 && img->bits_allocated != 16) || img->bits_stored < 2 ||
+	    img->width > 65535 || img->height > 65535)
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "JPEG lossless: BitsAllocated %u / BitsStored %u / %ux%u not "
+			       "codable", img->bits_allocated, img->bits_stored, img->width,
+			       img->height);
+	return RP_OK;
+}
+
+static size_t
+jl_bound(const struct rp_image_desc *img, const struct rp__encode_params *p)
+{
+	if (jl_check(img, p, NULL) != RP_OK)
+		return 0;
+	/* At most 16 code bits + 16 extra bits per sample, doubled for worst-case byte
+	 * stuffing, plus headers. */
+	size_t n = (size_t)img->width * img->height * img->components, b;
+	if (!rp__mul_size(n, 8, &b) || !rp__add_size(b, 1024, &b))
+		return 0;
+	return b;
+}
+
+static int
+jl_encode_op(const struct rp_image_desc *img, const struct rp__encode_params *p,
+	     const uint8_t *src, size_t src_size, uint8_t *dst, size_t dst_capacity,
+	     size_t *dst_size, struct rp_errbuf *err)
+{
+	(void)p;
+	RP_TRY(jl_check(img, p, err));
+	/* First-order prediction (SV1): the .70 syntax every DICOM reader knows. */
+	return rp__jpeg_lossless_encode(img, 1, 0, 0, src, src_size, dst, dst_capacity,
+					dst_size, err);
+}
+
 static int
 jl_decode_op(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
 	     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
@@ -512,9 +868,9 @@ const struct rp__codec_ops rp__codec_jpeg_lossless = {
 	.id = RP_CODEC_JPEG_LOSSLESS,
 	.ts_lossless = "1.2.840.10008.1.2.4.70",
 	.ts_lossy = NULL,
-	.check = NULL,
-	.bound = NULL,
-	.encode = NULL,
+	.check = jl_check,
+	.bound = jl_bound,
+	.encode = jl_encode_op,
 	.decode = jl_decode_op,
 	.decoded_photometric = NULL,
 };
