@@ -4,7 +4,10 @@ add_executable(radpipe_cli
   cli/cli_util.c
   cli/cmd_info.c
   cli/cmd_compress.c
-  cli/cmd_verify.c)
+  cli/cmd_verify.c
+  cli/cmd_send.c
+  cli/cmd_serve.c
+  cli/cmd_keygen.c)
 target_link_libraries(radpipe_cli PRIVATE radpipe Threads::Threads)
 target_include_directories(radpipe_cli PRIVATE ${CMAKE_SOURCE_DIR}/include)
 set_target_properties(radpipe_cli PROPERTIES OUTPUT_NAME radpipe

@@ -747,8 +747,8 @@ rp__objhdr_decode(const uint8_t *p, size_t n, struct rp__objhdr *h, size_t *need
 		  struct rp_errbuf *err)
 {
 	struct rp__rbuf r = {p, p + n};
-	uint32_t magic;
-	uint16_t pad;
+	uint32_t magic = 0;
+	uint16_t pad = 0;
 	memset(h, 0, sizeof(*h));
 	*need = RP__OBJHDR_FIXED;
 	if (n < RP__OBJHDR_FIXED)

@@ -1,4 +1,10 @@
 # transport/ - wire format, FEC, the send/serve engines and their backends.
 list(APPEND RP_LIB_SOURCES
   transport/frame.c
-  transport/fec.c)
+  transport/fec.c
+  transport/transport.c
+  transport/send.c
+  transport/serve.c
+  transport/spool.c
+  transport/tcp/tcp.c
+  transport/tcp/keygen.c)

@@ -7,5 +7,6 @@
 #include "codec.h"
 #include "dicom.h"
 #include "pool.h"
+#include "transport.h"
 
 #endif /* RADPIPE_RADPIPE_H */

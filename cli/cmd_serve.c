@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* cli/cmd_serve.c - `radpipe serve`: receive sessions into a directory, one JSON line
+ * per accepted or rejected session in the session log. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static volatile int stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+struct serve_ctx {
+	FILE *log;
+	const char *port_file;
+	const char *host;
+};
+
+static void
+on_log(void *ctx, const char *line)
+{
+	struct serve_ctx *c = ctx;
+	if (c->log) {
+		fprintf(c->log, "%s\n", line);
+		fflush(c->log);
+	}
+}
+
+static void
+on_ready(void *ctx, uint16_t port)
+{
+	struct serve_ctx *c = ctx;
+	if (!rp_cli_quiet)
+		fprintf(stderr, "radpipe: serving on %s:%u\n", c->host, port);
+	if (c->port_file) {
+		/* Written whole then renamed, so a test polling for it never reads half. */
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", c->port_file);
+		FILE *f = fopen(tmp, "w");
+		if (f) {
+			fprintf(f, "%u\n", port);
+			fclose(f);
+			rename(tmp, c->port_file);
+		}
+	}
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long x = strtoull(s, &end, 10);
+	int shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (end == s || *end || (shift && x > (~0ull >> shift)))
+		return -1;
+	*v = x << shift;
+	return 0;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: radpipe serve --dir DIR [OPTIONS]\n"
+		"Receives `radpipe send` sessions; each study appears in DIR only once complete\n"
+		"and verified.  Interrupted sessions resume when the sender reruns.\n"
+		"      --dir DIR            delivery directory (spool in DIR/.radpipe)\n"
+		"      --listen ADDR:PORT   default 127.0.0.1:7470 (PORT 0: any free port)\n"
+		"      --cert F --key F     this site's certificate and key (PEM)\n"
+		"      --ca F               CA that client certificates must chain to\n"
+		"      --allow FP[,FP]      or accept these client certificate SHA-256s\n"
+		"      --insecure           plain TCP, no TLS (loopback tests only)\n"
+		"      --deliver original   the original files byte for byte (default)\n"
+		"      --log FILE           session log, JSON lines (default DIR/.radpipe/sessions.log;\n"
+		"                           '-' for stdout)\n"
+		"      --port-file F        write the bound port to F once listening\n"
+		"      --max-objects N      per session (default 1000000)\n"
+		"      --max-object-size S  default 64G\n"
+		"      --max-session-size S default 4T\n"
+		"      --timeout S          a connection idle this long is dropped (default 60)\n"
+		"  -q, --quiet\n");
+}
+
+int
+rp_cmd_serve(int argc, char **argv)
+{
+	struct rp_serve_options o;
+	rp_serve_options_init(&o);
+	struct serve_ctx ctx = {0};
+	const char *listen = "127.0.0.1:7470", *log_path = NULL;
+	static const struct option lopts[] = {
+		{"dir", required_argument, NULL, 'd'},     {"listen", required_argument, NULL, 'l'},
+		{"cert", required_argument, NULL, 1},      {"key", required_argument, NULL, 2},
+		{"ca", required_argument, NULL, 3},        {"allow", required_argument, NULL, 4},
+		{"insecure", no_argument, NULL, 5},        {"deliver", required_argument, NULL, 6},
+		{"log", required_argument, NULL, 7},       {"port-file", required_argument, NULL, 8},
+		{"max-objects", required_argument, NULL, 9},
+		{"max-object-size", required_argument, NULL, 10},
+		{"max-session-size", required_argument, NULL, 11},
+		{"timeout", required_argument, NULL, 12},  {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qh", lopts, NULL)) != -1) {
+		uint64_t v;
+		switch (c) {
+		case 'd': o.dir = optarg; break;
+		case 'l': listen = optarg; break;
+		case 1: o.tls.cert_file = optarg; break;
+		case 2: o.tls.key_file = optarg; break;
+		case 3: o.tls.ca_file = optarg; break;
+		case 4: o.tls.allow_fingerprints = optarg; break;
+		case 5: o.tls.insecure = 1; break;
+		case 6:
+			if (strcmp(optarg, "original") == 0) {
+				o.deliver = RP_DELIVER_ORIGINAL;
+			} else {
+				rp_cli_errorf("--deliver %s: only 'original' is implemented", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
+		case 7: log_path = optarg; break;
+		case 8: ctx.port_file = optarg; break;
+		case 9:
+		case 10:
+		case 11:
+			if (parse_u64(optarg, &v) < 0) {
+				rp_cli_errorf("bad number '%s'", optarg);
+				return RP_EXIT_USAGE;
+			}
+			if (c == 9)
+				o.max_objects = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+			else if (c == 10)
+				o.max_object_size = v;
+			else
+				o.max_session_size = v;
+			break;
+		case 12: o.io_timeout_s = atof(optarg); break;
+		case 'q': rp_cli_quiet = true; break;
+		case 'h': usage(stdout); return RP_EXIT_OK;
+		default: usage(stderr); return RP_EXIT_USAGE;
+		}
+	}
+	if (!o.dir || optind != argc) {
+		usage(stderr);
+		return RP_EXIT_USAGE;
+	}
+	static char host[256];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
+	    atoi(colon + 1) > 65535) {
+		rp_cli_errorf("--listen '%s': expected ADDR:PORT", listen);
+		return RP_EXIT_USAGE;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = 0;
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	o.host = host[0] ? host : "0.0.0.0";
+	o.port = (uint16_t)atoi(colon + 1);
+	ctx.host = o.host;
+
+	char defpath[4200];
+	if (!log_path) {
+		char rad[4096];
+		snprintf(rad, sizeof(rad), "%s/.radpipe", o.dir);
+		(void)mkdir(rad, 0700);
+		snprintf(defpath, sizeof(defpath), "%s/sessions.log", rad);
+		log_path = defpath;
+	}
+	ctx.log = strcmp(log_path, "-") == 0 ? stdout : fopen(log_path, "a");
+	if (!ctx.log) {
+		rp_cli_errorf("%s: %s", log_path, strerror(errno));
+		return RP_EXIT_IO;
+	}
+	o.log = on_log;
+	o.log_ctx = &ctx;
+	o.ready = on_ready;
+	o.ready_ctx = &ctx;
+	o.stop = &stop_flag;
+
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct rp_errbuf err = {""};
+	int st = rp_serve(&o, &err);
+	if (ctx.log != stdout)
+		fclose(ctx.log);
+	if (st != RP_OK) {
+		rp_cli_error("serve failed", st, err.msg);
+		return rp_cli_exit_code(st);
+	}
+	return RP_EXIT_OK;
+}

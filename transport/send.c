@@ -1,0 +1,1071 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* transport/send.c - rp_send(): scan -> encode objects on the pool (a bounded window, in
+ * order) -> cut the session stream into chunks -> Reed-Solomon parity per group -> a
+ * queue that N connection threads pull from -> DONE, answer NEEDs, COMPLETE.  Nothing is
+ * kept for retransmission: a chunk asked for again is rebuilt by encoding its objects
+ * again (encoding is deterministic), which is also how a rerun resumes. */
+#include "transport/transport.h"
+#include "transport/fec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GROUP_SLOTS 8
+
+/* One input file, mapped for the whole run. */
+struct src {
+	const char *path;
+	const uint8_t *map;
+	size_t size;
+	uint8_t sha256[32];
+	int status;
+	char msg[RP_ERRBUF_SIZE];
+};
+
+/* An object's in-flight form as up to four pieces (FORMAT.md section 5). */
+struct inflight {
+	struct rp__wbuf hdr;
+	uint8_t *enc;                /* encoded frames, owned */
+	struct {
+		const uint8_t *p;
+		size_t n;
+	} seg[4];
+	int nseg;
+	uint64_t len;
+	bool framed;
+};
+
+struct slot {
+	size_t index;
+	bool busy, done;
+	struct inflight obj;
+	struct sender *s;
+};
+
+/* A chunk buffer shared by the queue and its group (parity needs the data). */
+struct cbuf {
+	atomic_int refs;
+	uint8_t data[];
+};
+
+struct item {
+	struct cbuf *buf;
+	uint64_t group;
+	uint16_t index;
+	uint8_t kg;
+	uint32_t size;
+};
+
+struct stream {
+	struct sender *s;
+	unsigned idx;
+	struct rp__conn *conn;
+	pthread_t thread;
+	bool started, alive;
+	uint64_t gslot[GROUP_SLOTS];
+	uint32_t gcount[GROUP_SLOTS];
+	uint64_t sent;
+};
+
+struct sender {
+	const struct rp_send_options *o;
+	const struct rp__transport_ops *ops;
+	struct rp__tls *tls;
+	struct src *src;
+	size_t count;
+	uint32_t cs;
+	unsigned k, m;
+	uint8_t session[16];
+	struct rp__ranges have;
+	struct rp_encoder **enc;     /* one per pool worker + the calling thread */
+	unsigned nenc;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv_slot, cv_q_item, cv_q_space;
+	struct item *q;
+	size_t qn, qcap;
+	bool q_closed;
+	unsigned live;
+	int fail_status;
+	char fail_msg[RP_ERRBUF_SIZE];
+	bool failed;
+
+	struct stream *st;
+	unsigned nst;
+	atomic_uint_fast64_t wire, parity_wire;
+
+	uint64_t *obj_off;           /* stream offset of each object */
+	uint64_t stream_len;
+	struct rp_send_report *rep;
+	double t0, last_progress;
+	struct rp_send_progress prog;
+};
+
+void
+rp_send_options_init(struct rp_send_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->struct_size = sizeof(*o);
+	o->streams = 8;
+	o->codec = rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS : RP_CODEC_NATIVE;
+	o->chunk_size = 2u << 20;
+	o->fec_k = 20;
+	o->fec_m = 2;
+	o->io_timeout_s = 60;
+}
+
+static void
+set_fail(struct sender *s, int status, const char *msg)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->failed) {
+		s->failed = true;
+		s->fail_status = status;
+		snprintf(s->fail_msg, sizeof(s->fail_msg), "%s", msg);
+	}
+	s->q_closed = true;
+	pthread_cond_broadcast(&s->cv_q_item);
+	pthread_cond_broadcast(&s->cv_q_space);
+	pthread_cond_broadcast(&s->cv_slot);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+log_event(struct sender *s, const char *event, const char *detail)
+{
+	if (!s->o->log)
+		return;
+	struct rp__wbuf b = {0};
+	char hex[33], t[64];
+	rp__session_hex(s->session, hex);
+	rp__put_bytes(&b, "{\"event\":", 9);
+	rp__json_str(&b, event);
+	rp__put_bytes(&b, ",\"session\":", 11);
+	rp__json_str(&b, hex);
+	snprintf(t, sizeof(t), ",\"t\":%.3f,\"detail\":", rp__now() - s->t0);
+	rp__put_bytes(&b, t, strlen(t));
+	rp__json_str(&b, detail);
+	rp__put_bytes(&b, "}", 2);
+	if (!b.failed)
+		s->o->log(s->o->log_ctx, (const char *)b.p);
+	rp__wbuf_free(&b);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Objects */
+
+static void
+inflight_free(struct inflight *f)
+{
+	rp__wbuf_free(&f->hdr);
+	free(f->enc);
+	memset(f, 0, sizeof(*f));
+}
+
+static void
+make_verbatim(struct sender *s, size_t j, struct inflight *f)
+{
+	struct rp__objhdr h = {.index = (uint32_t)j, .kind = RP__OBJ_VERBATIM,
+			       .body_len = s->src[j].size, .orig_size = s->src[j].size};
+	rp__objhdr_encode(&f->hdr, &h);
+	f->seg[0].p = f->hdr.p;
+	f->seg[0].n = f->hdr.len;
+	f->seg[1].p = s->src[j].map;
+	f->seg[1].n = s->src[j].size;
+	f->nseg = 2;
+	f->len = f->hdr.len + s->src[j].size;
+}
+
+/* Frames the object when FORMAT.md section 5 allows it and the encoded frames are
+ * smaller than the stored ones; false means "send it verbatim". */
+static bool
+try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
+{
+	const struct src *in = &s->src[j];
+	struct rp_dicom *ds = NULL;
+	bool ok = false;
+	uint32_t *lens = NULL;
+	if (rp_dicom_parse(in->map, in->size, NULL, &ds, NULL) != RP_OK)
+		return false;
+	const struct rp_dicom_info *info = rp_dicom_get_info(ds);
+	const struct rp_image_desc *img = &info->img;
+	size_t fs = rp_image_frame_size(img);
+	uint64_t pix;
+	if (!info->has_pixels || info->encapsulated || info->ts->big_endian ||
+	    info->ts->deflated || (img->bits_allocated != 8 && img->bits_allocated != 16) ||
+	    (img->components != 1 && !(img->components == 3 && info->planar == 0)) ||
+	    info->frames == 0 || info->frames > RP__MAX_FRAMES || fs == 0 ||
+	    __builtin_mul_overflow((uint64_t)fs, (uint64_t)info->frames, &pix) ||
+	    pix != info->pixel_value_length || info->pixel_value_offset > in->size ||
+	    in->size - info->pixel_value_offset < pix)
+		goto out;
+	if (!s->enc[worker]) {
+		struct rp_encoder_options eo;
+		rp_encoder_options_init(&eo);
+		eo.codec = s->o->codec;
+		if (rp_encoder_create(&eo, &s->enc[worker]) != RP_OK)
+			goto out;
+	}
+	struct rp_encoder *enc = s->enc[worker];
+	if (rp_encoder_check(enc, img, NULL) != RP_OK)
+		goto out;
+	size_t bound = rp_encoder_bound(enc, img), cap = 0, used = 0;
+	if (bound == 0)
+		goto out;
+	lens = malloc((size_t)info->frames * sizeof(*lens));
+	if (!lens)
+		goto out;
+	const uint8_t *pixels = in->map + info->pixel_value_offset;
+	for (uint32_t i = 0; i < info->frames; i++) {
+		if (cap - used < bound) {
+			size_t ncap = cap ? cap * 2 : bound * 2;
+			while (ncap - used < bound)
+				ncap *= 2;
+			uint8_t *p = realloc(f->enc, ncap);
+			if (!p)
+				goto out;
+			f->enc = p;
+			cap = ncap;
+		}
+		size_t n = 0;
+		if (rp_encoder_encode(enc, img, pixels + (size_t)i * fs, fs, f->enc + used,
+				      cap - used, &n, NULL) != RP_OK ||
+		    n == 0 || n > UINT32_MAX)
+			goto out;
+		lens[i] = (uint32_t)n;
+		used += n;
+		/* Not worth decoding at the far end when it does not shrink. */
+		if (used >= pix)
+			goto out;
+	}
+	struct rp__objhdr h = {.index = (uint32_t)j, .kind = RP__OBJ_FRAMED,
+			       .codec = (uint8_t)s->o->codec, .frame_count = info->frames,
+			       .orig_size = in->size, .prefix_len = info->pixel_value_offset,
+			       .suffix_len = in->size - info->pixel_value_offset - pix,
+			       .img = *img, .frame_len = lens};
+	h.body_len = h.prefix_len + used + h.suffix_len;
+	/* Canonical frames are the stored bytes here, so the pixel hash is theirs. */
+	if (rp__sha256(pixels, pix, h.pixel_hash) != RP_OK)
+		goto out;
+	rp__objhdr_encode(&f->hdr, &h);
+	if (f->hdr.failed)
+		goto out;
+	f->seg[0].p = f->hdr.p;
+	f->seg[0].n = f->hdr.len;
+	f->seg[1].p = in->map;
+	f->seg[1].n = h.prefix_len;
+	f->seg[2].p = f->enc;
+	f->seg[2].n = used;
+	f->seg[3].p = pixels + pix;
+	f->seg[3].n = h.suffix_len;
+	f->nseg = 4;
+	f->len = f->hdr.len + h.body_len;
+	f->framed = true;
+	ok = true;
+out:
+	free(lens);
+	rp_dicom_free(ds);
+	if (!ok)
+		inflight_free(f);
+	return ok;
+}
+
+static void
+build_object(struct sender *s, size_t j, unsigned worker, struct inflight *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (s->o->codec != RP_CODEC_NATIVE && try_framed(s, j, worker, f))
+		return;
+	make_verbatim(s, j, f);
+}
+
+static void
+slot_job(void *arg, unsigned worker)
+{
+	struct slot *sl = arg;
+	struct sender *s = sl->s;
+	unsigned w = worker < s->nenc - 1 ? worker : s->nenc - 1;
+	build_object(s, sl->index, w, &sl->obj);
+	pthread_mutex_lock(&s->mu);
+	sl->done = true;
+	pthread_cond_broadcast(&s->cv_slot);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Queue and stream threads */
+
+static struct cbuf *
+cbuf_new(size_t size)
+{
+	struct cbuf *b = malloc(sizeof(*b) + size);
+	if (b)
+		atomic_init(&b->refs, 1);
+	return b;
+}
+
+static void
+cbuf_put(struct cbuf *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
+static int
+enqueue(struct sender *s, struct cbuf *buf, uint64_t g, unsigned i, unsigned kg, uint32_t size)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->qn == s->qcap && !s->q_closed)
+		pthread_cond_wait(&s->cv_q_space, &s->mu);
+	if (s->q_closed) {
+		pthread_mutex_unlock(&s->mu);
+		return RP_E_CANCELLED;
+	}
+	atomic_fetch_add(&buf->refs, 1);
+	s->q[s->qn++] = (struct item){buf, g, (uint16_t)i, (uint8_t)kg, size};
+	pthread_cond_signal(&s->cv_q_item);
+	pthread_mutex_unlock(&s->mu);
+	return RP_OK;
+}
+
+static unsigned
+group_cap(const struct sender *s)
+{
+	unsigned live = s->live ? s->live : 1;
+	unsigned spread = (s->k + s->m + live - 1) / live;
+	return spread > s->m ? spread : (s->m ? s->m : 1);
+}
+
+static uint32_t *
+group_counter(struct stream *t, uint64_t g)
+{
+	unsigned i = (unsigned)(g % GROUP_SLOTS);
+	if (t->gslot[i] != g) {
+		t->gslot[i] = g;
+		t->gcount[i] = 0;
+	}
+	return &t->gcount[i];
+}
+
+/* Pull: the first queued chunk this stream may carry (at most `cap` per group, so one
+ * lost connection costs at most that many chunks of any group).  After waiting a while
+ * with only ineligible chunks queued it takes the head anyway: progress beats spread. */
+static bool
+dequeue(struct stream *t, struct item *out)
+{
+	struct sender *s = t->s;
+	double waited_since = 0;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		if (s->failed)
+			break;
+		unsigned cap = group_cap(s);
+		for (size_t i = 0; i < s->qn; i++) {
+			uint32_t *cnt = group_counter(t, s->q[i].group);
+			bool late = waited_since && rp__now() - waited_since > 0.5;
+			if (*cnt < cap || late) {
+				*out = s->q[i];
+				(*cnt)++;
+				memmove(s->q + i, s->q + i + 1, (s->qn - i - 1) * sizeof(s->q[0]));
+				s->qn--;
+				pthread_cond_signal(&s->cv_q_space);
+				pthread_mutex_unlock(&s->mu);
+				return true;
+			}
+		}
+		if (s->q_closed && s->qn == 0)
+			break;
+		if (s->qn && !waited_since)
+			waited_since = rp__now();
+		if (s->qn) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->cv_q_item, &s->mu, &ts);
+		} else {
+			pthread_cond_wait(&s->cv_q_item, &s->mu);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return false;
+}
+
+/* After a failed write, the receiver may have said why (ERROR frame) before closing. */
+static void
+read_peer_error(struct sender *s, struct rp__conn *c, int status, const char *msg)
+{
+	struct rp__wbuf b = {0};
+	struct rp__frame_hdr h;
+	bool crc_ok;
+	struct rp_errbuf e;
+	s->ops->set_timeout(c, 2.0);
+	if (rp__recv_frame(s->ops, c, &h, &b, 65536, &crc_ok, &e) == RP_OK && crc_ok &&
+	    h.type == RP__F_ERROR) {
+		int st;
+		char m[RP_ERRBUF_SIZE - 16], full[RP_ERRBUF_SIZE];
+		if (rp__error_decode(b.p, b.len, &st, m, sizeof(m), NULL) == RP_OK) {
+			snprintf(full, sizeof(full), "receiver: %s", m);
+			set_fail(s, st, full);
+		}
+	}
+	(void)status;
+	(void)msg;
+	rp__wbuf_free(&b);
+}
+
+static void *
+stream_main(void *arg)
+{
+	struct stream *t = arg;
+	struct sender *s = t->s;
+	struct item it;
+	struct rp_errbuf e = {""};
+	int st = RP_OK;
+	while (dequeue(t, &it)) {
+		struct rp__chunk ch = {.group = it.group, .index = it.index, .k_group = it.kg,
+				       .size = it.size};
+		memcpy(ch.session, s->session, 16);
+		st = rp__send_chunk(s->ops, t->conn, &ch, it.buf->data, &e);
+		cbuf_put(it.buf);
+		if (st < 0)
+			break;
+		t->sent++;
+		atomic_fetch_add(&s->wire, it.size);
+		if (it.index >= s->k)
+			atomic_fetch_add(&s->parity_wire, it.size);
+	}
+	if (st == RP_OK && !s->failed) {
+		uint8_t p[8];
+		rp__store_le64(p, t->sent);
+		st = rp__send_frame(s->ops, t->conn, RP__F_END, p, 8, &e);
+	}
+	if (st < 0) {
+		read_peer_error(s, t->conn, st, e.msg);
+		pthread_mutex_lock(&s->mu);
+		t->alive = false;
+		s->live--;
+		s->rep->streams_lost++;
+		bool none = s->live == 0;
+		pthread_cond_broadcast(&s->cv_q_item);
+		pthread_mutex_unlock(&s->mu);
+		log_event(s, "stream_lost", e.msg);
+		if (none)
+			set_fail(s, st, e.msg);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Chunking */
+
+struct chunker {
+	struct sender *s;
+	struct cbuf **data;          /* k buffers of the current group */
+	unsigned kg;                 /* data chunks filled in the current group */
+	uint32_t fill;               /* bytes in data[kg] */
+	uint64_t group;
+};
+
+static bool
+have_key(const struct sender *s, uint64_t g, unsigned i)
+{
+	return rp__ranges_has(&s->have, g * (s->k + s->m) + i);
+}
+
+static int
+emit_data(struct chunker *c, unsigned i, uint32_t size)
+{
+	struct sender *s = c->s;
+	if (have_key(s, c->group, i)) {
+		s->rep->skipped_bytes += size;
+		return RP_OK;
+	}
+	/* A data chunk leaves before its group is known to be complete, so it carries k;
+	 * the receiver takes group sizes from DONE (FORMAT.md 2.3). */
+	return enqueue(s, c->data[i], c->group, i, s->k, size);
+}
+
+/* Computes and queues the parity of the current group of kg data chunks, the last of
+ * which holds last_size bytes. */
+static int
+close_group(struct chunker *c, unsigned kg, uint32_t last_size)
+{
+	struct sender *s = c->s;
+	int st = RP_OK;
+	bool all_have = true;
+	for (unsigned i = 0; i < kg; i++)
+		all_have &= have_key(s, c->group, i);
+	if (s->m && !all_have) {
+		uint8_t *dp[RP__MAX_K], *pp[RP__MAX_M];
+		struct cbuf *par[RP__MAX_M] = {0};
+		/* Zero padding beyond the bytes a stream thread may be sending: disjoint. */
+		memset(c->data[kg - 1]->data + last_size, 0, s->cs - last_size);
+		for (unsigned i = 0; i < kg; i++)
+			dp[i] = c->data[i]->data;
+		for (unsigned j = 0; j < s->m; j++) {
+			par[j] = cbuf_new(s->cs);
+			if (!par[j])
+				st = RP_E_NOMEM;
+			else
+				pp[j] = par[j]->data;
+		}
+		if (st == RP_OK)
+			st = rp__fec_encode(kg, s->m, s->cs, dp, pp);
+		for (unsigned j = 0; j < s->m && st == RP_OK; j++) {
+			if (have_key(s, c->group, s->k + j))
+				s->rep->skipped_bytes += s->cs;
+			else
+				st = enqueue(s, par[j], c->group, s->k + j, kg, s->cs);
+		}
+		for (unsigned j = 0; j < s->m; j++)
+			cbuf_put(par[j]);
+	}
+	for (unsigned i = 0; i < kg; i++) {
+		cbuf_put(c->data[i]);
+		c->data[i] = NULL;
+	}
+	c->group++;
+	c->kg = 0;
+	c->fill = 0;
+	return st;
+}
+
+static int
+chunker_feed(struct chunker *c, const uint8_t *p, size_t n)
+{
+	struct sender *s = c->s;
+	while (n) {
+		if (!c->data[c->kg]) {
+			c->data[c->kg] = cbuf_new(s->cs);
+			if (!c->data[c->kg])
+				return RP_E_NOMEM;
+		}
+		size_t take = s->cs - c->fill;
+		if (take > n)
+			take = n;
+		memcpy(c->data[c->kg]->data + c->fill, p, take);
+		c->fill += (uint32_t)take;
+		p += take;
+		n -= take;
+		if (c->fill == s->cs) {
+			RP_TRY(emit_data(c, c->kg, s->cs));
+			c->kg++;
+			c->fill = 0;
+			if (c->kg == s->k)
+				RP_TRY(close_group(c, s->k, s->cs));
+		}
+		if (s->failed)
+			return RP_E_CANCELLED;
+	}
+	return RP_OK;
+}
+
+/* End of stream: the partly filled chunk and group. */
+static int
+chunker_finish(struct chunker *c)
+{
+	if (c->fill) {
+		uint32_t last = c->fill;
+		RP_TRY(emit_data(c, c->kg, last));
+		return close_group(c, c->kg + 1, last);
+	}
+	if (c->kg)
+		return close_group(c, c->kg, c->s->cs);
+	return RP_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Regenerating chunks the receiver asks for again */
+
+struct regen {
+	size_t cached;               /* object index in `obj`, or SIZE_MAX */
+	struct inflight obj;
+};
+
+static int
+regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t *size_ret)
+{
+	uint64_t start = d * s->cs, end = start + s->cs;
+	if (end > s->stream_len)
+		end = s->stream_len;
+	if (start >= end)
+		return RP_E_PROTOCOL;
+	/* Last object starting at or before `start`. */
+	size_t lo = 0, hi = s->count;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (s->obj_off[mid] <= start)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	uint64_t pos = start;
+	for (size_t j = lo; j < s->count && pos < end; j++) {
+		if (r->cached != j) {
+			inflight_free(&r->obj);
+			build_object(s, j, s->nenc - 1, &r->obj);
+			r->cached = j;
+		}
+		uint64_t obase = s->obj_off[j], segbase = obase;
+		for (int g = 0; g < r->obj.nseg && pos < end; g++) {
+			uint64_t sb = segbase, se = segbase + r->obj.seg[g].n;
+			segbase = se;
+			if (se <= pos)
+				continue;
+			uint64_t from = pos - sb, n = (se < end ? se : end) - pos;
+			memcpy(out + (pos - start), r->obj.seg[g].p + from, n);
+			pos += n;
+		}
+	}
+	if (pos != end)
+		return RP_E_INTERNAL;
+	*size_ret = (uint32_t)(end - start);
+	return RP_OK;
+}
+
+static int
+answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
+	    struct rp_errbuf *err)
+{
+	struct rp__rbuf rb = {p, p + n};
+	struct rp__ranges need;
+	RP_TRY(rp__ranges_decode(&rb, &need, err));
+	struct regen r = {.cached = SIZE_MAX};
+	uint8_t *buf = malloc(s->cs);
+	int st = buf ? RP_OK : RP_E_NOMEM;
+	uint64_t data_chunks = (s->stream_len + s->cs - 1) / s->cs;
+	for (uint32_t i = 0; i < need.count && st == RP_OK; i++) {
+		for (uint64_t key = need.r[i][0]; key - need.r[i][0] < need.r[i][1]; key++) {
+			uint64_t g = key / (s->k + s->m);
+			unsigned idx = (unsigned)(key % (s->k + s->m));
+			uint64_t d = g * s->k + idx;
+			if (idx >= s->k || d >= data_chunks) {
+				st = rp__err(err, RP_E_PROTOCOL,
+					     "receiver asked for key %llu, not a data chunk",
+					     (unsigned long long)key);
+				break;
+			}
+			uint32_t size;
+			if ((st = regen_data(s, &r, d, buf, &size)) < 0)
+				break;
+			uint64_t kg = data_chunks - g * s->k;
+			struct rp__chunk ch = {.group = g, .index = (uint16_t)idx,
+					       .k_group = (uint8_t)(kg < s->k ? kg : s->k),
+					       .size = size};
+			memcpy(ch.session, s->session, 16);
+			if ((st = rp__send_chunk(s->ops, c, &ch, buf, err)) < 0)
+				break;
+			s->rep->resent_bytes += size;
+			atomic_fetch_add(&s->wire, size);
+		}
+	}
+	inflight_free(&r.obj);
+	free(buf);
+	rp__ranges_free(&need);
+	return st;
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static void
+report_progress(struct sender *s, bool force)
+{
+	double now = rp__now();
+	if (!s->o->progress || (!force && now - s->last_progress < 0.1))
+		return;
+	s->last_progress = now;
+	s->prog.wire_bytes = atomic_load(&s->wire);
+	s->prog.elapsed_s = now - s->t0;
+	s->o->progress(s->o->progress_ctx, &s->prog);
+}
+
+static void
+scan_job(void *arg, size_t i, unsigned worker)
+{
+	struct src *in = (struct src *)arg + i;
+	struct rp_errbuf e;
+	(void)worker;
+	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
+	struct stat stt;
+	if (fd < 0 || fstat(fd, &stt) < 0) {
+		in->status = rp__err(&e, RP_E_IO, "%s: %s", in->path, strerror(errno));
+		snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	in->size = (size_t)stt.st_size;
+	if (in->size) {
+		void *m = mmap(NULL, in->size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			in->status = rp__err(&e, RP_E_IO, "%s: mmap: %s", in->path, strerror(errno));
+			snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
+			close(fd);
+			return;
+		}
+		in->map = m;
+		madvise(m, in->size, MADV_SEQUENTIAL);
+	} else {
+		in->map = (const uint8_t *)"";
+	}
+	close(fd);
+	in->status = rp__sha256(in->map, in->size, in->sha256);
+}
+
+static int
+recv_expect(struct sender *s, struct rp__conn *c, struct rp__wbuf *b, struct rp__frame_hdr *h,
+	    struct rp_errbuf *err)
+{
+	bool crc_ok;
+	RP_TRY(rp__recv_frame(s->ops, c, h, b, RP__MAX_PAYLOAD, &crc_ok, err));
+	if (!crc_ok)
+		return rp__err(err, RP_E_PROTOCOL, "frame from receiver fails its CRC");
+	if (h->type == RP__F_ERROR) {
+		int st;
+		char m[RP_ERRBUF_SIZE - 16];
+		RP_TRY(rp__error_decode(b->p, b->len, &st, m, sizeof(m), err));
+		return rp__err(err, st, "receiver: %s", m);
+	}
+	return RP_OK;
+}
+
+static int
+open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
+	    struct rp_errbuf *err)
+{
+	struct stream *t = &s->st[i];
+	struct rp__wbuf b = {0};
+	struct rp__frame_hdr h;
+	int st;
+	t->s = s;
+	t->idx = i;
+	for (unsigned g = 0; g < GROUP_SLOTS; g++)
+		t->gslot[g] = UINT64_MAX;
+	RP_TRY(s->ops->open(s->tls, s->o->host, s->o->port, s->o->io_timeout_s, &t->conn, err));
+	struct rp__hello hello = {.caps = RP__CAP_FEC | RP__CAP_RESUME, .stream_index = (uint16_t)i,
+				  .stream_count = (uint16_t)s->nst};
+	memcpy(hello.session, s->session, 16);
+	rp__hello_encode(&b, &hello);
+	st = b.failed ? RP_E_NOMEM : rp__send_frame(s->ops, t->conn, RP__F_HELLO, b.p, b.len, err);
+	if (st == RP_OK && i == 0)
+		st = rp__send_frame(s->ops, t->conn, RP__F_MANIFEST, manifest->p, manifest->len, err);
+	if (st == RP_OK)
+		st = recv_expect(s, t->conn, &b, &h, err);
+	if (st == RP_OK && h.type != RP__F_WELCOME)
+		st = rp__err(err, RP_E_PROTOCOL, "expected WELCOME, got frame type %u", h.type);
+	struct rp__welcome w;
+	if (st == RP_OK)
+		st = rp__welcome_decode(b.p, b.len, &w, err);
+	if (st == RP_OK) {
+		if (memcmp(w.session, s->session, 16) != 0)
+			st = rp__err(err, RP_E_PROTOCOL, "WELCOME for another session");
+		if (i == 0) {
+			s->have = w.have;
+			s->rep->resumed = w.state == RP__WELCOME_RESUMED;
+			s->rep->already_delivered = w.state == RP__WELCOME_DELIVERED;
+		} else {
+			rp__ranges_free(&w.have);
+		}
+	}
+	rp__wbuf_free(&b);
+	if (st < 0) {
+		s->ops->close(t->conn);
+		t->conn = NULL;
+		return st;
+	}
+	t->alive = true;
+	return RP_OK;
+}
+
+static int
+finish_session(struct sender *s, struct rp_errbuf *err)
+{
+	/* The control connection: the first one still alive. */
+	struct rp__conn *c = NULL;
+	for (unsigned i = 0; i < s->nst && !c; i++)
+		if (s->st[i].alive)
+			c = s->st[i].conn;
+	if (!c)
+		return rp__err(err, RP_E_NET, "every connection to the receiver was lost");
+	s->ops->set_timeout(c, s->o->io_timeout_s);
+	struct rp__wbuf b = {0};
+	struct rp__frame_hdr h;
+	int st;
+	uint64_t data_chunks = (s->stream_len + s->cs - 1) / s->cs;
+	for (int round = 0;; round++) {
+		struct rp__done d = {s->stream_len, data_chunks};
+		b.len = 0;
+		rp__done_encode(&b, &d);
+		uint8_t tmp[16];
+		memcpy(tmp, b.p, 16);
+		if ((st = rp__send_frame(s->ops, c, RP__F_DONE, tmp, 16, err)) < 0)
+			break;
+		for (;;) {
+			if ((st = recv_expect(s, c, &b, &h, err)) < 0)
+				break;
+			if (h.type == RP__F_PROGRESS) {
+				report_progress(s, false);
+				continue;
+			}
+			break;
+		}
+		if (st < 0)
+			break;
+		if (h.type == RP__F_NEED) {
+			if (round >= 8) {
+				st = rp__err(err, RP_E_NET, "receiver still missing chunks after "
+							    "8 rounds of repair");
+				break;
+			}
+			log_event(s, "need", "receiver asked for chunks again");
+			if ((st = answer_need(s, c, b.p, b.len, err)) < 0)
+				break;
+			continue;
+		}
+		if (h.type == RP__F_COMPLETE) {
+			uint64_t v[RP__COMPLETE_FIELDS];
+			if ((st = rp__u64s_decode(b.p, b.len, v, RP__COMPLETE_FIELDS, err)) < 0)
+				break;
+			s->rep->crc_errors = v[4];
+			s->rep->chunks_repaired = v[5];
+			break;
+		}
+		st = rp__err(err, RP_E_PROTOCOL, "unexpected frame type %u after DONE", h.type);
+		break;
+	}
+	rp__wbuf_free(&b);
+	return st;
+}
+
+int
+rp_send(const struct rp_send_options *o, const char *const *paths, const char *const *names,
+	size_t count, struct rp_send_report *rep, struct rp_errbuf *err)
+{
+	if (!o || o->struct_size != sizeof(*o) || !o->host || !paths || !names || !rep ||
+	    count == 0 || count > RP__MAX_OBJECTS)
+		return rp__err(err, RP_E_INVALID_ARG, "rp_send: bad arguments");
+	if (o->streams == 0 || o->streams > RP__MAX_STREAMS || o->fec_k == 0 ||
+	    o->fec_k > RP__MAX_K || o->fec_m > RP__MAX_M || o->chunk_size < RP__MIN_CHUNK_SIZE ||
+	    o->chunk_size > RP__MAX_CHUNK_SIZE)
+		return rp__err(err, RP_E_INVALID_ARG,
+			       "streams 1..%d, k 1..%d, m 0..%d, chunk size 4 KiB..64 MiB",
+			       RP__MAX_STREAMS, RP__MAX_K, RP__MAX_M);
+	if (o->codec != RP_CODEC_NATIVE && !rp_codec_can_encode(o->codec))
+		return rp__err(err, RP_E_UNSUPPORTED, "this build cannot encode %s",
+			       rp_codec_name(o->codec) ? rp_codec_name(o->codec) : "that codec");
+	for (size_t i = 0; i < count; i++)
+		RP_TRY(rp__path_check(names[i], strlen(names[i]), err));
+
+	struct sender S = {0}, *s = &S;
+	memset(rep, 0, sizeof(*rep));
+	s->o = o;
+	s->ops = &rp__tcp_ops;
+	s->rep = rep;
+	s->count = count;
+	s->cs = o->chunk_size;
+	s->k = o->fec_k;
+	s->m = o->fec_m;
+	s->nst = o->streams;
+	s->t0 = rp__now();
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv_slot, NULL);
+	pthread_cond_init(&s->cv_q_item, NULL);
+	pthread_cond_init(&s->cv_q_space, NULL);
+	atomic_init(&s->wire, 0);
+	atomic_init(&s->parity_wire, 0);
+	int st = RP_OK;
+	struct rp__wbuf man = {0};
+	struct slot *slots = NULL;
+	unsigned window = 0;
+	struct chunker ch = {.s = s};
+	unsigned started = 0;
+
+	s->src = calloc(count, sizeof(*s->src));
+	s->obj_off = calloc(count, sizeof(*s->obj_off));
+	s->nenc = (o->pool ? rp_pool_threads(o->pool) : 0) + 1;
+	s->enc = calloc(s->nenc, sizeof(*s->enc));
+	s->st = calloc(s->nst, sizeof(*s->st));
+	s->qcap = 2 * ((size_t)s->k + s->m) + 2 * s->nst;
+	s->q = calloc(s->qcap, sizeof(*s->q));
+	ch.data = calloc(s->k, sizeof(*ch.data));
+	if (!s->src || !s->obj_off || !s->enc || !s->st || !s->q || !ch.data) {
+		st = RP_E_NOMEM;
+		goto out;
+	}
+
+	/* Scan: map and hash every file (the manifest and session id need the hashes). */
+	for (size_t i = 0; i < count; i++)
+		s->src[i].path = paths[i];
+	rp_pool_parallel_for(o->pool, count, scan_job, s->src);
+	struct rp__mentry *ents = calloc(count, sizeof(*ents));
+	if (!ents) {
+		st = RP_E_NOMEM;
+		goto out;
+	}
+	struct rp__manifest mf = {.count = (uint32_t)count, .chunk_size = s->cs,
+				  .k = (uint8_t)s->k, .m = (uint8_t)s->m, .e = ents};
+	for (size_t i = 0; i < count; i++) {
+		if (s->src[i].status < 0) {
+			st = rp__err(err, s->src[i].status, "%s", s->src[i].msg);
+			free(ents);
+			goto out;
+		}
+		ents[i].path = (char *)names[i];
+		ents[i].size = s->src[i].size;
+		memcpy(ents[i].sha256, s->src[i].sha256, 32);
+		ents[i].codec = (uint8_t)o->codec;
+		mf.total += s->src[i].size;
+	}
+	rp__manifest_encode(&man, &mf);
+	free(ents);
+	if (man.failed || man.len > RP__MAX_PAYLOAD) {
+		st = rp__err(err, man.failed ? RP_E_NOMEM : RP_E_LIMIT,
+			     "manifest of %zu objects does not fit one frame", count);
+		goto out;
+	}
+	RP_TRY(rp__session_id(man.p, man.len, s->session));
+	memcpy(rep->session_id, s->session, 16);
+	rep->objects = count;
+	rep->original_bytes = mf.total;
+	s->prog.objects_total = count;
+	s->prog.original_total = mf.total;
+
+	if ((st = s->ops->tls_create(&o->tls, false, &s->tls, err)) < 0)
+		goto out;
+	if ((st = open_stream(s, 0, &man, err)) < 0)
+		goto out;
+	log_event(s, "connected", rep->resumed ? "resumed" : "new");
+	if (rep->already_delivered) {
+		rep->wall_s = rp__now() - s->t0;
+		goto out;
+	}
+	for (unsigned i = 1; i < s->nst; i++) {
+		struct rp_errbuf e2;
+		if (open_stream(s, i, &man, &e2) < 0)
+			log_event(s, "stream_failed", e2.msg);
+	}
+	for (unsigned i = 0; i < s->nst; i++)
+		if (s->st[i].alive)
+			s->live++;
+	for (unsigned i = 0; i < s->nst; i++) {
+		if (!s->st[i].alive)
+			continue;
+		if (pthread_create(&s->st[i].thread, NULL, stream_main, &s->st[i]) != 0) {
+			set_fail(s, RP_E_INTERNAL, "cannot create a stream thread");
+			break;
+		}
+		s->st[i].started = true;
+		started++;
+	}
+
+	/* Produce: objects in order, encoded `window` ahead on the pool. */
+	window = o->pool ? 2 * rp_pool_threads(o->pool) + 2 : 1;
+	slots = calloc(window, sizeof(*slots));
+	if (!slots) {
+		set_fail(s, RP_E_NOMEM, "out of memory");
+		goto drain;
+	}
+	size_t next_submit = 0;
+	uint64_t off = 0;
+	for (size_t j = 0; j < count && !s->failed; j++) {
+		while (o->pool && next_submit < count && next_submit < j + window) {
+			struct slot *sl = &slots[next_submit % window];
+			*sl = (struct slot){.index = next_submit, .busy = true, .s = s};
+			if (rp_pool_submit(o->pool, slot_job, sl) != RP_OK)
+				slot_job(sl, s->nenc - 1);
+			next_submit++;
+		}
+		struct slot *sl = &slots[j % window];
+		if (o->pool) {
+			pthread_mutex_lock(&s->mu);
+			while (!sl->done)
+				pthread_cond_wait(&s->cv_slot, &s->mu);
+			pthread_mutex_unlock(&s->mu);
+		} else {
+			*sl = (struct slot){.index = j, .busy = true, .s = s};
+			build_object(s, j, 0, &sl->obj);
+		}
+		s->obj_off[j] = off;
+		off += sl->obj.len;
+		rep->objects_framed += sl->obj.framed;
+		for (int g = 0; g < sl->obj.nseg && st == RP_OK; g++)
+			st = chunker_feed(&ch, sl->obj.seg[g].p, sl->obj.seg[g].n);
+		inflight_free(&sl->obj);
+		sl->busy = false;
+		if (st < 0) {
+			set_fail(s, st, st == RP_E_NOMEM ? "out of memory" : "cancelled");
+			break;
+		}
+		s->prog.objects_encoded = j + 1;
+		s->prog.original_done += s->src[j].size;
+		s->prog.stream_bytes = off;
+		report_progress(s, false);
+	}
+	s->stream_len = off;
+	rep->stream_bytes = off;
+	if (!s->failed && (st = chunker_finish(&ch)) < 0)
+		set_fail(s, st, "cannot queue the last group");
+drain:
+	/* Let the streams empty the queue, then close it. */
+	pthread_mutex_lock(&s->mu);
+	s->q_closed = true;
+	pthread_cond_broadcast(&s->cv_q_item);
+	pthread_mutex_unlock(&s->mu);
+	for (unsigned i = 0; i < s->nst; i++)
+		if (s->st[i].started)
+			pthread_join(s->st[i].thread, NULL);
+	if (o->pool)
+		rp_pool_wait(o->pool);
+	for (size_t i = 0; slots && i < window; i++)
+		inflight_free(&slots[i].obj);
+	if (s->failed) {
+		st = rp__err(err, s->fail_status ? s->fail_status : RP_E_NET, "%s", s->fail_msg);
+		goto out;
+	}
+	report_progress(s, true);
+	st = finish_session(s, err);
+	rep->wire_bytes = atomic_load(&s->wire);
+	rep->parity_bytes = atomic_load(&s->parity_wire);
+	rep->wall_s = rp__now() - s->t0;
+	log_event(s, st == RP_OK ? "complete" : "failed", st == RP_OK ? "" : err ? err->msg : "");
+out:
+	(void)started;
+	for (unsigned i = 0; s->st && i < s->nst; i++)
+		if (s->st[i].conn)
+			s->ops->close(s->st[i].conn);
+	if (s->tls)
+		s->ops->tls_destroy(s->tls);
+	while (s->q && s->qn)
+		cbuf_put(s->q[--s->qn].buf);
+	for (unsigned i = 0; ch.data && i < s->k; i++)
+		cbuf_put(ch.data[i]);
+	free(ch.data);
+	for (size_t i = 0; s->src && i < count; i++)
+		if (s->src[i].map && s->src[i].size)
+			munmap((void *)s->src[i].map, s->src[i].size);
+	for (unsigned i = 0; s->enc && i < s->nenc; i++)
+		rp_encoder_destroy(s->enc[i]);
+	free(slots);
+	free(s->enc);
+	free(s->src);
+	free(s->obj_off);
+	free(s->st);
+	free(s->q);
+	rp__ranges_free(&s->have);
+	rp__wbuf_free(&man);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv_slot);
+	pthread_cond_destroy(&s->cv_q_item);
+	pthread_cond_destroy(&s->cv_q_space);
+	return st;
+}

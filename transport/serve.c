@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* transport/serve.c - rp_serve(): one thread per connection; a session gathers the
+ * chunks of its N connections into a spool written in place, journals what is durable,
+ * rebuilds groups from parity, asks for what is still missing, then rebuilds, verifies
+ * and atomically delivers every object (spool.c).  Every connection and session outcome
+ * is logged as a JSON line. */
+#include "transport/serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+rp_serve_options_init(struct rp_serve_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->struct_size = sizeof(*o);
+	o->host = "127.0.0.1";
+	o->max_objects = RP__MAX_OBJECTS;
+	o->max_object_size = 64ull << 30;
+	o->max_session_size = 4ull << 40;
+	o->max_connections = 256;
+	o->io_timeout_s = 60;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Logging */
+
+void
+rp__srv_log(struct rp__server *srv, const char *event, const char *peer, const char *session,
+	    const char *reason, const char *extra_fmt, ...)
+{
+	if (!srv->o->log)
+		return;
+	struct rp__wbuf b = {0};
+	char t[96];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(t, sizeof(t), "{\"ts\":%lld.%03ld,\"event\":", (long long)ts.tv_sec,
+		 ts.tv_nsec / 1000000);
+	rp__put_bytes(&b, t, strlen(t));
+	rp__json_str(&b, event);
+	if (peer) {
+		rp__put_bytes(&b, ",\"peer\":", 8);
+		rp__json_str(&b, peer);
+	}
+	if (session) {
+		rp__put_bytes(&b, ",\"session\":", 11);
+		rp__json_str(&b, session);
+	}
+	if (reason) {
+		rp__put_bytes(&b, ",\"reason\":", 10);
+		rp__json_str(&b, reason);
+	}
+	if (extra_fmt) {
+		char x[512];
+		va_list ap;
+		va_start(ap, extra_fmt);
+		vsnprintf(x, sizeof(x), extra_fmt, ap);
+		va_end(ap);
+		rp__put_u8(&b, ',');
+		rp__put_bytes(&b, x, strlen(x));
+	}
+	rp__put_bytes(&b, "}", 2);
+	if (!b.failed) {
+		pthread_mutex_lock(&srv->log_mu);
+		srv->o->log(srv->o->log_ctx, (const char *)b.p);
+		pthread_mutex_unlock(&srv->log_mu);
+	}
+	rp__wbuf_free(&b);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Connections */
+
+struct conn {
+	struct rp__server *srv;
+	struct rp__conn *c;
+	struct rp__session *s;
+	unsigned run;
+	bool ended;
+	struct conn *next;           /* in the session's list */
+};
+
+static void
+conn_mark_ended(struct conn *cn)
+{
+	struct rp__session *s = cn->s;
+	if (!s || cn->ended)
+		return;
+	pthread_mutex_lock(&s->mu);
+	cn->ended = true;
+	if (cn->run == s->run)
+		s->ended++;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+conn_attach(struct conn *cn, struct rp__session *s, bool new_run, unsigned streams)
+{
+	pthread_mutex_lock(&s->mu);
+	if (new_run) {
+		s->run++;
+		s->joined = 0;
+		s->ended = 0;
+		s->streams = streams;
+		s->failed = false;
+		memset(s->stats, 0, sizeof(s->stats));
+	}
+	cn->run = s->run;
+	s->joined++;
+	cn->next = s->conns;
+	s->conns = cn;
+	pthread_mutex_unlock(&s->mu);
+	cn->s = s;
+}
+
+static void
+conn_detach(struct conn *cn)
+{
+	struct rp__session *s = cn->s;
+	if (!s)
+		return;
+	conn_mark_ended(cn);
+	pthread_mutex_lock(&s->mu);
+	for (struct conn **p = &s->conns; *p; p = &(*p)->next)
+		if (*p == cn) {
+			*p = cn->next;
+			break;
+		}
+	pthread_mutex_unlock(&s->mu);
+	rp__session_put(cn->srv, s);
+	cn->s = NULL;
+}
+
+/* Stops every other connection of the session's current run (after a session error, or
+ * when streams stay silent after DONE). */
+void
+rp__session_abort_conns(struct rp__session *s, const void *except)
+{
+	pthread_mutex_lock(&s->mu);
+	for (struct conn *cn = s->conns; cn; cn = cn->next)
+		if (cn != except && cn->run == s->run)
+			cn->srv->ops->abort(cn->c);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+send_error(struct conn *cn, int status, const char *msg)
+{
+	struct rp__wbuf b = {0};
+	struct rp_errbuf e;
+	rp__error_encode(&b, status, msg);
+	if (!b.failed) {
+		cn->srv->ops->set_timeout(cn->c, 2.0);
+		(void)rp__send_frame(cn->srv->ops, cn->c, RP__F_ERROR, b.p, b.len, &e);
+	}
+	rp__wbuf_free(&b);
+}
+
+/* HELLO (+ MANIFEST on stream 0): find or create the session. */
+static int
+conn_hello(struct conn *cn, struct rp__wbuf *buf, struct rp_errbuf *err)
+{
+	struct rp__server *srv = cn->srv;
+	struct rp__frame_hdr h;
+	bool crc_ok;
+	struct rp__hello hello;
+	RP_TRY(rp__recv_frame(srv->ops, cn->c, &h, buf, 256, &crc_ok, err));
+	if (h.type != RP__F_HELLO || !crc_ok)
+		return rp__err(err, RP_E_PROTOCOL, "first frame is type %u%s, not a valid HELLO",
+			       h.type, crc_ok ? "" : " with a bad CRC");
+	RP_TRY(rp__hello_decode(buf->p, buf->len, &hello, err));
+	char hex[33];
+	rp__session_hex(hello.session, hex);
+	struct rp__session *s = NULL;
+	struct rp__welcome w = {.state = RP__WELCOME_NEW};
+	memcpy(w.session, hello.session, 16);
+	if (hello.stream_index == 0) {
+		struct rp__manifest mf;
+		uint8_t id[16];
+		RP_TRY(rp__recv_frame(srv->ops, cn->c, &h, buf, RP__MAX_PAYLOAD, &crc_ok, err));
+		if (h.type != RP__F_MANIFEST || !crc_ok)
+			return rp__err(err, RP_E_PROTOCOL, "expected a MANIFEST frame");
+		RP_TRY(rp__manifest_decode(buf->p, buf->len, srv->o->max_objects, &mf, err));
+		int st = rp__session_id(buf->p, buf->len, id);
+		if (st == RP_OK && memcmp(id, hello.session, 16) != 0)
+			st = rp__err(err, RP_E_PROTOCOL, "session id does not match the manifest");
+		if (st == RP_OK && mf.total > srv->o->max_session_size)
+			st = rp__err(err, RP_E_LIMIT, "session of %llu bytes exceeds the limit %llu",
+				     (unsigned long long)mf.total,
+				     (unsigned long long)srv->o->max_session_size);
+		for (uint32_t i = 0; st == RP_OK && i < mf.count; i++)
+			if (mf.e[i].size > srv->o->max_object_size)
+				st = rp__err(err, RP_E_LIMIT,
+					     "object '%s' of %llu bytes exceeds the limit %llu",
+					     mf.e[i].path, (unsigned long long)mf.e[i].size,
+					     (unsigned long long)srv->o->max_object_size);
+		if (st == RP_OK)
+			st = rp__session_open(srv, hello.session, buf->p, buf->len, &mf, &s, err);
+		rp__manifest_free(&mf);
+		RP_TRY(st);
+		conn_attach(cn, s, true, hello.stream_count);
+		pthread_mutex_lock(&s->mu);
+		w.state = s->delivered ? RP__WELCOME_DELIVERED
+				       : (s->durable.count ? RP__WELCOME_RESUMED : RP__WELCOME_NEW);
+		snprintf(s->peer, sizeof(s->peer), "%s", srv->ops->peer(cn->c));
+		s->t_start = rp__now();
+		int r = RP_OK;
+		for (uint32_t i = 0; i < s->durable.count && r == RP_OK; i++)
+			for (uint64_t k = 0; k < s->durable.r[i][1] && r == RP_OK; k++)
+				r = rp__ranges_add(&w.have, s->durable.r[i][0] + k);
+		pthread_mutex_unlock(&s->mu);
+		RP_TRY(r);
+		rp__srv_log(srv, "session_start", srv->ops->peer(cn->c), hex, NULL,
+			    "\"objects\":%u,\"bytes\":%llu,\"streams\":%u,\"state\":\"%s\"",
+			    s->mf.count, (unsigned long long)s->mf.total, hello.stream_count,
+			    w.state == RP__WELCOME_NEW ? "new"
+			    : w.state == RP__WELCOME_RESUMED ? "resumed" : "delivered");
+	} else {
+		s = rp__session_find(srv, hello.session);
+		if (!s)
+			return rp__err(err, RP_E_PROTOCOL, "join for unknown session %s", hex);
+		conn_attach(cn, s, false, 0);
+	}
+	struct rp__wbuf out = {0};
+	rp__welcome_encode(&out, &w);
+	rp__ranges_free(&w.have);
+	int st = out.failed ? RP_E_NOMEM
+			    : rp__send_frame(srv->ops, cn->c, RP__F_WELCOME, out.p, out.len, err);
+	rp__wbuf_free(&out);
+	return st;
+}
+
+static void *
+conn_main(void *arg)
+{
+	struct conn *cn = arg;
+	struct rp__server *srv = cn->srv;
+	struct rp_errbuf err = {""};
+	struct rp__wbuf buf = {0};
+	char peer[256];
+	int st = srv->ops->handshake(cn->c, srv->tls, 10.0, &err);
+	snprintf(peer, sizeof(peer), "%s", srv->ops->peer(cn->c));
+	if (st < 0) {
+		rp__srv_log(srv, "reject", peer, NULL, err.msg, NULL);
+		goto out;
+	}
+	srv->ops->set_timeout(cn->c, srv->o->io_timeout_s);
+	if ((st = conn_hello(cn, &buf, &err)) < 0) {
+		rp__srv_log(srv, "reject", peer, NULL, err.msg, NULL);
+		send_error(cn, st, err.msg);
+		goto out;
+	}
+	for (;;) {
+		struct rp__frame_hdr h;
+		bool crc_ok;
+		st = rp__recv_frame(srv->ops, cn->c, &h, &buf, RP__MAX_PAYLOAD, &crc_ok, &err);
+		if (st < 0)
+			break;
+		if (h.type == RP__F_CHUNK) {
+			if (!crc_ok) {
+				rp__session_crc_error(srv, cn->s, peer);
+				continue;
+			}
+			struct rp__chunk ch;
+			if ((st = rp__chunk_decode(buf.p, buf.len, &ch, &err)) < 0)
+				break;
+			if ((st = rp__session_chunk(srv, cn->s, &ch, &err)) < 0)
+				break;
+			continue;
+		}
+		if (!crc_ok) {
+			st = rp__err(&err, RP_E_PROTOCOL, "frame type %u fails its CRC", h.type);
+			break;
+		}
+		if (h.type == RP__F_END) {
+			conn_mark_ended(cn);
+			continue;
+		}
+		if (h.type == RP__F_DONE) {
+			struct rp__done d;
+			if ((st = rp__done_decode(buf.p, buf.len, &d, &err)) < 0)
+				break;
+			if ((st = rp__session_done(srv, cn->s, cn, cn->c, &d, &err)) < 0)
+				break;
+			continue;
+		}
+		st = rp__err(&err, RP_E_PROTOCOL, "unexpected frame type %u from the sender",
+			     h.type);
+		break;
+	}
+	/* A peer that closes after END or COMPLETE is the normal end of a connection. */
+	if (st < 0 && !(st == RP_E_NET && strstr(err.msg, "closed by peer"))) {
+		char hex[33] = "";
+		if (cn->s)
+			rp__session_hex(cn->s->id, hex);
+		rp__srv_log(srv, "connection_error", peer, cn->s ? hex : NULL, err.msg,
+			    "\"status\":\"%s\"", rp_status_name(st));
+		if (st != RP_E_NET && st != RP_E_CANCELLED && st != RP_E_TIMEOUT)
+			send_error(cn, st, err.msg);
+		if (cn->s && st != RP_E_PROTOCOL && st != RP_E_NET && st != RP_E_TIMEOUT &&
+		    st != RP_E_CANCELLED) {
+			/* A session-level failure (disk full, limit): stop its other streams so
+			 * the sender hears about it at once. */
+			pthread_mutex_lock(&cn->s->mu);
+			cn->s->failed = true;
+			pthread_mutex_unlock(&cn->s->mu);
+			rp__session_abort_conns(cn->s, cn);
+		}
+	}
+out:
+	conn_detach(cn);
+	rp__wbuf_free(&buf);
+	srv->ops->close(cn->c);
+	free(cn);
+	pthread_mutex_lock(&srv->mu);
+	srv->nconns--;
+	pthread_cond_broadcast(&srv->cv);
+	pthread_mutex_unlock(&srv->mu);
+	return NULL;
+}
+
+int
+rp_serve(const struct rp_serve_options *o, struct rp_errbuf *err)
+{
+	if (!o || o->struct_size != sizeof(*o) || !o->dir)
+		return rp__err(err, RP_E_INVALID_ARG, "rp_serve: bad options");
+	struct rp__server *srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return RP_E_NOMEM;
+	srv->o = o;
+	srv->ops = &rp__tcp_ops;
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_mutex_init(&srv->log_mu, NULL);
+	pthread_cond_init(&srv->cv, NULL);
+	int st = RP_OK;
+	struct rp__listener *l = NULL;
+	srv->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (srv->dirfd < 0) {
+		st = rp__err(err, RP_E_IO, "%s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	if (mkdirat(srv->dirfd, ".radpipe", 0700) < 0 && errno != EEXIST) {
+		st = rp__err(err, RP_E_IO, "%s/.radpipe: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	srv->radfd = openat(srv->dirfd, ".radpipe", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (srv->radfd < 0) {
+		st = rp__err(err, RP_E_IO, "%s/.radpipe: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	if ((st = srv->ops->tls_create(&o->tls, true, &srv->tls, err)) < 0)
+		goto out;
+	uint16_t port;
+	if ((st = srv->ops->listen(o->host ? o->host : "127.0.0.1", o->port, &l, &port, err)) < 0)
+		goto out;
+	rp__srv_log(srv, "listen", NULL, NULL, NULL, "\"port\":%u,\"tls\":%s", port,
+		    o->tls.insecure ? "false" : "true");
+	if (o->ready)
+		o->ready(o->ready_ctx, port);
+	while (!(o->stop && *o->stop)) {
+		struct rp__conn *c;
+		struct rp_errbuf e;
+		int a = srv->ops->accept(l, 0.25, &c, &e);
+		if (a == RP_E_TIMEOUT)
+			continue;
+		if (a < 0) {
+			rp__srv_log(srv, "accept_error", NULL, NULL, e.msg, NULL);
+			usleep(100000);
+			continue;
+		}
+		pthread_mutex_lock(&srv->mu);
+		bool full = srv->nconns >= (o->max_connections ? o->max_connections : 256);
+		if (!full)
+			srv->nconns++;
+		pthread_mutex_unlock(&srv->mu);
+		if (full) {
+			rp__srv_log(srv, "reject", srv->ops->peer(c), NULL, "too many connections",
+				    NULL);
+			srv->ops->abort(c);
+			srv->ops->close(c);
+			continue;
+		}
+		struct conn *cn = calloc(1, sizeof(*cn));
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (!cn || (cn->srv = srv, cn->c = c, pthread_create(&t, &attr, conn_main, cn)) != 0) {
+			free(cn);
+			srv->ops->close(c);
+			pthread_mutex_lock(&srv->mu);
+			srv->nconns--;
+			pthread_mutex_unlock(&srv->mu);
+		}
+		pthread_attr_destroy(&attr);
+	}
+	/* Stop: let connections finish for a moment, then leave them the server struct. */
+	srv->ops->close_listener(l);
+	l = NULL;
+	pthread_mutex_lock(&srv->mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	while (srv->nconns && pthread_cond_timedwait(&srv->cv, &srv->mu, &ts) == 0)
+		;
+	bool busy = srv->nconns != 0;
+	pthread_mutex_unlock(&srv->mu);
+	if (busy)
+		return RP_OK; /* detached threads still use srv: leak it rather than free it */
+out:
+	if (l)
+		srv->ops->close_listener(l);
+	if (srv->tls)
+		srv->ops->tls_destroy(srv->tls);
+	rp__sessions_free(srv);
+	if (srv->radfd > 0)
+		close(srv->radfd);
+	if (srv->dirfd > 0)
+		close(srv->dirfd);
+	free(srv);
+	return st;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* transport/transport.h - the backend ops table (after libfabric's provider ops) that
+ * send.c and serve.c talk to, and the frame I/O helpers built on it.  TCP (with or
+ * without TLS) lives in transport/tcp/; a libfabric backend slots in beside it. */
+#ifndef RP_TRANSPORT_TRANSPORT_H
+#define RP_TRANSPORT_TRANSPORT_H
+
+#include "common/internal.h"
+#include "transport/frame.h"
+#include <radpipe/transport.h>
+
+struct rp__conn;
+struct rp__listener;
+struct rp__tls;                      /* per-side security context, backend-owned */
+
+struct rp__transport_ops {
+	size_t size;                 /* sizeof(struct rp__transport_ops) */
+	const char *name;            /* "tcp" */
+	/* Security context for a client or server side from the public config. */
+	int (*tls_create)(const struct rp_tls_config *cfg, bool server, struct rp__tls **ret,
+			  struct rp_errbuf *err);
+	void (*tls_destroy)(struct rp__tls *tls);
+	/* Connects and authenticates; host is a name or address. */
+	int (*open)(struct rp__tls *tls, const char *host, uint16_t port, double timeout_s,
+		    struct rp__conn **ret, struct rp_errbuf *err);
+	int (*listen)(const char *host, uint16_t port, struct rp__listener **ret,
+		      uint16_t *bound_port, struct rp_errbuf *err);
+	/* Waits up to timeout_s for a connection (RP_E_TIMEOUT when none came); returns it
+	 * unauthenticated: call handshake() on the connection's own thread. */
+	int (*accept)(struct rp__listener *l, double timeout_s, struct rp__conn **ret,
+		      struct rp_errbuf *err);
+	int (*handshake)(struct rp__conn *c, struct rp__tls *tls, double timeout_s,
+			 struct rp_errbuf *err);
+	/* Writes / reads exactly size bytes.  RP_E_NET when the peer went away,
+	 * RP_E_TIMEOUT after the connection's I/O timeout. */
+	int (*send)(struct rp__conn *c, const void *data, size_t size, struct rp_errbuf *err);
+	int (*recv)(struct rp__conn *c, void *data, size_t size, struct rp_errbuf *err);
+	/* Makes blocked and future send/recv on c fail; safe from another thread. */
+	void (*abort)(struct rp__conn *c);
+	void (*close)(struct rp__conn *c);
+	void (*close_listener)(struct rp__listener *l);
+	/* "127.0.0.1:5000" or "CN=site-a sha256=ab12..": who the peer is, for logs. */
+	const char *(*peer)(const struct rp__conn *c);
+	/* Sets the I/O timeout of later send/recv calls. */
+	void (*set_timeout)(struct rp__conn *c, double timeout_s);
+};
+
+extern const struct rp__transport_ops rp__tcp_ops;
+
+/* Sends one frame (header + payload). */
+int rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
+		   enum rp__frame_type type, const void *payload, size_t len,
+		   struct rp_errbuf *err);
+/* Sends a CHUNK frame without copying the data. */
+int rp__send_chunk(const struct rp__transport_ops *ops, struct rp__conn *c,
+		   const struct rp__chunk *ch, const uint8_t *data, struct rp_errbuf *err);
+/* Reads one frame into *buf (grown as needed, payload at most max_len).  Checks the
+ * header; *crc_ok tells whether the CRC matched (the caller decides what a mismatch
+ * means: FORMAT.md section 2). */
+int rp__recv_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
+		   struct rp__frame_hdr *h, struct rp__wbuf *buf, uint32_t max_len,
+		   bool *crc_ok, struct rp_errbuf *err);
+
+/* JSON string escaping for log lines: appends "..." to b. */
+void rp__json_str(struct rp__wbuf *b, const char *s);
+
+/* Seconds on a monotonic clock. */
+double rp__now(void);
+
+#endif /* RP_TRANSPORT_TRANSPORT_H */
