@@ -56,6 +56,9 @@ struct jl_dec {
 	uint32_t width, height;
 	uint32_t restart_interval;
 	bool have_frame;
+	const struct rp_image_desc *img;  /* what the caller expects: checked at SOF, so
+					   * a hostile SOF cannot make us allocate more
+					   * than the caller's frame */
 	struct rp_errbuf *err;
 };
 
@@ -227,6 +230,16 @@ parse_sof(struct jl_dec *d, const uint8_t *p, const uint8_t *end)
 		    d->comp[i].h == 0 || d->comp[i].v == 0)
 			return jl_fail(d, RP_E_UNSUPPORTED, "subsampled components");
 	}
+	if (d->width != d->img->width || d->height != d->img->height ||
+	    d->ncomp != d->img->components)
+		return rp__err(d->err, RP_E_CORRUPT,
+			       "JPEG lossless: codestream is %ux%u with %u components, image is "
+			       "%ux%u with %u", d->width, d->height, d->ncomp, d->img->width,
+			       d->img->height, d->img->components);
+	if (d->precision > rp__sample_bytes(d->img) * 8)
+		return rp__err(d->err, RP_E_CORRUPT,
+			       "JPEG lossless: %u-bit samples do not fit BitsAllocated %u",
+			       d->precision, d->img->bits_allocated);
 	size_t n;
 	if (!rp__mul_size(d->width, d->height, &n))
 		return jl_fail(d, RP_E_LIMIT, "image too large");
@@ -456,6 +469,7 @@ rp__jpeg_lossless_decode(const struct rp_image_desc *img, const uint8_t *src,
 	d.p = src;
 	d.end = src + src_size;
 	d.err = err;
+	d.img = img;
 	RP_TRY(rp_image_desc_check(img, err));
 	size_t bps = rp__sample_bytes(img), frame = rp_image_frame_size(img);
 	if (bps != 1 && bps != 2)
@@ -472,18 +486,6 @@ rp__jpeg_lossless_decode(const struct rp_image_desc *img, const uint8_t *src,
 	rc = RP_E_CORRUPT;
 	if (!d.have_frame || scans == 0) {
 		rp__err(err, rc, "JPEG lossless: no frame or no scan (is this JPEG lossless?)");
-		goto out;
-	}
-	if (d.width != img->width || d.height != img->height || d.ncomp != img->components) {
-		rp__err(err, rc,
-			"JPEG lossless: codestream is %ux%u with %u components, image is %ux%u "
-			"with %u", d.width, d.height, d.ncomp, img->width, img->height,
-			img->components);
-		goto out;
-	}
-	if (d.precision > bps * 8) {
-		rp__err(err, rc, "JPEG lossless: %u-bit samples do not fit BitsAllocated %u",
-			d.precision, img->bits_allocated);
 		goto out;
 	}
 	size_t n = (size_t)img->width * img->height;

@@ -2,3 +2,26 @@
 # tests/codecs.cmake - issue 3's codecs: J2K, HTJ2K (OpenJPH), JPEG, JPEG lossless, RLE.
 rp_add_test(test_codec_roundtrip SOURCES test_codec_roundtrip.c LABELS unit codec)
 target_link_libraries(test_codec_roundtrip PRIVATE m)
+
+# Fuzz targets for the two decoders we wrote ourselves, run by the standalone harness over
+# their seeds (synthetic frames from our encoders, with the image chosen by the input's
+# tail) and the committed regressions.  With RP_FUZZ=ON and clang, link the same sources
+# with -fsanitize=fuzzer instead of standalone.c.
+foreach(target jpeg_lossless rle_decode)
+  if(RP_FUZZ)
+    add_executable(fuzz_${target} fuzz/fuzz_${target}.c)
+    target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
+    target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(fuzz_${target} fuzz/fuzz_${target}.c fuzz/standalone.c)
+  endif()
+  target_link_libraries(fuzz_${target} PRIVATE radpipe_static)
+  add_test(NAME fuzz_${target}_seeds
+           COMMAND fuzz_${target} ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds/${target}
+                   ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
+  set_tests_properties(fuzz_${target}_seeds PROPERTIES TIMEOUT 300 LABELS fuzz)
+endforeach()
+
+# The corpus: every compressed file of our syntaxes against its twin and an independent
+# decoder (gdcmconv, dcmdjpeg, opj_decompress), and native files through each encoder.
+rp_add_test(test_codec_corpus SOURCES test_codec_corpus.c LABELS corpus codec)
