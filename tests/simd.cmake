@@ -1,17 +1,25 @@
 # tests/simd.cmake - the kernel tables against scalar, once as detected and again with
-# RP_DISABLE_CPU_FEATURES forcing the AVX2 and the scalar paths (simd/cpu.h).  Included
-# from tests/CMakeLists.txt; needs a build with RP_CPU_ENV_OVERRIDE (the default when
-# tests are built), else the forced runs would silently test the detected path.
-rp_add_test(kernels ${CMAKE_SOURCE_DIR}/tests/test_kernels.c LABELS simd)
-
+# RP_DISABLE_CPU_FEATURES forcing the AVX2 and the scalar paths (simd/cpu.h); the same
+# reruns for the codec suites, whose adapters dispatch through the tables.  Included
+# from tests/CMakeLists.txt after the codec suites.
 if(NOT RP_CPU_ENV_OVERRIDE)
   message(FATAL_ERROR "tests need RP_CPU_ENV_OVERRIDE=ON (RP_DISABLE_CPU_FEATURES)")
 endif()
 
-# Reruns: every test binary that exercises kernels through a codec, plus the kernel test.
+rp_add_test(test_kernels SOURCES ${CMAKE_SOURCE_DIR}/tests/test_kernels.c LABELS simd)
+rp_add_test(test_pipeline SOURCES ${CMAKE_SOURCE_DIR}/tests/test_pipeline.c
+            LABELS pipeline corpus)
+
 # Each forced run checks the selected table's name itself (test_kernels.c test_select).
-foreach(rp_simd_forced avx512 avx2)
-  add_test(NAME kernels_no_${rp_simd_forced} COMMAND test_kernels)
-  set_tests_properties(kernels_no_${rp_simd_forced} PROPERTIES
-    ENVIRONMENT "RP_DISABLE_CPU_FEATURES=${rp_simd_forced}" LABELS simd)
+# Suites not built in this tree are left out, never faked.
+foreach(rp_simd_suite test_kernels test_pipeline test_codecs test_jpegls test_htj2k
+                      test_j2k test_rle test_jpeg_lossless)
+  if(TARGET ${rp_simd_suite})
+    foreach(rp_simd_off avx512 avx2)
+      add_test(NAME ${rp_simd_suite}_no_${rp_simd_off} COMMAND ${rp_simd_suite})
+      set_tests_properties(${rp_simd_suite}_no_${rp_simd_off} PROPERTIES
+        ENVIRONMENT "${RP_TEST_ENV};RP_DISABLE_CPU_FEATURES=${rp_simd_off}"
+        TIMEOUT 900 LABELS "simd;forced-${rp_simd_off}")
+    endforeach()
+  endif()
 endforeach()

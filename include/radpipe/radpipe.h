@@ -8,5 +8,6 @@
 #include "dicom.h"
 #include "pool.h"
 #include "transport.h"
+#include "pipeline.h"
 
 #endif /* RADPIPE_RADPIPE_H */

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* include/radpipe/pipeline.h - the streaming transcoder: a list of DICOM files in, each
+ * rewritten with its frames coded by one codec, out.
+ *
+ * Stages: map (mmap) -> parse -> one job per object on the caller's thread pool, whose
+ * frames (canonical frame -> encode) spread over the pool's idle workers -> write (atomic:
+ * temporary name, fsync, rename) -> read back and verify.  Files are taken in order
+ * while their estimated memory fits the budget, so many small files and the frames of
+ * one large multi-frame object both keep every worker busy, and a study of any size runs
+ * in bounded memory.  Every
+ * output byte depends only on its own input, so results are identical for any thread
+ * count.
+ */
+#ifndef RADPIPE_PIPELINE_H
+#define RADPIPE_PIPELINE_H
+
+#include "base.h"
+#include "codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rp_pool;
+
+/* One input and its output.  The caller fills input/output; rp_pipeline_run() fills the
+ * rest. */
+struct rp_pipeline_file {
+	const char *input;           /* path to read */
+	const char *output;          /* path to write; its directory must exist */
+
+	int status;                  /* RP_OK, or why it failed (nothing left at output) */
+	const char *action;          /* static text: "compressed", "decompressed",
+				      * "rewritten", "copied (no pixel data)"; NULL on failure
+				      * or when not reached */
+	uint32_t frames;             /* frames written */
+	uint64_t input_size;         /* bytes read */
+	uint64_t output_size;        /* bytes written */
+	uint64_t pixel_size;         /* canonical (decoded) pixel bytes of all frames */
+	uint64_t max_error;          /* largest |input - output| sample seen by verify */
+	double seconds;              /* from admission to written (and verified) */
+	char message[RP_ERRBUF_SIZE];/* why it failed, "" otherwise */
+};
+
+/* Called once per finished file, from whichever thread finished it (a pool worker, or the
+ * caller), never from two threads at once; `index` is the file's position in the array. */
+typedef void rp_pipeline_done_fn(void *ctx, size_t index, const struct rp_pipeline_file *file);
+
+struct rp_pipeline_options {
+	size_t struct_size;          /* set by rp_pipeline_options_init() */
+	/* The codec and its parameters.  RP_CODEC_NATIVE writes uncompressed explicit VR
+	 * little endian, RP_CODEC_DEFLATE the deflated syntax (frames native).
+	 * encoder.pool is ignored: frames are spread over `pool` below instead. */
+	struct rp_encoder_options encoder;
+	struct rp_pool *pool;        /* borrowed; NULL runs everything on the calling thread */
+	uint64_t memory_budget;      /* bytes of mapped input + coded output + scratch held
+				      * at once; 0 = 512 MiB.  One object larger than the
+				      * budget still runs, alone. */
+	uint8_t verify;              /* read each output back and compare every frame with
+				      * the input (lossless: bit-exact; near-lossless: within
+				      * NEAR); a mismatch removes the output */
+	uint8_t decompress;          /* name the action "decompressed" (else "rewritten")
+				      * for native targets */
+	uint8_t stop_on_error;       /* stop admitting files after the first failure */
+	rp_pipeline_done_fn *on_done;/* optional */
+	void *on_done_ctx;
+};
+
+/* Defaults: JPEG-LS lossless, no pool, 512 MiB, verify on, stop_on_error off.
+ *
+ * Per file: no pixel data -> copied unchanged; native pixels whose bits above
+ * BitsStored are not a sign/zero extension (overlays) -> RP_E_UNSUPPORTED for a codec
+ * (they would be lost), kept byte for byte for a native target; pixels the codec refuses
+ * (rp_encoder_check) -> that status.  Colour frames are written pixel-interleaved
+ * (PlanarConfiguration 0), lossy output gets the lossy attributes (PS3.3 C.7.6.1.1.5). */
+RP_API void rp_pipeline_options_init(struct rp_pipeline_options *opts);
+
+/* What the budget did during one run (for benches and `--json`). */
+struct rp_pipeline_stats {
+	uint64_t budget;             /* the budget used */
+	uint64_t peak_reserved;      /* most bytes the budget had handed out at once */
+	uint32_t peak_files_open;    /* most files mapped at once */
+	uint32_t threads;            /* pool workers (0: the calling thread alone) */
+};
+
+/* Transcodes files[0..count).  Returns RP_OK when every file was written, the status of
+ * the first failed file (in array order) otherwise, or RP_E_INVALID_ARG /
+ * RP_E_NOMEM before any work for bad arguments.  Per-file results are in files[];
+ * *stats is filled when stats is not NULL.  Must not be called from a job of
+ * opts->pool; several runs may share one pool from different threads. */
+RP_API RP_NODISCARD int rp_pipeline_run(const struct rp_pipeline_options *opts,
+					struct rp_pipeline_file *files, size_t count,
+					struct rp_pipeline_stats *stats, struct rp_errbuf *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RADPIPE_PIPELINE_H */

@@ -1,0 +1,772 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* pipeline/pipeline.c - the streaming transcoder behind include/radpipe/pipeline.h.
+ *
+ * The calling thread is the coordinator: it maps and parses file after file (header pages
+ * only: parsing never touches native pixel data), reserves the object's estimated memory
+ * from the budget (waiting while other objects hold it), and queues one job per frame.
+ * Frames of one big multi-frame object and of many small files thus flow through the
+ * same FIFO and keep every core busy.  A frame job checks the BitsStored high bits of a
+ * native frame (SIMD kernel), makes the canonical frame, encodes it, and decodes the
+ * result again to compare it with the input (the verify step, done here so it runs in
+ * parallel).  The job that finishes an object's last frame writes the file atomically,
+ * reads it back to check that it holds exactly the verified codestreams, unmaps the
+ * input and returns the reservation.  Memory held is bounded by the budget, not by the
+ * study.
+ *
+ * Frame jobs are queued by the coordinator only, never from inside a job: a job that
+ * waited on the bounded queue (or on nested work queued behind other jobs) could block
+ * every worker at once.
+ *
+ * Each worker thread owns an encoder, a decoder and two frame buffers for the whole run
+ * (encoders are not thread-safe, and making one per frame costs more than coding a small
+ * CT frame).
+ *
+ * Determinism: a file's output bytes depend only on its input (each frame is coded on its
+ * own by a deterministic encoder and the writer puts frames in index order), never on
+ * which worker coded which frame or when. */
+#include "common/internal.h"
+#include "simd/kernels.h"
+
+#include <radpipe/pipeline.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RP__PIPELINE_DEFAULT_BUDGET (512ull << 20)
+#define RP__TS_EXPLICIT_LE "1.2.840.10008.1.2.1"
+#define RP__TS_DEFLATED "1.2.840.10008.1.2.1.99"
+
+/* Per-worker state, slot = the pool's worker index; the last slot is the coordinator
+ * (which runs frame jobs itself without a pool, or when the pool refuses one). */
+struct rp__pl_worker {
+	struct rp_encoder *enc;
+	struct rp_decoder *dec;
+	uint8_t *buf[2];             /* canonical frame, and its decoded copy for verify */
+	size_t cap[2];
+};
+
+struct rp__pl {
+	const struct rp_pipeline_options *opts;
+	struct rp_pipeline_file *files;
+	struct rp_encoder_options enc_opts;
+	const struct rp__kernels *k;
+	bool to_native;              /* NATIVE or DEFLATE: frames stay canonical */
+	const char *ts_uid;          /* target transfer syntax */
+	bool lossy;
+	uint64_t max_error_allowed;  /* verify: 0 lossless, NEAR near-lossless */
+	unsigned nslots;
+	struct rp__pl_worker *w;
+
+	pthread_mutex_t lock;        /* guards everything below */
+	pthread_cond_t changed;      /* a reservation was returned */
+	uint64_t budget;
+	uint64_t reserved;
+	uint64_t peak_reserved;
+	uint32_t open;
+	uint32_t peak_open;
+	size_t admitted;
+	size_t finished;
+	bool stop;
+
+	pthread_mutex_t done_lock;   /* on_done callbacks never run concurrently */
+};
+
+/* One object in flight. */
+struct rp__pl_obj {
+	struct rp__pl *pl;
+	size_t index;
+	double t0;
+	const uint8_t *map;
+	size_t map_size;
+	struct rp_dicom *ds;
+	const struct rp_dicom_info *info;
+	size_t frame_size;
+	uint32_t nframes;
+	bool fast_high_bits;         /* frames checked by the kernel in place (16-bit LE) */
+	uint64_t cost;               /* bytes reserved from the budget */
+	struct rp_frame_ref *refs;   /* coded (or canonical) frames, index order */
+	struct rp__pl_job *jobs;
+	_Atomic uint32_t left;       /* frames not yet done */
+	_Atomic bool dirty;          /* some native frame has overlay bits */
+	_Atomic uint64_t max_error;
+	_Atomic int status;          /* first failure (RP_OK while none) */
+	pthread_mutex_t err_lock;
+	char msg[RP_ERRBUF_SIZE];
+};
+
+struct rp__pl_job {
+	struct rp__pl_obj *obj;
+	uint32_t frame;
+};
+
+void
+rp_pipeline_options_init(struct rp_pipeline_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->struct_size = sizeof(*opts);
+	rp_encoder_options_init(&opts->encoder);
+	opts->memory_budget = RP__PIPELINE_DEFAULT_BUDGET;
+	opts->verify = 1;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Copies a message, cutting it to fit: messages are one line for people. */
+static void
+msg_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Records the object's first failure; later ones are consequences and are dropped. */
+static void
+obj_fail(struct rp__pl_obj *obj, int status, const char *msg)
+{
+	int expected = RP_OK;
+
+	pthread_mutex_lock(&obj->err_lock);
+	if (atomic_compare_exchange_strong(&obj->status, &expected, status))
+		msg_copy(obj->msg, sizeof(obj->msg), msg && *msg ? msg : rp_status_str(status));
+	pthread_mutex_unlock(&obj->err_lock);
+}
+
+static void
+obj_fail_frame(struct rp__pl_obj *obj, uint32_t frame, int status, const char *msg)
+{
+	char m[RP_ERRBUF_SIZE + 32];
+
+	/* rp_dicom_decode_frame() already names the frame. */
+	if (msg && strncmp(msg, "frame ", 6) == 0)
+		snprintf(m, sizeof(m), "%s", msg);
+	else
+		snprintf(m, sizeof(m), "frame %u: %s", frame,
+			 msg && *msg ? msg : rp_status_str(status));
+	obj_fail(obj, status, m);
+}
+
+static void
+budget_add(struct rp__pl *pl, uint64_t bytes)
+{
+	pthread_mutex_lock(&pl->lock);
+	pl->reserved += bytes;
+	if (pl->reserved > pl->peak_reserved)
+		pl->peak_reserved = pl->reserved;
+	pthread_mutex_unlock(&pl->lock);
+}
+
+/* Blocks until cost fits the budget, or nothing else is in flight (an object larger than
+ * the whole budget then runs alone rather than never). */
+static void
+budget_reserve(struct rp__pl *pl, uint64_t cost)
+{
+	pthread_mutex_lock(&pl->lock);
+	while (pl->admitted > pl->finished && pl->reserved + cost > pl->budget)
+		pthread_cond_wait(&pl->changed, &pl->lock);
+	pl->reserved += cost;
+	if (pl->reserved > pl->peak_reserved)
+		pl->peak_reserved = pl->reserved;
+	pl->open++;
+	if (pl->open > pl->peak_open)
+		pl->peak_open = pl->open;
+	pl->admitted++;
+	pthread_mutex_unlock(&pl->lock);
+}
+
+static struct rp__pl_worker *
+worker_of(struct rp__pl *pl, unsigned worker)
+{
+	return &pl->w[worker < pl->nslots ? worker : pl->nslots - 1];
+}
+
+/* Grows worker buffer `which` to size bytes, charging the growth to the budget. */
+static uint8_t *
+worker_buf(struct rp__pl *pl, struct rp__pl_worker *w, int which, size_t size)
+{
+	if (w->cap[which] < size) {
+		uint8_t *p = realloc(w->buf[which], size);
+		if (!p)
+			return NULL;
+		budget_add(pl, size - w->cap[which]);
+		w->buf[which] = p;
+		w->cap[which] = size;
+	}
+	return w->buf[which];
+}
+
+/* Maps a whole file read-only.  Empty files map to (NULL, 0). */
+static int
+map_file(const char *path, const uint8_t **data, size_t *size, struct rp_errbuf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	*data = NULL;
+	*size = 0;
+	if (fd < 0)
+		return rp__err(err, RP_E_IO, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return rp__err(err, RP_E_IO, "cannot stat %s: %s", path, strerror(e));
+	}
+	if (st.st_size == 0 || (uint64_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return st.st_size == 0 ? RP_OK :
+		       rp__err(err, RP_E_LIMIT, "%s is too large to map", path);
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	int e = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return rp__err(err, RP_E_IO, "cannot map %s: %s", path, strerror(e));
+	/* Every byte is read once, front to back: ask for read-ahead and early reclaim. */
+	madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+	*data = p;
+	*size = (size_t)st.st_size;
+	return RP_OK;
+}
+
+static void
+note_error(struct rp__pl_obj *obj, uint64_t err)
+{
+	uint64_t seen = atomic_load(&obj->max_error);
+
+	while (err > seen && !atomic_compare_exchange_weak(&obj->max_error, &seen, err))
+		;
+}
+
+/* The overlay-bit refusal, worded as `radpipe compress` always has. */
+static int
+dirty_error(const struct rp__pl_obj *obj, struct rp_errbuf *e)
+{
+	return rp__err(e, RP_E_UNSUPPORTED,
+		       "pixel bits above BitsStored (%u) carry data that is not a sign "
+		       "extension (overlays?); refusing to drop them",
+		       obj->info->img.bits_stored);
+}
+
+/* Codes frame f into obj->refs[f] and checks that it decodes back to the input. */
+static int
+code_frame(struct rp__pl_obj *obj, struct rp__pl_worker *w, uint32_t f, struct rp_errbuf *e)
+{
+	struct rp__pl *pl = obj->pl;
+	const struct rp_image_desc *img = &obj->info->img;
+	uint8_t *src = worker_buf(pl, w, 0, obj->frame_size);
+	uint8_t *out = NULL;
+	size_t size = 0;
+
+	if (!src)
+		return RP_E_NOMEM;
+	if (!w->enc)
+		RP_TRY(rp_encoder_create(&pl->enc_opts, &w->enc));
+	RP_TRY(rp_dicom_decode_frame(obj->ds, f, src, obj->frame_size, e));
+	size_t bound = rp_encoder_bound(w->enc, img);
+	if (bound == 0)
+		return rp__err(e, RP_E_UNSUPPORTED, "the encoder gives no size bound");
+	out = malloc(bound);
+	if (!out)
+		return RP_E_NOMEM;
+	int s = rp_encoder_encode(w->enc, img, src, obj->frame_size, out, bound, &size, e);
+	if (s < 0) {
+		free(out);
+		return s;
+	}
+	/* Shrinking keeps the block in place (glibc): what stays held is the coded size. */
+	uint8_t *shrunk = realloc(out, size ? size : 1);
+	obj->refs[f].data = shrunk ? shrunk : out;
+	obj->refs[f].size = size;
+	if (!pl->opts->verify)
+		return RP_OK;
+	/* Verify: the codestream decodes back to the input (within NEAR when lossy).  The
+	 * file check in obj_finish() then shows that the file holds this codestream. */
+	uint8_t *back = worker_buf(pl, w, 1, obj->frame_size);
+	if (!back)
+		return RP_E_NOMEM;
+	if (!w->dec) {
+		struct rp_decoder_options dopts;
+		rp_decoder_options_init(&dopts);
+		dopts.codec = pl->enc_opts.codec;
+		dopts.cpu_mask = pl->enc_opts.cpu_mask;
+		RP_TRY(rp_decoder_create(&dopts, &w->dec));
+	}
+	uint64_t err = 0;
+	RP_TRY(rp_decoder_decode(w->dec, img, obj->refs[f].data, size, back, obj->frame_size, e));
+	RP_TRY(rp_frame_compare(img, src, back, obj->frame_size, &err));
+	note_error(obj, err);
+	return RP_OK;
+}
+
+static void obj_finish(struct rp__pl_obj *obj);
+
+/* One frame job. */
+static void
+frame_job(void *arg, unsigned worker)
+{
+	struct rp__pl_job *job = arg;
+	struct rp__pl_obj *obj = job->obj;
+	struct rp__pl *pl = obj->pl;
+	struct rp__pl_worker *w = worker_of(pl, worker);
+	const uint32_t f = job->frame;
+	struct rp_errbuf e = { "" };
+	int s = RP_OK;
+
+	/* After a failure the other frames are pointless; still count them down. */
+	if (atomic_load_explicit(&obj->status, memory_order_relaxed) != RP_OK)
+		goto done;
+	if (obj->fast_high_bits) {
+		/* Native 16-bit little endian: the stored bytes are the samples, so the
+		 * BitsStored check runs on the map itself (one SIMD min/max pass). */
+		const uint8_t *raw = obj->map + obj->info->pixel_value_offset +
+				     (uint64_t)obj->frame_size * f;
+		if (!rp__kernels_high_bits_clean16(pl->k, raw, obj->frame_size / 2,
+						   obj->info->img.bits_stored,
+						   obj->info->img.is_signed))
+			atomic_store(&obj->dirty, true);
+	}
+	if (atomic_load(&obj->dirty)) {
+		/* Coded targets refuse; native targets keep the stored bytes (obj_finish). */
+		if (!pl->to_native)
+			obj_fail(obj, dirty_error(obj, &e), e.msg);
+		goto done;
+	}
+	if (pl->to_native) {
+		uint8_t *out = malloc(obj->frame_size);
+		s = out ? rp_dicom_decode_frame(obj->ds, f, out, obj->frame_size, &e) : RP_E_NOMEM;
+		if (s == RP_OK) {
+			obj->refs[f].data = out;
+			obj->refs[f].size = obj->frame_size;
+		} else {
+			free(out);
+		}
+	} else {
+		s = code_frame(obj, w, f, &e);
+	}
+	if (s < 0)
+		obj_fail_frame(obj, f, s, e.msg);
+done:
+	if (atomic_fetch_sub_explicit(&obj->left, 1, memory_order_acq_rel) == 1)
+		obj_finish(obj);
+}
+
+/* Reads the written file back: same frame count, and each frame exactly what was
+ * verified (coded: the same codestream bytes; native: the same canonical frame).  For a
+ * raw copy (overlay bits kept), the output's frames against the input's. */
+static int
+check_output(struct rp__pl_obj *obj, const char *path, bool raw_copy, struct rp_errbuf *e)
+{
+	struct rp__pl *pl = obj->pl;
+	const uint8_t *data;
+	size_t size;
+	struct rp_dicom *ds = NULL;
+	uint8_t *a = NULL, *b = NULL;
+
+	RP_TRY(map_file(path, &data, &size, e));
+	int s = rp_dicom_parse(data, size, NULL, &ds, e);
+	const struct rp_dicom_info *oi = s == RP_OK ? rp_dicom_get_info(ds) : NULL;
+	if (s == RP_OK && (oi->frames != obj->nframes || !oi->has_pixels ||
+			   strcmp(oi->ts->uid, pl->ts_uid) != 0))
+		s = rp__err(e, RP_E_MISMATCH, "written file reads back as %u frame(s) in %s",
+			    oi->frames, oi->ts->uid);
+	if (s == RP_OK && (pl->to_native || raw_copy)) {
+		a = malloc(obj->frame_size);
+		b = malloc(obj->frame_size);
+		if (!a || !b)
+			s = RP_E_NOMEM;
+	}
+	for (uint32_t f = 0; s == RP_OK && f < obj->nframes; f++) {
+		if (pl->to_native) {
+			const uint8_t *want = obj->refs[f].data;
+			s = rp_dicom_decode_frame(ds, f, a, obj->frame_size, e);
+			if (s == RP_OK && raw_copy) {
+				s = rp_dicom_decode_frame(obj->ds, f, b, obj->frame_size, e);
+				want = b;
+			}
+			if (s == RP_OK && memcmp(a, want, obj->frame_size) != 0)
+				s = RP_E_MISMATCH;
+		} else {
+			const uint8_t *cs;
+			size_t n;
+			uint8_t *owned = NULL;
+			s = rp_dicom_encoded_frame(ds, f, &cs, &n, &owned, e);
+			const size_t want = obj->refs[f].size;
+			/* Items have even length (PS3.5 A.4): an odd codestream gets one
+			 * trailing zero byte. */
+			const bool padded = want % 2 == 1 && n == want + 1 && cs[want] == 0;
+			if (s == RP_OK && ((n != want && !padded) ||
+					   memcmp(cs, obj->refs[f].data, want) != 0))
+				s = RP_E_MISMATCH;
+			free(owned);
+		}
+		if (s == RP_E_MISMATCH)
+			rp__err(e, s, "frame %u of the written file differs from the verified "
+				"frame", f);
+	}
+	free(a);
+	free(b);
+	rp_dicom_free(ds);
+	if (size)
+		munmap((void *)data, size);
+	return s;
+}
+
+static const char *
+lossy_method(enum rp_codec c)
+{
+	/* (0028,2114) Lossy Image Compression Method, PS3.3 C.7.6.1.1.5.1. */
+	return c == RP_CODEC_JPEGLS ? "ISO_14495_1" : c == RP_CODEC_J2K ? "ISO_15444_1" :
+	       c == RP_CODEC_JPEG ? "ISO_10918_1" : "ISO_15444_15";
+}
+
+/* Writes (and checks) one object whose frames are all done; fills file f. */
+static int
+obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *e)
+{
+	struct rp__pl *pl = obj->pl;
+	const struct rp_dicom_info *info = obj->info;
+	int s = atomic_load(&obj->status);
+
+	if (s < 0) {
+		msg_copy(e->msg, sizeof(e->msg), obj->msg);
+		return s;
+	}
+	if (!info->has_pixels) {
+		/* Not an image (SR, presentation state, ...): carried over as it is. */
+		f->action = "copied (no pixel data)";
+		RP_TRY(rp_file_write_atomic(f->output, obj->map, obj->map_size, e));
+		f->output_size = obj->map_size;
+		return RP_OK;
+	}
+	f->pixel_size = (uint64_t)obj->frame_size * obj->nframes;
+	/* Overlay bits in a native source: a native target keeps its stored bytes. */
+	const bool raw_copy = atomic_load(&obj->dirty);
+	if (raw_copy && !pl->to_native)
+		return dirty_error(obj, e);
+	const uint64_t me = atomic_load(&obj->max_error);
+	if (me > pl->max_error_allowed)
+		return rp__err(e, RP_E_MISMATCH, "verification failed: output differs from "
+			       "input (max error %llu)", (unsigned long long)me);
+
+	struct rp_dicom_write_options wo;
+	rp_dicom_write_options_init(&wo);
+	wo.ts_uid = pl->ts_uid;
+	if (pl->to_native) {
+		wo.photometric = info->encapsulated ? rp_dicom_decoded_photometric(obj->ds) : NULL;
+		f->action = pl->opts->decompress ? "decompressed" : "rewritten";
+	} else {
+		uint64_t coded = 0;
+		for (uint32_t i = 0; i < obj->nframes; i++)
+			coded += obj->refs[i].size;
+		if (pl->lossy) {
+			wo.lossy = 1;
+			wo.lossy_ratio = coded ? (double)f->pixel_size / (double)coded : 0;
+			wo.lossy_method = lossy_method(pl->enc_opts.codec);
+		}
+		/* JPEG-LS and JPEG 2000 code interleaved colour (PS3.5 8.2). */
+		if (info->img.components == 3)
+			wo.planar = 0;
+		f->action = "compressed";
+	}
+	RP_TRY(rp_dicom_write_file(f->output, obj->ds, &wo, raw_copy ? NULL : obj->refs,
+				   obj->nframes, e));
+	if (pl->opts->verify) {
+		s = check_output(obj, f->output, raw_copy, e);
+		if (s < 0) {
+			remove(f->output); /* never leave an unverified file as if done */
+			return s;
+		}
+		f->max_error = me;
+	}
+	struct stat st;
+	f->output_size = stat(f->output, &st) == 0 ? (uint64_t)st.st_size : 0;
+	f->frames = obj->nframes;
+	return RP_OK;
+}
+
+static void
+obj_free(struct rp__pl_obj *obj)
+{
+	if (obj->refs) {
+		for (uint32_t i = 0; i < obj->nframes; i++)
+			free((void *)obj->refs[i].data);
+		free(obj->refs);
+	}
+	free(obj->jobs);
+	rp_dicom_free(obj->ds);
+	if (obj->map_size)
+		munmap((void *)obj->map, obj->map_size);
+	pthread_mutex_destroy(&obj->err_lock);
+	free(obj);
+}
+
+static void
+file_done(struct rp__pl *pl, size_t index)
+{
+	if (pl->opts->on_done) {
+		pthread_mutex_lock(&pl->done_lock);
+		pl->opts->on_done(pl->opts->on_done_ctx, index, &pl->files[index]);
+		pthread_mutex_unlock(&pl->done_lock);
+	}
+}
+
+/* Runs once per admitted object, on the thread that finished its last frame (or that
+ * took its copy job): writes, checks, releases. */
+static void
+obj_finish(struct rp__pl_obj *obj)
+{
+	struct rp__pl *pl = obj->pl;
+	struct rp_pipeline_file *f = &pl->files[obj->index];
+	struct rp_errbuf e = { "" };
+	const size_t index = obj->index;
+	const uint64_t cost = obj->cost;
+
+	int s = obj_write(obj, f, &e);
+	f->status = s;
+	if (s < 0) {
+		f->action = NULL;
+		f->frames = 0;
+		f->output_size = 0;
+		msg_copy(f->message, sizeof(f->message), e.msg[0] ? e.msg : rp_status_str(s));
+	}
+	f->seconds = now() - obj->t0;
+	obj_free(obj);
+
+	pthread_mutex_lock(&pl->lock);
+	pl->reserved -= cost;
+	pl->open--;
+	if (s < 0 && pl->opts->stop_on_error)
+		pl->stop = true;
+	pthread_mutex_unlock(&pl->lock);
+	file_done(pl, index);
+	/* Last: the coordinator may return (and free pl) once finished == admitted. */
+	pthread_mutex_lock(&pl->lock);
+	pl->finished++;
+	pthread_cond_broadcast(&pl->changed);
+	pthread_mutex_unlock(&pl->lock);
+}
+
+static void
+finish_job(void *arg, unsigned worker)
+{
+	(void)worker;
+	obj_finish(arg);
+}
+
+/* Parses file i and decides what its frames need; RP_OK or why it cannot be taken. */
+static int
+obj_open(struct rp__pl *pl, struct rp__pl_obj *obj, struct rp_errbuf *e)
+{
+	struct rp_pipeline_file *f = &pl->files[obj->index];
+
+	RP_TRY(map_file(f->input, &obj->map, &obj->map_size, e));
+	f->input_size = obj->map_size;
+	RP_TRY(rp_dicom_parse(obj->map, obj->map_size, NULL, &obj->ds, e));
+	obj->info = rp_dicom_get_info(obj->ds);
+	const struct rp_dicom_info *info = obj->info;
+	if (!info->has_pixels)
+		return RP_OK;
+	obj->frame_size = rp_image_frame_size(&info->img);
+	obj->nframes = info->frames;
+	if (obj->frame_size == 0 || obj->nframes == 0)
+		return rp__err(e, RP_E_UNSUPPORTED, "image description gives no frames");
+	if (!info->encapsulated) {
+		const struct rp_image_desc *img = &info->img;
+		const bool needs_check = img->bits_stored < img->bits_allocated;
+		obj->fast_high_bits = needs_check && img->bits_allocated == 16 &&
+				      !info->ts->big_endian && !info->ts->deflated &&
+				      info->pixel_value_offset + (uint64_t)obj->frame_size *
+				      obj->nframes <= obj->map_size;
+		if (needs_check && !obj->fast_high_bits) {
+			/* Rare layouts (big endian, deflated, 8/32-bit): the parser's own scan,
+			 * once, here (it records its answer in the parsed dataset). */
+			int dirty = 0;
+			RP_TRY(rp_dicom_scan_high_bits(obj->ds, &dirty, e));
+			atomic_store(&obj->dirty, dirty != 0);
+			if (dirty && !pl->to_native)
+				return dirty_error(obj, e);
+		}
+	}
+	if (!pl->to_native) {
+		/* Cheap (reads no pixels), and gives the codec's own reason up front. */
+		struct rp__pl_worker *w = worker_of(pl, pl->nslots - 1);
+		if (!w->enc)
+			RP_TRY(rp_encoder_create(&pl->enc_opts, &w->enc));
+		RP_TRY(rp_encoder_check(w->enc, &info->img, e));
+	}
+	obj->refs = calloc(obj->nframes, sizeof(*obj->refs));
+	obj->jobs = calloc(obj->nframes, sizeof(*obj->jobs));
+	return obj->refs && obj->jobs ? RP_OK : RP_E_NOMEM;
+}
+
+/* Opens file i, reserves its memory and queues its jobs (or runs them, without a pool). */
+static void
+admit(struct rp__pl *pl, size_t i)
+{
+	struct rp_pipeline_file *f = &pl->files[i];
+	struct rp_errbuf e = { "" };
+	struct rp__pl_obj *obj = calloc(1, sizeof(*obj));
+	struct rp_pool *pool = pl->opts->pool;
+	int s = obj ? RP_OK : RP_E_NOMEM;
+
+	if (obj) {
+		obj->pl = pl;
+		obj->index = i;
+		obj->t0 = now();
+		pthread_mutex_init(&obj->err_lock, NULL);
+		atomic_init(&obj->status, RP_OK);
+		atomic_init(&obj->max_error, 0);
+		atomic_init(&obj->dirty, false);
+		s = obj_open(pl, obj, &e);
+	}
+	if (s < 0) {
+		f->status = s;
+		msg_copy(f->message, sizeof(f->message), e.msg[0] ? e.msg : rp_status_str(s));
+		if (obj)
+			obj_free(obj);
+		if (pl->opts->stop_on_error) {
+			pthread_mutex_lock(&pl->lock);
+			pl->stop = true;
+			pthread_mutex_unlock(&pl->lock);
+		}
+		file_done(pl, i);
+		return;
+	}
+	/* Estimate: the mapped input once read, plus the frames held until the write (coded
+	 * frames rarely exceed the canonical size; native targets hold exactly that).
+	 * Worker buffers are charged as they grow. */
+	uint64_t pixels = 0;
+	if (__builtin_mul_overflow((uint64_t)obj->frame_size, obj->nframes, &pixels))
+		pixels = UINT64_MAX / 4;
+	obj->cost = obj->map_size + pixels;
+	budget_reserve(pl, obj->cost);
+
+	const unsigned self = pl->nslots - 1;
+	if (obj->nframes == 0) {
+		if (!pool || rp_pool_submit(pool, finish_job, obj) != RP_OK)
+			obj_finish(obj);
+		return;
+	}
+	atomic_init(&obj->left, obj->nframes);
+	/* Jobs may finish the object (and free it) before this loop ends: read only the
+	 * locals after the first submit. */
+	const uint32_t n = obj->nframes;
+	struct rp__pl_job *jobs = obj->jobs;
+	for (uint32_t j = 0; j < n; j++) {
+		jobs[j].obj = obj;
+		jobs[j].frame = j;
+	}
+	for (uint32_t j = 0; j < n; j++)
+		if (!pool || rp_pool_submit(pool, frame_job, &jobs[j]) != RP_OK)
+			frame_job(&jobs[j], self);
+}
+
+int
+rp_pipeline_run(const struct rp_pipeline_options *opts, struct rp_pipeline_file *files,
+		size_t count, struct rp_pipeline_stats *stats, struct rp_errbuf *err)
+{
+	if (!opts || opts->struct_size < sizeof(*opts) || (count && !files))
+		return rp__err(err, RP_E_INVALID_ARG, "bad pipeline arguments");
+	for (size_t i = 0; i < count; i++) {
+		if (!files[i].input || !files[i].output)
+			return rp__err(err, RP_E_INVALID_ARG, "file %zu has no input or output",
+				       i);
+		const char *in = files[i].input, *out = files[i].output;
+		memset(&files[i], 0, sizeof(files[i]));
+		files[i].input = in;
+		files[i].output = out;
+	}
+
+	struct rp__pl pl = { .opts = opts, .files = files };
+	pl.enc_opts = opts->encoder;
+	pl.enc_opts.pool = NULL; /* parallelism is across frames, not inside one */
+	pl.k = rp__kernels_select(pl.enc_opts.cpu_mask);
+	pl.budget = opts->memory_budget ? opts->memory_budget : RP__PIPELINE_DEFAULT_BUDGET;
+	pl.nslots = rp_pool_threads(opts->pool) + 1;
+	pl.to_native = pl.enc_opts.codec == RP_CODEC_NATIVE ||
+		       pl.enc_opts.codec == RP_CODEC_DEFLATE || opts->decompress;
+
+	/* The target syntax and lossiness come from the encoder itself, so they match the
+	 * frames it makes. */
+	if (pl.to_native) {
+		pl.ts_uid = pl.enc_opts.codec == RP_CODEC_DEFLATE && !opts->decompress ?
+				    RP__TS_DEFLATED : RP__TS_EXPLICIT_LE;
+	} else {
+		struct rp_encoder *probe = NULL;
+		int s = rp_encoder_create(&pl.enc_opts, &probe);
+		if (s < 0)
+			return rp__err(err, s, "cannot create the %s encoder",
+				       rp_codec_name(pl.enc_opts.codec) ?
+				       rp_codec_name(pl.enc_opts.codec) : "?");
+		pl.ts_uid = rp_encoder_transfer_syntax(probe);
+		pl.lossy = rp_encoder_is_lossy(probe);
+		rp_encoder_destroy(probe);
+		if (!pl.ts_uid)
+			return rp__err(err, RP_E_UNSUPPORTED, "%s has no transfer syntax",
+				       rp_codec_name(pl.enc_opts.codec));
+		/* Near-lossless promises |x - x'| <= NEAR; other lossy coding no bound. */
+		pl.max_error_allowed = !pl.lossy ? 0 :
+				       pl.enc_opts.near_lossless > 0 ?
+				       (uint64_t)pl.enc_opts.near_lossless : UINT32_MAX;
+	}
+	pl.w = calloc(pl.nslots, sizeof(*pl.w));
+	if (!pl.w)
+		return rp__err(err, RP_E_NOMEM, "out of memory");
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_cond_init(&pl.changed, NULL);
+	pthread_mutex_init(&pl.done_lock, NULL);
+
+	for (size_t i = 0; i < count; i++) {
+		pthread_mutex_lock(&pl.lock);
+		bool stop = pl.stop;
+		pthread_mutex_unlock(&pl.lock);
+		if (stop)
+			break;
+		admit(&pl, i);
+	}
+	/* Wait for our own objects only: the pool may be shared with other work. */
+	pthread_mutex_lock(&pl.lock);
+	while (pl.finished < pl.admitted)
+		pthread_cond_wait(&pl.changed, &pl.lock);
+	pthread_mutex_unlock(&pl.lock);
+
+	for (unsigned i = 0; i < pl.nslots; i++) {
+		rp_encoder_destroy(pl.w[i].enc);
+		rp_decoder_destroy(pl.w[i].dec);
+		free(pl.w[i].buf[0]);
+		free(pl.w[i].buf[1]);
+	}
+	free(pl.w);
+	pthread_cond_destroy(&pl.changed);
+	pthread_mutex_destroy(&pl.lock);
+	pthread_mutex_destroy(&pl.done_lock);
+
+	if (stats) {
+		stats->budget = pl.budget;
+		stats->peak_reserved = pl.peak_reserved;
+		stats->peak_files_open = pl.peak_open;
+		stats->threads = rp_pool_threads(opts->pool);
+	}
+	for (size_t i = 0; i < count; i++)
+		if (files[i].status < 0)
+			return rp__err(err, files[i].status, "%s: %s", files[i].input,
+				       files[i].message);
+	return RP_OK;
+}

@@ -1,0 +1,3 @@
+# pipeline/ - the streaming transcoder (include/radpipe/pipeline.h).
+list(APPEND RP_LIB_SOURCES
+  pipeline/pipeline.c)
