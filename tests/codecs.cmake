@@ -25,3 +25,7 @@ endforeach()
 # The corpus: every compressed file of our syntaxes against its twin and an independent
 # decoder (gdcmconv, dcmdjpeg, opj_decompress), and native files through each encoder.
 rp_add_test(test_codec_corpus SOURCES test_codec_corpus.c LABELS corpus codec)
+
+# The cross-decoder matrix: our j2k/htj2k/rle/jpeg-lossless output in opj_decompress,
+# ojph_expand, gdcmconv, dcmdrle and dcmdjpeg.
+rp_add_test(test_codec_xdecode SOURCES test_codec_xdecode.c LABELS corpus codec xdecode)
