@@ -7,8 +7,10 @@ add_executable(radpipe_cli
   cli/cmd_verify.c
   cli/cmd_send.c
   cli/cmd_serve.c
-  cli/cmd_keygen.c)
+  cli/cmd_keygen.c
+  cli/cmd_bench.c)
 target_link_libraries(radpipe_cli PRIVATE radpipe Threads::Threads)
 target_include_directories(radpipe_cli PRIVATE ${CMAKE_SOURCE_DIR}/include)
 set_target_properties(radpipe_cli PROPERTIES OUTPUT_NAME radpipe
                       RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+include(${CMAKE_SOURCE_DIR}/bench/buildinfo.cmake)
