@@ -7,7 +7,8 @@
 // Where OpenJPH refuses a codestream (it only decodes HT code-blocks; mixed or Part 1
 // code-blocks, JPH boxes and some marker combinations are outside it), the frame goes to
 // OpenJPEG's HTJ2K decoder (codec/j2k.c) instead, and only when both fail is the frame
-// reported, with both reasons.
+// reported, with both reasons.  Irreversible (lossy) streams go to OpenJPEG first: see
+// htj2k_decode() for the measured reason.
 //
 // Errors: OpenJPH reports by throwing (see install_handlers); everything is caught at
 // this file's boundary: no C++ exception crosses into C.
@@ -310,6 +311,36 @@ decode_impl(const struct rp_image_desc *img, const uint8_t *src, size_t src_size
 	return RP_OK;
 }
 
+// OpenJPH's attempt: RP_OK, a final error (the codestream disagrees with img), or 1
+// when OpenJPH cannot take the codestream, with the reason in `why`.
+int
+ojph_attempt(const struct rp_image_desc *img, const uint8_t *src, size_t src_size, long off,
+	     uint8_t *dst, struct rp_errbuf *err, std::string &why)
+{
+	if (off != 0) {
+		why = "JPH file format (boxes) not read by OpenJPH";
+		return 1;
+	}
+	struct rp_errbuf cut = {};
+	if (rp__j2k_check_complete(src, src_size, &cut) != RP_OK) {
+		// OpenJPH decodes a truncated stream as if the rest were zero: leave it to
+		// OpenJPEG's strict mode, which reports it.
+		why = cut.msg;
+		return 1;
+	}
+	install_handlers();
+	try {
+		return decode_impl(img, src, src_size, dst, err);
+	} catch (const std::bad_alloc &) {
+		return rp__err(err, RP_E_NOMEM, "HTJ2K: out of memory in OpenJPH");
+	} catch (const std::exception &e) {
+		why = ojph_reason(e.what());
+	} catch (...) {
+		why = "unknown exception";
+	}
+	return 1;
+}
+
 int
 htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
 	     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
@@ -324,28 +355,32 @@ htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_siz
 	if (off < 0)
 		return rp__err(err, RP_E_CORRUPT, "HTJ2K: no codestream (FF4F) or JPH signature");
 
+	// Which decoder goes first.  OpenJPH for reversible (lossless) streams: on every
+	// one we have (corpus .201, the conformance set, our own output signed and
+	// unsigned) it matches OpenJPEG bit for bit.  OpenJPEG for irreversible ones:
+	// OpenJPH 0.9 silently mis-decodes the conformance stream ds1_ht_04_b9 (12-bit 9/7,
+	// 64 tiles; peak error 956 against the Part 1 twin p1_04, which OpenJPEG matches
+	// exactly), so for lossy .203 frames it is only the second choice.
+	struct rp__j2k_siz siz;
+	bool reversible = rp__j2k_probe(src, src_size, &siz, nullptr) == RP_OK && siz.reversible;
 	std::string why;
-	struct rp_errbuf cut = {};
-	if (off == 0 && rp__j2k_check_complete(src, src_size, &cut) != RP_OK) {
-		// OpenJPH decodes a truncated stream as if the rest were zero: leave it to
-		// OpenJPEG's strict mode, which reports it.
-		why = cut.msg;
-	} else if (off == 0) {          // OpenJPH reads bare codestreams only
-		install_handlers();
-		try {
-			return decode_impl(img, src, src_size, dst, err);
-		} catch (const std::bad_alloc &) {
-			return rp__err(err, RP_E_NOMEM, "HTJ2K: out of memory in OpenJPH");
-		} catch (const std::exception &e) {
-			why = ojph_reason(e.what());
-		} catch (...) {
-			why = "unknown exception";
-		}
-	} else {
-		why = "JPH file format (boxes) not read by OpenJPH";
-	}
 	struct rp_errbuf opj_err = {};
-	int rc = rp__j2k_decode_openjpeg(img, src, src_size, dst, dst_capacity, pool, &opj_err);
+	int rc;
+	if (!reversible) {
+		rc = rp__j2k_decode_openjpeg(img, src, src_size, dst, dst_capacity, pool,
+					     &opj_err);
+		if (rc == RP_OK)
+			return RP_OK;
+		rc = ojph_attempt(img, src, src_size, off, dst, err, why);
+		if (rc <= 0)
+			return rc;
+		return rp__err(err, RP_E_CORRUPT, "HTJ2K: %s; OpenJPH: %s", opj_err.msg,
+			       why.c_str());
+	}
+	rc = ojph_attempt(img, src, src_size, off, dst, err, why);
+	if (rc <= 0)
+		return rc;
+	rc = rp__j2k_decode_openjpeg(img, src, src_size, dst, dst_capacity, pool, &opj_err);
 	if (rc == RP_OK)
 		return RP_OK;
 	return rp__err(err, rc, "HTJ2K: OpenJPH: %s; %s", why.c_str(), opj_err.msg);

@@ -217,6 +217,10 @@ rp__j2k_probe(const uint8_t *src, size_t src_size, struct rp__j2k_siz *siz,
 	/* Main header markers until the first SOT (T.800 A.2): each is FF xx + length. */
 	while (end - p >= 4 && p[0] == 0xFF && p[1] != 0x90) {
 		unsigned m = p[1];
+		if (m >= 0x30 && m <= 0x3F) {   /* T.800 A.1: markers without a segment */
+			p += 2;
+			continue;
+		}
 		size_t len = rp__load_be16(p + 2);
 		if (len < 2 || len > (size_t)(end - p - 2))
 			return rp__err(err, RP_E_CORRUPT,
@@ -235,6 +239,7 @@ rp__j2k_probe(const uint8_t *src, size_t src_size, struct rp__j2k_siz *siz,
 			siz->height = ysiz - yo;
 			siz->components = (uint16_t)csiz;
 			siz->uniform = 1;
+			siz->subsampled = 0;
 			for (unsigned c = 0; c < csiz; c++) {
 				const uint8_t *cp = s + 36 + 3 * c;
 				uint8_t prec = (uint8_t)((cp[0] & 0x7F) + 1), sg = cp[0] >> 7;
@@ -242,11 +247,18 @@ rp__j2k_probe(const uint8_t *src, size_t src_size, struct rp__j2k_siz *siz,
 					siz->precision[c] = prec;
 					siz->is_signed[c] = sg;
 				}
+				if (cp[1] != 1 || cp[2] != 1)
+					siz->subsampled = 1;
 				if (prec != ((s[36] & 0x7F) + 1) || sg != (s[36] >> 7) ||
 				    cp[1] != 1 || cp[2] != 1)
 					siz->uniform = 0;
 			}
 			have_siz = true;
+		} else if (m == 0x52) {
+			/* COD (T.800 A.6.1): Scod, SGcod (4), then SPcod whose fifth byte is
+			 * the wavelet: 1 = reversible 5/3. */
+			if (se - s >= 10)
+				siz->reversible = s[9] == 1;
 		} else if (m == 0x50) {
 			/* CAP (15444-1 A.5.2, 15444-15): Pcap bit 15 (from the MSB, i.e.
 			 * 1 << (32 - 15)) announces Part 15. */
@@ -271,6 +283,10 @@ rp__j2k_check_complete(const uint8_t *src, size_t src_size, struct rp_errbuf *er
 	while (end > p && end[-1] == 0)
 		end--;
 	while (end - p >= 4 && p[0] == 0xFF && p[1] != 0x90) {
+		if (p[1] >= 0x30 && p[1] <= 0x3F) {
+			p += 2;
+			continue;
+		}
 		size_t len = rp__load_be16(p + 2);
 		if (len < 2 || len > (size_t)(end - p - 2))
 			return rp__err(err, RP_E_CORRUPT, "JPEG 2000: main header truncated");

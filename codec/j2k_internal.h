@@ -31,7 +31,9 @@ struct rp__j2k_siz {
 	uint8_t precision[4];        /* of the first four components */
 	uint8_t is_signed[4];
 	uint8_t uniform;             /* all components: same precision and sign, 1x1 */
+	uint8_t subsampled;          /* some component has XRsiz or YRsiz != 1 */
 	uint8_t ht;                  /* CAP marker present with Part 15 bit (HTJ2K) */
+	uint8_t reversible;          /* main COD: 5/3 wavelet (1) or 9/7 (0) */
 };
 
 /* Parses the main header up to SIZ (and CAP, when present).  RP_OK or RP_E_CORRUPT. */

@@ -29,3 +29,6 @@ rp_add_test(test_codec_corpus SOURCES test_codec_corpus.c LABELS corpus codec)
 # The cross-decoder matrix: our j2k/htj2k/rle/jpeg-lossless output in opj_decompress,
 # ojph_expand, gdcmconv, dcmdrle and dcmdjpeg.
 rp_add_test(test_codec_xdecode SOURCES test_codec_xdecode.c LABELS corpus codec xdecode)
+
+# JPEG 2000 and HTJ2K conformance codestreams against opj_decompress.
+rp_add_test(test_codec_conformance SOURCES test_codec_conformance.c LABELS corpus codec)
