@@ -32,3 +32,12 @@ rp_add_test(test_codec_xdecode SOURCES test_codec_xdecode.c LABELS corpus codec 
 
 # JPEG 2000 and HTJ2K conformance codestreams against opj_decompress.
 rp_add_test(test_codec_conformance SOURCES test_codec_conformance.c LABELS corpus codec)
+
+# End to end through the CLI: radpipe compress -c j2k|htj2k-ojph|rle|jpeg-lossless, then
+# GDCM, DCMTK, OpenJPEG and OpenJPH tools must give back the original pixels.  Debian's
+# python3 carries pydicom/numpy (a pyenv python on PATH may not).
+find_program(RP_SYSTEM_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
+add_test(NAME cli_codec_xdecode
+         COMMAND ${RP_SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/xdecode/cli_xdecode.py
+                 $<TARGET_FILE:radpipe_cli> ${RADPIPE_CORPUS})
+set_tests_properties(cli_codec_xdecode PROPERTIES TIMEOUT 600 LABELS "cli;xdecode")

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+# tests/xdecode/cli_xdecode.py - end to end through the CLI: `radpipe compress -c CODEC`
+# over real corpus images, then every output decoded by other people's tools must give
+# the original pixels: gdcmconv --raw (j2k, rle, jpeg-lossless), dcmdjpeg / dcmdrle
+# (jpeg-lossless, rle), opj_decompress on the extracted codestreams (j2k, htj2k-ojph) and
+# ojph_expand (htj2k-ojph, unsigned images: its raw writer clamps negatives).  GDCM 3.0.21
+# does not know the HTJ2K UIDs, so HTJ2K DICOM files are checked through the codestreams.
+#
+# Usage: cli_xdecode.py RADPIPE CORPUS.  Runs with Debian's python3 (python3-pydicom,
+# python3-numpy from scripts/install-deps.sh); exits non-zero with the reason on any
+# mismatch or missing tool.
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import pydicom
+    from pydicom.encaps import generate_pixel_data_frame
+except ImportError as e:
+    sys.exit(f"cli_xdecode: {e}: run scripts/install-deps.sh (python3-pydicom python3-numpy)"
+             " and use /usr/bin/python3")
+
+FILES = [
+    "ct/dcm_qa_ct_GE_HiSpeedDual/01.dcm",     # signed 16-bit CT
+    "mr/wg04/MR2_UNC.dcm",                    # 12-bit MR, 1024x1024
+    "mr/dcm_qa_ts_Siemens_Trio/1.dcm",        # 12-bit MR
+    "us/wg04/US1_UNC.dcm",                    # RGB
+    "pt/tcia_ACRIN-FLT-Breast/2.dcm",         # PET (base names must differ: see below)
+]
+CODECS = {
+    "j2k": ["gdcmconv", "opj_decompress"],
+    "htj2k-ojph": ["opj_decompress", "ojph_expand"],
+    "rle": ["gdcmconv", "dcmdrle"],
+    "jpeg-lossless": ["gdcmconv", "dcmdjpeg"],
+}
+
+
+def values(ds, data):
+    """Pixel values as DICOM means them: low BitsStored bits, sign-extended."""
+    bs, signed = ds.BitsStored, ds.PixelRepresentation == 1
+    a = np.frombuffer(data, dtype="<u1" if ds.BitsAllocated == 8 else "<u2").astype(np.int64)
+    a &= (1 << bs) - 1
+    if signed:
+        a = np.where(a >> (bs - 1), a - (1 << bs), a)
+    if ds.SamplesPerPixel == 3 and getattr(ds, "PlanarConfiguration", 0) == 1:
+        a = a.reshape(-1, 3, ds.Rows * ds.Columns).transpose(0, 2, 1).reshape(-1)
+    return a
+
+
+def native(path, tmp):
+    out = os.path.join(tmp, "native.dcm")
+    subprocess.run(["gdcmconv", "--raw", path, out], check=True, capture_output=True)
+    ds = pydicom.dcmread(out)
+    return ds, values(ds, ds.PixelData)
+
+
+def by_dicom_tool(tool, path, tmp):
+    out = os.path.join(tmp, "tool.dcm")
+    cmd = ["gdcmconv", "--raw", path, out] if tool == "gdcmconv" else [tool, path, out]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        raise RuntimeError(f"{tool} failed on {path}: {p.stderr.strip()}")
+    ds = pydicom.dcmread(out)
+    return values(ds, ds.PixelData)
+
+
+def by_codestream_tool(tool, path, ref_ds, tmp, signed):
+    ds = pydicom.dcmread(path)
+    frames = list(generate_pixel_data_frame(ds.PixelData, int(getattr(ds, "NumberOfFrames", 1) or 1)))
+    out_all = []
+    for f in frames:
+        cs = os.path.join(tmp, "f.j2c")
+        with open(cs, "wb") as fh:
+            fh.write(f)
+        out = os.path.join(tmp, "f.rawl" if tool == "opj_decompress" else "f.raw")
+        p = subprocess.run([tool, "-i", cs, "-o", out], capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"{tool} failed on {path}: {p.stderr.strip()[-300:]}")
+        raw = np.fromfile(out, dtype="<u1" if ds.BitsStored <= 8 else "<u2").astype(np.int64)
+        n = ds.Rows * ds.Columns
+        raw = raw.reshape(ds.SamplesPerPixel, n).T.reshape(-1)   # planar -> interleaved
+        bs = ds.BitsStored
+        raw &= (1 << bs) - 1
+        if signed and tool == "opj_decompress":
+            raw = np.where(raw >> (bs - 1), raw - (1 << bs), raw)
+        out_all.append(raw)
+    return np.concatenate(out_all)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: cli_xdecode.py RADPIPE CORPUS")
+    radpipe, corpus = sys.argv[1], sys.argv[2]
+    for t in ("gdcmconv", "opj_decompress", "ojph_expand", "dcmdrle", "dcmdjpeg"):
+        if not shutil.which(t):
+            sys.exit(f"cli_xdecode: {t} missing: run scripts/install-deps.sh")
+    for f in FILES:
+        if not os.path.exists(os.path.join(corpus, f)):
+            sys.exit(f"cli_xdecode: corpus file {f} missing under {corpus} (RADPIPE_CORPUS)")
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for codec, tools in CODECS.items():
+            outdir = os.path.join(tmp, codec)
+            p = subprocess.run([radpipe, "compress", "-c", codec, "-q", "--no-verify",
+                                "-o", outdir] + [os.path.join(corpus, f) for f in FILES],
+                               capture_output=True, text=True)
+            if p.returncode:
+                print(f"FAIL radpipe compress -c {codec}: {p.stderr.strip()}")
+                failures += 1
+                continue
+            for f in FILES:
+                src = os.path.join(corpus, f)
+                out = os.path.join(outdir, os.path.basename(f))
+                if not os.path.exists(out):
+                    # compress keeps paths relative to each input; a file input lands
+                    # under its base name.
+                    print(f"FAIL {codec} {f}: no output at {out}")
+                    failures += 1
+                    continue
+                ref_ds, ref = native(src, tmp)
+                signed = ref_ds.PixelRepresentation == 1
+                for tool in tools:
+                    try:
+                        if tool in ("opj_decompress", "ojph_expand"):
+                            got = by_codestream_tool(tool, out, ref_ds, tmp, signed)
+                            # ojph_expand 0.9 writes negatives as 0.
+                            want = np.maximum(ref, 0) if (tool == "ojph_expand" and signed) else ref
+                        else:
+                            got, want = by_dicom_tool(tool, out, tmp), ref
+                    except RuntimeError as e:
+                        print(f"FAIL {codec} {f}: {e}")
+                        failures += 1
+                        continue
+                    if got.shape != want.shape or not np.array_equal(got, want):
+                        d = np.abs(got - want).max() if got.shape == want.shape else "shape"
+                        print(f"FAIL {codec} {f}: {tool} gives other pixels (max diff {d})")
+                        failures += 1
+                    else:
+                        print(f"ok {codec} {f}: {tool} bit-exact")
+    if failures:
+        sys.exit(f"cli_xdecode: {failures} failure(s)")
+
+
+if __name__ == "__main__":
+    main()
