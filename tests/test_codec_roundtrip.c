@@ -322,6 +322,47 @@ test_jpeg_baseline(void **state)
 	assert_int_equal(o->check(&img12, NULL, &err), RP_E_UNSUPPORTED);
 }
 
+/* .91: irreversible 9/7 at a target ratio, only when asked; HTJ2K (OpenJPH) refuses to be
+ * asked for lossy since only lossless encoding is implemented there. */
+static void
+test_j2k_lossy_ratio(void **state)
+{
+	(void)state;
+	const struct rp__codec_ops *o = ops_of(RP_CODEC_J2K);
+	struct rp_errbuf err = { { 0 } };
+	assert_string_equal(o->ts_lossy, "1.2.840.10008.1.2.4.91");
+	struct rp_image_desc img = { .width = 256, .height = 192, .components = 1,
+				     .bits_allocated = 16, .bits_stored = 12 };
+	size_t fs = rp_image_frame_size(&img), n = fs / 2;
+	uint8_t *src = malloc(fs), *dec = malloc(fs);
+	for (size_t i = 0; i < n; i++) {
+		size_t x = i % img.width, y = i / img.width;
+		rp__store_le16(src + 2 * i, (uint16_t)(2048 + 1500 * sin((double)x / 17) *
+							     cos((double)y / 23)));
+	}
+	struct rp__encode_params p = { .lossy_ratio = 10 };
+	size_t cap = o->bound(&img, &p), es = 0;
+	uint8_t *enc = malloc(cap);
+	CHECK(o->encode(&img, &p, src, fs, enc, cap, &es, &err), &err);
+	/* The ratio is over the 12-bit samples' nominal size; allow the headers. */
+	if (es > n * 12 / 8 / 10 + 1024)
+		fail_msg("ratio 10 asked, got %zu bytes for %zu samples", es, n);
+	CHECK(o->decode(&img, enc, es, dec, fs, NULL, &err), &err);
+	double se = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)rp__load_le16(src + 2 * i) - rp__load_le16(dec + 2 * i);
+		se += d * d;
+	}
+	double psnr = se == 0 ? 99 : 10 * log10(4095.0 * 4095.0 * (double)n / se);
+	if (psnr < 50)
+		fail_msg("J2K ratio 10 on a smooth 12-bit image: PSNR %.1f dB below 50", psnr);
+	const struct rp__codec_ops *ht = ops_of(RP_CODEC_HTJ2K_OJPH);
+	assert_int_equal(ht->check(&img, &p, &err), RP_E_UNSUPPORTED);
+	free(src);
+	free(dec);
+	free(enc);
+}
+
 /* Prefixes and bit flips of valid codestreams: every decoder must return a status (and
  * for truncation, an error), never crash or write past the frame.  Run under ASan in the
  * sanitizer build. */
@@ -413,6 +454,7 @@ main(void)
 		cmocka_unit_test(test_jpeg_lossless_predictors),
 		cmocka_unit_test(test_rle_segment_order),
 		cmocka_unit_test(test_jpeg_baseline),
+		cmocka_unit_test(test_j2k_lossy_ratio),
 		cmocka_unit_test(test_hostile_codestreams),
 		cmocka_unit_test(test_geometry_mismatch),
 	};
