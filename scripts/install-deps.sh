@@ -10,7 +10,8 @@ PKGS="build-essential cmake pkg-config git
 libcharls-dev libisal-dev libopenjp2-7-dev libopenjph-dev libjpeg62-turbo-dev
 libssl-dev libcmocka-dev
 libgdcm-tools dcmtk libopenjp2-tools openjph-tools python3-pydicom python3-numpy
-clang libclang-rt-14-dev hyperfine zstd"
+clang libclang-rt-14-dev hyperfine zstd
+gnuplot-nox libbenchmark-dev"
 
 missing=""
 for p in $PKGS; do
