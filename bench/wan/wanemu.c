@@ -23,7 +23,7 @@
  *
  * Usage: wanemu --ns-a NS --dev-a DEV --ns-b NS --dev-b DEV --rate MBIT --rtt MS
  *               [--loss PCT] [per-direction overrides] [--queue BYTES] [--seed N]
- *               [--ctl PATH] [--duration S]
+ *               [--ring BYTES] [--ctl PATH] [--duration S]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +73,7 @@ struct ring {
 	size_t cap;                  /* multiple of 16 */
 	size_t head, tail, used;     /* used = bytes of records (incl. wrap gap) */
 	size_t count;
+	uint64_t wraps;              /* times the writer went back to offset 0 */
 };
 
 struct dir {
@@ -181,6 +182,7 @@ ring_reserve(struct ring *r, uint32_t len)
 				memcpy(r->buf + r->tail + 8, &wrap, sizeof(wrap));
 			}
 			r->used += r->cap - r->tail;
+			r->wraps++;
 			off = 0;
 		} else {
 			return SIZE_MAX;
@@ -430,12 +432,14 @@ stats_json(const struct emu *e, char *buf, size_t cap)
 			     ",\"drop_loss\":%" PRIu64 ",\"drop_queue\":%" PRIu64
 			     ",\"drop_ring\":%" PRIu64 ",\"drop_cut\":%" PRIu64
 			     ",\"write_err\":%" PRIu64 ",\"max_backlog\":%" PRIu64
-			     ",\"max_late_ns\":%" PRIu64 ",\"queued_pkts\":%zu}",
+			     ",\"max_late_ns\":%" PRIu64 ",\"queued_pkts\":%zu"
+			     ",\"ring_bytes\":%zu,\"ring_wraps\":%" PRIu64 "}",
 			     d->name, d->rate_bps, d->delay_ns,
 			     (double)d->loss_thresh / 4294967296.0, d->queue_cap,
 			     s->in_pkts, s->in_bytes, s->out_pkts, s->out_bytes,
 			     s->drop_loss, s->drop_queue, s->drop_ring, s->drop_cut,
-			     s->write_err, s->max_backlog, s->max_late_ns, d->ring.count);
+			     s->write_err, s->max_backlog, s->max_late_ns, d->ring.count,
+			     d->ring.cap, d->ring.wraps);
 		if (k < 0 || (size_t)k >= cap - n)
 			return -1;
 		n += (size_t)k;
@@ -477,7 +481,7 @@ cut_flow(struct emu *e, long port, char *out, size_t cap)
 static void
 serve_ctl(struct emu *e)
 {
-	char req[128], out[4096];
+	char req[128], out[8192];
 	struct pollfd pfd;
 	ssize_t r;
 	size_t got = 0;
@@ -558,10 +562,12 @@ usage(void)
 	fputs("usage: wanemu --ns-a NS --dev-a DEV --ns-b NS --dev-b DEV --rate MBIT --rtt MS\n"
 	      "              [--loss PCT] [--rate-ab|--rate-ba MBIT] [--rtt-ab|--rtt-ba MS]\n"
 	      "              [--loss-ab|--loss-ba PCT] [--queue BYTES] [--seed N]\n"
-	      "              [--ctl PATH] [--duration S]\n"
+	      "              [--ring BYTES] [--ctl PATH] [--duration S]\n"
 	      "  --rtt gives the round trip; each direction delays by half of it unless\n"
 	      "  --rtt-ab/--rtt-ba give twice that direction's one-way delay.\n"
 	      "  --queue is the bottleneck FIFO cap per direction (default rate x RTT).\n"
+	      "  --ring sizes each direction's packet store (default: room for twice the\n"
+	      "  queue plus a one-way delay of packets; small values are for tests).\n"
 	      "  An empty namespace name means the current one.\n", stderr);
 	exit(2);
 }
@@ -572,11 +578,11 @@ main(int argc, char **argv)
 	static struct emu e;
 	const char *ns[2] = { NULL, NULL }, *dev[2] = { NULL, NULL };
 	double rate[2] = { -1, -1 }, rtt[2] = { -1, -1 }, loss[2] = { -1, -1 };
-	double rate_all = -1, rtt_all = -1, loss_all = -1, queue = -1, duration = 0;
+	double rate_all = -1, rtt_all = -1, loss_all = -1, queue = -1, duration = 0, ring = 0;
 	uint64_t seed = 0x5EEDF00Dull;
 	static uint8_t pkt[PKT_MAX];
 	struct sigaction sa;
-	char line[4096];
+	char line[8192];
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -600,6 +606,7 @@ main(int argc, char **argv)
 		else if (!strcmp(o, "--loss-ab")) loss[AB] = parse_num(o, v, 0, 100);
 		else if (!strcmp(o, "--loss-ba")) loss[BA] = parse_num(o, v, 0, 100);
 		else if (!strcmp(o, "--queue")) queue = parse_num(o, v, 1500, 1e9);
+		else if (!strcmp(o, "--ring")) ring = parse_num(o, v, 65536, 1e10);
 		else if (!strcmp(o, "--seed")) seed = (uint64_t)parse_num(o, v, 1, 1e15);
 		else if (!strcmp(o, "--ctl")) e.ctl_path = v;
 		else if (!strcmp(o, "--duration")) duration = parse_num(o, v, 0, 1e7);
@@ -626,8 +633,8 @@ main(int argc, char **argv)
 			d->queue_cap = 16 * 1500;
 		/* The ring holds the queue plus a one-way delay's worth of packets in flight;
 		 * doubled for per-record overhead on small packets (ACKs). */
-		if (ring_init(&d->ring, 2 * (d->queue_cap + (size_t)(r * 1e6 / 8.0 * t / 2e3))
-				      + (1u << 20)) != 0)
+		if (ring_init(&d->ring, ring > 0 ? (size_t)ring :
+			      2 * (d->queue_cap + (size_t)(r * 1e6 / 8.0 * t / 2e3)) + (1u << 20)) != 0)
 			die("out of memory");
 	}
 	e.rng = seed;
