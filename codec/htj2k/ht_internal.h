@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* codec/htj2k/ht_internal.h - pieces shared inside radpipe's own HTJ2K codec (ISO/IEC
+ * 15444-15, lossless profile): the HT block coder, the reversible 5/3 wavelet, and the
+ * codestream writer and reader.  Nothing here is seen outside codec/htj2k/. */
+#ifndef RP_CODEC_HTJ2K_HT_INTERNAL_H
+#define RP_CODEC_HTJ2K_HT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/internal.h"
+
+/* One row of the CxtVLC tables (ht_vlc_data.c). */
+struct rp__ht_vlc_src {
+	uint8_t c_q, rho, u_off, e_k, e_1, cwd, len;
+};
+
+extern const struct rp__ht_vlc_src rp__ht_vlc_src0[];
+extern const size_t rp__ht_vlc_src0_count;
+extern const struct rp__ht_vlc_src rp__ht_vlc_src1[];
+extern const size_t rp__ht_vlc_src1_count;
+
+/* Lookup tables built once from the rows above (ht_tables.c).
+ * Encoder: index (c_q << 8) | (rho << 4) | emb, value (cwd << 8) | (len << 4) | e_k, where
+ *   emb is the set of samples whose exponent equals the quad's maximum (0 when u_q = 0).
+ * Decoder: index (c_q << 7) | next 7 VLC bits, value
+ *   (e_k << 12) | (e_1 << 8) | (rho << 4) | (u_off << 3) | len  (0 when no codeword). */
+struct rp__ht_tables {
+	uint16_t enc[2][2048];
+	uint16_t dec[2][1024];
+};
+
+/* Never NULL; thread-safe (built on first use). */
+const struct rp__ht_tables *rp__ht_tables_get(void);
+
+/* Checks the row tables for the properties the standard's tables have (complete prefix
+ * code per context, ...).  0 when they hold, else a negative number naming the failure. */
+int rp__ht_tables_selfcheck(void);
+
+/* Largest code-block this codec handles: 64 x 64 = 4096 samples (15444-1 allows 4096). */
+#define RP__HT_MAX_CB_SAMPLES 4096u
+
+/* Scratch one block encode needs, allocated once per worker. */
+#define RP__HT_ENC_MS_CAP (RP__HT_MAX_CB_SAMPLES * 5u + 64u)
+#define RP__HT_ENC_MEL_CAP 2048u
+#define RP__HT_ENC_VLC_CAP 4096u
+struct rp__ht_enc_scratch {
+	uint8_t ms[RP__HT_ENC_MS_CAP];
+	uint8_t mel[RP__HT_ENC_MEL_CAP];
+	uint8_t vlc[RP__HT_ENC_VLC_CAP];
+	uint8_t e_line[2][66 + 4];     /* exponents of the last row of the previous line pair */
+	uint8_t s_line[2][66 + 4];     /* significance of the same */
+};
+
+/* HT cleanup pass of one code-block of lossless coefficients (sign and magnitude in an
+ * int32 each, |c| < 2^30).  w, h in [1, 64] x [1, 64] with w * h <= 4096, rows `stride`
+ * apart.  Writes the codeword segment (MagSgn, MEL, VLC, Scup) to out (capacity
+ * rp__ht_block_bound()); *out_size gets its length, 0 when every coefficient is zero (the
+ * block is then left out of its packet).  RP_OK or RP_E_LIMIT (never for valid input). */
+int rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned h,
+			struct rp__ht_enc_scratch *scratch, uint8_t *out, size_t out_capacity,
+			size_t *out_size);
+size_t rp__ht_block_bound(unsigned w, unsigned h);
+
+/* Decodes one HT cleanup segment (seg, len) into coef (w x h, stride), as sign-magnitude
+ * ints: the value of each coefficient is +-mu.  missing_msbs_p1: the cleanup pass codes
+ * magnitude bits down to bit plane p = mb - 1 - zero_bitplanes, which must be 0 for
+ * a lossless (cleanup-only) block; the caller checks that.  Bounds-checked: any segment
+ * gives RP_OK or RP_E_CORRUPT, never a read outside seg. */
+int rp__ht_decode_block(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,
+			size_t stride, unsigned max_bits);
+
+/* Reversible 5/3 lifting (15444-1 Annex F), one level, on a w x h int32 region with rows
+ * `stride` apart, coordinates starting at 0 (even).  Forward: vertical then horizontal
+ * (2D_SD); the four bands land deinterleaved in place: LL at (0, 0) of size ceil(w/2) x
+ * ceil(h/2), HL to its right, LH below, HH diagonal.  tmp holds max(w, h) * 2 int32 (or
+ * more for the SIMD paths: rp__dwt_tmp_count). */
+size_t rp__dwt_tmp_count(unsigned w, unsigned h);
+void rp__dwt53_forward(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
+void rp__dwt53_inverse(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
+
+#endif /* RP_CODEC_HTJ2K_HT_INTERNAL_H */

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* codec/htj2k/htj2k_common.c - geometry and sample conversions shared by radpipe's HTJ2K
+ * encoder and decoder. */
+#include "codec/htj2k/htj2k_cs.h"
+
+static inline uint32_t
+ceil_half(uint32_t v)
+{
+	return (v >> 1) + (v & 1);
+}
+
+unsigned
+rp__ht_max_levels(uint32_t w, uint32_t h)
+{
+	/* floor(log2(min(w, h))): OpenJPEG refuses streams whose lowest resolution would be
+	 * narrower than 1 << levels of the tile allows, so stay within that. */
+	uint32_t m = w < h ? w : h;
+	unsigned n = 0;
+	while (n < RP__HT_MAX_LEVELS && (m >> (n + 1)) > 0)
+		n++;
+	return n;
+}
+
+unsigned
+rp__ht_layout(const struct rp__ht_params *p, struct rp__ht_band *bands)
+{
+	uint32_t w[RP__HT_MAX_LEVELS + 1], h[RP__HT_MAX_LEVELS + 1];
+	unsigned nl = p->levels, n = 0;
+	w[0] = p->width;
+	h[0] = p->height;
+	for (unsigned k = 1; k <= nl; k++) {
+		w[k] = ceil_half(w[k - 1]);
+		h[k] = ceil_half(h[k - 1]);
+	}
+	uint32_t cw = 1u << p->cb_w_log2, ch = 1u << p->cb_h_log2;
+	struct rp__ht_band *b = &bands[n++];
+	b->orient = 0;
+	b->res = 0;
+	b->x0 = 0;
+	b->y0 = 0;
+	b->w = w[nl];
+	b->h = h[nl];
+	for (unsigned r = 1; r <= nl; r++) {
+		unsigned k = nl - r + 1;        /* decomposition level of this resolution */
+		for (unsigned o = 1; o <= 3; o++) {
+			b = &bands[n++];
+			b->orient = o;
+			b->res = r;
+			b->x0 = (o & 1) ? w[k] : 0;
+			b->y0 = (o & 2) ? h[k] : 0;
+			b->w = (o & 1) ? w[k - 1] - w[k] : w[k];
+			b->h = (o & 2) ? h[k - 1] - h[k] : h[k];
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		b = &bands[i];
+		b->mb = p->guard_bits + rp__ht_eps(p, b->orient) - 1;
+		b->ncbx = (b->w + cw - 1) / cw;
+		b->ncby = (b->h + ch - 1) / ch;
+	}
+	return n;
+}
+
+/* Sample i of a canonical frame, as the value DICOM means (sign/zero extended). */
+static inline int32_t
+load_sample(const uint8_t *src, size_t i, unsigned bytes, int is_signed)
+{
+	if (bytes == 1)
+		return is_signed ? (int32_t)(int8_t)src[i] : (int32_t)src[i];
+	uint16_t v = rp__load_le16(src + 2 * i);
+	return is_signed ? (int32_t)(int16_t)v : (int32_t)v;
+}
+
+void
+rp__ht_frame_to_planes(const struct rp_image_desc *img, const struct rp__ht_params *p,
+		       const uint8_t *src, int32_t **planes)
+{
+	size_t npix = (size_t)p->width * p->height;
+	unsigned bytes = img->bits_allocated == 8 ? 1 : 2;
+	unsigned nc = p->components;
+	int32_t shift = p->is_signed ? 0 : (int32_t)1 << (p->depth - 1);
+	for (unsigned c = 0; c < nc; c++) {
+		int32_t *d = planes[c];
+		for (size_t i = 0; i < npix; i++)
+			d[i] = load_sample(src, i * nc + c, bytes, p->is_signed) - shift;
+	}
+	if (p->rct) {
+		/* 15444-1 G.2: Y = floor((R + 2G + B) / 4), Cb = B - G, Cr = R - G. */
+		int32_t *r = planes[0], *g = planes[1], *b = planes[2];
+		for (size_t i = 0; i < npix; i++) {
+			int32_t y = (r[i] + 2 * g[i] + b[i]) >> 2;
+			int32_t cb = b[i] - g[i], cr = r[i] - g[i];
+			r[i] = y;
+			g[i] = cb;
+			b[i] = cr;
+		}
+	}
+}
+
+void
+rp__ht_planes_to_frame(const struct rp_image_desc *img, const struct rp__ht_params *p,
+		       int32_t *const *planes, uint8_t *dst)
+{
+	size_t npix = (size_t)p->width * p->height;
+	unsigned bytes = img->bits_allocated == 8 ? 1 : 2;
+	unsigned nc = p->components;
+	int32_t shift = p->is_signed ? 0 : (int32_t)1 << (p->depth - 1);
+	int32_t lo = p->is_signed ? -((int32_t)1 << (p->depth - 1)) : 0;
+	int32_t hi = p->is_signed ? ((int32_t)1 << (p->depth - 1)) - 1
+				  : (int32_t)((1u << p->depth) - 1);
+	if (p->rct) {
+		int32_t *y = planes[0], *cb = planes[1], *cr = planes[2];
+		for (size_t i = 0; i < npix; i++) {
+			int32_t g = y[i] - ((cb[i] + cr[i]) >> 2);
+			int32_t r = cr[i] + g, b = cb[i] + g;
+			y[i] = r;
+			cb[i] = g;
+			cr[i] = b;
+		}
+	}
+	for (unsigned c = 0; c < nc; c++) {
+		const int32_t *s = planes[c];
+		for (size_t i = 0; i < npix; i++) {
+			/* Clamp: only a damaged or foreign stream can leave the range, and the
+			 * output must stay a clean canonical frame. */
+			int32_t v = s[i] + shift;
+			v = v < lo ? lo : v > hi ? hi : v;
+			size_t k = i * nc + c;
+			if (bytes == 1)
+				dst[k] = (uint8_t)v;
+			else
+				rp__store_le16(dst + 2 * k, (uint16_t)v);
+		}
+	}
+}

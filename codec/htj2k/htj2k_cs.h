@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* codec/htj2k/htj2k_cs.h - codestream-level pieces shared by radpipe's HTJ2K encoder and
+ * decoder: the tile/resolution/band/code-block geometry (one tile, zero origin, one
+ * precinct per resolution), coding parameters, and the frame <-> plane conversions. */
+#ifndef RP_CODEC_HTJ2K_CS_H
+#define RP_CODEC_HTJ2K_CS_H
+
+#include <radpipe/codec.h>
+#include <radpipe/pool.h>
+
+#include "codec/htj2k/ht_internal.h"
+
+#define RP__HT_MAX_LEVELS 32
+#define RP__HT_MAX_COMPONENTS 4
+
+/* Coding parameters of one codestream (what COD/QCD/SIZ say, in our profile). */
+struct rp__ht_params {
+	uint32_t width, height;
+	unsigned components;
+	unsigned depth;             /* bits per sample, 1..16 (all components alike) */
+	int is_signed;
+	int rct;                    /* reversible colour transform (3 components) */
+	unsigned levels;            /* decomposition levels */
+	unsigned cb_w_log2, cb_h_log2;  /* code-block size, log2, 2..6 */
+	unsigned guard_bits;
+	unsigned progression;       /* 0 LRCP, 2 RPCL (identical order with one precinct) */
+	int tlm;                    /* write a TLM marker segment */
+};
+
+/* One subband inside a component's in-place (Mallat) coefficient plane. */
+struct rp__ht_band {
+	unsigned orient;            /* 0 LL, 1 HL, 2 LH, 3 HH */
+	unsigned res;               /* resolution it belongs to */
+	uint32_t x0, y0, w, h;      /* position in the plane */
+	unsigned mb;                /* magnitude bit planes Mb = G + eps - 1 */
+	uint32_t ncbx, ncby;        /* code-blocks */
+};
+
+/* The bands of a component in codestream order: LL, then HL LH HH for resolutions 1..NL.
+ * Returns the count (1 + 3 * levels). */
+unsigned rp__ht_layout(const struct rp__ht_params *p, struct rp__ht_band *bands);
+
+/* eps_b of QCD for a band orientation (reversible: no quantization). */
+static inline unsigned
+rp__ht_eps(const struct rp__ht_params *p, unsigned orient)
+{
+	unsigned gain = orient == 0 ? 0 : orient == 3 ? 2 : 1;
+	return p->depth + (p->rct ? 1u : 0u) + gain;
+}
+
+/* The largest number of decomposition levels such that the smallest resolution still
+ * has at least one sample each way (some decoders refuse more). */
+unsigned rp__ht_max_levels(uint32_t w, uint32_t h);
+
+/* Canonical frame -> int32 planes (DC level shifted, RCT applied when p->rct) and back. */
+void rp__ht_frame_to_planes(const struct rp_image_desc *img, const struct rp__ht_params *p,
+			    const uint8_t *src, int32_t **planes);
+void rp__ht_planes_to_frame(const struct rp_image_desc *img, const struct rp__ht_params *p,
+			    int32_t *const *planes, uint8_t *dst);
+
+/* Encoder entry with explicit parameters (the codec table uses defaults). */
+int rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_params *p,
+			    const uint8_t *src, size_t src_size, uint8_t *dst, size_t dst_capacity,
+			    size_t *dst_size, struct rp_pool *pool, struct rp_errbuf *err);
+void rp__htj2k_default_params(const struct rp_image_desc *img, struct rp__ht_params *p);
+size_t rp__htj2k_bound(const struct rp_image_desc *img);
+
+/* Decodes a codestream (ours or any other in the profile: one tile, HT code-blocks,
+ * reversible 5/3, no precinct partition that splits code-blocks differently...) into a
+ * canonical frame of img.  Streams outside the profile give RP_E_UNSUPPORTED with the
+ * reason; damaged ones RP_E_CORRUPT. */
+int rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
+		     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool,
+		     struct rp_errbuf *err);
+
+/* Reads the header (SIZ/COD/QCD) only: for tools and tests. */
+struct rp__ht_info {
+	uint32_t width, height;
+	unsigned components, depth, is_signed;
+	unsigned levels, rct, progression, layers;
+};
+int rp__htj2k_read_info(const uint8_t *src, size_t src_size, struct rp__ht_info *info,
+			struct rp_errbuf *err);
+
+#endif /* RP_CODEC_HTJ2K_CS_H */
