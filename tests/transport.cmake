@@ -1,3 +1,22 @@
 # tests/transport.cmake - wire format, FEC and loopback transfer tests (issue 6).
 rp_add_test(test_frame SOURCES test_frame.c LABELS transport)
 rp_add_test(test_fec SOURCES test_fec.c LABELS transport)
+
+# Fuzz targets for the frame and manifest parsers, run over their seeds and regressions.
+foreach(t fuzz_frame_decode fuzz_manifest)
+  add_executable(${t} fuzz/${t}.c fuzz/standalone.c)
+  target_link_libraries(${t} PRIVATE radpipe_static)
+  add_test(NAME ${t}_seeds COMMAND ${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds/transport
+           ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
+  set_tests_properties(${t}_seeds PROPERTIES TIMEOUT 300 LABELS "fuzz;transport")
+endforeach()
+
+# Loopback transfers driven by shell scripts (tests/transport/t_*.sh): each starts its own
+# receiver on 127.0.0.1, bounds every process with `timeout`, and cleans up on exit.
+# RUN_SERIAL: they move tens of MB and time out on a loaded 2-core machine otherwise.
+foreach(t multi_series kill_receiver kill_sender cut_connection corrupt disk_full reject)
+  add_test(NAME transfer_${t}
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/transport/t_${t}.sh)
+  set_tests_properties(transfer_${t} PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" TIMEOUT 300
+                       SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "transport;transfer")
+endforeach()

@@ -368,7 +368,7 @@ dequeue(struct stream *t, struct item *out)
 		unsigned cap = group_cap(s);
 		for (size_t i = 0; i < s->qn; i++) {
 			uint32_t *cnt = group_counter(t, s->q[i].group);
-			bool late = waited_since && rp__now() - waited_since > 0.5;
+			bool late = waited_since && rp__now() - waited_since > 5.0;
 			if (*cnt < cap || late) {
 				*out = s->q[i];
 				(*cnt)++;

@@ -134,6 +134,7 @@ conn_detach(struct conn *cn)
 			*p = cn->next;
 			break;
 		}
+	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	rp__session_put(cn->srv, s);
 	cn->s = NULL;
@@ -206,6 +207,24 @@ conn_hello(struct conn *cn, struct rp__wbuf *buf, struct rp_errbuf *err)
 			st = rp__session_open(srv, hello.session, buf->p, buf->len, &mf, &s, err);
 		rp__manifest_free(&mf);
 		RP_TRY(st);
+		/* One run at a time: connections left from an earlier run belong to a sender
+		 * that died or gave up.  Stop them and wait until they are gone (one of them
+		 * may be finishing a delivery, which must not race with this run). */
+		pthread_mutex_lock(&s->mu);
+		for (struct conn *o = s->conns; o; o = o->next)
+			srv->ops->abort(o->c);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2 * (time_t)srv->o->io_timeout_s + 5;
+		while (s->conns && pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+			;
+		bool busy = s->conns != NULL;
+		pthread_mutex_unlock(&s->mu);
+		if (busy) {
+			rp__session_put(srv, s);
+			return rp__err(err, RP_E_TIMEOUT, "session %s is still busy with an earlier "
+				       "run", hex);
+		}
 		conn_attach(cn, s, true, hello.stream_count);
 		pthread_mutex_lock(&s->mu);
 		w.state = s->delivered ? RP__WELCOME_DELIVERED
