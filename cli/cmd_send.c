@@ -104,7 +104,7 @@ usage(FILE *out)
 		"  -c, --codec CODEC     frames in flight: jpegls (default), native (as is), auto\n"
 		"  -n, --streams N       parallel connections (default 8, for long fat links)\n"
 		"  -T, --threads N       encoder threads (default: one per CPU)\n"
-		"      --chunk-size SIZE chunk bytes, e.g. 2M (default), 4K..64M\n"
+		"      --chunk-size SIZE chunk bytes, 4K..64M (default: 64K..4M by study size)\n"
 		"  -k N / -m N           FEC: N data + M parity chunks per group (default 20 + 2)\n"
 		"      --cert F --key F  this site's certificate and key (PEM)\n"
 		"      --ca F            CA the receiver's certificate must chain to\n"
@@ -267,7 +267,7 @@ rp_cmd_send(int argc, char **argv)
 		       (unsigned long long)r.skipped_bytes, (unsigned long long)r.resent_bytes,
 		       (unsigned long long)r.chunks_repaired, (unsigned long long)r.crc_errors,
 		       (unsigned long long)r.streams_lost, o.streams, rp_codec_name(o.codec),
-		       o.fec_k, o.fec_m, o.chunk_size);
+		       o.fec_k, o.fec_m, r.chunk_size);
 	}
 	if (!rp_cli_quiet)
 		fprintf(stderr,

@@ -114,7 +114,7 @@ rp_send_options_init(struct rp_send_options *o)
 	o->struct_size = sizeof(*o);
 	o->streams = 8;
 	o->codec = rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS : RP_CODEC_NATIVE;
-	o->chunk_size = 2u << 20;
+	o->chunk_size = 0;
 	o->fec_k = 20;
 	o->fec_m = 2;
 	o->io_timeout_s = 60;
@@ -855,8 +855,9 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	    count == 0 || count > RP__MAX_OBJECTS)
 		return rp__err(err, RP_E_INVALID_ARG, "rp_send: bad arguments");
 	if (o->streams == 0 || o->streams > RP__MAX_STREAMS || o->fec_k == 0 ||
-	    o->fec_k > RP__MAX_K || o->fec_m > RP__MAX_M || o->chunk_size < RP__MIN_CHUNK_SIZE ||
-	    o->chunk_size > RP__MAX_CHUNK_SIZE)
+	    o->fec_k > RP__MAX_K || o->fec_m > RP__MAX_M ||
+	    (o->chunk_size && (o->chunk_size < RP__MIN_CHUNK_SIZE ||
+			       o->chunk_size > RP__MAX_CHUNK_SIZE)))
 		return rp__err(err, RP_E_INVALID_ARG,
 			       "streams 1..%d, k 1..%d, m 0..%d, chunk size 4 KiB..64 MiB",
 			       RP__MAX_STREAMS, RP__MAX_K, RP__MAX_M);
@@ -912,6 +913,18 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		st = RP_E_NOMEM;
 		goto out;
 	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < count; i++)
+		total += s->src[i].size;
+	if (!s->cs) {
+		/* Auto: big studies get 4 MiB chunks (few frames, little per-chunk cost);
+		 * small ones smaller chunks, so the stream still makes a few full groups and
+		 * a short last group's parity (always a whole chunk) stays a small share. */
+		uint64_t want = total / (8 * (uint64_t)s->k);
+		s->cs = 64u << 10;
+		while (s->cs < (4u << 20) && (uint64_t)s->cs * 2 <= want)
+			s->cs *= 2;
+	}
 	struct rp__manifest mf = {.count = (uint32_t)count, .chunk_size = s->cs,
 				  .k = (uint8_t)s->k, .m = (uint8_t)s->m, .e = ents};
 	for (size_t i = 0; i < count; i++) {
@@ -935,6 +948,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	}
 	RP_TRY(rp__session_id(man.p, man.len, s->session));
 	memcpy(rep->session_id, s->session, 16);
+	rep->chunk_size = s->cs;
 	rep->objects = count;
 	rep->original_bytes = mf.total;
 	s->prog.objects_total = count;

@@ -48,7 +48,8 @@ struct rp_send_options {
 	uint16_t port;
 	unsigned streams;            /* parallel connections; default 8 (see rp_send) */
 	enum rp_codec codec;         /* frames in flight; RP_CODEC_NATIVE sends files as is */
-	uint32_t chunk_size;         /* default 2 MiB (4 KiB .. 64 MiB) */
+	uint32_t chunk_size;         /* 4 KiB .. 64 MiB; 0 (default): from the study's size,
+				      * 64 KiB .. 4 MiB (about 8 groups or more) */
 	uint8_t fec_k, fec_m;        /* default k 20, m 2: 10% parity */
 	struct rp_tls_config tls;
 	struct rp_pool *pool;        /* borrowed; encodes objects; NULL: the calling thread */
@@ -77,6 +78,7 @@ struct rp_send_report {
 	uint8_t resumed;             /* the receiver held part of this session already */
 	uint8_t already_delivered;   /* ... or all of it */
 	uint8_t session_id[16];
+	uint32_t chunk_size;         /* the chunk size used */
 	double wall_s;               /* from connect to COMPLETE */
 };
 
