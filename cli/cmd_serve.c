@@ -89,6 +89,9 @@ usage(FILE *out)
 		"      --allow FP[,FP]      or accept these client certificate SHA-256s\n"
 		"      --insecure           plain TCP, no TLS (loopback tests only)\n"
 		"      --deliver original   the original files byte for byte (default)\n"
+		"      --deliver compressed encapsulated DICOM in the codec's transfer syntax, with\n"
+		"                           the codestreams that crossed the link (pixels checked\n"
+		"                           against the sender's pixel hash); other files as sent\n"
 		"      --log FILE           session log, JSON lines (default DIR/.radpipe/sessions.log;\n"
 		"                           '-' for stdout)\n"
 		"      --port-file F        write the bound port to F once listening\n"
@@ -132,8 +135,10 @@ rp_cmd_serve(int argc, char **argv)
 		case 6:
 			if (strcmp(optarg, "original") == 0) {
 				o.deliver = RP_DELIVER_ORIGINAL;
+			} else if (strcmp(optarg, "compressed") == 0) {
+				o.deliver = RP_DELIVER_COMPRESSED;
 			} else {
-				rp_cli_errorf("--deliver %s: only 'original' is implemented", optarg);
+				rp_cli_errorf("--deliver %s: 'original' or 'compressed'", optarg);
 				return RP_EXIT_USAGE;
 			}
 			break;

@@ -526,6 +526,7 @@ rebuild_groups(struct rp__session *s, uint64_t stream_len, uint64_t data_chunks,
 
 struct decoders {
 	struct rp_decoder *d[16];
+	struct rp_encoder *e[16];    /* only for the transfer syntax of --deliver compressed */
 };
 
 /* Opens (creating) every directory of `path` below `base`, refusing symlinks. */
@@ -559,8 +560,12 @@ open_parent(int base, const char *path, const char **leaf, struct rp_errbuf *err
 	return fd;
 }
 
+/* Where a rebuilt original goes: a file, or (for --deliver compressed) memory that is
+ * parsed and rewritten once its SHA-256 is verified. */
 struct out {
 	int fd;
+	uint8_t *mem;
+	size_t mem_cap;
 	struct rp__sha256 *sha;
 	uint64_t written;
 };
@@ -568,17 +573,66 @@ struct out {
 static int
 out_write(struct out *o, const void *p, size_t n)
 {
-	if (write_all(o->fd, p, n) < 0)
+	if (o->mem) {
+		if (n > o->mem_cap - o->written) {
+			errno = EFBIG;
+			return -1;
+		}
+		memcpy(o->mem + o->written, p, n);
+	} else if (write_all(o->fd, p, n) < 0) {
 		return -1;
+	}
 	rp__sha256_update(o->sha, p, n);
 	o->written += n;
 	return 0;
 }
 
+/* The verified original in o->mem, rewritten as encapsulated DICOM whose frames are the
+ * codestreams that crossed the link: parse, then rp_dicom_write_file (atomic). */
 static int
-deliver_object(struct rp__session *s, int stage, uint32_t j, const struct rp__objhdr *h,
-	       const uint8_t *body, struct decoders *dec, struct rp_errbuf *err)
+write_compressed(struct rp__server *srv, struct rp__session *s, const struct rp__objhdr *h,
+		 const uint8_t *frames, const struct out *o, struct decoders *dec,
+		 struct rp_errbuf *err)
 {
+	const char *path = s->mf.e[h->index].path;
+	struct rp_dicom *ds = NULL;
+	struct rp_frame_ref *refs = NULL;
+	int st;
+	if (!dec->e[h->codec]) {
+		struct rp_encoder_options eo;
+		rp_encoder_options_init(&eo);
+		eo.codec = (enum rp_codec)h->codec;
+		RP_TRY(rp_encoder_create(&eo, &dec->e[h->codec]));
+	}
+	if ((st = rp_dicom_parse(o->mem, o->written, NULL, &ds, err)) < 0)
+		return st;
+	refs = malloc((size_t)h->frame_count * sizeof(*refs));
+	if (!refs) {
+		rp_dicom_free(ds);
+		return RP_E_NOMEM;
+	}
+	for (uint32_t i = 0; i < h->frame_count; i++) {
+		refs[i].data = frames;
+		refs[i].size = h->frame_len[i];
+		frames += h->frame_len[i];
+	}
+	struct rp_dicom_write_options wo;
+	rp_dicom_write_options_init(&wo);
+	wo.ts_uid = rp_encoder_transfer_syntax(dec->e[h->codec]);
+	char full[8192];
+	snprintf(full, sizeof(full), "%s/.radpipe/%s/stage/%s", srv->o->dir, s->hex, path);
+	st = rp_dicom_write_file(full, ds, &wo, refs, h->frame_count, err);
+	free(refs);
+	rp_dicom_free(ds);
+	return st;
+}
+
+static int
+deliver_object(struct rp__server *srv, struct rp__session *s, int stage, uint32_t j,
+	       const struct rp__objhdr *h, const uint8_t *body, struct decoders *dec,
+	       struct rp_errbuf *err)
+{
+	bool compressed = srv->o->deliver == RP_DELIVER_COMPRESSED && h->kind == RP__OBJ_FRAMED;
 	const struct rp__mentry *e = &s->mf.e[j];
 	const char *leaf = NULL;
 	int dfd = open_parent(stage, e->path, &leaf, err);
@@ -591,8 +645,17 @@ deliver_object(struct rp__session *s, int stage, uint32_t j, const struct rp__ob
 	int st = rp__sha256_create(&o.sha);
 	if (st < 0)
 		goto out;
-	o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (o.fd < 0) {
+	if (compressed) {
+		if (e->size > SIZE_MAX || !(o.mem = malloc(e->size ? (size_t)e->size : 1))) {
+			st = rp__err(err, RP_E_NOMEM, "%s: no memory to rebuild it", e->path);
+			goto out;
+		}
+		o.mem_cap = (size_t)e->size;
+	} else {
+		o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			      0644);
+	}
+	if (!compressed && o.fd < 0) {
 		st = rp__err(err, errno_status(errno), "%s: %s", e->path, strerror(errno));
 		goto out;
 	}
@@ -658,6 +721,10 @@ deliver_object(struct rp__session *s, int stage, uint32_t j, const struct rp__ob
 			     "SHA-256", e->path);
 		goto out;
 	}
+	if (compressed) {
+		st = write_compressed(srv, s, h, body + h->prefix_len, &o, dec, err);
+		goto out;
+	}
 	if (fsync(o.fd) < 0)
 		goto werr;
 	close(o.fd);
@@ -674,6 +741,7 @@ out:
 		unlinkat(dfd, tmp, 0);
 	}
 	rp__sha256_destroy(o.sha);
+	free(o.mem);
 	free(frame);
 	close(dfd);
 	return st;
@@ -759,7 +827,8 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 	int st = RP_OK;
 	if (fstat(s->stream_fd, &stt) < 0 || (uint64_t)stt.st_size < stream_len)
 		st = rp__err(err, RP_E_CORRUPT, "session %s: spool shorter than the stream", s->hex);
-	struct decoders dec = {{0}};
+	struct decoders dec;
+	memset(&dec, 0, sizeof(dec));
 	uint64_t pos = 0;
 	double last = rp__now();
 	for (uint32_t j = 0; j < s->mf.count && st == RP_OK; j++) {
@@ -778,7 +847,7 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 			break;
 		}
 		if (!s->obj_done[j]) {
-			st = deliver_object(s, stage, j, &h, map + pos + need, &dec, err);
+			st = deliver_object(srv, s, stage, j, &h, map + pos + need, &dec, err);
 			if (st == RP_OK)
 				st = journal_record(s, J_OBJECT, j, err);
 			if (st == RP_OK) {
@@ -811,8 +880,10 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 		(void)ftruncate(s->stream_fd, 0);
 		(void)ftruncate(s->parity_fd, 0);
 	}
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 16; i++) {
 		rp_decoder_destroy(dec.d[i]);
+		rp_encoder_destroy(dec.e[i]);
+	}
 	munmap(map, stream_len);
 	close(stage);
 	return st;
