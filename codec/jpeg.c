@@ -4,8 +4,9 @@
  *
  * 12-bit: libjpeg-turbo 2.1.5 as Debian 12 ships it (libjpeg62-turbo) is built for 8-bit
  * samples only; the 12-bit build is a separate library that Debian does not package.  A
- * 12-bit .51 frame (WG-04 *_JPLY, MG1) is therefore RP_E_UNSUPPORTED with that reason;
- * libjpeg-turbo 3.0 decodes 12-bit in the same library and would lift this.
+ * 12-bit .51 frame (WG-04 *_JPLY, MG1) therefore goes to our own greyscale 12-bit decoder,
+ * codec/jpeg12.c; libjpeg-turbo 3.0 decodes 12-bit in the same library and would let
+ * that file go.
  *
  * Colour, decoding: libjpeg converts YCbCr to RGB (ITU-T T.871, full range), as dcmdjpeg
  * does by default, so three-component frames always come out RGB: YBR_FULL_422 cannot be
@@ -18,6 +19,7 @@
  * libjpeg reports fatal errors through error_exit, which must not return: we longjmp back
  * here.  Everything touched after setjmp lives in a struct, not in locals. */
 #include "codec/codec_impl.h"
+#include "codec/jpeg12.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -147,11 +149,12 @@ jpeg_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size
 	int rc;
 	if (setjmp(s->jerr.jump)) {
 		int code = s->jerr.pub.msg_code;
-		if (code == JERR_BAD_PRECISION)
+		if (code == JERR_BAD_PRECISION && s->cinfo.data_precision == 12)
+			rc = rp__jpeg12_decode(img, src, src_size, dst, dst_capacity, err);
+		else if (code == JERR_BAD_PRECISION)
 			rc = rp__err(err, RP_E_UNSUPPORTED,
-				     "JPEG: %d-bit samples (extended process 2/4): libjpeg-turbo "
-				     "2.1.5 in Debian 12 decodes 8-bit JPEG only",
-				     s->cinfo.data_precision);
+				     "JPEG: %d-bit samples: libjpeg-turbo 2.1.5 in Debian 12 "
+				     "decodes 8-bit JPEG only", s->cinfo.data_precision);
 		else if (code == JERR_SOF_UNSUPPORTED)
 			rc = rp__err(err, RP_E_UNSUPPORTED,
 				     "JPEG: %s (lossless and arithmetic JPEG are not baseline; "

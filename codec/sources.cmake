@@ -15,6 +15,7 @@ list(APPEND RP_LIB_SOURCES
   codec/j2k.c
   codec/htj2k_ojph.cpp
   codec/jpeg.c
+  codec/jpeg12.c
   codec/jpeg_lossless.c
   codec/rle.c)
 pkg_check_modules(OPENJP2 REQUIRED IMPORTED_TARGET libopenjp2)
@@ -22,3 +23,4 @@ pkg_check_modules(LIBJPEG REQUIRED IMPORTED_TARGET libjpeg)
 find_library(OPENJPH_LIBRARY NAMES openjph REQUIRED)
 find_path(OPENJPH_INCLUDE_DIR NAMES openjph/ojph_codestream.h REQUIRED)
 list(APPEND RP_LIB_DEPS PkgConfig::OPENJP2 PkgConfig::LIBJPEG ${OPENJPH_LIBRARY})
+include(codec/htj2k/sources.cmake)

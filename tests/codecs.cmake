@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# tests/codecs.cmake - issue 3's codecs: J2K, HTJ2K (OpenJPH), JPEG, JPEG lossless, RLE.
+# tests/codecs.cmake - issue 3's codecs: J2K, HTJ2K (OpenJPH), JPEG (+ our 12-bit decoder), JPEG
+# lossless, RLE.
 rp_add_test(test_codec_roundtrip SOURCES test_codec_roundtrip.c LABELS unit codec)
 target_link_libraries(test_codec_roundtrip PRIVATE m)
 
-# Fuzz targets for the two decoders we wrote ourselves, run by the standalone harness over
-# their seeds (synthetic frames from our encoders, with the image chosen by the input's
-# tail) and the committed regressions.  With RP_FUZZ=ON and clang, link the same sources
-# with -fsanitize=fuzzer instead of standalone.c.
-foreach(target jpeg_lossless rle_decode)
+# Fuzz targets for the three decoders we wrote ourselves (JPEG lossless, RLE, 12-bit
+# JPEG), run by the standalone harness over their seeds (synthetic frames from our
+# encoders, with the image chosen by the input's tail) and the committed regressions.
+# With RP_FUZZ=ON and clang, link the same sources with -fsanitize=fuzzer instead.
+foreach(target jpeg_lossless rle_decode jpeg12)
   if(RP_FUZZ)
     add_executable(fuzz_${target} fuzz/fuzz_${target}.c)
     target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)

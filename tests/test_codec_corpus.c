@@ -5,7 +5,8 @@
  *   - its uncompressed twin where one exists (WG-04 *_UNC, the Siemens Trio image, the
  *     pydicom pairs): bit-exact for lossless syntaxes;
  *   - an independent decoder's output: `gdcmconv --raw` (JPEG 2000, JPEG lossless, RLE),
- *     `dcmdjpeg` (JPEG baseline/extended: DCMTK converts YCbCr to RGB as we do), and
+ *     `dcmdjpeg` (JPEG baseline/extended, 8- and 12-bit: DCMTK converts YCbCr to RGB as
+ *     we do, and its 12-bit IJG decoder uses the same islow IDCT as codec/jpeg12.c), and
  *     `opj_decompress` on the extracted codestreams (HTJ2K, which GDCM 3.0 does not
  *     know): bit-exact for lossless syntaxes, within rounding (2) for lossy ones.
  * Files that cannot be decoded are listed in `expected[]` with the status and the reason;
@@ -40,16 +41,6 @@ static const struct expected expected[] = {
 	 * then not a valid one (SIZ says 4292730882 tiles); GDCM also refuses it. */
 	{ "edge/pydicom/JPEG2000-embedded-sequence-delimiter.dcm", RP_E_CORRUPT,
 	  "Invalid number of tiles" },
-	/* 12-bit JPEG (process 4): libjpeg-turbo 2.1.5 in Debian 12 is 8-bit only. */
-	{ "ct/dicomparser/CT0012.fragmented_no_bot_jpeg_baseline.51.dcm", RP_E_UNSUPPORTED,
-	  "12-bit" },
-	{ "mg/wg04/MG1_JPLY.dcm", RP_E_UNSUPPORTED, "12-bit" },
-	{ "mr/wg04/MR1_JPLY.dcm", RP_E_UNSUPPORTED, "12-bit" },
-	{ "mr/wg04/MR2_JPLY.dcm", RP_E_UNSUPPORTED, "12-bit" },
-	{ "mr/wg04/MR3_JPLY.dcm", RP_E_UNSUPPORTED, "12-bit" },
-	{ "mr/wg04/MR4_JPLY.dcm", RP_E_UNSUPPORTED, "12-bit" },
-	{ "nm/wg04/NM1_JPLY.dcm", RP_E_UNSUPPORTED, "12-bit" },
-	{ "xa/wg04/XA1_JPLY.dcm", RP_E_UNSUPPORTED, "12-bit" },
 };
 
 static const struct expected *

@@ -322,6 +322,132 @@ test_jpeg_baseline(void **state)
 	assert_int_equal(o->check(&img12, NULL, &err), RP_E_UNSUPPORTED);
 }
 
+/* A 12-bit sequential JPEG built by hand: DC-only blocks (every AC is EOB), quantiser 1,
+ * DC category codes of 4 bits (16 codes).  With the islow IDCT a DC coefficient of 8v
+ * decodes to exactly 2048 + v over the whole block, so the expected pixels are known
+ * without another decoder; restart markers every 3 blocks reset the DC predictor. */
+static size_t
+make_jpeg12(uint8_t *out, uint32_t w, uint32_t h, const int16_t *block_vals, unsigned restart)
+{
+	size_t o = 0;
+	const uint8_t soi[] = { 0xFF, 0xD8 };
+	memcpy(out + o, soi, 2);
+	o += 2;
+	/* DQT: 8-bit table 0, all ones */
+	const uint8_t dqt[] = { 0xFF, 0xDB, 0, 67, 0x00 };
+	memcpy(out + o, dqt, sizeof(dqt));
+	o += sizeof(dqt);
+	memset(out + o, 1, 64);
+	o += 64;
+	/* SOF1: 12-bit, h x w, one component id 1, 1x1, table 0 */
+	const uint8_t sof[] = { 0xFF, 0xC1, 0, 11, 12, (uint8_t)(h >> 8), (uint8_t)h,
+				(uint8_t)(w >> 8), (uint8_t)w, 1, 1, 0x11, 0 };
+	memcpy(out + o, sof, sizeof(sof));
+	o += sizeof(sof);
+	/* DHT DC 0: 16 codes of 4 bits for categories 0..15; AC 0: one 1-bit code, EOB.
+	 * (The all-ones code is avoided by T.81: 1111 is category 15, unused here.) */
+	const uint8_t dht_dc_head[] = { 0xFF, 0xC4, 0, 3 + 16 + 16, 0x00 };
+	memcpy(out + o, dht_dc_head, sizeof(dht_dc_head));
+	o += sizeof(dht_dc_head);
+	uint8_t counts[16] = { 0, 0, 0, 16 };
+	memcpy(out + o, counts, 16);
+	o += 16;
+	for (int i = 0; i < 16; i++)
+		out[o++] = (uint8_t)i;
+	const uint8_t dht_ac[] = { 0xFF, 0xC4, 0, 3 + 16 + 1, 0x10, 1, 0, 0, 0, 0, 0, 0, 0,
+				   0, 0, 0, 0, 0, 0, 0, 0, 0x00 };
+	memcpy(out + o, dht_ac, sizeof(dht_ac));
+	o += sizeof(dht_ac);
+	if (restart) {
+		const uint8_t dri[] = { 0xFF, 0xDD, 0, 4, 0, (uint8_t)restart };
+		memcpy(out + o, dri, sizeof(dri));
+		o += sizeof(dri);
+	}
+	const uint8_t sos[] = { 0xFF, 0xDA, 0, 8, 1, 1, 0x00, 0, 63, 0 };
+	memcpy(out + o, sos, sizeof(sos));
+	o += sizeof(sos);
+	uint64_t acc = 0;
+	int nbits = 0;
+	int32_t pred = 0;
+	unsigned nblocks = ((w + 7) / 8) * ((h + 7) / 8), rst = 0;
+#define PUTBITS(v, n)                                                                      \
+	do {                                                                               \
+		acc = (acc << (n)) | ((uint64_t)(v) & ((1u << (n)) - 1));                  \
+		nbits += (n);                                                              \
+		while (nbits >= 8) {                                                       \
+			uint8_t b_ = (uint8_t)(acc >> (nbits - 8));                        \
+			out[o++] = b_;                                                     \
+			if (b_ == 0xFF)                                                    \
+				out[o++] = 0;                                              \
+			nbits -= 8;                                                        \
+		}                                                                          \
+	} while (0)
+	for (unsigned b = 0; b < nblocks; b++) {
+		if (restart && b && b % restart == 0) {
+			if (nbits)
+				PUTBITS(0x7F, 8 - nbits);
+			out[o++] = 0xFF;
+			out[o++] = (uint8_t)(0xD0 + (rst++ & 7));
+			pred = 0;
+		}
+		int32_t dc = 8 * block_vals[b], diff = dc - pred;
+		pred = dc;
+		uint32_t a = (uint32_t)(diff < 0 ? -diff : diff);
+		int s = 0;
+		while (a >> s)
+			s++;
+		PUTBITS(s, 4);
+		if (s)
+			PUTBITS((uint32_t)(diff < 0 ? diff - 1 : diff), s);
+		PUTBITS(0, 1);                  /* EOB */
+	}
+	if (nbits)
+		PUTBITS(0x7F, 8 - nbits);
+#undef PUTBITS
+	out[o++] = 0xFF;
+	out[o++] = 0xD9;
+	return o;
+}
+
+static void
+test_jpeg12_dc_blocks(void **state)
+{
+	(void)state;
+	const struct rp__codec_ops *o = ops_of(RP_CODEC_JPEG);
+	struct rp_errbuf err = { { 0 } };
+	for (unsigned restart = 0; restart <= 3; restart += 3) {
+		struct rp_image_desc img = { .width = 21, .height = 13, .components = 1,
+					     .bits_allocated = 16, .bits_stored = 12 };
+		unsigned bw = 3, bh = 2;
+		int16_t vals[6] = { 0, 100, -2048, 2047, -5, 777 };
+		uint8_t stream[4096];
+		size_t n = make_jpeg12(stream, img.width, img.height, vals, restart);
+		size_t fs = rp_image_frame_size(&img);
+		uint8_t *dec = malloc(fs);
+		/* Through the libjpeg adapter (which hands 12-bit frames to codec/jpeg12.c). */
+		CHECK(o->decode(&img, stream, n, dec, fs, NULL, &err), &err);
+		for (uint32_t y = 0; y < img.height; y++)
+			for (uint32_t x = 0; x < img.width; x++) {
+				int want = 2048 + vals[(y / 8) * bw + x / 8];
+				want = want < 0 ? 0 : want > 4095 ? 4095 : want;
+				int got = rp__load_le16(dec + 2 * ((size_t)y * img.width + x));
+				if (got != want)
+					fail_msg("restart %u: pixel (%u,%u) is %d, expected %d",
+						 restart, x, y, got, want);
+			}
+		(void)bh;
+		/* Every truncation is an error. */
+		for (size_t cut = 0; cut + 2 < n; cut++) {
+			uint8_t *t = malloc(cut ? cut : 1);
+			memcpy(t, stream, cut);
+			if (o->decode(&img, t, cut, dec, fs, NULL, &err) == RP_OK)
+				fail_msg("12-bit JPEG cut to %zu of %zu bytes decoded", cut, n);
+			free(t);
+		}
+		free(dec);
+	}
+}
+
 /* .91: irreversible 9/7 at a target ratio, only when asked; HTJ2K (OpenJPH) refuses to be
  * asked for lossy since only lossless encoding is implemented there. */
 static void
@@ -455,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_rle_segment_order),
 		cmocka_unit_test(test_jpeg_baseline),
 		cmocka_unit_test(test_j2k_lossy_ratio),
+		cmocka_unit_test(test_jpeg12_dc_blocks),
 		cmocka_unit_test(test_hostile_codestreams),
 		cmocka_unit_test(test_geometry_mismatch),
 	};
