@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* codec/htj2k/htj2k_dec.c - radpipe's HTJ2K decoder: main header, tile-parts, packet
+ * headers (tag trees, pass counts, Lblock), HT cleanup decoding of every code-block (on the
+ * pool), inverse 5/3 DWT, inverse RCT and DC shift.
+ *
+ * Profile: one tile (any number of tile-parts), zero image/tile origin, no component
+ * subsampling, reversible 5/3, no quantization, HT code-blocks coded by one cleanup pass
+ * down to bit plane 0 (every lossless HTJ2K stream OpenJPH and radpipe write), one precinct
+ * per resolution, any progression order, one quality layer, SOP/EPH allowed.  Anything
+ * else is refused with RP_E_UNSUPPORTED and the reason; the codestream is untrusted and is
+ * read through bounds-checked cursors. */
+#include <stdlib.h>
+
+#include "codec/htj2k/htj2k_cs.h"
+
+struct cur {
+	const uint8_t *p, *end;
+};
+
+static inline int
+cur_need(const struct cur *c, size_t n)
+{
+	return (size_t)(c->end - c->p) >= n;
+}
+
+static inline unsigned
+get8(struct cur *c)
+{
+	return *c->p++;
+}
+
+static inline unsigned
+get16(struct cur *c)
+{
+	unsigned v = rp__load_be16(c->p);
+	c->p += 2;
+	return v;
+}
+
+static inline uint32_t
+get32(struct cur *c)
+{
+	uint32_t v = rp__load_be32(c->p);
+	c->p += 4;
+	return v;
+}
+
+struct dec_hdr {
+	struct rp__ht_params p;
+	unsigned scod, layers, cb_style, transform;
+	unsigned ppx[RP__HT_MAX_LEVELS + 1], ppy[RP__HT_MAX_LEVELS + 1];
+	unsigned nqcd;
+	uint8_t eps[1 + 3 * RP__HT_MAX_LEVELS];
+	int have_siz, have_cod, have_qcd;
+};
+
+static int
+parse_main(struct cur *c, struct dec_hdr *h, struct rp_errbuf *err)
+{
+	if (!cur_need(c, 2) || get16(c) != 0xFF4F)
+		return rp__err(err, RP_E_CORRUPT, "htj2k: no SOC marker");
+	for (;;) {
+		if (!cur_need(c, 4))
+			return rp__err(err, RP_E_CORRUPT, "htj2k: main header truncated");
+		unsigned m = get16(c);
+		if (m == 0xFF90) {
+			c->p -= 2;
+			break;
+		}
+		if ((m & 0xFF00) != 0xFF00)
+			return rp__err(err, RP_E_CORRUPT, "htj2k: bad marker 0x%04x", m);
+		unsigned l = get16(c);
+		if (l < 2 || !cur_need(c, l - 2))
+			return rp__err(err, RP_E_CORRUPT, "htj2k: marker 0x%04x overruns", m);
+		struct cur s = { c->p, c->p + (l - 2) };
+		c->p += l - 2;
+		switch (m) {
+		case 0xFF51: {                          /* SIZ */
+			if (!cur_need(&s, 36))
+				return rp__err(err, RP_E_CORRUPT, "htj2k: SIZ too short");
+			get16(&s);
+			uint32_t xs = get32(&s), ys = get32(&s), xo = get32(&s), yo = get32(&s);
+			uint32_t xt = get32(&s), yt = get32(&s), xto = get32(&s), yto = get32(&s);
+			unsigned nc = get16(&s);
+			if (nc == 0 || !cur_need(&s, 3 * (size_t)nc))
+				return rp__err(err, RP_E_CORRUPT, "htj2k: SIZ components");
+			if (xo || yo || xto || yto)
+				return rp__err(err, RP_E_UNSUPPORTED,
+					       "htj2k: non-zero image or tile origin");
+			if (xs == 0 || ys == 0 || xs > (1u << 24) || ys > (1u << 24))
+				return rp__err(err, RP_E_UNSUPPORTED, "htj2k: image size %ux%u",
+					       xs, ys);
+			if (xt < xs || yt < ys)
+				return rp__err(err, RP_E_UNSUPPORTED, "htj2k: more than one tile");
+			if (nc != 1 && nc != 3)
+				return rp__err(err, RP_E_UNSUPPORTED, "htj2k: %u components", nc);
+			unsigned s0 = 0;
+			for (unsigned i = 0; i < nc; i++) {
+				unsigned ss = get8(&s), xr = get8(&s), yr = get8(&s);
+				if (i == 0)
+					s0 = ss;
+				if (ss != s0)
+					return rp__err(err, RP_E_UNSUPPORTED,
+						       "htj2k: components of different precision");
+				if (xr != 1 || yr != 1)
+					return rp__err(err, RP_E_UNSUPPORTED,
+						       "htj2k: subsampled components");
+			}
+			h->p.width = xs;
+			h->p.height = ys;
+			h->p.components = nc;
+			h->p.depth = (s0 & 0x7F) + 1;
+			h->p.is_signed = (s0 & 0x80) != 0;
+			if (h->p.depth > 16)
+				return rp__err(err, RP_E_UNSUPPORTED, "htj2k: %u-bit samples",
+					       h->p.depth);
+			h->have_siz = 1;
+			break;
+		}
+		case 0xFF52: {                          /* COD */
+			if (!cur_need(&s, 10))
+				return rp__err(err, RP_E_CORRUPT, "htj2k: COD too short");
+			h->scod = get8(&s);
+			h->p.progression = get8(&s);
+			h->layers = get16(&s);
+			unsigned mct = get8(&s);
+			h->p.levels = get8(&s);
+			unsigned xcb = get8(&s), ycb = get8(&s);
+			h->cb_style = get8(&s);
+			h->transform = get8(&s);
+			if (h->p.levels > RP__HT_MAX_LEVELS)
+				return rp__err(err, RP_E_CORRUPT, "htj2k: %u levels", h->p.levels);
+			if (xcb > 4 || ycb > 4 || xcb + ycb > 8)
+				return rp__err(err, RP_E_CORRUPT, "htj2k: code-block size");
+			h->p.cb_w_log2 = xcb + 2;
+			h->p.cb_h_log2 = ycb + 2;
+			h->p.rct = mct == 1;
+			if (mct > 1)
+				return rp__err(err, RP_E_UNSUPPORTED, "htj2k: MCT %u", mct);
+			for (unsigned r = 0; r <= h->p.levels; r++) {
+				unsigned v = 0xFF;
+				if (h->scod & 1) {
+					if (!cur_need(&s, 1))
+						return rp__err(err, RP_E_CORRUPT, "htj2k: COD precincts");
+					v = get8(&s);
+				}
+				h->ppx[r] = v & 15;
+				h->ppy[r] = v >> 4;
+			}
+			h->have_cod = 1;
+			break;
+		}
+		case 0xFF5C: {                          /* QCD */
+			if (!cur_need(&s, 1))
+				return rp__err(err, RP_E_CORRUPT, "htj2k: QCD too short");
+			unsigned sq = get8(&s);
+			if ((sq & 0x1F) != 0)
+				return rp__err(err, RP_E_UNSUPPORTED,
+					       "htj2k: quantized (irreversible) stream");
+			h->p.guard_bits = sq >> 5;
+			h->nqcd = 0;
+			while (s.p < s.end && h->nqcd < sizeof(h->eps))
+				h->eps[h->nqcd++] = (uint8_t)(get8(&s) >> 3);
+			h->have_qcd = 1;
+			break;
+		}
+		case 0xFF53:                            /* COC */
+		case 0xFF5D:                            /* QCC */
+		case 0xFF5E:                            /* RGN */
+		case 0xFF5F:                            /* POC */
+		case 0xFF60:                            /* PPM */
+			return rp__err(err, RP_E_UNSUPPORTED, "htj2k: marker 0x%04x not supported",
+				       m);
+		default:                                /* CAP, TLM, PLM, COM, CRG, ...: skip */
+			break;
+		}
+	}
+	if (!h->have_siz || !h->have_cod || !h->have_qcd)
+		return rp__err(err, RP_E_CORRUPT, "htj2k: SIZ, COD or QCD missing");
+	if (h->transform != 1)
+		return rp__err(err, RP_E_UNSUPPORTED, "htj2k: irreversible 9/7 transform");
+	if (!(h->cb_style & 0x40) || (h->cb_style & 0x80))
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "htj2k: code-blocks not all HT (style 0x%02x)", h->cb_style);
+	if (h->layers != 1)
+		return rp__err(err, RP_E_UNSUPPORTED, "htj2k: %u quality layers", h->layers);
+	if (h->p.rct && h->p.components != 3)
+		return rp__err(err, RP_E_CORRUPT, "htj2k: MCT with %u components",
+			       h->p.components);
+	if (h->nqcd != 1 + 3 * h->p.levels)
+		return rp__err(err, RP_E_CORRUPT, "htj2k: QCD has %u bands, expected %u",
+			       h->nqcd, 1 + 3 * h->p.levels);
+	if (h->p.progression > 4)
+		return rp__err(err, RP_E_CORRUPT, "htj2k: progression %u", h->p.progression);
+	/* One precinct per resolution (and the code-block size it implies). */
+	for (unsigned r = 0; r <= h->p.levels; r++) {
+		unsigned n = h->p.levels - r;
+		uint32_t rw = (uint32_t)(((uint64_t)h->p.width + (1ull << n) - 1) >> n);
+		uint32_t rh = (uint32_t)(((uint64_t)h->p.height + (1ull << n) - 1) >> n);
+		if ((h->ppx[r] < 31 && rw > (1u << h->ppx[r])) ||
+		    (h->ppy[r] < 31 && rh > (1u << h->ppy[r])))
+			return rp__err(err, RP_E_UNSUPPORTED,
+				       "htj2k: several precincts in resolution %u", r);
+		unsigned lim_x = r ? h->ppx[r] - 1 : h->ppx[r];
+		unsigned lim_y = r ? h->ppy[r] - 1 : h->ppy[r];
+		if ((r && (h->ppx[r] == 0 || h->ppy[r] == 0)) || lim_x < h->p.cb_w_log2 ||
+		    lim_y < h->p.cb_h_log2)
+			return rp__err(err, RP_E_UNSUPPORTED,
+				       "htj2k: precincts smaller than code-blocks");
+	}
+	return RP_OK;
+}
+
+/* ---- packet headers ---- */
+
+struct bitr {
+	const uint8_t *p, *end;
+	unsigned byte;
+	int bits;
+	int last_ff;
+	int overrun;
+};
+
+static inline unsigned
+bitr_get(struct bitr *b)
+{
+	if (b->bits == 0) {
+		if (b->p >= b->end) {
+			b->overrun = 1;
+			return 0;
+		}
+		b->byte = *b->p++;
+		b->bits = b->last_ff ? 7 : 8;
+		b->last_ff = b->byte == 0xFF;
+	}
+	b->bits--;
+	return (b->byte >> b->bits) & 1;
+}
+
+static inline uint32_t
+bitr_bits(struct bitr *b, unsigned n)
+{
+	uint32_t v = 0;
+	while (n--)
+		v = (v << 1) | bitr_get(b);
+	return v;
+}
+
+/* Ends the header: the rest of the byte is padding; after 0xFF one more byte. */
+static inline void
+bitr_align(struct bitr *b)
+{
+	b->bits = 0;
+	if (b->last_ff) {
+		if (b->p < b->end)
+			b->p++;
+		else
+			b->overrun = 1;
+		b->last_ff = 0;
+	}
+}
+
+struct tt_node {
+	uint32_t value, low;
+	uint8_t known;
+};
+
+struct tagtree {
+	unsigned levels;
+	uint32_t w[16], h[16];
+	size_t off[16];
+	struct tt_node *nodes;
+};
+
+static int
+tt_init(struct tagtree *t, uint32_t w, uint32_t h)
+{
+	size_t total = 0;
+	unsigned l = 0;
+	for (;;) {
+		t->w[l] = w;
+		t->h[l] = h;
+		t->off[l] = total;
+		total += (size_t)w * h;
+		l++;
+		if ((w <= 1 && h <= 1) || l == 16)
+			break;
+		w = (w + 1) / 2;
+		h = (h + 1) / 2;
+	}
+	t->levels = l;
+	t->nodes = calloc(total ? total : 1, sizeof(*t->nodes));
+	if (!t->nodes)
+		return RP_E_NOMEM;
+	for (size_t i = 0; i < total; i++)
+		t->nodes[i].value = UINT32_MAX;
+	return RP_OK;
+}
+
+/* Returns 1 when the leaf's value is below threshold (then *value holds it). */
+static int
+tt_decode(struct tagtree *t, struct bitr *b, uint32_t x, uint32_t y, uint32_t threshold,
+	  uint32_t *value)
+{
+	uint32_t low = 0;
+	struct tt_node *nd = NULL;
+	for (int l = (int)t->levels - 1; l >= 0; l--) {
+		nd = &t->nodes[t->off[l] + (size_t)(y >> l) * t->w[l] + (x >> l)];
+		if (low > nd->low)
+			nd->low = low;
+		else
+			low = nd->low;
+		while (low < threshold && low < nd->value) {
+			if (bitr_get(b))
+				nd->value = low;
+			else
+				low++;
+			if (b->overrun)
+				return 0;
+		}
+		nd->low = low;
+	}
+	*value = nd->value;
+	return nd->value < threshold;
+}
+
+static unsigned
+read_passes(struct bitr *b)
+{
+	if (!bitr_get(b))
+		return 1;
+	if (!bitr_get(b))
+		return 2;
+	unsigned v = bitr_bits(b, 2);
+	if (v != 3)
+		return 3 + v;
+	v = bitr_bits(b, 5);
+	if (v != 31)
+		return 6 + v;
+	return 37 + bitr_bits(b, 7);
+}
+
+struct cb_ref {
+	int32_t *coef;
+	size_t stride;
+	unsigned w, h;
+	unsigned mb;
+	const uint8_t *seg;
+	size_t len;
+	int status;
+};
+
+struct dec_ctx {
+	struct cb_ref *cbs;
+};
+
+static void
+cb_decode_run(void *arg, size_t i, unsigned worker)
+{
+	struct dec_ctx *d = arg;
+	struct cb_ref *c = &d->cbs[i];
+	(void)worker;
+	if (!c->seg)
+		return;         /* not included: stays zero */
+	c->status = rp__ht_decode_block(c->seg, c->len, c->w, c->h, c->coef, c->stride, c->mb);
+}
+
+struct idwt_ctx {
+	int32_t **planes;
+	const struct rp__ht_params *p;
+	int32_t **tmp;
+};
+
+static void
+idwt_run(void *arg, size_t c, unsigned worker)
+{
+	struct idwt_ctx *d = arg;
+	(void)worker;
+	for (int l = (int)d->p->levels - 1; l >= 0; l--) {
+		uint32_t w = d->p->width, h = d->p->height;
+		for (int k = 0; k < l; k++) {
+			w = (w + 1) / 2;
+			h = (h + 1) / 2;
+		}
+		rp__dwt53_inverse(d->planes[c], d->p->width, w, h, d->tmp[c]);
+	}
+}
+
+int
+rp__htj2k_read_info(const uint8_t *src, size_t src_size, struct rp__ht_info *info,
+		    struct rp_errbuf *err)
+{
+	struct dec_hdr h;
+	struct cur c = { src, src + src_size };
+	memset(&h, 0, sizeof(h));
+	RP_TRY(parse_main(&c, &h, err));
+	info->width = h.p.width;
+	info->height = h.p.height;
+	info->components = h.p.components;
+	info->depth = h.p.depth;
+	info->is_signed = (unsigned)h.p.is_signed;
+	info->levels = h.p.levels;
+	info->rct = (unsigned)h.p.rct;
+	info->progression = h.p.progression;
+	info->layers = h.layers;
+	return RP_OK;
+}
+
+int
+rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
+		 uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+{
+	struct dec_hdr h;
+	struct cur c = { src, src + src_size };
+	struct rp__ht_band bands[1 + 3 * RP__HT_MAX_LEVELS];
+	int32_t *planes[RP__HT_MAX_COMPONENTS] = { NULL };
+	int32_t *tmp[RP__HT_MAX_COMPONENTS] = { NULL };
+	uint8_t *body = NULL;
+	struct cb_ref *cbs = NULL;
+	struct tagtree incl = { 0 }, zbp = { 0 };
+	int ret;
+
+	memset(&h, 0, sizeof(h));
+	RP_TRY(parse_main(&c, &h, err));
+	const struct rp__ht_params *p = &h.p;
+	if (img->width != p->width || img->height != p->height ||
+	    img->components != p->components || img->bits_stored != p->depth ||
+	    (img->is_signed != 0) != (p->is_signed != 0) || img->bits_allocated > 16)
+		return rp__err(err, RP_E_CORRUPT,
+			       "htj2k: codestream (%ux%u, %u comps, %u-bit %s) does not match the "
+			       "image description", p->width, p->height, p->components, p->depth,
+			       p->is_signed ? "signed" : "unsigned");
+	if (dst_capacity < rp_image_frame_size(img))
+		return rp__err(err, RP_E_INVALID_ARG, "htj2k: output buffer too small");
+
+	/* Tile-parts: gather the bodies of tile 0 in order. */
+	size_t body_len = 0, body_cap = src_size;
+	body = malloc(body_cap ? body_cap : 1);
+	if (!body)
+		return rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
+	for (;;) {
+		if (!cur_need(&c, 2)) {
+			break;          /* tolerate a missing EOC */
+		}
+		unsigned m = get16(&c);
+		if (m == 0xFFD9)
+			break;
+		if (m != 0xFF90 || !cur_need(&c, 10)) {
+			ret = rp__err(err, RP_E_CORRUPT, "htj2k: expected SOT, got 0x%04x", m);
+			goto fail;
+		}
+		const uint8_t *sot = c.p - 2;
+		unsigned lsot = get16(&c), isot = get16(&c);
+		uint32_t psot = get32(&c);
+		get8(&c);
+		get8(&c);
+		if (lsot != 10 || isot != 0) {
+			ret = rp__err(err, lsot != 10 ? RP_E_CORRUPT : RP_E_UNSUPPORTED,
+				      "htj2k: tile %u (only one tile supported)", isot);
+			goto fail;
+		}
+		const uint8_t *tp_end = psot ? sot + psot : c.end;
+		if (psot && (psot < 14 || psot > (size_t)(c.end - sot))) {
+			ret = rp__err(err, RP_E_CORRUPT, "htj2k: Psot %u overruns", psot);
+			goto fail;
+		}
+		/* Tile-part header markers until SOD. */
+		for (;;) {
+			if ((size_t)(tp_end - c.p) < 2) {
+				ret = rp__err(err, RP_E_CORRUPT, "htj2k: tile-part without SOD");
+				goto fail;
+			}
+			unsigned tm = get16(&c);
+			if (tm == 0xFF93)
+				break;
+			if ((size_t)(tp_end - c.p) < 2) {
+				ret = rp__err(err, RP_E_CORRUPT, "htj2k: tile-part header truncated");
+				goto fail;
+			}
+			unsigned tl = get16(&c);
+			if (tl < 2 || (size_t)(tp_end - c.p) < tl - 2) {
+				ret = rp__err(err, RP_E_CORRUPT, "htj2k: tile-part marker overruns");
+				goto fail;
+			}
+			if (tm == 0xFF52 || tm == 0xFF53 || tm == 0xFF5C || tm == 0xFF5D ||
+			    tm == 0xFF5F || tm == 0xFF61 || tm == 0xFF5E) {
+				ret = rp__err(err, RP_E_UNSUPPORTED,
+					      "htj2k: coding marker 0x%04x in a tile-part header", tm);
+				goto fail;
+			}
+			c.p += tl - 2;
+		}
+		size_t n = (size_t)(tp_end - c.p);
+		if (!psot) {
+			/* Up to EOC at the end of the stream, when it is there. */
+			if (n >= 2 && tp_end[-2] == 0xFF && tp_end[-1] == 0xD9)
+				n -= 2;
+			tp_end = c.p + n;
+		}
+		memcpy(body + body_len, c.p, n);
+		body_len += n;
+		c.p = tp_end;
+	}
+
+	unsigned nb = rp__ht_layout(p, bands);
+	size_t npix = (size_t)p->width * p->height;
+	unsigned nc = p->components;
+	for (unsigned b = 0; b < nb; b++) {
+		/* Mb from this stream's QCD (guard bits + eps - 1). */
+		if (h.eps[b] == 0 || p->guard_bits + h.eps[b] - 1 > 30) {
+			ret = rp__err(err, RP_E_UNSUPPORTED, "htj2k: band %u has %u magnitude bits",
+				      b, p->guard_bits + h.eps[b] - 1);
+			goto fail;
+		}
+		bands[b].mb = p->guard_bits + h.eps[b] - 1;
+	}
+	for (unsigned k = 0; k < nc; k++) {
+		planes[k] = calloc(npix, sizeof(int32_t));
+		tmp[k] = malloc(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+		if (!planes[k] || !tmp[k]) {
+			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
+			goto fail;
+		}
+	}
+	size_t ncb_total = 0;
+	for (unsigned b = 0; b < nb; b++)
+		ncb_total += (size_t)bands[b].ncbx * bands[b].ncby;
+	ncb_total *= nc;
+	cbs = calloc(ncb_total ? ncb_total : 1, sizeof(*cbs));
+	if (!cbs) {
+		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
+		goto fail;
+	}
+
+	/* Packet order: with one layer and one precinct, LRCP, RLCP and RPCL visit
+	 * resolution then component; PCRL and CPRL component then resolution. */
+	struct cur pc = { body, body + body_len };
+	unsigned cbw = 1u << p->cb_w_log2, cbh = 1u << p->cb_h_log2;
+	size_t cbi = 0;
+	int comp_outer = p->progression >= 3;
+	unsigned nr = p->levels + 1;
+	for (unsigned outer = 0; outer < (comp_outer ? nc : nr); outer++) {
+		for (unsigned inner = 0; inner < (comp_outer ? nr : nc); inner++) {
+			unsigned r = comp_outer ? inner : outer, k = comp_outer ? outer : inner;
+			if (h.scod & 2) {       /* SOP marker segment before the packet */
+				if (cur_need(&pc, 6) && pc.p[0] == 0xFF && pc.p[1] == 0x91)
+					pc.p += 6;
+			}
+			struct bitr br = { pc.p, pc.end, 0, 0, 0, 0 };
+			size_t first = cbi;
+			unsigned present = bitr_get(&br);
+			size_t seg_total = 0;
+			for (unsigned b = 0; b < nb; b++) {
+				const struct rp__ht_band *bd = &bands[b];
+				if (bd->res != r)
+					continue;
+				size_t n = (size_t)bd->ncbx * bd->ncby;
+				if (n == 0)
+					continue;
+				if (present) {
+					if ((ret = tt_init(&incl, bd->ncbx, bd->ncby)) < 0 ||
+					    (ret = tt_init(&zbp, bd->ncbx, bd->ncby)) < 0) {
+						rp__err(err, ret, "htj2k: out of memory");
+						goto fail;
+					}
+				}
+				for (uint32_t y = 0; y < bd->ncby; y++)
+					for (uint32_t x = 0; x < bd->ncbx; x++) {
+						struct cb_ref *cr = &cbs[cbi++];
+						uint32_t x0 = x * cbw, y0 = y * cbh, v;
+						cr->w = bd->w - x0 < cbw ? bd->w - x0 : cbw;
+						cr->h = bd->h - y0 < cbh ? bd->h - y0 : cbh;
+						cr->stride = p->width;
+						cr->coef = planes[k] + (size_t)(bd->y0 + y0) * p->width +
+							   bd->x0 + x0;
+						cr->mb = bd->mb;
+						if (!present || !tt_decode(&incl, &br, x, y, 1, &v))
+							continue;
+						uint32_t zb = UINT32_MAX;
+						/* Missing MSBs: decode the full value. */
+						for (uint32_t t = 1; !tt_decode(&zbp, &br, x, y, t, &zb); t++)
+							if (br.overrun || t > 64)
+								break;
+						unsigned passes = read_passes(&br);
+						unsigned lb = 3;
+						while (bitr_get(&br) && !br.overrun && lb < 32)
+							lb++;
+						if (passes != 1) {
+							ret = rp__err(err, RP_E_UNSUPPORTED,
+								      "htj2k: %u coding passes in a code-block "
+								      "(refinement passes)", passes);
+							goto fail;
+						}
+						uint32_t len = bitr_bits(&br, lb);
+						if (br.overrun || zb > 64) {
+							ret = rp__err(err, RP_E_CORRUPT,
+								      "htj2k: packet header truncated");
+							goto fail;
+						}
+						if (zb + 1 != bd->mb) {
+							ret = rp__err(err, zb + 1 > bd->mb ? RP_E_CORRUPT :
+								      RP_E_UNSUPPORTED,
+								      "htj2k: cleanup pass above bit plane 0 "
+								      "(%u missing MSBs of %u): not lossless",
+								      zb, bd->mb);
+							goto fail;
+						}
+						cr->len = len;
+						cr->seg = (const uint8_t *)1;   /* set below */
+						seg_total += len;
+					}
+				free(incl.nodes);
+				free(zbp.nodes);
+				incl.nodes = zbp.nodes = NULL;
+			}
+			bitr_align(&br);
+			if (br.overrun) {
+				ret = rp__err(err, RP_E_CORRUPT, "htj2k: packet header truncated");
+				goto fail;
+			}
+			pc.p = br.p;
+			if (h.scod & 4) {       /* EPH after the header */
+				if (cur_need(&pc, 2) && pc.p[0] == 0xFF && pc.p[1] == 0x92)
+					pc.p += 2;
+			}
+			if (!cur_need(&pc, seg_total)) {
+				ret = rp__err(err, RP_E_CORRUPT, "htj2k: packet body truncated");
+				goto fail;
+			}
+			for (size_t i = first; i < cbi; i++) {
+				if (!cbs[i].seg)
+					continue;
+				cbs[i].seg = pc.p;
+				pc.p += cbs[i].len;
+			}
+		}
+	}
+
+	struct dec_ctx dctx = { cbs };
+	rp_pool_parallel_for(pool, cbi, cb_decode_run, &dctx);
+	for (size_t i = 0; i < cbi; i++)
+		if (cbs[i].status < 0) {
+			ret = rp__err(err, cbs[i].status, "htj2k: code-block %zu is %s", i,
+				      cbs[i].status == RP_E_CORRUPT ? "corrupt" : "unsupported");
+			goto fail;
+		}
+	struct idwt_ctx ic = { planes, p, tmp };
+	rp_pool_parallel_for(pool, nc, idwt_run, &ic);
+	rp__ht_planes_to_frame(img, p, planes, dst);
+	ret = RP_OK;
+fail:
+	free(incl.nodes);
+	free(zbp.nodes);
+	free(cbs);
+	free(body);
+	for (unsigned k = 0; k < RP__HT_MAX_COMPONENTS; k++) {
+		free(planes[k]);
+		free(tmp[k]);
+	}
+	return ret;
+}
