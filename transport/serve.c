@@ -112,6 +112,8 @@ conn_attach(struct conn *cn, struct rp__session *s, bool new_run, unsigned strea
 		s->streams = streams;
 		s->failed = false;
 		memset(s->stats, 0, sizeof(s->stats));
+		for (uint32_t i = 0; i < s->mf.count; i++)
+			s->stats[RP__ST_SKIPPED] += s->obj_done[i];
 	}
 	cn->run = s->run;
 	s->joined++;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 struct conn;
+struct decoders;
 
 struct rp__server {
 	const struct rp_serve_options *o;
@@ -54,6 +55,13 @@ struct rp__session {
 	double t_start;
 
 	pthread_mutex_t sync_mu;     /* one fdatasync + journal append at a time */
+
+	/* Delivery as objects complete (under deliver_mu): the next object to look at. */
+	pthread_mutex_t deliver_mu;
+	uint64_t dpos;
+	uint32_t dnext;
+	struct decoders *dec;        /* decoders and encoders kept for the session */
+	int stage;                   /* stage/ directory, opened on first delivery */
 };
 
 void rp__srv_log(struct rp__server *srv, const char *event, const char *peer,

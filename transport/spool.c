@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static int deliver_ahead(struct rp__server *srv, struct rp__session *s, struct rp_errbuf *err);
+
 #define J_KEY 1
 #define J_OBJECT 2
 #define J_DELIVERED 3
@@ -85,6 +87,23 @@ pread_all(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
+struct decoders {
+	struct rp_decoder *d[16];
+	struct rp_encoder *e[16];    /* only for the transfer syntax of --deliver compressed */
+};
+
+static void
+decoders_free(struct decoders *dec)
+{
+	if (!dec)
+		return;
+	for (int i = 0; i < 16; i++) {
+		rp_decoder_destroy(dec->d[i]);
+		rp_encoder_destroy(dec->e[i]);
+	}
+	free(dec);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Sessions in memory */
 
@@ -112,8 +131,12 @@ session_free(struct rp__session *s)
 	for (int *fd = &s->sdir; fd <= &s->journal_fd; fd++)
 		if (*fd > 0)
 			close(*fd);
+	decoders_free(s->dec);
+	if (s->stage >= 0)
+		close(s->stage);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->sync_mu);
+	pthread_mutex_destroy(&s->deliver_mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
 }
@@ -248,7 +271,9 @@ rp__session_open(struct rp__server *srv, const uint8_t id[16], const uint8_t *ma
 	s->sdir = s->stream_fd = s->parity_fd = s->journal_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->sync_mu, NULL);
+	pthread_mutex_init(&s->deliver_mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	s->stage = -1;
 	memcpy(s->id, id, 16);
 	rp__session_hex(id, s->hex);
 	int st = RP_OK;
@@ -392,7 +417,6 @@ int
 rp__session_chunk(struct rp__server *srv, struct rp__session *s, const struct rp__chunk *ch,
 		  struct rp_errbuf *err)
 {
-	(void)srv;
 	const uint32_t cs = s->mf.chunk_size, k = s->mf.k, m = s->mf.m;
 	if (memcmp(ch->session, s->id, 16) != 0)
 		return rp__err(err, RP_E_PROTOCOL, "chunk of another session");
@@ -447,6 +471,8 @@ rp__session_chunk(struct rp__server *srv, struct rp__session *s, const struct rp
 		st = RP_OK;
 	if (st == RP_OK && sync)
 		st = session_sync(s, err);
+	if (st == RP_OK && ch->index < k)
+		st = deliver_ahead(srv, s, err);
 	return st;
 }
 
@@ -524,10 +550,6 @@ rebuild_groups(struct rp__session *s, uint64_t stream_len, uint64_t data_chunks,
 /* ------------------------------------------------------------------------------------ */
 /* Delivery */
 
-struct decoders {
-	struct rp_decoder *d[16];
-	struct rp_encoder *e[16];    /* only for the transfer syntax of --deliver compressed */
-};
 
 /* Opens (creating) every directory of `path` below `base`, refusing symlinks. */
 static int
@@ -812,23 +834,127 @@ out:
 }
 
 static int
+delivery_prepare(struct rp__session *s, struct rp_errbuf *err)
+{
+	if (!s->dec && !(s->dec = calloc(1, sizeof(*s->dec))))
+		return RP_E_NOMEM;
+	if (s->stage < 0) {
+		s->stage = openat(s->sdir, "stage", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s->stage < 0)
+			return io_err(err, s, "stage", errno);
+	}
+	return RP_OK;
+}
+
+static void
+object_delivered(struct rp__session *s, uint32_t j, uint64_t size)
+{
+	pthread_mutex_lock(&s->mu);
+	s->obj_done[j] = 1;
+	s->stats[RP__ST_OBJECTS]++;
+	s->stats[RP__ST_ORIG_BYTES] += size;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether every data chunk covering stream bytes [a, b) has arrived. */
+static bool
+range_present(struct rp__session *s, uint64_t a, uint64_t b)
+{
+	const uint32_t cs = s->mf.chunk_size, k = s->mf.k, m = s->mf.m;
+	bool ok = true;
+	pthread_mutex_lock(&s->mu);
+	for (uint64_t d = a / cs; ok && d * cs < b; d++)
+		ok = rp__ranges_has(&s->got, (d / k) * (k + m) + d % k);
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+/* Delivers the objects whose bytes have all arrived, in stream order, while the transfer
+ * goes on: decoding overlaps the network instead of following it.  Called by whichever
+ * connection thread wrote a chunk; one at a time (trylock: the others keep receiving). */
+static int
+deliver_ahead(struct rp__server *srv, struct rp__session *s, struct rp_errbuf *err)
+{
+	if (pthread_mutex_trylock(&s->deliver_mu) != 0)
+		return RP_OK;
+	int st = delivery_prepare(s, err);
+	long page = sysconf(_SC_PAGESIZE);
+	while (st == RP_OK && s->dnext < s->mf.count && !s->delivered) {
+		uint64_t pos = s->dpos;
+		uint8_t fixed[RP__OBJHDR_FIXED];
+		struct rp__objhdr h;
+		size_t need;
+		if (!range_present(s, pos, pos + sizeof(fixed)) ||
+		    pread_all(s->stream_fd, fixed, sizeof(fixed), pos) < 0)
+			break;
+		if ((st = rp__objhdr_decode(fixed, sizeof(fixed), &h, &need, err)) < 0)
+			break;
+		uint8_t *hb = malloc(need);
+		if (!hb) {
+			st = RP_E_NOMEM;
+			break;
+		}
+		if (!range_present(s, pos, pos + need) || pread_all(s->stream_fd, hb, need, pos) < 0) {
+			free(hb);
+			break;
+		}
+		st = rp__objhdr_decode(hb, need, &h, &need, err);
+		free(hb);
+		if (st < 0)
+			break;
+		uint32_t j = s->dnext;
+		if (h.index != j || h.orig_size != s->mf.e[j].size || pos + need > s->max_stream ||
+		    h.body_len > s->max_stream - pos - need) {
+			rp__objhdr_free(&h);
+			st = rp__err(err, RP_E_CORRUPT, "object %u: header disagrees with the manifest",
+				     j);
+			break;
+		}
+		uint64_t end = pos + need + h.body_len;
+		if (!range_present(s, pos, end)) {
+			rp__objhdr_free(&h);
+			break;
+		}
+		if (!s->obj_done[j]) {
+			uint64_t base = pos - pos % (uint64_t)page;
+			size_t len = (size_t)(end - base);
+			uint8_t *map = mmap(NULL, len, PROT_READ, MAP_SHARED, s->stream_fd, (off_t)base);
+			if (map == MAP_FAILED) {
+				rp__objhdr_free(&h);
+				st = io_err(err, s, "mapping the stream spool", errno);
+				break;
+			}
+			st = deliver_object(srv, s, s->stage, j, &h, map + (pos - base) + need, s->dec,
+					    err);
+			munmap(map, len);
+			if (st == RP_OK)
+				st = journal_record(s, J_OBJECT, j, err);
+			if (st == RP_OK)
+				object_delivered(s, j, h.orig_size);
+		}
+		rp__objhdr_free(&h);
+		if (st == RP_OK) {
+			s->dpos = end;
+			s->dnext = j + 1;
+		}
+	}
+	pthread_mutex_unlock(&s->deliver_mu);
+	return st;
+}
+
+static int
 deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint64_t stream_len,
 	struct rp_errbuf *err)
 {
-	int stage = openat(s->sdir, "stage", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (stage < 0)
-		return io_err(err, s, "stage", errno);
+	RP_TRY(delivery_prepare(s, err));
+	int stage = s->stage;
 	uint8_t *map = mmap(NULL, stream_len, PROT_READ, MAP_SHARED, s->stream_fd, 0);
-	if (map == MAP_FAILED) {
-		close(stage);
+	if (map == MAP_FAILED)
 		return io_err(err, s, "mapping the stream spool", errno);
-	}
 	struct stat stt;
 	int st = RP_OK;
 	if (fstat(s->stream_fd, &stt) < 0 || (uint64_t)stt.st_size < stream_len)
 		st = rp__err(err, RP_E_CORRUPT, "session %s: spool shorter than the stream", s->hex);
-	struct decoders dec;
-	memset(&dec, 0, sizeof(dec));
 	uint64_t pos = 0;
 	double last = rp__now();
 	for (uint32_t j = 0; j < s->mf.count && st == RP_OK; j++) {
@@ -847,16 +973,11 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 			break;
 		}
 		if (!s->obj_done[j]) {
-			st = deliver_object(srv, s, stage, j, &h, map + pos + need, &dec, err);
+			st = deliver_object(srv, s, stage, j, &h, map + pos + need, s->dec, err);
 			if (st == RP_OK)
 				st = journal_record(s, J_OBJECT, j, err);
-			if (st == RP_OK) {
-				s->obj_done[j] = 1;
-				s->stats[RP__ST_OBJECTS]++;
-				s->stats[RP__ST_ORIG_BYTES] += h.orig_size;
-			}
-		} else {
-			s->stats[RP__ST_SKIPPED]++;
+			if (st == RP_OK)
+				object_delivered(s, j, h.orig_size);
 		}
 		pos += need + h.body_len;
 		rp__objhdr_free(&h);
@@ -880,12 +1001,7 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 		(void)ftruncate(s->stream_fd, 0);
 		(void)ftruncate(s->parity_fd, 0);
 	}
-	for (int i = 0; i < 16; i++) {
-		rp_decoder_destroy(dec.d[i]);
-		rp_encoder_destroy(dec.e[i]);
-	}
 	munmap(map, stream_len);
-	close(stage);
 	return st;
 }
 
@@ -950,8 +1066,11 @@ rp__session_done(struct rp__server *srv, struct rp__session *s, const void *self
 		return st;
 	}
 	rp__ranges_free(&need);
-	if (st == RP_OK)
+	if (st == RP_OK) {
+		pthread_mutex_lock(&s->deliver_mu);
 		st = deliver(srv, s, c, d->stream_length, err);
+		pthread_mutex_unlock(&s->deliver_mu);
+	}
 	if (st < 0) {
 		rp__srv_log(srv, "session_failed", srv->ops->peer(c), s->hex, err->msg,
 			    "\"status\":\"%s\"", rp_status_name(st));
