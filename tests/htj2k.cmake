@@ -3,3 +3,18 @@
 # three decoders, the corpus and the conformance streams, and the decoder's fuzz target.
 rp_add_test(test_htj2k_roundtrip SOURCES test_htj2k_roundtrip.c LABELS unit codec htj2k)
 rp_add_test(test_htj2k_corpus SOURCES test_htj2k_corpus.c LABELS corpus codec htj2k)
+
+# Fuzz target for our decoder: the standalone harness runs it over the seeds (small
+# codestreams from our encoder and OpenJPH's) and the committed regressions.
+if(RP_FUZZ)
+  add_executable(fuzz_htj2k_decode fuzz/fuzz_htj2k_decode.c)
+  target_compile_options(fuzz_htj2k_decode PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_htj2k_decode PRIVATE -fsanitize=fuzzer)
+else()
+  add_executable(fuzz_htj2k_decode fuzz/fuzz_htj2k_decode.c fuzz/standalone.c)
+endif()
+target_link_libraries(fuzz_htj2k_decode PRIVATE radpipe_static)
+add_test(NAME fuzz_htj2k_decode_seeds
+         COMMAND fuzz_htj2k_decode ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds/htj2k_decode
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
+set_tests_properties(fuzz_htj2k_decode_seeds PROPERTIES TIMEOUT 300 LABELS fuzz)
