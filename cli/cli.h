@@ -43,6 +43,10 @@ void rp_cli_error(const char *what, int status, const char *msg);
 /* "radpipe: ..." on stderr (printf-style). */
 void rp_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Formats msg into err and returns status (for error paths). */
+int rp_cli_fail(struct rp_errbuf *err, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Exit code for a library status. */
 int rp_cli_exit_code(int status);
 

@@ -37,6 +37,9 @@ struct rp__codec_ops {
 	int (*decode)(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
 		      uint8_t *dst, size_t dst_capacity, struct rp_pool *pool,
 		      struct rp_errbuf *err);
+	/* Photometric interpretation of what decode() writes, given the stored one (e.g.
+	 * YBR_RCT -> RGB when the decoder undoes the colour transform).  NULL: unchanged. */
+	enum rp_photometric (*decoded_photometric)(enum rp_photometric stored);
 };
 
 /* The adapter for `codec`, or NULL when this build has none. */
@@ -52,9 +55,10 @@ rp__sample_bytes(const struct rp_image_desc *img)
 	       img->bits_allocated == 8 ? 1 : 0;
 }
 
-/* Whether every sample of a canonical frame holds a proper sign/zero extension of its low
- * bits_stored bits (what DICOM's pixel value means).  Returns 1 when clean, 0 when some
- * sample carries other bits above bits_stored. */
+/* Whether the bits above bits_stored carry nothing: all zero, or (signed data) the sign
+ * extension of the low bits_stored bits.  Both are common in real files and both mean the
+ * same pixel value.  Returns 1 when clean, 0 when some sample carries other bits there
+ * (overlays in the pixel data, an old practice). */
 int rp__frame_high_bits_clean(const struct rp_image_desc *img, const uint8_t *frame,
 			      size_t size);
 

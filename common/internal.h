@@ -6,6 +6,7 @@
 
 #include <radpipe/radpipe.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 

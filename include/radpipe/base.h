@@ -62,6 +62,12 @@ struct rp_errbuf {
 	char msg[RP_ERRBUF_SIZE];
 };
 
+/* Writes data to path atomically: a temporary file in the same directory, fsync, rename,
+ * fsync of the directory.  Never leaves a partial file under path.  RP_OK, RP_E_IO or
+ * RP_E_NOSPACE with the reason in err. */
+RP_API RP_NODISCARD int rp_file_write_atomic(const char *path, const void *data, size_t size,
+					     struct rp_errbuf *err);
+
 /* The library's version string, e.g. "0.1.0". */
 RP_API const char *rp_version(void);
 

@@ -100,6 +100,10 @@ RP_API RP_NODISCARD int rp_dicom_decode_frame(const struct rp_dicom *ds, uint32_
 					      void *dst, size_t dst_capacity,
 					      struct rp_errbuf *err);
 
+/* PhotometricInterpretation of what rp_dicom_decode_frame() writes: the stored one, or
+ * what the codec converts it to (e.g. "RGB" for YBR_RCT JPEG 2000).  NULL without pixels. */
+RP_API const char *rp_dicom_decoded_photometric(const struct rp_dicom *ds);
+
 /* Native data only: scans every frame for bits above BitsStored that are not a plain
  * sign/zero extension; sets info->high_bits_dirty and *dirty_ret.  Compressed syntaxes
  * carry BitsStored bits only, so they are always clean. */

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* codec/dicom/write.c - DICOM Part 10 writer: a parsed dataset, re-serialized in explicit
+ * VR little endian (optionally deflated) or an encapsulated syntax, with new pixel data.
+ *
+ * Elements are carried over byte for byte when the source is already explicit VR little
+ * endian; otherwise they are re-encoded (VR from the dictionary for implicit VR, values
+ * swapped for big endian, sequences and items written with undefined length so that no
+ * length has to be recomputed).  Group length elements of groups whose content changes
+ * are dropped (they are retired, PS3.5 7.2). */
+#include "codec/dicom/dicom_impl.h"
+#include "common/fileio.h"
+
+#include <stdio.h>
+
+struct writer {
+	rp_write_fn *fn;
+	void *ctx;
+	int status;
+};
+
+/* A growable memory sink, for the meta group (its length comes first) and deflate. */
+struct membuf {
+	uint8_t *data;
+	size_t size, cap;
+};
+
+static int
+membuf_write(void *ctx, const void *data, size_t size)
+{
+	struct membuf *m = ctx;
+	if (size > m->cap - m->size) {
+		size_t cap = m->cap ? m->cap : 4096;
+		while (cap - m->size < size) {
+			if (cap > SIZE_MAX / 2)
+				return RP_E_NOMEM;
+			cap *= 2;
+		}
+		uint8_t *n = realloc(m->data, cap);
+		if (!n)
+			return RP_E_NOMEM;
+		m->data = n;
+		m->cap = cap;
+	}
+	memcpy(m->data + m->size, data, size);
+	m->size += size;
+	return RP_OK;
+}
+
+static void
+emit(struct writer *w, const void *data, size_t size)
+{
+	if (w->status == RP_OK && size)
+		w->status = w->fn(w->ctx, data, size);
+}
+
+static void
+emit_header(struct writer *w, uint32_t tag, uint16_t vr, uint32_t length)
+{
+	uint8_t h[12];
+	rp__store_le16(h, (uint16_t)(tag >> 16));
+	rp__store_le16(h + 2, (uint16_t)tag);
+	if ((tag >> 16) == 0xFFFE) {
+		rp__store_le32(h + 4, length);
+		emit(w, h, 8);
+		return;
+	}
+	h[4] = (uint8_t)(vr >> 8);
+	h[5] = (uint8_t)vr;
+	if (rp__vr_long(vr)) {
+		h[6] = h[7] = 0;
+		rp__store_le32(h + 8, length);
+		emit(w, h, 12);
+	} else {
+		rp__store_le16(h + 6, (uint16_t)length);
+		emit(w, h, 8);
+	}
+}
+
+/* A short string value padded to even length (space, or NUL for UI). */
+static void
+emit_string(struct writer *w, uint32_t tag, uint16_t vr, const char *s)
+{
+	size_t n = strlen(s);
+	emit_header(w, tag, vr, (uint32_t)(n + (n & 1)));
+	emit(w, s, n);
+	if (n & 1)
+		emit(w, vr == VR(UI) ? "\0" : " ", 1);
+}
+
+static void
+emit_swapped(struct writer *w, const uint8_t *p, size_t n, unsigned unit)
+{
+	uint8_t tmp[4096];
+	while (n) {
+		size_t chunk = n < sizeof(tmp) ? n : sizeof(tmp) - sizeof(tmp) % 8;
+		memcpy(tmp, p, chunk);
+		for (size_t i = 0; unit > 1 && i + unit <= chunk; i += unit)
+			for (unsigned a = 0, b = unit - 1; a < b; a++, b--) {
+				uint8_t t = tmp[i + a];
+				tmp[i + a] = tmp[i + b];
+				tmp[i + b] = t;
+			}
+		emit(w, tmp, chunk);
+		p += chunk;
+		n -= chunk;
+	}
+}
+
+static int emit_elem(struct writer *w, const struct rp_dicom *ds, const struct rp__elem *e,
+		     unsigned depth, struct rp_errbuf *err);
+
+/* Elements of one item, in [pos, end) or up to the item delimiter when undefined. */
+static int
+emit_item_elems(struct writer *w, const struct rp_dicom *ds, size_t pos, size_t end,
+		bool until_delim, struct rp__enc enc, unsigned depth, struct rp_errbuf *err)
+{
+	while (pos < end) {
+		uint32_t t = enc.big_endian ?
+			RP__TAG(rp__load_be16(ds->buf + pos), rp__load_be16(ds->buf + pos + 2)) :
+			RP__TAG(rp__load_le16(ds->buf + pos), rp__load_le16(ds->buf + pos + 2));
+		if (until_delim && t == RP__TAG_ITEM_END)
+			return RP_OK;
+		struct rp__elem child;
+		RP_TRY(rp__read_elem(ds, ds->buf, pos, ds->size, enc, depth, &child, err));
+		if (child.end > end && !until_delim)
+			return rp__err(err, RP_E_CORRUPT, "element at offset %zu overruns its item",
+				       pos);
+		RP_TRY(emit_elem(w, ds, &child, depth, err));
+		pos = child.end;
+	}
+	return RP_OK;
+}
+
+static int
+emit_sequence(struct writer *w, const struct rp_dicom *ds, const struct rp__elem *e,
+	      unsigned depth, struct rp_errbuf *err)
+{
+	emit_header(w, e->tag, VR(SQ), RP__UNDEFINED_LENGTH);
+	size_t pos = e->value, end = e->value + e->length;
+	bool be = e->enc.big_endian;
+	while (pos < end) {
+		uint32_t len = be ? rp__load_be32(ds->buf + pos + 4) : rp__load_le32(ds->buf + pos + 4);
+		emit_header(w, RP__TAG_ITEM, 0, RP__UNDEFINED_LENGTH);
+		size_t ipos = pos + 8;
+		if (len == RP__UNDEFINED_LENGTH) {
+			RP_TRY(emit_item_elems(w, ds, ipos, end, true, e->enc, depth + 1, err));
+			/* find where the item ended: re-walk to the delimiter */
+			while (ipos < end) {
+				uint32_t t = be ? RP__TAG(rp__load_be16(ds->buf + ipos),
+							  rp__load_be16(ds->buf + ipos + 2)) :
+						  RP__TAG(rp__load_le16(ds->buf + ipos),
+							  rp__load_le16(ds->buf + ipos + 2));
+				if (t == RP__TAG_ITEM_END) {
+					ipos += 8;
+					break;
+				}
+				struct rp__elem c;
+				RP_TRY(rp__read_elem(ds, ds->buf, ipos, ds->size, e->enc, depth + 1,
+						     &c, err));
+				ipos = c.end;
+			}
+			pos = ipos;
+		} else {
+			RP_TRY(emit_item_elems(w, ds, ipos, ipos + len, false, e->enc, depth + 1,
+					       err));
+			pos = ipos + len;
+		}
+		emit_header(w, RP__TAG_ITEM_END, 0, 0);
+	}
+	emit_header(w, RP__TAG_SEQ_END, 0, 0);
+	return w->status;
+}
+
+static int
+emit_elem(struct writer *w, const struct rp_dicom *ds, const struct rp__elem *e,
+	  unsigned depth, struct rp_errbuf *err)
+{
+	if (ds->enc.explicit_vr && !ds->enc.big_endian) {
+		/* Already our encoding, nested sequences included: copy verbatim. */
+		emit(w, ds->buf + e->start, e->end - e->start);
+		return w->status;
+	}
+	if (e->vr == VR(SQ) || e->undefined)
+		return emit_sequence(w, ds, e, depth, err);
+	uint16_t vr = e->vr;
+	if (!rp__vr_long(vr) && e->length > 0xFFFF)
+		vr = VR(UN);   /* cannot be written in the short form */
+	emit_header(w, e->tag, vr, (uint32_t)e->length);
+	if (e->enc.big_endian)
+		emit_swapped(w, ds->buf + e->value, e->length, rp__vr_swap_unit(vr));
+	else
+		emit(w, ds->buf + e->value, e->length);
+	return w->status;
+}
+
+void
+rp_dicom_write_options_init(struct rp_dicom_write_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->struct_size = sizeof(*opts);
+	opts->ts_uid = "1.2.840.10008.1.2.1";
+	opts->planar = -1;
+	opts->eot_threshold = UINT32_MAX;
+}
+
+/* Our implementation UID root is a UUID-derived OID (PS3.5 B.2), used only when the
+ * source had no meta information to carry over. */
+#define RP_IMPLEMENTATION_UID "2.25.205405127301137212367254497917377432901"
+
+struct meta_item {
+	uint32_t tag;
+	const uint8_t *raw;          /* a source element, verbatim */
+	size_t raw_size;
+	const char *str;             /* or a string element we make */
+	uint16_t vr;
+};
+
+static int
+write_meta(struct writer *w, const struct rp_dicom *src, const char *ts_uid,
+	   const char *impl_version)
+{
+	struct meta_item items[40];
+	size_t n = 0;
+	if (src->info.has_meta) {
+		size_t pos = src->meta_start;
+		while (pos < src->meta_end && n < 36) {
+			struct rp__elem e;
+			struct rp__enc le = { .explicit_vr = true };
+			if (rp__read_elem(src, src->file, pos, src->meta_end, le, 0, &e, NULL) < 0)
+				break;
+			if (e.tag != RP__TAG(0x0002, 0x0000) && e.tag != RP__TAG(0x0002, 0x0010))
+				items[n++] = (struct meta_item){ .tag = e.tag, .raw = src->file + e.start,
+								 .raw_size = e.end - e.start };
+			pos = e.end;
+		}
+	} else {
+		items[n++] = (struct meta_item){ .tag = RP__TAG(0x0002, 0x0002), .vr = VR(UI),
+						 .str = src->info.sop_class_uid };
+		items[n++] = (struct meta_item){ .tag = RP__TAG(0x0002, 0x0003), .vr = VR(UI),
+						 .str = src->info.sop_instance_uid };
+		items[n++] = (struct meta_item){ .tag = RP__TAG(0x0002, 0x0012), .vr = VR(UI),
+						 .str = RP_IMPLEMENTATION_UID };
+		items[n++] = (struct meta_item){ .tag = RP__TAG(0x0002, 0x0013), .vr = VR(SH),
+						 .str = impl_version };
+	}
+	items[n++] = (struct meta_item){ .tag = RP__TAG(0x0002, 0x0010), .vr = VR(UI), .str = ts_uid };
+	bool have_version = false;
+	for (size_t i = 0; i < n; i++)
+		have_version |= items[i].tag == RP__TAG(0x0002, 0x0001);
+	static const uint8_t version[] = { 0x02, 0x00, 0x01, 0x00, 'O', 'B', 0, 0, 2, 0, 0, 0, 0, 1 };
+	if (!have_version)
+		items[n++] = (struct meta_item){ .tag = RP__TAG(0x0002, 0x0001), .raw = version,
+						 .raw_size = sizeof(version) };
+	/* Insertion sort by tag: a dozen items. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && items[j - 1].tag > items[j].tag; j--) {
+			struct meta_item t = items[j];
+			items[j] = items[j - 1];
+			items[j - 1] = t;
+		}
+
+	struct membuf m = { 0 };
+	struct writer mw = { .fn = membuf_write, .ctx = &m };
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].raw)
+			emit(&mw, items[i].raw, items[i].raw_size);
+		else
+			emit_string(&mw, items[i].tag, items[i].vr, items[i].str);
+	}
+	if (mw.status == RP_OK) {
+		uint8_t gl[12] = { 0x02, 0x00, 0x00, 0x00, 'U', 'L', 4, 0 };
+		rp__store_le32(gl + 8, (uint32_t)m.size);
+		emit(w, gl, sizeof(gl));
+		emit(w, m.data, m.size);
+	}
+	free(m.data);
+	return mw.status < 0 ? mw.status : w->status;
+}
+
+/* Canonical frames -> native pixel data value (planar layout when asked). */
+static void
+emit_native_pixels(struct writer *w, const struct rp_image_desc *img, bool planar,
+		   const struct rp_frame_ref *frames, uint32_t count)
+{
+	size_t frame = rp_image_frame_size(img);
+	size_t total = 0;
+	if (img->bits_allocated == 1) {
+		size_t bits = (size_t)img->width * img->height * img->components * count;
+		total = bits / 8 + (bits % 8 != 0);
+	} else {
+		total = frame * count;
+	}
+	size_t padded = total + (total & 1);
+	emit_header(w, RP__TAG_PIXEL_DATA, img->bits_allocated > 8 ? VR(OW) : VR(OB),
+		    (uint32_t)padded);
+	if (img->bits_allocated == 1) {
+		/* Frames of packed bits follow each other without byte alignment. */
+		uint8_t *packed = calloc(1, padded);
+		if (!packed) {
+			w->status = RP_E_NOMEM;
+			return;
+		}
+		size_t bits = (size_t)img->width * img->height * img->components;
+		for (uint32_t f = 0; f < count; f++) {
+			const uint8_t *s = frames[f].data;
+			for (size_t b = 0; b < bits; b++)
+				if ((s[b / 8] >> (b % 8)) & 1) {
+					size_t o = (size_t)f * bits + b;
+					packed[o / 8] |= (uint8_t)(1u << (o % 8));
+				}
+		}
+		emit(w, packed, padded);
+		free(packed);
+		return;
+	}
+	size_t bps = img->bits_allocated / 8, pixels = (size_t)img->width * img->height;
+	uint8_t *tmp = planar ? malloc(frame) : NULL;
+	if (planar && !tmp) {
+		w->status = RP_E_NOMEM;
+		return;
+	}
+	for (uint32_t f = 0; f < count; f++) {
+		const uint8_t *s = frames[f].data;
+		if (planar) {
+			for (size_t c = 0; c < 3; c++)
+				for (size_t i = 0; i < pixels; i++)
+					memcpy(tmp + (c * pixels + i) * bps, s + (i * 3 + c) * bps, bps);
+			emit(w, tmp, frame);
+		} else {
+			emit(w, s, frame);
+		}
+	}
+	free(tmp);
+	if (total & 1)
+		emit(w, "", 1);
+}
+
+static void
+emit_encapsulated(struct writer *w, const struct rp_frame_ref *frames, uint32_t count,
+		  uint64_t eot_threshold)
+{
+	uint64_t total = 0;
+	for (uint32_t f = 0; f < count; f++)
+		total += 8 + frames[f].size + (frames[f].size & 1);
+	bool use_eot = total > eot_threshold;
+	if (use_eot) {
+		/* Extended Offset Table (PS3.5 A.4.2): 64-bit offsets of each frame's item
+		 * relative to the first fragment item, and each frame's length. */
+		uint8_t v[8];
+		emit_header(w, RP__TAG_EOT, VR(OV), count * 8u);
+		uint64_t off = 0;
+		for (uint32_t f = 0; f < count; f++) {
+			rp__store_le64(v, off);
+			emit(w, v, 8);
+			off += 8 + frames[f].size + (frames[f].size & 1);
+		}
+		emit_header(w, RP__TAG_EOT_LENGTHS, VR(OV), count * 8u);
+		for (uint32_t f = 0; f < count; f++) {
+			rp__store_le64(v, frames[f].size);
+			emit(w, v, 8);
+		}
+	}
+	emit_header(w, RP__TAG_PIXEL_DATA, VR(OB), RP__UNDEFINED_LENGTH);
+	emit_header(w, RP__TAG_ITEM, 0, use_eot ? 0 : count * 4u);
+	if (!use_eot) {
+		uint32_t off = 0;
+		for (uint32_t f = 0; f < count; f++) {
+			uint8_t v[4];
+			rp__store_le32(v, off);
+			emit(w, v, 4);
+			off += (uint32_t)(8 + frames[f].size + (frames[f].size & 1));
+		}
+	}
+	for (uint32_t f = 0; f < count; f++) {
+		size_t n = frames[f].size;
+		emit_header(w, RP__TAG_ITEM, 0, (uint32_t)(n + (n & 1)));
+		emit(w, frames[f].data, n);
+		if (n & 1)
+			emit(w, "", 1);      /* pad after EOI/EOC, PS3.5 A.4 */
+	}
+	emit_header(w, RP__TAG_SEQ_END, 0, 0);
+}
+
+/* The elements the writer makes itself, merged into the source's tag order. */
+struct made {
+	uint32_t tag;
+	const char *str;             /* a string element */
+	uint16_t vr, us;             /* or a US element when str == NULL */
+};
+
+static bool
+replaced(const struct made *made, size_t n, uint32_t tag)
+{
+	for (size_t i = 0; i < n; i++)
+		if (made[i].tag == tag)
+			return true;
+	return false;
+}
+
+static void
+emit_made(struct writer *w, const struct made *m)
+{
+	if (m->str) {
+		emit_string(w, m->tag, m->vr, m->str);
+	} else {
+		uint8_t v[2];
+		rp__store_le16(v, m->us);
+		emit_header(w, m->tag, VR(US), 2);
+		emit(w, v, 2);
+	}
+}
+
+static int
+write_dataset(struct writer *w, const struct rp_dicom *src, const struct rp_ts_info *ts,
+	      const struct rp_dicom_write_options *o, const struct rp_frame_ref *frames,
+	      uint32_t count, struct rp_errbuf *err)
+{
+	const struct rp_dicom_info *info = &src->info;
+	struct made made[8];
+	size_t nm = 0;
+	char ratio[20] = "";
+	if (o->photometric)
+		made[nm++] = (struct made){ RP__TAG(0x0028, 0x0004), o->photometric, VR(CS), 0 };
+	if (o->planar >= 0 && info->img.components == 3)
+		made[nm++] = (struct made){ RP__TAG(0x0028, 0x0006), NULL, VR(US),
+					    (uint16_t)o->planar };
+	if (o->lossy) {
+		made[nm++] = (struct made){ RP__TAG(0x0028, 0x2110), "01", VR(CS), 0 };
+		if (o->lossy_ratio > 0) {
+			snprintf(ratio, sizeof(ratio), "%.4g", o->lossy_ratio);
+			made[nm++] = (struct made){ RP__TAG(0x0028, 0x2112), ratio, VR(DS), 0 };
+		}
+		if (o->lossy_method)
+			made[nm++] = (struct made){ RP__TAG(0x0028, 0x2114), o->lossy_method,
+						    VR(CS), 0 };
+	}
+	bool reencode = !src->enc.explicit_vr || src->enc.big_endian;
+	size_t next_made = 0;
+	bool pixels_done = false;
+	for (size_t i = 0; i <= src->elem_count && w->status == RP_OK; i++) {
+		uint32_t tag = i < src->elem_count ? src->elems[i].tag : UINT32_MAX;
+		while (next_made < nm && made[next_made].tag <= tag)
+			emit_made(w, &made[next_made++]);
+		if (!pixels_done && tag >= RP__TAG_EOT && info->has_pixels) {
+			if (ts->encapsulated)
+				emit_encapsulated(w, frames, count, o->eot_threshold);
+			else if (frames)
+				emit_native_pixels(w, &info->img,
+						   o->planar >= 0 ? o->planar == 1 : info->planar,
+						   frames, count);
+			else  /* the source's own native pixel data */
+				RP_TRY(emit_elem(w, src, &src->elems[src->pixel_elem], 0, err));
+			pixels_done = true;
+		}
+		if (i == src->elem_count)
+			break;
+		const struct rp__elem *e = &src->elems[i];
+		uint16_t group = (uint16_t)(tag >> 16);
+		if (replaced(made, nm, tag) || tag == RP__TAG_EOT || tag == RP__TAG_EOT_LENGTHS ||
+		    (info->has_pixels && tag == RP__TAG_PIXEL_DATA) || group == 0x0002)
+			continue;
+		if ((tag & 0xFFFF) == 0 && (reencode || group == 0x0028 || group == 0x7FE0))
+			continue;            /* a group length that would be wrong */
+		RP_TRY(emit_elem(w, src, e, 0, err));
+	}
+	return w->status;
+}
+
+int
+rp_dicom_write(const struct rp_dicom *src, const struct rp_dicom_write_options *opts,
+	       const struct rp_frame_ref *frames, uint32_t frame_count, rp_write_fn *write,
+	       void *ctx, struct rp_errbuf *err)
+{
+	struct rp_dicom_write_options defaults;
+	if (!opts) {
+		rp_dicom_write_options_init(&defaults);
+		opts = &defaults;
+	}
+	if (!src || !write || opts->struct_size != sizeof(*opts))
+		return rp__err(err, RP_E_INVALID_ARG, "write: missing argument");
+	const struct rp_ts_info *ts = rp_ts_lookup(opts->ts_uid);
+	if (!ts || (ts->big_endian) || (!ts->explicit_vr))
+		return rp__err(err, RP_E_UNSUPPORTED, "cannot write transfer syntax %s",
+			       opts->ts_uid ? opts->ts_uid : "(null)");
+	const struct rp_dicom_info *info = &src->info;
+	if (info->has_pixels) {
+		if (frames && frame_count != info->frames)
+			return rp__err(err, RP_E_INVALID_ARG, "write: %u frames given, dataset has %u",
+				       frame_count, info->frames);
+		if (ts->encapsulated && !frames)
+			return rp__err(err, RP_E_INVALID_ARG, "write: encapsulated output needs frames");
+		if (!frames && info->encapsulated)
+			return rp__err(err, RP_E_INVALID_ARG, "write: native output needs frames");
+		size_t frame = rp_image_frame_size(&info->img);
+		for (uint32_t f = 0; frames && f < frame_count; f++) {
+			if (!ts->encapsulated && frames[f].size != frame)
+				return rp__err(err, RP_E_INVALID_ARG, "write: frame %u is %zu bytes, not %zu",
+					       f, frames[f].size, frame);
+			if (ts->encapsulated && frames[f].size > UINT32_MAX - 9)
+				return rp__err(err, RP_E_LIMIT, "write: frame %u too large for a fragment", f);
+		}
+	}
+	char version[17];
+	snprintf(version, sizeof(version), "RADPIPE_%s", RP_VERSION_STRING);
+
+	struct writer w = { .fn = write, .ctx = ctx };
+	uint8_t preamble[132] = { 0 };
+	if (info->has_meta && src->meta_start == 132)
+		memcpy(preamble, src->file, 128);
+	memcpy(preamble + 128, "DICM", 4);
+	emit(&w, preamble, sizeof(preamble));
+	RP_TRY(write_meta(&w, src, ts->uid,
+			  opts->implementation_version ? opts->implementation_version : version));
+	if (!ts->deflated)
+		return write_dataset(&w, src, ts, opts, frames, frame_count, err);
+
+	struct membuf m = { 0 };
+	struct writer mw = { .fn = membuf_write, .ctx = &m };
+	int st = write_dataset(&mw, src, ts, opts, frames, frame_count, err);
+	uint8_t *z = NULL;
+	size_t zsize = 0;
+	if (st == RP_OK)
+		st = rp__deflate_raw(m.data, m.size, &z, &zsize);
+	free(m.data);
+	if (st == RP_OK)
+		emit(&w, z, zsize);
+	free(z);
+	return st < 0 ? st : w.status;
+}
+
+int
+rp_dicom_write_file(const char *path, const struct rp_dicom *src,
+		    const struct rp_dicom_write_options *opts, const struct rp_frame_ref *frames,
+		    uint32_t frame_count, struct rp_errbuf *err)
+{
+	if (!path)
+		return RP_E_INVALID_ARG;
+	struct rp__atomic_file f;
+	RP_TRY(rp__atomic_open(&f, path, err));
+	int st = rp_dicom_write(src, opts, frames, frame_count, rp__atomic_write, &f, err);
+	if (st < 0) {
+		if (err && (st == RP_E_IO || st == RP_E_NOSPACE) && f.write_errno)
+			rp__err(err, st, "%s: write failed: %s", path, strerror(f.write_errno));
+		rp__atomic_abort(&f);
+		return st;
+	}
+	return rp__atomic_commit(&f, err);
+}

@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# tests/foundation.cmake - the foundation's tests: common code, DICOM I/O, JPEG-LS, CLI.
+rp_add_test(test_common SOURCES test_common.c LABELS unit)
+rp_add_test(test_dicom SOURCES test_dicom.c LABELS unit)
+rp_add_test(test_jpegls SOURCES test_jpegls.c LABELS unit codec)
+rp_add_test(test_corpus_jpegls SOURCES test_corpus_jpegls.c LABELS corpus codec)
+rp_add_test(test_corpus_parse SOURCES test_corpus_parse.c LABELS corpus)
+
+# Every corpus file the tests use is present and unchanged.
+add_test(NAME corpus_check COMMAND ${CMAKE_SOURCE_DIR}/corpus/check.sh ${RADPIPE_CORPUS})
+
+# The CLI end to end, with GDCM and DCMTK as independent decoders.
+add_test(NAME cli_jpegls_xdecode
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/jpegls_xdecode.sh $<TARGET_FILE:radpipe_cli>
+                 ${RADPIPE_CORPUS})
+add_test(NAME cli_errors
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/errors.sh $<TARGET_FILE:radpipe_cli>
+                 ${RADPIPE_CORPUS})
+set_tests_properties(cli_jpegls_xdecode cli_errors PROPERTIES TIMEOUT 900 LABELS cli)
+
+# The DICOM parser fuzz target, run over the corpus and the committed regressions.
+add_executable(fuzz_dicom_parse fuzz/fuzz_dicom_parse.c fuzz/standalone.c)
+target_link_libraries(fuzz_dicom_parse PRIVATE radpipe_static)
+add_test(NAME fuzz_dicom_parse_corpus
+         COMMAND fuzz_dicom_parse ${RADPIPE_CORPUS}/edge ${RADPIPE_CORPUS}/ct/dicomparser
+                 ${RADPIPE_CORPUS}/mr/pydicom ${CMAKE_SOURCE_DIR}/tests/fuzz/regress
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds)
+set_tests_properties(fuzz_dicom_parse_corpus PROPERTIES TIMEOUT 900 LABELS fuzz)
