@@ -18,3 +18,15 @@ add_test(NAME fuzz_htj2k_decode_seeds
          COMMAND fuzz_htj2k_decode ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds/htj2k_decode
                  ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
 set_tests_properties(fuzz_htj2k_decode_seeds PROPERTIES TIMEOUT 300 LABELS fuzz)
+
+# bench/bench_htj2k.c (speed is measured there, never asserted): built with the tests so
+# that bench/CMakeLists.txt stays its owner's; a 1-iteration smoke run keeps it working.
+if(RP_BUILD_BENCH)
+  add_executable(bench_htj2k ${CMAKE_SOURCE_DIR}/bench/bench_htj2k.c)
+  target_link_libraries(bench_htj2k PRIVATE radpipe_static)
+  set_target_properties(bench_htj2k PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
+  add_test(NAME bench_htj2k_smoke
+           COMMAND bench_htj2k -n 1 -q
+                   ${RADPIPE_CORPUS}/ct/dcm_qa_ct_Philips_Ingenuity_S21610/S2010/I10)
+  set_tests_properties(bench_htj2k_smoke PROPERTIES TIMEOUT 300 LABELS bench)
+endif()

@@ -8,12 +8,20 @@
  * (vertical then horizontal forward, horizontal then vertical inverse) is the standard's:
  * the floor operations make it matter for reversibility.  Right shifts of negative values
  * are arithmetic (floor) with every compiler this builds with (GCC, Clang). */
+#include <radpipe/pool.h>
+
 #include "codec/htj2k/ht_internal.h"
+
+/* Each level is cut into this many column strips (vertical pass) and row strips
+ * (horizontal pass), run on the pool.  A fixed count, not the thread count: every sample
+ * is computed by the same operations whatever the split, and a fixed split keeps the
+ * scratch layout independent of the pool. */
+#define STRIPS 16u
 
 size_t
 rp__dwt_tmp_count(unsigned w, unsigned h)
 {
-	return (size_t)w * h + 2 * (size_t)(w > h ? w : h) + 16;
+	return (size_t)w * h + STRIPS * (2 * (size_t)(w > h ? w : h) + 16);
 }
 
 /* ---- one dimension, on a contiguous line ---- */
@@ -132,4 +140,77 @@ rp__dwt53_inverse(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t 
 	for (unsigned y = 0; y < h; y++)
 		inv_line(data + (size_t)y * stride, w, tmp);
 	inv_vert(data, stride, w, h, tmp);
+}
+
+/* ---- multi-level, strips spread over a pool ---- */
+
+struct dwt_pass {
+	int32_t *data;
+	size_t stride;
+	unsigned w, h;
+	int32_t *tmp;
+	size_t line_tmp;        /* per-strip line scratch, after the w * h block */
+	int inverse;
+};
+
+static void
+vert_strip(void *arg, size_t i, unsigned worker)
+{
+	struct dwt_pass *p = arg;
+	unsigned x0 = (unsigned)(i * p->w / STRIPS), x1 = (unsigned)((i + 1) * p->w / STRIPS);
+	(void)worker;
+	if (x1 <= x0)
+		return;
+	/* Strip i's deinterleave scratch is columns [x0, x1) of a w x h block. */
+	int32_t *t = p->tmp + (size_t)x0 * p->h;
+	if (p->inverse)
+		inv_vert(p->data + x0, p->stride, x1 - x0, p->h, t);
+	else
+		fwd_vert(p->data + x0, p->stride, x1 - x0, p->h, t);
+}
+
+static void
+horiz_strip(void *arg, size_t i, unsigned worker)
+{
+	struct dwt_pass *p = arg;
+	unsigned y0 = (unsigned)(i * p->h / STRIPS), y1 = (unsigned)((i + 1) * p->h / STRIPS);
+	int32_t *t = p->tmp + (size_t)p->w * p->h + i * p->line_tmp;
+	(void)worker;
+	for (unsigned y = y0; y < y1; y++) {
+		if (p->inverse)
+			inv_line(p->data + (size_t)y * p->stride, p->w, t);
+		else
+			fwd_line(p->data + (size_t)y * p->stride, p->w, t);
+	}
+}
+
+void
+rp__dwt53_forward_levels(int32_t *data, size_t stride, unsigned w, unsigned h,
+			 unsigned levels, int32_t *tmp, struct rp_pool *pool)
+{
+	size_t line = 2 * (size_t)(w > h ? w : h) + 16;
+	for (unsigned l = 0; l < levels; l++) {
+		struct dwt_pass p = { data, stride, w, h, tmp, line, 0 };
+		rp_pool_parallel_for(pool, STRIPS, vert_strip, &p);
+		rp_pool_parallel_for(pool, STRIPS, horiz_strip, &p);
+		w = (w + 1) / 2;
+		h = (h + 1) / 2;
+	}
+}
+
+void
+rp__dwt53_inverse_levels(int32_t *data, size_t stride, unsigned w, unsigned h,
+			 unsigned levels, int32_t *tmp, struct rp_pool *pool)
+{
+	size_t line = 2 * (size_t)(w > h ? w : h) + 16;
+	for (int l = (int)levels - 1; l >= 0; l--) {
+		unsigned lw = w, lh = h;
+		for (int k = 0; k < l; k++) {
+			lw = (lw + 1) / 2;
+			lh = (lh + 1) / 2;
+		}
+		struct dwt_pass p = { data, stride, lw, lh, tmp, line, 1 };
+		rp_pool_parallel_for(pool, STRIPS, horiz_strip, &p);
+		rp_pool_parallel_for(pool, STRIPS, vert_strip, &p);
+	}
 }

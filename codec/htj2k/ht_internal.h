@@ -79,4 +79,12 @@ size_t rp__dwt_tmp_count(unsigned w, unsigned h);
 void rp__dwt53_forward(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 void rp__dwt53_inverse(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 
+/* All levels of a w x h plane, each pass cut into strips run on pool (NULL: the caller's
+ * thread).  tmp holds rp__dwt_tmp_count(w, h) int32. */
+struct rp_pool;
+void rp__dwt53_forward_levels(int32_t *data, size_t stride, unsigned w, unsigned h,
+			      unsigned levels, int32_t *tmp, struct rp_pool *pool);
+void rp__dwt53_inverse_levels(int32_t *data, size_t stride, unsigned w, unsigned h,
+			      unsigned levels, int32_t *tmp, struct rp_pool *pool);
+
 #endif /* RP_CODEC_HTJ2K_HT_INTERNAL_H */

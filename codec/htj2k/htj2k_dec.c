@@ -365,27 +365,6 @@ cb_decode_run(void *arg, size_t i, unsigned worker)
 	c->status = rp__ht_decode_block(c->seg, c->len, c->w, c->h, c->coef, c->stride, c->mb);
 }
 
-struct idwt_ctx {
-	int32_t **planes;
-	const struct rp__ht_params *p;
-	int32_t **tmp;
-};
-
-static void
-idwt_run(void *arg, size_t c, unsigned worker)
-{
-	struct idwt_ctx *d = arg;
-	(void)worker;
-	for (int l = (int)d->p->levels - 1; l >= 0; l--) {
-		uint32_t w = d->p->width, h = d->p->height;
-		for (int k = 0; k < l; k++) {
-			w = (w + 1) / 2;
-			h = (h + 1) / 2;
-		}
-		rp__dwt53_inverse(d->planes[c], d->p->width, w, h, d->tmp[c]);
-	}
-}
-
 int
 rp__htj2k_read_info(const uint8_t *src, size_t src_size, struct rp__ht_info *info,
 		    struct rp_errbuf *err)
@@ -516,8 +495,9 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 	}
 	for (unsigned k = 0; k < nc; k++) {
 		planes[k] = calloc(npix, sizeof(int32_t));
-		tmp[k] = malloc(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
-		if (!planes[k] || !tmp[k]) {
+		if (k == 0)
+			tmp[0] = malloc(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+		if (!planes[k] || !tmp[0]) {
 			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 			goto fail;
 		}
@@ -644,8 +624,9 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 				      cbs[i].status == RP_E_CORRUPT ? "corrupt" : "unsupported");
 			goto fail;
 		}
-	struct idwt_ctx ic = { planes, p, tmp };
-	rp_pool_parallel_for(pool, nc, idwt_run, &ic);
+	for (unsigned k = 0; k < nc; k++)
+		rp__dwt53_inverse_levels(planes[k], p->width, p->width, p->height, p->levels,
+					 tmp[0], pool);
 	rp__ht_planes_to_frame(img, p, planes, dst);
 	ret = RP_OK;
 fail:

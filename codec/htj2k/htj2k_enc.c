@@ -177,25 +177,6 @@ cb_job_run(void *arg, size_t index, unsigned worker)
 					j->out, j->cap, &j->len);
 }
 
-struct dwt_ctx {
-	int32_t **planes;
-	const struct rp__ht_params *p;
-	int32_t **tmp;
-};
-
-static void
-dwt_job_run(void *arg, size_t c, unsigned worker)
-{
-	struct dwt_ctx *d = arg;
-	uint32_t w = d->p->width, h = d->p->height;
-	(void)worker;
-	for (unsigned l = 0; l < d->p->levels; l++) {
-		rp__dwt53_forward(d->planes[c], d->p->width, w, h, d->tmp[c]);
-		w = (w + 1) / 2;
-		h = (h + 1) / 2;
-	}
-}
-
 /* ---- markers ---- */
 
 struct outw {
@@ -313,15 +294,17 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 
 	for (unsigned c = 0; c < nc; c++) {
 		planes[c] = malloc(npix * sizeof(int32_t));
-		tmp[c] = malloc(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
-		if (!planes[c] || !tmp[c]) {
+		if (c == 0)
+			tmp[0] = malloc(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+		if (!planes[c] || !tmp[0]) {
 			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 			goto fail;
 		}
 	}
 	rp__ht_frame_to_planes(img, p, src, planes);
-	struct dwt_ctx dctx = { planes, p, tmp };
-	rp_pool_parallel_for(pool, nc, dwt_job_run, &dctx);
+	for (unsigned c = 0; c < nc; c++)
+		rp__dwt53_forward_levels(planes[c], p->width, p->width, p->height, p->levels,
+					 tmp[0], pool);
 
 	/* Code-block jobs, in packet order (resolution, component, band, block raster). */
 	size_t njobs = 0, segcap = 0;
