@@ -533,22 +533,31 @@ predict(const uint16_t *pl, size_t pos, uint32_t x, uint32_t y, uint32_t w, uint
 	}
 }
 
-/* Differences of the whole frame, in coding order, mod 2^16 as signed values. */
-static int32_t
-frame_diff(uint16_t *const *planes, unsigned nc, uint32_t w, uint32_t h, unsigned sv,
-	   unsigned restart, int32_t initial, size_t k, uint32_t *row0, uint32_t *col0)
+/* Differences of the whole frame, in coding order (pixel by pixel, components
+ * interleaved), mod 2^16 as signed values, into diffs[width * height * nc].  One pass
+ * feeds both the Huffman statistics and the output. */
+static void
+frame_diffs(uint16_t *const *planes, unsigned nc, uint32_t w, uint32_t h, unsigned sv,
+	    unsigned restart, int32_t initial, int32_t *diffs)
 {
-	(void)h;
-	size_t pix = k / nc;
-	unsigned c = (unsigned)(k % nc);
-	uint32_t x = (uint32_t)(pix % w), y = (uint32_t)(pix / w);
-	if (restart && c == 0 && pix % restart == 0) {
-		*row0 = y;
-		*col0 = x;
+	uint32_t row0 = 0, col0 = 0, left = restart;
+	size_t k = 0;
+	for (uint32_t y = 0; y < h; y++) {
+		for (uint32_t x = 0; x < w; x++) {
+			if (restart && left-- == 0) {
+				left = restart - 1;
+				row0 = y;
+				col0 = x;
+			}
+			size_t pix = (size_t)y * w + x;
+			for (unsigned c = 0; c < nc; c++) {
+				int32_t pred = predict(planes[c], pix, x, y, w, row0, col0, sv,
+						       initial);
+				int32_t d = (int32_t)((planes[c][pix] - pred) & 0xFFFF);
+				diffs[k++] = d >= 32768 ? d - 65536 : d;
+			}
+		}
 	}
-	int32_t pred = predict(planes[c], pix, x, y, w, *row0, *col0, sv, initial);
-	int32_t d = (int32_t)((planes[c][pix] - pred) & 0xFFFF);
-	return d >= 32768 ? d - 65536 : d;
 }
 
 int
@@ -578,6 +587,7 @@ rp__jpeg_lossless_encode(const struct rp_image_desc *img, unsigned predictor,
 	const uint32_t w = img->width, h = img->height;
 	const size_t n = (size_t)w * h;
 	uint16_t *planes[3] = { NULL, NULL, NULL };
+	int32_t *diffs = NULL;
 	int rc = RP_E_NOMEM;
 	for (unsigned c = 0; c < nc; c++) {
 		planes[c] = malloc(n * sizeof(uint16_t));
@@ -596,11 +606,15 @@ rp__jpeg_lossless_encode(const struct rp_image_desc *img, unsigned predictor,
 		}
 	const int32_t initial = 1 << (P - point_transform - 1);
 	const size_t total = n * nc;
+	diffs = malloc(total * sizeof(int32_t));
+	if (!diffs) {
+		rp__err(err, rc, "JPEG lossless: out of memory");
+		goto out;
+	}
+	frame_diffs(planes, nc, w, h, predictor, restart_interval, initial, diffs);
 	uint32_t freq[17] = { 0 };
-	uint32_t row0 = 0, col0 = 0;
 	for (size_t k = 0; k < total; k++)
-		freq[category(frame_diff(planes, nc, w, h, predictor, restart_interval, initial,
-					 k, &row0, &col0))]++;
+		freq[category(diffs[k])]++;
 	uint8_t counts[16], vals[17];
 	unsigned nvals;
 	optimal_table(freq, counts, vals, &nvals);
@@ -669,23 +683,22 @@ rp__jpeg_lossless_encode(const struct rp_image_desc *img, unsigned predictor,
 	put_byte(&wr, (uint8_t)predictor);
 	put_byte(&wr, 0);
 	put_byte(&wr, (uint8_t)point_transform);
-	row0 = col0 = 0;
 	unsigned rst = 0;
-	for (size_t k = 0; k < total; k++) {
-		if (restart_interval && k > 0 && k % nc == 0 && (k / nc) % restart_interval == 0) {
+	size_t k = 0;
+	for (size_t pix = 0; pix < n && !wr.overflow; pix++) {
+		if (restart_interval && pix > 0 && pix % restart_interval == 0) {
 			flush_bits(&wr);
 			put_byte(&wr, 0xFF);
 			put_byte(&wr, (uint8_t)(0xD0 + rst));
 			rst = (rst + 1) & 7;
 		}
-		int32_t d = frame_diff(planes, nc, w, h, predictor, restart_interval, initial, k,
-				       &row0, &col0);
-		int s = category(d);
-		put_bits(&wr, code[s], len[s]);
-		if (s > 0 && s < 16)
-			put_bits(&wr, (uint32_t)(d < 0 ? d - 1 : d), s);
-		if (wr.overflow)
-			break;
+		for (unsigned c = 0; c < nc; c++) {
+			int32_t d = diffs[k++];
+			int s = category(d);
+			put_bits(&wr, code[s], len[s]);
+			if (s > 0 && s < 16)
+				put_bits(&wr, (uint32_t)(d < 0 ? d - 1 : d), s);
+		}
 	}
 	flush_bits(&wr);
 	put_byte(&wr, 0xFF);
@@ -700,6 +713,7 @@ rp__jpeg_lossless_encode(const struct rp_image_desc *img, unsigned predictor,
 out:
 	for (unsigned c = 0; c < 3; c++)
 		free(planes[c]);
+	free(diffs);
 	return rc;
 }
 
