@@ -5,7 +5,7 @@
  * (TSC), compression ratio; where our encoder's time goes (level shift, DWT, block coder,
  * packets); and one large frame with 1 and T threads.
  *
- *   bench_htj2k [-n iters] [-T threads] [-q] file.dcm...
+ *   bench_htj2k [-n iters] [-T threads] [-q] [-only ours|ojph] file.dcm...
  *
  * One JSON line per codec and direction on stdout, a table on stderr. */
 #include <stdio.h>
@@ -313,6 +313,7 @@ int
 main(int argc, char **argv)
 {
 	int iters = 5, threads = 2, quick = 0;
+	const char *only = NULL;   /* "ours" or "ojph": one codec (for perf stat counts) */
 	int a = 1;
 	for (; a < argc && argv[a][0] == '-'; a++) {
 		if (!strcmp(argv[a], "-n") && a + 1 < argc)
@@ -321,6 +322,8 @@ main(int argc, char **argv)
 			threads = atoi(argv[++a]);
 		else if (!strcmp(argv[a], "-q"))
 			quick = 1;
+		else if (!strcmp(argv[a], "-only") && a + 1 < argc)
+			only = argv[++a];
 		else {
 			fprintf(stderr, "usage: bench_htj2k [-n iters] [-T threads] [-q] file.dcm...\n");
 			return 2;
@@ -350,6 +353,14 @@ main(int argc, char **argv)
 	fprintf(stderr, "%d frames, %.2f Mpixel, TSC %.2f GHz, ISA %s\n", nf, pixels / 1e6,
 		tsc_hz / 1e9, rp__cpu_level_name(rp__cpu_features(0)));
 	struct result r, r2;
+	if (only) {
+		int ours = !strcmp(only, "ours");
+		if (run_codec(only, ours ? ours_enc : ojph_enc, ours ? ours_dec : ojph_dec, frames,
+			      nf, iters, NULL, &r, NULL, NULL) < 0)
+			return 1;
+		report(ours ? "radpipe-htj2k" : "openjph-0.9", &r, pixels, 1, 1);
+		return 0;
+	}
 	if (run_codec("radpipe-htj2k", ours_enc, ours_dec, frames, nf, iters, NULL, &r, opj_dec,
 		      &r2) < 0)
 		return 1;

@@ -231,8 +231,12 @@ rp__htj2k_default_params(const struct rp_image_desc *img, struct rp__ht_params *
 	p->is_signed = img->is_signed;
 	p->rct = img->components == 3 && (img->photometric == RP_PHOTOMETRIC_RGB ||
 					  img->photometric == RP_PHOTOMETRIC_YBR_RCT);
-	unsigned maxl = rp__ht_max_levels(img->width, img->height);
-	p->levels = maxl < 5 ? maxl : 5;
+	/* Five levels, or more when needed for DICOM .202's thumbnail rule (the lowest
+	 * resolution no larger than 64 each way), within what the size allows. */
+	unsigned maxl = rp__ht_max_levels(img->width, img->height), lv = 5;
+	while (lv < maxl && (((img->width - 1) >> lv) + 1 > 64 || ((img->height - 1) >> lv) + 1 > 64))
+		lv++;
+	p->levels = lv < maxl ? lv : maxl;
 	p->cb_w_log2 = 6;
 	p->cb_h_log2 = 6;
 	/* Two guard bits: the 5/3 transform of a worst-case image can exceed eps_b bits in
@@ -413,25 +417,23 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 	put8(&o, p->guard_bits << 5);                   /* no quantization */
 	for (unsigned b = 0; b < nb; b++)
 		put8(&o, rp__ht_eps(p, bands[b].orient) << 3);
-	uint8_t *tlm_psot = NULL;
+	/* With TLM (what DICOM's .202 asks for, so that a reader can find the resolution
+	 * breakpoints), each resolution goes in its own tile-part; RPCL with one precinct
+	 * puts the packets in resolution order, so the split falls between packets. */
+	unsigned ntp = p->tlm ? p->levels + 1 : 1;
+	uint8_t *tlm_ptlm = NULL;
+	uint8_t *sot_at[RP__HT_MAX_LEVELS + 1];
 	if (p->tlm) {
 		put16(&o, 0xFF55);                      /* TLM: Ztlm 0, ST=1 (8-bit Ttlm), SP=1 */
-		put16(&o, 2 + 2 + 1 + 4);
+		put16(&o, 4 + 5 * ntp);
 		put8(&o, 0);
 		put8(&o, 0x50);
-		put8(&o, 0);
-		tlm_psot = o.p;
-		put32(&o, 0);
+		tlm_ptlm = o.p;
+		for (unsigned t = 0; t < ntp; t++) {
+			put8(&o, 0);                    /* tile 0 */
+			put32(&o, 0);                   /* Ptlm, patched below */
+		}
 	}
-	uint8_t *sot = o.p;
-	put16(&o, 0xFF90);                              /* SOT */
-	put16(&o, 10);
-	put16(&o, 0);
-	uint8_t *psot = o.p;
-	put32(&o, 0);
-	put8(&o, 0);
-	put8(&o, 1);
-	put16(&o, 0xFF93);                              /* SOD */
 	if (o.overflow) {
 		ret = rp__err(err, RP_E_LIMIT, "htj2k: output buffer too small");
 		goto fail;
@@ -449,6 +451,18 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 	}
 	j = 0;
 	for (unsigned r = 0; r <= p->levels; r++) {
+		if (r < ntp) {
+			sot_at[r] = o.p;
+			put16(&o, 0xFF90);                      /* SOT */
+			put16(&o, 10);
+			put16(&o, 0);                           /* Isot */
+			put32(&o, 0);                           /* Psot, patched below */
+			put8(&o, r);                            /* TPsot */
+			put8(&o, ntp);                          /* TNsot */
+			put16(&o, 0xFF93);                      /* SOD */
+			if (o.overflow)
+				break;
+		}
 		for (unsigned c = 0; c < nc; c++) {
 			size_t first_job = j, nincl = 0, body = 0;
 			size_t jj = j;
@@ -532,13 +546,17 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 		ret = rp__err(err, RP_E_LIMIT, "htj2k: output buffer too small");
 		goto fail;
 	}
-	uint32_t psot_v = (uint32_t)(o.p - 2 - sot);
-	psot[0] = (uint8_t)(psot_v >> 24);
-	psot[1] = (uint8_t)(psot_v >> 16);
-	psot[2] = (uint8_t)(psot_v >> 8);
-	psot[3] = (uint8_t)psot_v;
-	if (tlm_psot)
-		memcpy(tlm_psot, psot, 4);
+	for (unsigned t = 0; t < ntp; t++) {
+		const uint8_t *next = t + 1 < ntp ? sot_at[t + 1] : o.p - 2;   /* EOC */
+		uint32_t psot_v = (uint32_t)(next - sot_at[t]);
+		uint8_t *q = sot_at[t] + 6;
+		q[0] = (uint8_t)(psot_v >> 24);
+		q[1] = (uint8_t)(psot_v >> 16);
+		q[2] = (uint8_t)(psot_v >> 8);
+		q[3] = (uint8_t)psot_v;
+		if (tlm_ptlm)
+			memcpy(tlm_ptlm + 5 * t + 1, q, 4);
+	}
 	*dst_size = (size_t)(o.p - dst);
 	ret = RP_OK;
 fail:
