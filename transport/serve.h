@@ -28,6 +28,15 @@ enum {
 	RP__ST_REBUILT, RP__ST_DUPS, RP__ST_NEEDED, RP__ST_SKIPPED, RP__ST_RESERVED
 };
 
+/* A delivered file whose fsync, rename and journal record wait for the next batch. */
+#define RP__BATCH_MAX 32
+struct rp__pending_obj {
+	int fd, dfd;                 /* -1 when already durable (compressed delivery) */
+	uint32_t index;
+	uint64_t size;
+	char tmp[300], leaf[256];
+};
+
 struct rp__session {
 	struct rp__session *next;
 	int refs;                    /* under srv->mu */
@@ -61,6 +70,9 @@ struct rp__session {
 	uint64_t dpos;
 	uint32_t dnext;
 	struct decoders *dec;        /* decoders and encoders kept for the session */
+	struct rp__pending_obj batch[RP__BATCH_MAX];
+	unsigned nbatch;
+	double batch_t0;
 	int stage;                   /* stage/ directory, opened on first delivery */
 };
 

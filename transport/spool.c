@@ -131,6 +131,12 @@ session_free(struct rp__session *s)
 	for (int *fd = &s->sdir; fd <= &s->journal_fd; fd++)
 		if (*fd > 0)
 			close(*fd);
+	for (unsigned i = 0; i < s->nbatch; i++) {
+		if (s->batch[i].fd >= 0)
+			close(s->batch[i].fd);
+		if (s->batch[i].dfd >= 0)
+			close(s->batch[i].dfd);
+	}
 	decoders_free(s->dec);
 	if (s->stage >= 0)
 		close(s->stage);
@@ -744,15 +750,31 @@ deliver_object(struct rp__server *srv, struct rp__session *s, int stage, uint32_
 		goto out;
 	}
 	if (compressed) {
+		/* rp_dicom_write_file() made it durable; only the journal record waits. */
 		st = write_compressed(srv, s, h, body + h->prefix_len, &o, dec, err);
+		if (st == RP_OK) {
+			if (s->nbatch == 0)
+				s->batch_t0 = rp__now();
+			s->batch[s->nbatch++] = (struct rp__pending_obj){.fd = -1, .dfd = -1,
+									  .index = j,
+									  .size = e->size};
+		}
 		goto out;
 	}
-	if (fsync(o.fd) < 0)
-		goto werr;
-	close(o.fd);
+	/* fsync, rename and the journal record happen in batch_flush(), for many files at
+	 * once; start the writeback now so that the fsync there finds little to do. */
+	(void)sync_file_range(o.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	struct rp__pending_obj *pe = &s->batch[s->nbatch++];
+	if (s->nbatch == 1)
+		s->batch_t0 = rp__now();
+	pe->fd = o.fd;
+	pe->dfd = dfd;
+	pe->index = j;
+	pe->size = e->size;
+	snprintf(pe->tmp, sizeof(pe->tmp), "%s", tmp);
+	snprintf(pe->leaf, sizeof(pe->leaf), "%s", leaf);
 	o.fd = -1;
-	if (renameat(dfd, tmp, dfd, leaf) < 0 || fsync(dfd) < 0)
-		goto werr;
+	dfd = -1;
 	st = RP_OK;
 	goto out;
 werr:
@@ -765,7 +787,8 @@ out:
 	rp__sha256_destroy(o.sha);
 	free(o.mem);
 	free(frame);
-	close(dfd);
+	if (dfd >= 0)
+		close(dfd);
 	return st;
 }
 
@@ -833,6 +856,76 @@ out:
 	return st;
 }
 
+static void
+object_delivered(struct rp__session *s, uint32_t j, uint64_t size)
+{
+	pthread_mutex_lock(&s->mu);
+	s->obj_done[j] = 1;
+	s->stats[RP__ST_OBJECTS]++;
+	s->stats[RP__ST_ORIG_BYTES] += size;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Makes the batched files durable and journals them: fsync each file, rename it to its
+ * name, fsync each directory once, then one journal append and fdatasync for all. */
+static int
+batch_flush(struct rp__session *s, struct rp_errbuf *err)
+{
+	int st = RP_OK;
+	unsigned n = s->nbatch;
+	bool renamed[RP__BATCH_MAX] = {0};
+	for (unsigned i = 0; i < n; i++) {
+		struct rp__pending_obj *p = &s->batch[i];
+		if (p->fd < 0)
+			continue;
+		if (st == RP_OK && fsync(p->fd) < 0)
+			st = rp__err(err, errno_status(errno), "%s: fsync: %s", s->mf.e[p->index].path,
+				     strerror(errno));
+		close(p->fd);
+		p->fd = -1;
+		if (st == RP_OK && renameat(p->dfd, p->tmp, p->dfd, p->leaf) < 0)
+			st = rp__err(err, errno_status(errno), "%s: rename: %s",
+				     s->mf.e[p->index].path, strerror(errno));
+		renamed[i] = st == RP_OK;
+	}
+	for (unsigned i = 0; i < n && st == RP_OK; i++) {
+		struct rp__pending_obj *p = &s->batch[i];
+		struct stat a, b;
+		bool seen = false;
+		if (p->dfd < 0 || fstat(p->dfd, &a) < 0)
+			continue;
+		for (unsigned q = 0; q < i && !seen; q++)
+			seen = s->batch[q].dfd >= 0 && fstat(s->batch[q].dfd, &b) == 0 &&
+			       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+		if (!seen && fsync(p->dfd) < 0)
+			st = io_err(err, s, "fsync of a stage directory", errno);
+	}
+	if (st == RP_OK && n) {
+		uint8_t rec[16 * RP__BATCH_MAX] = {0};
+		for (unsigned i = 0; i < n; i++) {
+			rp__store_le32(rec + 16 * i, J_OBJECT);
+			rp__store_le64(rec + 16 * i + 8, s->batch[i].index);
+		}
+		pthread_mutex_lock(&s->sync_mu);
+		int r = write_all(s->journal_fd, rec, 16 * n) < 0 || fdatasync(s->journal_fd) < 0
+				? errno : 0;
+		pthread_mutex_unlock(&s->sync_mu);
+		if (r)
+			st = io_err(err, s, "journal", r);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct rp__pending_obj *p = &s->batch[i];
+		if (st == RP_OK)
+			object_delivered(s, p->index, p->size);
+		else if (p->dfd >= 0 && !renamed[i])
+			unlinkat(p->dfd, p->tmp, 0);
+		if (p->dfd >= 0)
+			close(p->dfd);
+	}
+	s->nbatch = 0;
+	return st;
+}
+
 static int
 delivery_prepare(struct rp__session *s, struct rp_errbuf *err)
 {
@@ -844,16 +937,6 @@ delivery_prepare(struct rp__session *s, struct rp_errbuf *err)
 			return io_err(err, s, "stage", errno);
 	}
 	return RP_OK;
-}
-
-static void
-object_delivered(struct rp__session *s, uint32_t j, uint64_t size)
-{
-	pthread_mutex_lock(&s->mu);
-	s->obj_done[j] = 1;
-	s->stats[RP__ST_OBJECTS]++;
-	s->stats[RP__ST_ORIG_BYTES] += size;
-	pthread_mutex_unlock(&s->mu);
 }
 
 /* Whether every data chunk covering stream bytes [a, b) has arrived. */
@@ -924,13 +1007,12 @@ deliver_ahead(struct rp__server *srv, struct rp__session *s, struct rp_errbuf *e
 				st = io_err(err, s, "mapping the stream spool", errno);
 				break;
 			}
-			st = deliver_object(srv, s, s->stage, j, &h, map + (pos - base) + need, s->dec,
-					    err);
+			if (s->nbatch == RP__BATCH_MAX)
+				st = batch_flush(s, err);
+			if (st == RP_OK)
+				st = deliver_object(srv, s, s->stage, j, &h, map + (pos - base) + need,
+						    s->dec, err);
 			munmap(map, len);
-			if (st == RP_OK)
-				st = journal_record(s, J_OBJECT, j, err);
-			if (st == RP_OK)
-				object_delivered(s, j, h.orig_size);
 		}
 		rp__objhdr_free(&h);
 		if (st == RP_OK) {
@@ -938,6 +1020,8 @@ deliver_ahead(struct rp__server *srv, struct rp__session *s, struct rp_errbuf *e
 			s->dnext = j + 1;
 		}
 	}
+	if (st == RP_OK && s->nbatch && rp__now() - s->batch_t0 > 0.5)
+		st = batch_flush(s, err);
 	pthread_mutex_unlock(&s->deliver_mu);
 	return st;
 }
@@ -947,6 +1031,8 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 	struct rp_errbuf *err)
 {
 	RP_TRY(delivery_prepare(s, err));
+	/* Objects delivered ahead but not yet durable count as delivered from here on. */
+	RP_TRY(batch_flush(s, err));
 	int stage = s->stage;
 	uint8_t *map = mmap(NULL, stream_len, PROT_READ, MAP_SHARED, s->stream_fd, 0);
 	if (map == MAP_FAILED)
@@ -973,11 +1059,10 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 			break;
 		}
 		if (!s->obj_done[j]) {
-			st = deliver_object(srv, s, stage, j, &h, map + pos + need, s->dec, err);
+			if (s->nbatch == RP__BATCH_MAX)
+				st = batch_flush(s, err);
 			if (st == RP_OK)
-				st = journal_record(s, J_OBJECT, j, err);
-			if (st == RP_OK)
-				object_delivered(s, j, h.orig_size);
+				st = deliver_object(srv, s, stage, j, &h, map + pos + need, s->dec, err);
 		}
 		pos += need + h.body_len;
 		rp__objhdr_free(&h);
@@ -989,6 +1074,8 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 	if (st == RP_OK && pos != stream_len)
 		st = rp__err(err, RP_E_CORRUPT, "stream has %llu bytes after the last object",
 			     (unsigned long long)(stream_len - pos));
+	if (st == RP_OK)
+		st = batch_flush(s, err);
 	if (st == RP_OK && fsync(stage) < 0)
 		st = io_err(err, s, "fsync stage", errno);
 	if (st == RP_OK)
