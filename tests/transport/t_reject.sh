@@ -4,7 +4,8 @@
 # reason while the server keeps serving: a TLS client without a certificate, one from
 # another CA, a plain-TCP client on the TLS port; on a plain-TCP server, a manifest with
 # path traversal, an oversized object (absolute and against --max-object-size), garbage
-# bytes, an absurd frame length, a join for an unknown session.  After each, a real send
+# bytes, an absurd frame length, a join for an unknown session; and a fingerprint
+# allowlist (no CA) that admits only the listed client.  After each, a real send
 # still succeeds.
 . "$(dirname "$0")/lib.sh"
 make_pki
@@ -36,6 +37,24 @@ send "$TLS_PORT" $CLIENT_TLS
 [ "$RC" = 0 ] || fail "a legitimate client failed after the rejections: $(cat "$WORK/send.err")"
 check_identical "$WORK/rx"
 stop_server
+
+# Fingerprint allowlists instead of a CA: the listed client gets in, another does not.
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
+mkdir "$WORK/rx3"
+mv "$WORK/rx.log" "$WORK/tls-ca.log"
+start_server "$WORK/rx3" --cert "$WORK/pki/receiver.pem" --key "$WORK/pki/receiver.key" \
+	--allow "$(fp "$WORK/pki/sender.pem")"
+send "$SRV_PORT" --cert "$WORK/evil/sender.pem" --key "$WORK/evil/sender.key" \
+	--allow "$(fp "$WORK/pki/receiver.pem")"
+[ "$RC" != 0 ] || fail "a client missing from the allowlist was accepted"
+send "$SRV_PORT" --cert "$WORK/pki/sender.pem" --key "$WORK/pki/sender.key" \
+	--allow "$(fp "$WORK/pki/receiver.pem")"
+[ "$RC" = 0 ] || fail "an allowlisted client failed: $(cat "$WORK/send.err")"
+check_identical "$WORK/rx3"
+grep -q '"event":"reject"' "$WORK/rx.log" || fail "the allowlist rejection was not logged"
+stop_server
+cat "$WORK/rx.log" >>"$WORK/tls-ca.log"
+mv "$WORK/tls-ca.log" "$WORK/rx.log"
 
 mv "$WORK/rx.log" "$WORK/tls.log"
 start_server "$WORK/rx2" --insecure --max-object-size 400K
