@@ -11,7 +11,8 @@ libcharls-dev libisal-dev libopenjp2-7-dev libopenjph-dev libjpeg62-turbo-dev
 libssl-dev libcmocka-dev
 libgdcm-tools dcmtk libopenjp2-tools openjph-tools python3-pydicom python3-numpy
 clang libclang-rt-14-dev hyperfine zstd
-gnuplot-nox libbenchmark-dev"
+gnuplot-nox libbenchmark-dev
+openssl procps"
 
 missing=""
 for p in $PKGS; do
