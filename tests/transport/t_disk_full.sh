@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 mkdir "$WORK/rx"
 if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=2m radpipe-test "$WORK/rx"; then
-	echo "SKIP: mounting a tmpfs needs root" >&2
+	echo "SKIP: cannot mount a small tmpfs here (needs root with mount permission)" >&2
 	exit 77
 fi
 MOUNTS="$WORK/rx"
