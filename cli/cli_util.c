@@ -136,12 +136,14 @@ walk_dir(const char *dir, const char *rel, rp_cli_file_fn *fn, void *ctx, int de
 		char path[PATH_MAX], relpath[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(relpath, sizeof(relpath), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
-		struct stat st;
-		if (lstat(path, &st) != 0)
+		/* Symbolic links to files are followed; links to directories are not, so a
+		 * link loop cannot make the walk endless. */
+		struct stat lst, st;
+		if (lstat(path, &lst) != 0)
 			continue;
-		if (S_ISDIR(st.st_mode))
+		if (S_ISDIR(lst.st_mode))
 			rc = walk_dir(path, relpath, fn, ctx, depth + 1);
-		else if (S_ISREG(st.st_mode))
+		else if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 			rc = fn(ctx, path, relpath);
 	}
 	for (size_t i = 0; i < n; i++)

@@ -107,8 +107,13 @@ frame_job(void *arg, size_t i, unsigned worker)
 		rp_encoder_destroy(enc);
 	}
 	if (st != RP_OK) {
+		/* rp_dicom_decode_frame() names the frame itself; the encoder does not */
 		char m[RP_ERRBUF_SIZE];
-		snprintf(m, sizeof(m), "frame %zu: %.200s", i, err.msg[0] ? err.msg : rp_status_str(st));
+		if (strncmp(err.msg, "frame ", 6) == 0)
+			snprintf(m, sizeof(m), "%s", err.msg);
+		else
+			snprintf(m, sizeof(m), "frame %zu: %.200s", i,
+				 err.msg[0] ? err.msg : rp_status_str(st));
 		fail_frame(c, st, m);
 	}
 }

@@ -16,11 +16,12 @@ static const struct {
 	/* truncated upstream on purpose */
 	{ "edge/pydicom/MR_truncated.dcm", "pixel data" },
 	{ "edge/pydicom/emri_small_jpeg_2k_lossless_too_short.dcm", "" },
-	/* a deliberately broken JPEG lossless stream */
-	{ "edge/pylibjpeg/JPEGLossless_1s_1f_i_16_16_bad.dcm", "" },
 	/* the codestream's SIZ is garbage: opj_decompress and gdcmconv reject it too (the
 	 * file tests DICOM parsing of a fragment holding FFFE,E0DD, which we pass) */
 	{ "edge/pydicom/JPEG2000-embedded-sequence-delimiter.dcm", "OpenJPEG" },
+	/* starts one stray byte before an explicit-LE dataset: garbage from offset 0 (pydicom
+	 * reads it as one giant unknown element, DCMTK refuses it) */
+	{ "edge/pydicom/no_meta.dcm", "overruns" },
 	/* tile data shorter than its SOT says: opj_decompress and gdcmconv reject it too */
 	{ "cr_dx/pylibjpeg/966.dcm", "OpenJPEG" },
 	/* WG-04's MR1 JPEG-LS stream (HP's early encoder) is refused by CharLS 2.4 and by

@@ -321,6 +321,27 @@ read_dataset(struct rp_dicom *ds, struct rp_errbuf *err)
 	return RP_OK;
 }
 
+/* Storage SOP classes whose instances always carry Pixel Data (PS3.4 B.5): CR, DX, MG,
+ * CT, MR, US, SC, NM, XA/XRF, PET, RT Image and their enhanced forms. */
+static bool
+is_image_class(const char *uid)
+{
+	static const char *const prefixes[] = {
+		"1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.3.1",
+		"1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.6.", "1.2.840.10008.5.1.4.1.1.7",
+		"1.2.840.10008.5.1.4.1.1.12.", "1.2.840.10008.5.1.4.1.1.20",
+		"1.2.840.10008.5.1.4.1.1.128", "1.2.840.10008.5.1.4.1.1.130",
+		"1.2.840.10008.5.1.4.1.1.481.1",
+	};
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		if (strncmp(uid, prefixes[i], n) == 0 &&
+		    (uid[n] == '\0' || uid[n] == '.' || prefixes[i][n - 1] == '.'))
+			return true;
+	}
+	return false;
+}
+
 static int
 parse_image(struct rp_dicom *ds, struct rp_errbuf *err)
 {
@@ -352,11 +373,22 @@ parse_image(struct rp_dicom *ds, struct rp_errbuf *err)
 	bool has_rows, has_cols, has, has_ba, has_bs;
 	RP_TRY(get_us(ds, RP__TAG(0x0028, 0x0010), &rows, &has_rows, err));
 	RP_TRY(get_us(ds, RP__TAG(0x0028, 0x0011), &cols, &has_cols, err));
-	if (ds->pixel_elem == SIZE_MAX)
+	if (ds->pixel_elem == SIZE_MAX) {
+		/* A file cut between two elements parses as a shorter dataset; catch the
+		 * common signs of that rather than pass a truncated image on as complete. */
+		if (ds->elem_count == 0 && info->has_meta)
+			return rp__err(err, RP_E_CORRUPT,
+				       "file ends after the meta information: no dataset (truncated?)");
+		if (is_image_class(info->sop_class_uid))
+			return rp__err(err, RP_E_CORRUPT,
+				       "SOP class %s is an image class but the file has no pixel "
+				       "data (truncated?)", info->sop_class_uid);
 		return RP_OK;
+	}
 	const struct rp__elem *px = &ds->elems[ds->pixel_elem];
 	if (!has_rows || !has_cols)
-		return corrupt_at(err, px->start, "pixel data without Rows/Columns");
+		return RP_OK;   /* pixel data but no image pixel module: not an image we can
+				 * decode; it still travels and is copied byte for byte */
 	RP_TRY(get_us(ds, RP__TAG(0x0028, 0x0002), &spp, &has, err));
 	RP_TRY(get_us(ds, RP__TAG(0x0028, 0x0100), &ba, &has_ba, err));
 	RP_TRY(get_us(ds, RP__TAG(0x0028, 0x0101), &bs, &has_bs, err));
