@@ -17,6 +17,7 @@
 #include "codec/codec_impl.h"
 #include "codec/htj2k/htj2k_cs.h"
 #include "codec/j2k_internal.h"
+#include "simd/cpu.h"
 
 static void
 test_vlc_tables(void **state)
@@ -141,6 +142,59 @@ test_threads_identical(void **state)
 	free(e1);
 	free(e2);
 	free(back);
+}
+
+/* Every DWT kernel build (scalar, AVX2 where the CPU has it) gives the same integers, at
+ * odd sizes, and the inverse restores the input; the encoder's bytes do not depend on
+ * the ISA either. */
+static void
+test_dwt_isa_identical(void **state)
+{
+	(void)state;
+	static const unsigned dims[][2] = { { 1, 1 }, { 2, 3 }, { 7, 5 }, { 33, 17 },
+					    { 64, 64 }, { 131, 257 } };
+	const struct rp__dwt_kernels *ks[2] = { &rp__dwt_kernels_scalar,
+						rp__dwt_kernels_select(0) };
+	printf("DWT kernels: %s vs %s\n", ks[0]->name, ks[1]->name);
+	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++) {
+		unsigned w = dims[d][0], h = dims[d][1];
+		size_t n = (size_t)w * h;
+		int32_t *a = malloc(n * 4), *b = malloc(n * 4), *o = malloc(n * 4);
+		int32_t *tmp = malloc(rp__dwt_tmp_count(w, h) * 4);
+		uint32_t x = 7;
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1664525u + 1013904223u;
+			o[i] = (int32_t)(x >> 12) - (1 << 19);
+		}
+		memcpy(a, o, n * 4);
+		memcpy(b, o, n * 4);
+		rp__dwt53_forward_levels(ks[0], a, w, w, h, 4, tmp, NULL);
+		rp__dwt53_forward_levels(ks[1], b, w, w, h, 4, tmp, NULL);
+		assert_memory_equal(a, b, n * 4);
+		rp__dwt53_inverse_levels(ks[1], b, w, w, h, 4, tmp, NULL);
+		assert_memory_equal(o, b, n * 4);
+		free(a);
+		free(b);
+		free(o);
+		free(tmp);
+	}
+	struct rp_image_desc img = { .width = 301, .height = 211, .components = 3,
+				     .bits_allocated = 16, .bits_stored = 16,
+				     .photometric = RP_PHOTOMETRIC_RGB };
+	struct rp_errbuf err = { { 0 } };
+	size_t fs = rp_image_frame_size(&img), cap = rp__htj2k_bound(&img), la = 0, lb = 0;
+	uint8_t *frame = rp_test_make_frame(&img, 0, 11), *ea = malloc(cap), *eb = malloc(cap);
+	struct rp__ht_params p;
+	rp__htj2k_default_params(&img, &p);
+	p.cpu_mask = RP__CPU_AVX512;    /* no AVX2 bit: the scalar kernels */
+	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, ea, cap, &la, NULL, &err), &err);
+	p.cpu_mask = 0;
+	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, eb, cap, &lb, NULL, &err), &err);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ea, eb, la);
+	free(frame);
+	free(ea);
+	free(eb);
 }
 
 /* OpenJPH's encoder (the htj2k-ojph adapter) -> our decoder. */
@@ -311,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_vlc_tables),
 		cmocka_unit_test(test_synthetic_cross_decoders),
 		cmocka_unit_test(test_threads_identical),
+		cmocka_unit_test(test_dwt_isa_identical),
 		cmocka_unit_test(test_decode_openjph_streams),
 		cmocka_unit_test(test_cli_decoders),
 		cmocka_unit_test(test_damaged_streams),

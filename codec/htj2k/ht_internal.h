@@ -79,12 +79,28 @@ size_t rp__dwt_tmp_count(unsigned w, unsigned h);
 void rp__dwt53_forward(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 void rp__dwt53_inverse(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 
+/* The 5/3 kernels of one ISA build (dwt53.c: scalar, dwt53_avx2.c: AVX2). */
+struct rp__dwt_kernels {
+	const char *name;
+	void (*fwd_vert)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp);
+	void (*inv_vert)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp);
+	void (*fwd_line)(int32_t *x, unsigned n, int32_t *tmp);
+	void (*inv_line)(int32_t *x, unsigned n, int32_t *tmp);
+};
+extern const struct rp__dwt_kernels rp__dwt_kernels_scalar;
+extern const struct rp__dwt_kernels rp__dwt_kernels_avx2;
+
+/* The best kernels the CPU runs, within cpu_mask (simd/cpu.h; 0 = all).  Never NULL. */
+const struct rp__dwt_kernels *rp__dwt_kernels_select(uint32_t cpu_mask);
+
 /* All levels of a w x h plane, each pass cut into strips run on pool (NULL: the caller's
  * thread).  tmp holds rp__dwt_tmp_count(w, h) int32. */
 struct rp_pool;
-void rp__dwt53_forward_levels(int32_t *data, size_t stride, unsigned w, unsigned h,
-			      unsigned levels, int32_t *tmp, struct rp_pool *pool);
-void rp__dwt53_inverse_levels(int32_t *data, size_t stride, unsigned w, unsigned h,
-			      unsigned levels, int32_t *tmp, struct rp_pool *pool);
+void rp__dwt53_forward_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
+			      unsigned w, unsigned h, unsigned levels, int32_t *tmp,
+			      struct rp_pool *pool);
+void rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
+			      unsigned w, unsigned h, unsigned levels, int32_t *tmp,
+			      struct rp_pool *pool);
 
 #endif /* RP_CODEC_HTJ2K_HT_INTERNAL_H */

@@ -49,6 +49,7 @@ htj2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 		return rp__err(err, RP_E_UNSUPPORTED,
 			       "htj2k: samples carry bits above BitsStored (not lossless)");
 	rp__htj2k_default_params(img, &hp);
+	hp.cpu_mask = p->cpu_mask;
 	return rp__htj2k_encode_params(img, &hp, src, src_size, dst, dst_capacity, dst_size,
 				       p->pool, err);
 }

@@ -24,7 +24,8 @@ struct rp__ht_params {
 	unsigned cb_w_log2, cb_h_log2;  /* code-block size, log2, 2..6 */
 	unsigned guard_bits;
 	unsigned progression;       /* 0 LRCP, 2 RPCL (identical order with one precinct) */
-	int tlm;                    /* write a TLM marker segment */
+	int tlm;                    /* TLM marker, one tile-part per resolution */
+	uint32_t cpu_mask;          /* simd/cpu.h features allowed (0 = all detected) */
 };
 
 /* One subband inside a component's in-place (Mallat) coefficient plane. */

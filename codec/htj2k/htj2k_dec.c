@@ -625,7 +625,8 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 			goto fail;
 		}
 	for (unsigned k = 0; k < nc; k++)
-		rp__dwt53_inverse_levels(planes[k], p->width, p->width, p->height, p->levels,
+		rp__dwt53_inverse_levels(rp__dwt_kernels_select(0), planes[k], p->width, p->width,
+					 p->height, p->levels,
 					 tmp[0], pool);
 	rp__ht_planes_to_frame(img, p, planes, dst);
 	ret = RP_OK;

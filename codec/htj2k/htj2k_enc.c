@@ -307,7 +307,8 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 	}
 	rp__ht_frame_to_planes(img, p, src, planes);
 	for (unsigned c = 0; c < nc; c++)
-		rp__dwt53_forward_levels(planes[c], p->width, p->width, p->height, p->levels,
+		rp__dwt53_forward_levels(rp__dwt_kernels_select(p->cpu_mask), planes[c], p->width,
+					 p->width, p->height, p->levels,
 					 tmp[0], pool);
 
 	/* Code-block jobs, in packet order (resolution, component, band, block raster). */

@@ -9,3 +9,13 @@ list(APPEND RP_LIB_SOURCES
   codec/htj2k/htj2k_enc.c
   codec/htj2k/htj2k_dec.c
   codec/htj2k/htj2k.c)
+
+# The 5/3 kernels built a second time with AVX2 (chosen at run time through simd/cpu.h);
+# RP_AVX2_FLAGS comes from simd/sources.cmake.
+if(RP_ENABLE_AVX2 AND DEFINED RP_AVX2_FLAGS)
+  list(APPEND RP_LIB_SOURCES codec/htj2k/dwt53_avx2.c)
+  set_source_files_properties(codec/htj2k/dwt53_avx2.c PROPERTIES
+    COMPILE_OPTIONS "${RP_AVX2_FLAGS};-O3")
+  set_property(SOURCE codec/htj2k/dwt53.c APPEND PROPERTY COMPILE_DEFINITIONS
+    RP_HTJ2K_HAVE_AVX2)
+endif()
