@@ -448,6 +448,36 @@ test_jpeg12_dc_blocks(void **state)
 	}
 }
 
+/* A frame of at least 1 Mpixel with a pool lets OpenJPEG use the pool's thread count; the
+ * codestream must be byte-identical to the single-threaded one, and decode exactly. */
+static void
+test_j2k_threads(void **state)
+{
+	(void)state;
+	const struct rp__codec_ops *o = ops_of(RP_CODEC_J2K);
+	struct rp_errbuf err = { { 0 } };
+	struct rp_pool *pool = NULL;
+	CHECK(rp_pool_create(2, 0, &pool), &err);
+	struct rp_image_desc img = { .width = 1024, .height = 1024, .components = 1,
+				     .bits_allocated = 16, .bits_stored = 12, .is_signed = 1 };
+	size_t fs = rp_image_frame_size(&img);
+	uint8_t *src = rp_test_make_frame(&img, 1, 42), *dec = malloc(fs);
+	struct rp__encode_params p1 = { 0 }, p2 = { .pool = pool };
+	size_t cap = o->bound(&img, &p1), s1 = 0, s2 = 0;
+	uint8_t *e1 = malloc(cap), *e2 = malloc(cap);
+	CHECK(o->encode(&img, &p1, src, fs, e1, cap, &s1, &err), &err);
+	CHECK(o->encode(&img, &p2, src, fs, e2, cap, &s2, &err), &err);
+	assert_int_equal(s1, s2);
+	assert_memory_equal(e1, e2, s1);
+	CHECK(o->decode(&img, e2, s2, dec, fs, pool, &err), &err);
+	assert_memory_equal(src, dec, fs);
+	rp_pool_destroy(pool);
+	free(src);
+	free(dec);
+	free(e1);
+	free(e2);
+}
+
 /* .91: irreversible 9/7 at a target ratio, only when asked; HTJ2K (OpenJPH) refuses to be
  * asked for lossy since only lossless encoding is implemented there. */
 static void
@@ -582,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_jpeg_baseline),
 		cmocka_unit_test(test_j2k_lossy_ratio),
 		cmocka_unit_test(test_jpeg12_dc_blocks),
+		cmocka_unit_test(test_j2k_threads),
 		cmocka_unit_test(test_hostile_codestreams),
 		cmocka_unit_test(test_geometry_mismatch),
 	};
