@@ -90,6 +90,9 @@ def main():
                 "runs": len(times), "seconds": {"median": med, "min": times[0],
                                                 "max": times[-1]},
                 "mbps": round(pixel_bytes / 1e6 / med, 3),
+                # hyperfine's user + system means: CPU the tool used, which neighbours on
+                # a shared machine disturb far less than wall time.
+                "cpu_seconds_mean": round(r.get("user", 0) + r.get("system", 0), 4),
             }
             row.update(env)
             jf.write(json.dumps(row) + "\n")
@@ -104,10 +107,11 @@ def main():
 
     print(f"{files} files, {pixel_bytes / 1e6:.1f} MB of pixels; {env['cpu']}, "
           f"{env['cpus']} CPUs; median of {rows[a.tools[0]]['runs']} run(s)")
-    print(f"{'tool':24s} {'ratio':>6s} {'seconds':>9s} {'MB/s':>8s}  {'vs radpipe (all thr / 1 thr)'}")
+    print(f"{'tool':24s} {'ratio':>6s} {'seconds':>9s} {'CPU s':>7s} {'MB/s':>8s}  "
+          f"{'wall time vs radpipe (all thr / 1 thr); CPU time vs radpipe 1 thr'}")
     for tool, row in rows.items():
         line = (f"{tool:24s} {row['ratio']:6.2f} {row['seconds']['median']:9.3f} "
-                f"{row['mbps']:8.1f}")
+                f"{row['cpu_seconds_mean']:7.2f} {row['mbps']:8.1f}")
         ref = REFERENCE.get(tool)
         if ref:
             ra, r1 = rp(ref, False), rp(ref, True)
@@ -116,6 +120,8 @@ def main():
                          f"slower than {ra}")
             if r1 and r1 != ra:
                 line += f", {row['seconds']['median'] / rows[r1]['seconds']['median']:5.2f}x vs {r1}"
+            if r1 and rows[r1]["cpu_seconds_mean"] > 0:
+                line += f"; CPU {row['cpu_seconds_mean'] / rows[r1]['cpu_seconds_mean']:5.2f}x"
         print(line)
 
 

@@ -31,7 +31,7 @@ if [ -n "$codec" ]; then
 	tsv "$codec" codec > "$out/codec.tsv"
 	[ -s "$out/codec.tsv" ] || { echo "plot.sh: no single-thread codec lines in $codec" >&2; exit 1; }
 	gnuplot <<-EOF
-	set terminal png size 1000,700
+	set terminal png size 1000,700 noenhanced
 	set output "$out/codec_ratio_speed.png"
 	set title "Lossless ratio vs encode speed (1 thread), per codec and modality"
 	set xlabel "encode MB/s (decoded pixels, median)"
@@ -49,7 +49,7 @@ if [ -n "$scaling" ]; then
 	tsv "$scaling" scaling > "$out/scaling.tsv"
 	[ -s "$out/scaling.tsv" ] || { echo "plot.sh: no pipeline lines in $scaling" >&2; exit 1; }
 	gnuplot <<-EOF
-	set terminal png size 900,600
+	set terminal png size 900,600 noenhanced
 	set output "$out/scaling.png"
 	set title "Whole-study compression vs threads (radpipe bench pipeline)"
 	set xlabel "threads"
@@ -68,7 +68,7 @@ if [ -n "$peers" ]; then
 	tsv "$peers" peers > "$out/peers.tsv"
 	[ -s "$out/peers.tsv" ] || { echo "plot.sh: no peer lines in $peers" >&2; exit 1; }
 	gnuplot <<-EOF
-	set terminal png size 1000,700
+	set terminal png size 1000,700 noenhanced
 	set output "$out/peers.png"
 	set title "radpipe and peers, file by file, whole-process time (hyperfine)"
 	set xlabel "pixel MB/s (median)"
