@@ -19,6 +19,16 @@ static inline void
 ms_fill(struct ms_r *r)
 {
 	while (r->n <= 56) {
+		/* Fast path: four bytes inside the segment, no 0xFF among them or before. */
+		if (r->n <= 32 && !r->last_ff && r->end - r->p >= 4) {
+			uint32_t w = rp__load_le32(r->p), v = ~w;
+			if (((v - 0x01010101u) & ~v & 0x80808080u) == 0) {
+				r->acc |= (uint64_t)w << r->n;
+				r->n += 32;
+				r->p += 4;
+				continue;
+			}
+		}
 		unsigned b = r->p < r->end ? *r->p++ : 0xFF;
 		if (r->last_ff) {
 			r->acc |= (uint64_t)(b & 0x7F) << r->n;

@@ -63,37 +63,46 @@ mel_encode(struct mel_w *m, int significant)
 struct vlc_w {
 	uint8_t *buf;   /* bytes in emission order; reversed when the segment is assembled */
 	size_t pos, cap;
-	unsigned tmp;
-	int used;
-	int gt8f;
+	uint64_t acc;   /* pending bits, least significant first */
+	int nacc;
+	int gt8f;       /* the last byte written is above 0x8F */
 	int overflow;
 };
+
+/* Writes every complete byte: 8 data bits, or 7 ones and a stuffed 0 after a byte above
+ * 0x8F. */
+static inline void
+vlc_drain(struct vlc_w *v)
+{
+	for (;;) {
+		unsigned b;
+		if (v->gt8f && v->nacc >= 7 && (v->acc & 0x7F) == 0x7F) {
+			b = 0x7F;
+			v->acc >>= 7;
+			v->nacc -= 7;
+		} else if (v->nacc >= 8) {
+			b = (unsigned)(v->acc & 0xFF);
+			v->acc >>= 8;
+			v->nacc -= 8;
+		} else {
+			break;
+		}
+		if (v->pos < v->cap)
+			v->buf[v->pos++] = (uint8_t)b;
+		else
+			v->overflow = 1;
+		v->gt8f = b > 0x8F;
+	}
+}
 
 static inline void
 vlc_put(struct vlc_w *v, uint32_t cwd, int len)
 {
-	while (len > 0) {
-		int avail = 8 - v->gt8f - v->used;
-		int t = len < avail ? len : avail;
-		v->tmp |= (cwd & ((1u << t) - 1)) << v->used;
-		v->used += t;
-		avail -= t;
-		len -= t;
-		cwd >>= t;
-		if (avail == 0) {
-			if (v->gt8f && v->tmp != 0x7F) {
-				v->gt8f = 0;    /* the eighth bit is data after all */
-				continue;
-			}
-			if (v->pos < v->cap)
-				v->buf[v->pos++] = (uint8_t)v->tmp;
-			else
-				v->overflow = 1;
-			v->gt8f = v->tmp > 0x8F;
-			v->tmp = 0;
-			v->used = 0;
-		}
-	}
+	/* cwd has no bits above len (<= 16); nacc < 32 before. */
+	v->acc |= (uint64_t)cwd << v->nacc;
+	v->nacc += len;
+	if (v->nacc >= 32)
+		vlc_drain(v);
 }
 
 /* ---- MagSgn: forward, least significant bit first, 7 bits after a 0xFF byte ---- */
@@ -122,14 +131,32 @@ ms_flush_bytes(struct ms_w *s)
 	}
 }
 
+/* Whether any byte of w is 0xFF (then the stuffing rule applies inside w). */
+static inline int
+has_ff_byte(uint32_t w)
+{
+	uint32_t v = ~w;
+	return ((v - 0x01010101u) & ~v & 0x80808080u) != 0;
+}
+
 static inline void
 ms_put(struct ms_w *s, uint32_t bits, int len)
 {
-	/* len <= 31 and nacc < 8 before, so the accumulator never overflows. */
+	/* len <= 32 and nacc < 32 before, so the accumulator never overflows. */
 	s->acc |= (uint64_t)bits << s->nacc;
 	s->nacc += len;
-	if (s->nacc >= 8)
-		ms_flush_bytes(s);
+	if (s->nacc >= 32) {
+		uint32_t w = (uint32_t)s->acc;
+		/* Fast path: four whole bytes with no 0xFF among them and none before. */
+		if (s->max_bits == 8 && !has_ff_byte(w) && s->pos + 4 <= s->cap) {
+			rp__store_le32(s->buf + s->pos, w);
+			s->pos += 4;
+			s->acc >>= 32;
+			s->nacc -= 32;
+		} else {
+			ms_flush_bytes(s);
+		}
+	}
 }
 
 static void
@@ -297,8 +324,8 @@ rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 	/* The VLC stream starts with a 0xFF byte and four 1 bits: the places the Scup
 	 * length overwrites at the very end of the segment. */
 	vlc.buf[vlc.pos++] = 0xFF;
-	vlc.tmp = 0xF;
-	vlc.used = 4;
+	vlc.acc = 0xF;
+	vlc.nacc = 4;
 	vlc.gt8f = 1;
 
 	/* Per-column state of the last row of the previous line pair, with one column of
@@ -381,12 +408,14 @@ rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 	 * and VLC bytes when their used bits do not collide. */
 	if (mel.run > 0)
 		mel_bit(&mel, 1);
+	vlc_drain(&vlc);
+	unsigned vlc_tmp = (unsigned)vlc.acc, vlc_used = (unsigned)vlc.nacc;
 	unsigned mel_tmp = (mel.tmp << mel.rem) & 0xFF;
 	unsigned mel_mask = (0xFFu << mel.rem) & 0xFF;
-	unsigned vlc_mask = 0xFFu >> (8 - vlc.used);
+	unsigned vlc_mask = 0xFFu >> (8 - vlc_used);
 	if ((mel_mask | vlc_mask) != 0) {
-		unsigned fuse = mel_tmp | vlc.tmp;
-		if ((((fuse ^ mel_tmp) & mel_mask) | ((fuse ^ vlc.tmp) & vlc_mask)) == 0 &&
+		unsigned fuse = mel_tmp | vlc_tmp;
+		if ((((fuse ^ mel_tmp) & mel_mask) | ((fuse ^ vlc_tmp) & vlc_mask)) == 0 &&
 		    fuse != 0xFF && vlc.pos > 1) {
 			if (mel.pos < mel.cap)
 				mel.buf[mel.pos++] = (uint8_t)fuse;
@@ -398,7 +427,7 @@ rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 			else
 				mel.overflow = 1;
 			if (vlc.pos < vlc.cap)
-				vlc.buf[vlc.pos++] = (uint8_t)vlc.tmp;
+				vlc.buf[vlc.pos++] = (uint8_t)vlc_tmp;
 			else
 				vlc.overflow = 1;
 		}
