@@ -2,12 +2,13 @@
 rp_add_test(test_frame SOURCES test_frame.c LABELS transport)
 rp_add_test(test_fec SOURCES test_fec.c LABELS transport)
 
-# Fuzz targets for the frame and manifest parsers, run over their seeds and regressions.
+# Fuzz targets for the frame and manifest parsers, run over their seeds and regressions
+# (crash inputs go to tests/fuzz/regress/transport/; .gitkeep keeps it in a fresh clone).
 foreach(t fuzz_frame_decode fuzz_manifest)
   add_executable(${t} fuzz/${t}.c fuzz/standalone.c)
   target_link_libraries(${t} PRIVATE radpipe_static)
   add_test(NAME ${t}_seeds COMMAND ${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds/transport
-           ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
+           ${CMAKE_SOURCE_DIR}/tests/fuzz/regress/transport)
   set_tests_properties(${t}_seeds PROPERTIES TIMEOUT 300 LABELS "fuzz;transport")
 endforeach()
 
