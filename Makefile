@@ -21,7 +21,7 @@ build: configure
 
 # The main job on the bundled default study (corpus/README.md).
 demo: build
-	@scripts/demo.sh $(BUILD)/radpipe
+	@scripts/demo-send.sh $(BUILD)/radpipe
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

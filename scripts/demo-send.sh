@@ -4,11 +4,12 @@
 # series (the "demo-study" rows of corpus/files.tsv) sent over 8 mutually authenticated
 # TLS 1.3 streams with JPEG-LS in flight, byte-identical delivery checked against the
 # listed SHA-256s, and the report printed.
-# Usage: scripts/demo-send.sh [RADPIPE_BINARY]   (env RADPIPE_CORPUS overrides the corpus)
+# Usage: scripts/demo-send.sh [RADPIPE] [CORPUS]   (`make demo` runs it)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-${RADPIPE_BIN:-$root/build/radpipe}}
-corpus=${RADPIPE_CORPUS:-$root/../shared/corpus}
+corpus=${2:-${RADPIPE_CORPUS:-$root/../shared/corpus}}
+"$root/corpus/check.sh" "$corpus" >/dev/null
 if [ ! -x "$bin" ]; then
 	echo "demo: $bin is not built (run make, or pass the radpipe binary)" >&2
 	exit 1
@@ -82,7 +83,8 @@ mb = 1e6
 print("   original  %8.1f MB" % (r["original_bytes"] / mb))
 print("   on wire   %8.1f MB (%.1f MB parity, k=%d m=%d)" % (r["wire_bytes"] / mb,
       r["parity_bytes"] / mb, r["fec_k"], r["fec_m"]))
-print("   ratio     %8.2f   (original / wire)" % r["ratio"])
+print("   ratio     %8.2f   (original / wire, parity included; %.2f:1 in flight)" % (
+      r["ratio"], r["original_bytes"] / r["stream_bytes"]))
 print("   time      %8.2f s" % r["wall_s"])
 print("   goodput   %8.1f MB/s original, %.1f MB/s on the wire" % (r["goodput_MBps"],
       r["link_MBps"]))
