@@ -192,22 +192,12 @@ parse_main(struct cur *c, struct dec_hdr *h, struct rp_errbuf *err)
 			       h->nqcd, 1 + 3 * h->p.levels);
 	if (h->p.progression > 4)
 		return rp__err(err, RP_E_CORRUPT, "htj2k: progression %u", h->p.progression);
-	/* One precinct per resolution (and the code-block size it implies). */
-	for (unsigned r = 0; r <= h->p.levels; r++) {
-		unsigned n = h->p.levels - r;
-		uint32_t rw = (uint32_t)(((uint64_t)h->p.width + (1ull << n) - 1) >> n);
-		uint32_t rh = (uint32_t)(((uint64_t)h->p.height + (1ull << n) - 1) >> n);
-		if ((h->ppx[r] < 31 && rw > (1u << h->ppx[r])) ||
-		    (h->ppy[r] < 31 && rh > (1u << h->ppy[r])))
-			return rp__err(err, RP_E_UNSUPPORTED,
-				       "htj2k: several precincts in resolution %u", r);
-		unsigned lim_x = r ? h->ppx[r] - 1 : h->ppx[r];
-		unsigned lim_y = r ? h->ppy[r] - 1 : h->ppy[r];
-		if ((r && (h->ppx[r] == 0 || h->ppy[r] == 0)) || lim_x < h->p.cb_w_log2 ||
-		    lim_y < h->p.cb_h_log2)
-			return rp__err(err, RP_E_UNSUPPORTED,
-				       "htj2k: precincts smaller than code-blocks");
-	}
+	/* Precinct exponents: resolution 0 may use 0, the others need at least 1 (the
+	 * bands of a precinct are half its size). */
+	for (unsigned r = 1; r <= h->p.levels; r++)
+		if (h->ppx[r] == 0 || h->ppy[r] == 0)
+			return rp__err(err, RP_E_CORRUPT, "htj2k: precinct exponent 0 at resolution %u",
+				       r);
 	return RP_OK;
 }
 
@@ -502,59 +492,134 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 			goto fail;
 		}
 	}
-	size_t ncb_total = 0;
-	for (unsigned b = 0; b < nb; b++)
-		ncb_total += (size_t)bands[b].ncbx * bands[b].ncby;
-	ncb_total *= nc;
+	/* Code-blocks never cross precincts: their size in resolution r is capped by the
+	 * precinct size (15444-1 B.7: xcb' = min(xcb, PPx - 1) for r > 0). */
+	size_t band_first[1 + 3 * RP__HT_MAX_LEVELS];
+	unsigned cbxl[1 + 3 * RP__HT_MAX_LEVELS], cbyl[1 + 3 * RP__HT_MAX_LEVELS];
+	size_t ncb_comp = 0;
+	for (unsigned b = 0; b < nb; b++) {
+		struct rp__ht_band *bd = &bands[b];
+		unsigned r = bd->res;
+		unsigned px = r ? h.ppx[r] - 1 : h.ppx[r], py = r ? h.ppy[r] - 1 : h.ppy[r];
+		cbxl[b] = p->cb_w_log2 < px ? p->cb_w_log2 : px;
+		cbyl[b] = p->cb_h_log2 < py ? p->cb_h_log2 : py;
+		bd->ncbx = (uint32_t)(((uint64_t)bd->w + (1u << cbxl[b]) - 1) >> cbxl[b]);
+		bd->ncby = (uint32_t)(((uint64_t)bd->h + (1u << cbyl[b]) - 1) >> cbyl[b]);
+		band_first[b] = ncb_comp;
+		ncb_comp += (size_t)bd->ncbx * bd->ncby;
+	}
+	size_t ncb_total = ncb_comp * nc;
 	cbs = calloc(ncb_total ? ncb_total : 1, sizeof(*cbs));
 	if (!cbs) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}
+	for (unsigned k = 0; k < nc; k++)
+		for (unsigned b = 0; b < nb; b++) {
+			const struct rp__ht_band *bd = &bands[b];
+			for (uint32_t y = 0; y < bd->ncby; y++)
+				for (uint32_t x = 0; x < bd->ncbx; x++) {
+					struct cb_ref *cr = &cbs[k * ncb_comp + band_first[b] +
+								 (size_t)y * bd->ncbx + x];
+					uint32_t x0 = x << cbxl[b], y0 = y << cbyl[b];
+					uint32_t cw = 1u << cbxl[b], ch = 1u << cbyl[b];
+					cr->w = bd->w - x0 < cw ? bd->w - x0 : cw;
+					cr->h = bd->h - y0 < ch ? bd->h - y0 : ch;
+					cr->stride = p->width;
+					cr->coef = planes[k] + (size_t)(bd->y0 + y0) * p->width + bd->x0 + x0;
+					cr->mb = bd->mb;
+				}
+		}
 
-	/* Packet order: with one layer and one precinct, LRCP, RLCP and RPCL visit
-	 * resolution then component; PCRL and CPRL component then resolution. */
-	struct cur pc = { body, body + body_len };
-	unsigned cbw = 1u << p->cb_w_log2, cbh = 1u << p->cb_h_log2;
-	size_t cbi = 0;
+	/* Precincts per resolution. */
+	uint32_t npx[RP__HT_MAX_LEVELS + 1], npy[RP__HT_MAX_LEVELS + 1];
+	int several = 0;
+	for (unsigned r = 0; r <= p->levels; r++) {
+		unsigned n = p->levels - r;
+		uint64_t rw = ((uint64_t)p->width + (1ull << n) - 1) >> n;
+		uint64_t rh = ((uint64_t)p->height + (1ull << n) - 1) >> n;
+		npx[r] = h.ppx[r] >= 31 ? 1 : (uint32_t)((rw + (1ull << h.ppx[r]) - 1) >> h.ppx[r]);
+		npy[r] = h.ppy[r] >= 31 ? 1 : (uint32_t)((rh + (1ull << h.ppy[r]) - 1) >> h.ppy[r]);
+		if ((uint64_t)npx[r] * npy[r] > (1u << 20)) {
+			ret = rp__err(err, RP_E_UNSUPPORTED, "htj2k: too many precincts");
+			goto fail;
+		}
+		several |= npx[r] * npy[r] > 1;
+	}
+	/* With one layer, LRCP, RLCP and RPCL all visit resolution, then precinct
+	 * (raster; with a zero origin and no subsampling the RPCL position order is the
+	 * raster of each resolution's precincts), then component -- except that LRCP and
+	 * RLCP put the component before the precinct.  PCRL and CPRL interleave
+	 * resolutions by position: supported with one precinct per resolution only. */
 	int comp_outer = p->progression >= 3;
+	if (comp_outer && several) {
+		ret = rp__err(err, RP_E_UNSUPPORTED,
+			      "htj2k: PCRL/CPRL progression with several precincts");
+		goto fail;
+	}
+	struct cur pc = { body, body + body_len };
 	unsigned nr = p->levels + 1;
-	for (unsigned outer = 0; outer < (comp_outer ? nc : nr); outer++) {
-		for (unsigned inner = 0; inner < (comp_outer ? nr : nc); inner++) {
-			unsigned r = comp_outer ? inner : outer, k = comp_outer ? outer : inner;
+	for (unsigned o1 = 0; o1 < (comp_outer ? nc : nr); o1++) {
+		unsigned r0 = comp_outer ? 0 : o1;
+		uint32_t nprec = comp_outer ? 1 : npx[r0] * npy[r0];
+		for (uint32_t o2 = 0; o2 < (comp_outer ? nr : nprec * nc); o2++) {
+			unsigned r, k;
+			uint32_t prec;
+			if (comp_outer) {
+				k = o1;
+				r = o2;
+				prec = 0;
+			} else if (p->progression == 2) {       /* RPCL: precinct, then component */
+				r = o1;
+				prec = o2 / nc;
+				k = o2 % nc;
+			} else {                                /* LRCP, RLCP: component, precinct */
+				r = o1;
+				k = o2 / nprec;
+				prec = o2 % nprec;
+			}
+			uint32_t ppx_i = prec % npx[r], ppy_i = prec / npx[r];
 			if (h.scod & 2) {       /* SOP marker segment before the packet */
 				if (cur_need(&pc, 6) && pc.p[0] == 0xFF && pc.p[1] == 0x91)
 					pc.p += 6;
 			}
 			struct bitr br = { pc.p, pc.end, 0, 0, 0, 0 };
-			size_t first = cbi;
 			unsigned present = bitr_get(&br);
 			size_t seg_total = 0;
 			for (unsigned b = 0; b < nb; b++) {
 				const struct rp__ht_band *bd = &bands[b];
 				if (bd->res != r)
 					continue;
-				size_t n = (size_t)bd->ncbx * bd->ncby;
-				if (n == 0)
+				/* This precinct's code-blocks in the band. */
+				unsigned pe_x = (r ? h.ppx[r] - 1 : h.ppx[r]) - cbxl[b];
+				unsigned pe_y = (r ? h.ppy[r] - 1 : h.ppy[r]) - cbyl[b];
+				uint64_t cx0 = (uint64_t)ppx_i << pe_x, cy0 = (uint64_t)ppy_i << pe_y;
+				uint64_t cx1 = (uint64_t)(ppx_i + 1) << pe_x, cy1 = (uint64_t)(ppy_i + 1) << pe_y;
+				if (pe_x >= 31)
+					cx0 = 0, cx1 = bd->ncbx;
+				if (pe_y >= 31)
+					cy0 = 0, cy1 = bd->ncby;
+				if (cx1 > bd->ncbx)
+					cx1 = bd->ncbx;
+				if (cy1 > bd->ncby)
+					cy1 = bd->ncby;
+				if (cx0 >= cx1 || cy0 >= cy1)
 					continue;
+				uint32_t tw = (uint32_t)(cx1 - cx0), th = (uint32_t)(cy1 - cy0);
 				if (present) {
-					if ((ret = tt_init(&incl, bd->ncbx, bd->ncby)) < 0 ||
-					    (ret = tt_init(&zbp, bd->ncbx, bd->ncby)) < 0) {
+					if ((ret = tt_init(&incl, tw, th)) < 0 ||
+					    (ret = tt_init(&zbp, tw, th)) < 0) {
 						rp__err(err, ret, "htj2k: out of memory");
 						goto fail;
 					}
 				}
-				for (uint32_t y = 0; y < bd->ncby; y++)
-					for (uint32_t x = 0; x < bd->ncbx; x++) {
-						struct cb_ref *cr = &cbs[cbi++];
-						uint32_t x0 = x * cbw, y0 = y * cbh, v;
-						cr->w = bd->w - x0 < cbw ? bd->w - x0 : cbw;
-						cr->h = bd->h - y0 < cbh ? bd->h - y0 : cbh;
-						cr->stride = p->width;
-						cr->coef = planes[k] + (size_t)(bd->y0 + y0) * p->width +
-							   bd->x0 + x0;
-						cr->mb = bd->mb;
-						if (!present || !tt_decode(&incl, &br, x, y, 1, &v))
+				for (uint32_t y = 0; y < th && present; y++)
+					for (uint32_t x = 0; x < tw; x++) {
+						struct cb_ref *cr = &cbs[k * ncb_comp + band_first[b] +
+									 (size_t)(cy0 + y) * bd->ncbx +
+									 (cx0 + x)];
+						uint32_t v;
+						if (!tt_decode(&incl, &br, x, y, 1, &v))
 							continue;
 						uint32_t zb = UINT32_MAX;
 						/* Missing MSBs: decode the full value. */
@@ -585,8 +650,14 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 								      zb, bd->mb);
 							goto fail;
 						}
+						if (cr->seg) {
+							ret = rp__err(err, RP_E_CORRUPT,
+								      "htj2k: code-block included twice");
+							goto fail;
+						}
 						cr->len = len;
-						cr->seg = (const uint8_t *)1;   /* set below */
+						cr->seg = pc.p;         /* placeholder, set below */
+						cr->status = 1;         /* in this packet */
 						seg_total += len;
 					}
 				free(incl.nodes);
@@ -607,14 +678,25 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 				ret = rp__err(err, RP_E_CORRUPT, "htj2k: packet body truncated");
 				goto fail;
 			}
-			for (size_t i = first; i < cbi; i++) {
-				if (!cbs[i].seg)
+			/* Bodies in the header's order: band, then raster within the precinct. */
+			for (unsigned b = 0; b < nb && seg_total; b++) {
+				const struct rp__ht_band *bd = &bands[b];
+				if (bd->res != r)
 					continue;
-				cbs[i].seg = pc.p;
-				pc.p += cbs[i].len;
+				for (uint32_t y = 0; y < bd->ncby; y++)
+					for (uint32_t x = 0; x < bd->ncbx; x++) {
+						struct cb_ref *cr = &cbs[k * ncb_comp + band_first[b] +
+									 (size_t)y * bd->ncbx + x];
+						if (cr->status != 1)
+							continue;
+						cr->status = 0;
+						cr->seg = pc.p;
+						pc.p += cr->len;
+					}
 			}
 		}
 	}
+	size_t cbi = ncb_total;
 
 	struct dec_ctx dctx = { cbs };
 	rp_pool_parallel_for(pool, cbi, cb_decode_run, &dctx);
