@@ -167,7 +167,8 @@ opj_fail(struct opj_msg *m, int status, const char *what)
 /* ---------------------------------------------------------------------------------- */
 /* Codestream probing (pure parsing, no OpenJPEG) */
 
-static const uint8_t jp2_signature[12] = { 0, 0, 0, 12, 'j', 'P', ' ', ' ', 13, 10, 0x87, 10 };
+static const uint8_t jp2_signature[12] = { 0, 0, 0, 12, 'j', 'P', ' ', ' ',
+					   13, 10, 0x87, 10 };
 
 long
 rp__j2k_codestream_offset(const uint8_t *src, size_t src_size)

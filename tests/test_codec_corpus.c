@@ -154,8 +154,8 @@ run(const char *cmd)
 	return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
-/* Frames of the compressed file decoded by an independent tool into a native DICOM (gdcmconv
- * / dcmdjpeg), read back through our parser.  Returns the parsed reference or fails. */
+/* Frames of the compressed file decoded by an independent tool into a native DICOM
+ * (gdcmconv / dcmdjpeg), read back through our parser.  Returns the parsed reference or fails. */
 static bool
 reference_by_tool(const char *tool, const char *full, const char *tmp, struct parsed *ref)
 {

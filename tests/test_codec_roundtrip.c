@@ -327,7 +327,8 @@ test_jpeg_baseline(void **state)
  * decodes to exactly 2048 + v over the whole block, so the expected pixels are known
  * without another decoder; restart markers every 3 blocks reset the DC predictor. */
 static size_t
-make_jpeg12(uint8_t *out, uint32_t w, uint32_t h, const int16_t *block_vals, unsigned restart)
+make_jpeg12(uint8_t *out, uint32_t w, uint32_t h, const int16_t *block_vals,
+	    unsigned restart)
 {
 	size_t o = 0;
 	const uint8_t soi[] = { 0xFF, 0xD8 };

@@ -330,7 +330,8 @@ test_xdecode_synthetic(void **state)
 						     .bits_stored = fmts[f].bs,
 						     .is_signed = fmts[f].sgn };
 			for (int kind = 0; kind <= 1; kind++) {
-				uint8_t *frame = rp_test_make_frame(&img, kind, (uint32_t)(f * 7 + comps));
+				uint8_t *frame = rp_test_make_frame(&img, kind,
+								    (uint32_t)(f * 7 + comps));
 				matrix_one(&img, frame, kind ? "gradient" : "noise");
 				free(frame);
 			}
