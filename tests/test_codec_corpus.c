@@ -239,8 +239,6 @@ test_decode_compressed_corpus(void **state)
 	const char **files = calloc(count, sizeof(*files));
 	memcpy(files, comp, ncomp * sizeof(*files));
 	memcpy(files + ncomp, edge, nedge * sizeof(*files));
-	free((void *)comp);         /* the arrays are ours; the strings are test_util's */
-	free((void *)edge);
 	unsigned done = 0, failed_as_expected = 0, twins = 0;
 	bool seen_expected[sizeof(expected) / sizeof(expected[0])] = { false };
 
@@ -451,7 +449,6 @@ test_native_corpus_roundtrip(void **state)
 		free(back);
 		parsed_free(&src);
 	}
-	free((void *)files);
 	printf("round trips: j2k %u, htj2k-ojph %u, rle %u, jpeg-lossless %u frames; %u "
 	       "file/codec pairs not codable (BitsAllocated 1 or 32)\n", frames_done[0],
 	       frames_done[1], frames_done[2], frames_done[3], skipped);
