@@ -19,10 +19,21 @@ add_test(NAME cli_errors
 set_tests_properties(cli_jpegls_xdecode cli_errors PROPERTIES TIMEOUT 900 LABELS cli)
 
 # The DICOM parser fuzz target, run over the corpus and the committed regressions.
-add_executable(fuzz_dicom_parse fuzz/fuzz_dicom_parse.c fuzz/standalone.c)
+# Without libFuzzer it links tests/fuzz/standalone.c; with RP_FUZZ=ON (clang) it is a real
+# libFuzzer binary: `build/tests/fuzz_dicom_parse -max_len=65536 CORPUS_DIR`, and CTest
+# replays the inputs once (-runs=0).
+if(RP_FUZZ)
+  add_executable(fuzz_dicom_parse fuzz/fuzz_dicom_parse.c)
+  target_compile_options(fuzz_dicom_parse PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_dicom_parse PRIVATE -fsanitize=fuzzer)
+  set(RP_FUZZ_REPLAY -runs=0)
+else()
+  add_executable(fuzz_dicom_parse fuzz/fuzz_dicom_parse.c fuzz/standalone.c)
+  set(RP_FUZZ_REPLAY)
+endif()
 target_link_libraries(fuzz_dicom_parse PRIVATE radpipe_static)
 add_test(NAME fuzz_dicom_parse_corpus
-         COMMAND fuzz_dicom_parse ${RADPIPE_CORPUS}/edge ${RADPIPE_CORPUS}/ct/dicomparser
-                 ${RADPIPE_CORPUS}/mr/pydicom ${CMAKE_SOURCE_DIR}/tests/fuzz/regress
-                 ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds)
+         COMMAND fuzz_dicom_parse ${RP_FUZZ_REPLAY} ${RADPIPE_CORPUS}/edge
+                 ${RADPIPE_CORPUS}/ct/dicomparser ${RADPIPE_CORPUS}/mr/pydicom
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/regress ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds)
 set_tests_properties(fuzz_dicom_parse_corpus PROPERTIES TIMEOUT 900 LABELS fuzz)
