@@ -229,8 +229,10 @@ rp__htj2k_default_params(const struct rp_image_desc *img, struct rp__ht_params *
 	p->components = img->components;
 	p->depth = img->bits_stored;
 	p->is_signed = img->is_signed;
-	p->rct = img->components == 3 && (img->photometric == RP_PHOTOMETRIC_RGB ||
-					  img->photometric == RP_PHOTOMETRIC_YBR_RCT);
+	/* No RCT by default: DICOM (PS3.3 C.7.6.3.1.2) wants Photometric Interpretation
+	 * YBR_RCT on a stream that uses it, and the frame we get is labelled RGB; callers
+	 * that label the dataset YBR_RCT set p->rct (it shrinks colour by ~25% on US). */
+	p->rct = 0;
 	/* Five levels, or more when needed for DICOM .202's thumbnail rule (the lowest
 	 * resolution no larger than 64 each way), within what the size allows. */
 	unsigned maxl = rp__ht_max_levels(img->width, img->height), lv = 5;
