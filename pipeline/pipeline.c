@@ -334,7 +334,7 @@ frame_job(void *arg, unsigned worker)
 		goto done;
 	if (obj->fast_high_bits) {
 		/* Native 16-bit little endian: the stored bytes are the samples, so the
-		 * BitsStored check runs on the map itself (one SIMD min/max pass). */
+		 * BitsStored check runs on the map itself (one SIMD pass). */
 		const uint8_t *raw = obj->map + obj->info->pixel_value_offset +
 				     (uint64_t)obj->frame_size * f;
 		if (!rp__kernels_high_bits_clean16(pl->k, raw, obj->frame_size / 2,

@@ -21,10 +21,16 @@ typedef void rp__bswap16_fn(void *dst, const void *src, size_t count);
 /* Smallest and largest of count little-endian samples, read as uint16_t (minmax_u16) or
  * int16_t (minmax_s16).  count == 0 gives min = type max, max = type min.  Because a
  * sample is a clean sign/zero extension of its low bits_stored bits exactly when its value
- * lies in [-2^(bs-1), 2^(bs-1)) (signed) or [0, 2^bs) (unsigned), this one scan is also the
- * BitsStored high-bit check (rp__kernels_high_bits_clean16()). */
+ * lies in [-2^(bs-1), 2^(bs-1)) (signed) or [0, 2^bs) (unsigned), the scan bounds the
+ * values; bits_clean16 is the BitsStored check itself. */
 typedef void rp__minmax_u16_fn(const void *src, size_t count, uint16_t *min, uint16_t *max);
 typedef void rp__minmax_s16_fn(const void *src, size_t count, int16_t *min, int16_t *max);
+
+/* 1 when every one of count samples is a clean 16-bit container of a bits-bit value as
+ * codec/frame.c defines it: the bits above `bits` are all zero (zero extension) or, for
+ * signed images, bits-1 and up are all one (sign extension of a negative value).  0 when
+ * some sample carries other bits there (overlays).  bits in 1..16. */
+typedef int rp__bits_clean16_fn(const void *src, size_t count, unsigned bits, int is_signed);
 
 /* dst[i] = src[i] & (2^bits - 1): a canonical sample -> the unsigned bits-bit pattern a
  * codec without a sign codes.  bits in 1..16; dst may equal src. */
@@ -41,8 +47,8 @@ typedef void rp__interleave3_u8_fn(uint8_t *dst, const uint8_t *src, size_t pixe
 typedef void rp__deinterleave3_u8_fn(uint8_t *dst, const uint8_t *src, size_t pixels);
 
 #define RP__KERNEL_LIST(X)                                                                \
-	X(bswap16) X(minmax_u16) X(minmax_s16) X(mask16) X(sext16) X(interleave3_u8)      \
-	X(deinterleave3_u8)
+	X(bswap16) X(minmax_u16) X(minmax_s16) X(bits_clean16) X(mask16) X(sext16)       \
+	X(interleave3_u8) X(deinterleave3_u8)
 
 struct rp__kernels {
 	const char *name;            /* "scalar", "avx2", "avx512": printed by benches */
@@ -60,8 +66,7 @@ const struct rp__kernels *rp__kernels_select(uint32_t mask);
  * benches walk them (checking `features` against rp__cpu_features(0) before calling). */
 const struct rp__kernels *rp__kernels_at(size_t index);
 
-/* The BitsStored check on 16-bit canonical samples through k's min/max scan: 1 when every
- * sample is a proper sign (is_signed) or zero extension of its low bits bits. */
+/* The BitsStored check on 16-bit samples through k (bits >= 16 or count 0: clean). */
 int rp__kernels_high_bits_clean16(const struct rp__kernels *k, const void *src, size_t count,
 				  unsigned bits, int is_signed);
 
@@ -77,6 +82,7 @@ RP__KERNEL_LIST(X)
 rp__bswap16_fn rp__bswap16_avx2, rp__bswap16_avx512;
 rp__minmax_u16_fn rp__minmax_u16_avx2, rp__minmax_u16_avx512;
 rp__minmax_s16_fn rp__minmax_s16_avx2, rp__minmax_s16_avx512;
+rp__bits_clean16_fn rp__bits_clean16_avx2, rp__bits_clean16_avx512;
 rp__mask16_fn rp__mask16_avx2, rp__mask16_avx512;
 rp__sext16_fn rp__sext16_avx2, rp__sext16_avx512;
 rp__interleave3_u8_fn rp__interleave3_u8_avx2;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "codec/codec_impl.h"
 #include "simd/cpu.h"
 #include "simd/kernels.h"
 
@@ -187,6 +188,56 @@ test_minmax(void **state)
 	walk(case_minmax);
 }
 
+/* Clean frames (zero- and sign-extended samples mixed) must pass, and one dirty sample
+ * anywhere (first, middle, last: the tail handler) must fail, on every table. */
+static void
+case_bits_clean(const struct kcase *c)
+{
+	const struct rp__kernels *k = c->k;
+	const size_t n = c->n;
+	uint8_t *src = bufs[0] + c->mis;
+	static const unsigned widths[] = { 1, 2, 8, 11, 12, 15, 16 };
+
+	if (c->pat != 0)
+		return; /* one pass per size and alignment is enough: data is built here */
+	for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++) {
+		const unsigned bits = widths[wi];
+		for (int sgn = 0; sgn < 2; sgn++) {
+			for (size_t i = 0; i < n; i++) {
+				uint32_t v = rng() & ((1u << bits) - 1);
+				/* Signed: every other negative value is stored sign-extended. */
+				if (sgn && bits < 16 && (v >> (bits - 1)) && (i & 1))
+					v |= 0xffffu << bits;
+				src[2 * i] = (uint8_t)v;
+				src[2 * i + 1] = (uint8_t)(v >> 8);
+			}
+			assert_int_equal(rp__bits_clean16_scalar(src, n, bits, sgn), 1);
+			assert_int_equal(k->bits_clean16(src, n, bits, sgn), 1);
+			if (bits == 16 || n == 0)
+				continue;
+			const size_t at[3] = { 0, n / 2, n - 1 };
+			for (int a = 0; a < 3; a++) {
+				uint8_t save[2] = { src[2 * at[a]], src[2 * at[a] + 1] };
+				/* Bit `bits` set with the sign bit clear: neither extension. */
+				uint32_t v = (1u << bits) | 1u;
+				src[2 * at[a]] = (uint8_t)v;
+				src[2 * at[a] + 1] = (uint8_t)(v >> 8);
+				assert_int_equal(rp__bits_clean16_scalar(src, n, bits, sgn), 0);
+				assert_int_equal(k->bits_clean16(src, n, bits, sgn), 0);
+				src[2 * at[a]] = save[0];
+				src[2 * at[a] + 1] = save[1];
+			}
+		}
+	}
+}
+
+static void
+test_bits_clean(void **state)
+{
+	(void)state;
+	walk(case_bits_clean);
+}
+
 static void
 case_mask_sext(const struct kcase *c)
 {
@@ -286,7 +337,9 @@ test_scalar_reference(void **state)
 	assert_memory_equal(il, want, 6);
 }
 
-/* The BitsStored check derived from min/max, on every runnable table. */
+/* The BitsStored check on every runnable table, on hand-made values, and against codec/
+ * frame.c's scalar definition (rp__frame_high_bits_clean) on random frames, so the two
+ * can never disagree about what a clean sample is. */
 static void
 test_high_bits_clean(void **state)
 {
@@ -301,15 +354,44 @@ test_high_bits_clean(void **state)
 		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 0), 1);
 		v[99] = 0x1000;            /* bit 12 set: an overlay bit */
 		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 0), 0);
-		/* Signed 12-bit: -2048..2047 sign-extended is clean, 0x0800 (2048) is not. */
+		/* Signed 12-bit: -2048..2047 sign-extended is clean, and so is the bare 12-bit
+		 * pattern (0x0800 for -2048, stored without extension, as many files do). */
 		for (int i = 0; i < 100; i++)
 			v[i] = (uint16_t)(int16_t)(i * 41 - 2048);
 		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 1), 1);
 		v[50] = 0x0800;
+		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 1), 1);
+		v[50] = 0xf000;            /* bits 12..15 set but bit 11 clear */
 		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 1), 0);
-		v[50] = 0xf000;            /* -4096: beyond 12-bit range */
+		v[50] = 0x1800;            /* bit 12 set, not a sign extension */
 		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 12, 1), 0);
 		assert_int_equal(rp__kernels_high_bits_clean16(k, v, 100, 16, 1), 1);
+
+		/* Against the scalar definition codec/frame.c uses. */
+		static uint16_t f[4099];
+		for (int round = 0; round < 200; round++) {
+			rng_state = 0x1234567ull + (uint64_t)round;
+			const unsigned bits = 1 + rng() % 15;
+			const int sgn = (int)(rng() & 1);
+			const int dirty_at = rng() % 8 == 0 ? (int)(rng() % 4099) : -1;
+			for (int i = 0; i < 4099; i++) {
+				uint32_t x = rng() & ((1u << bits) - 1);
+				if (sgn && (x >> (bits - 1)) && (rng() & 1))
+					x |= 0xffffu << bits;
+				f[i] = (uint16_t)x;
+			}
+			if (dirty_at >= 0)
+				f[dirty_at] ^= (uint16_t)(1u << (bits + rng() % (16 - bits)));
+			struct rp_image_desc img = { .width = 4099, .height = 1, .components = 1,
+						     .bits_allocated = 16,
+						     .bits_stored = (uint16_t)bits,
+						     .is_signed = (uint8_t)sgn };
+			int want = rp__frame_high_bits_clean(&img, (const uint8_t *)f, sizeof(f));
+			int got = rp__kernels_high_bits_clean16(k, f, 4099, bits, sgn);
+			if (want != got)
+				fail_msg("%s: bits %u signed %d dirty_at %d: frame.c says %d, kernel %d",
+					 k->name, bits, sgn, dirty_at, want, got);
+		}
 	}
 }
 
@@ -346,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_bswap16),
 		cmocka_unit_test(test_minmax),
+		cmocka_unit_test(test_bits_clean),
 		cmocka_unit_test(test_mask_sext),
 		cmocka_unit_test(test_interleave3),
 		cmocka_unit_test(test_high_bits_clean),

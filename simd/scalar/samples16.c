@@ -63,6 +63,23 @@ rp__minmax_s16_scalar(const void *src, size_t count, int16_t *min, int16_t *max)
 	*max = hi;
 }
 
+int
+rp__bits_clean16_scalar(const void *src, size_t count, unsigned bits, int is_signed)
+{
+	const uint8_t *s = src;
+	/* t = the sample's bits from bits-1 up: 0 or 1 means nothing above `bits`; all ones
+	 * is a sign extension. */
+	const unsigned sh = bits - 1;
+	const uint16_t ones = (uint16_t)(0xffffu >> sh);
+	int ok = 1;
+
+	for (size_t i = 0; i < count; i++) {
+		uint16_t t = (uint16_t)(ld16(s + 2 * i) >> sh);
+		ok &= t <= 1 || (is_signed && t == ones);
+	}
+	return ok;
+}
+
 void
 rp__mask16_scalar(void *dst, const void *src, size_t count, unsigned bits)
 {
@@ -93,15 +110,7 @@ int
 rp__kernels_high_bits_clean16(const struct rp__kernels *k, const void *src, size_t count,
 			      unsigned bits, int is_signed)
 {
-	if (bits >= 16 || count == 0)
+	if (bits >= 16 || bits == 0 || count == 0)
 		return 1;
-	if (is_signed) {
-		int16_t lo, hi;
-		k->minmax_s16(src, count, &lo, &hi);
-		const int32_t lim = (int32_t)1 << (bits - 1);
-		return lo >= -lim && hi < lim;
-	}
-	uint16_t lo, hi;
-	k->minmax_u16(src, count, &lo, &hi);
-	return hi < (1u << bits);
+	return k->bits_clean16(src, count, bits, is_signed);
 }

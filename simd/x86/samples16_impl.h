@@ -69,6 +69,30 @@ VEC_SUFFIX(rp__minmax_s16)(const void *src, size_t count, int16_t *min, int16_t 
 	*max = thi > hi ? thi : hi;
 }
 
+int
+VEC_SUFFIX(rp__bits_clean16)(const void *src, size_t count, unsigned bits, int is_signed)
+{
+	const uint8_t *s = src;
+	const __m128i sh = _mm_cvtsi32_si128((int)(bits - 1));
+	const vec_t one = vec_set1_16(1);
+	/* Unsigned images: no lane can equal this (t <= 1 < ones unless bits == 16). */
+	const vec_t ones = is_signed ? vec_set1_16((int16_t)(uint16_t)(0xffffu >> (bits - 1)))
+				     : vec_zero();
+	vec_t ok = vec_set1_16(-1);
+	size_t i = 0;
+
+	/* Same rule as the scalar twin: t = v >> (bits-1) is 0 or 1, or (signed) all ones.
+	 * The verdict is ANDed over the frame and read once at the end: frames are clean
+	 * nearly always, so an early exit would only add a branch per vector. */
+	for (; i + LANES16 <= count; i += LANES16) {
+		vec_t t = vec_srl16(vec_loadu(s + 2 * i), sh);
+		vec_t low = vec_eq16(vec_min_u16(t, one), t);
+		vec_t ext = is_signed ? vec_eq16(t, ones) : vec_zero();
+		ok = vec_and(ok, vec_or(low, ext));
+	}
+	return vec_all_ones(ok) && rp__bits_clean16_scalar(s + 2 * i, count - i, bits, is_signed);
+}
+
 void
 VEC_SUFFIX(rp__mask16)(void *dst, const void *src, size_t count, unsigned bits)
 {

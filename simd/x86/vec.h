@@ -23,6 +23,12 @@ static inline vec_t vec_min_s16(vec_t a, vec_t b) { return _mm256_min_epi16(a, b
 static inline vec_t vec_max_s16(vec_t a, vec_t b) { return _mm256_max_epi16(a, b); }
 static inline vec_t vec_sll16(vec_t a, __m128i n) { return _mm256_sll_epi16(a, n); }
 static inline vec_t vec_sra16(vec_t a, __m128i n) { return _mm256_sra_epi16(a, n); }
+static inline vec_t vec_srl16(vec_t a, __m128i n) { return _mm256_srl_epi16(a, n); }
+static inline vec_t vec_or(vec_t a, vec_t b) { return _mm256_or_si256(a, b); }
+static inline vec_t vec_zero(void) { return _mm256_setzero_si256(); }
+/* All-ones lanes where a == b. */
+static inline vec_t vec_eq16(vec_t a, vec_t b) { return _mm256_cmpeq_epi16(a, b); }
+static inline int vec_all_ones(vec_t a) { return _mm256_movemask_epi8(a) == -1; }
 /* Byte shuffle within each 128-bit lane, the same 16-byte pattern in every lane. */
 static inline vec_t
 vec_shuffle_lanes(vec_t a, __m128i pattern)
@@ -43,6 +49,14 @@ static inline vec_t vec_min_s16(vec_t a, vec_t b) { return _mm512_min_epi16(a, b
 static inline vec_t vec_max_s16(vec_t a, vec_t b) { return _mm512_max_epi16(a, b); }
 static inline vec_t vec_sll16(vec_t a, __m128i n) { return _mm512_sll_epi16(a, n); }
 static inline vec_t vec_sra16(vec_t a, __m128i n) { return _mm512_sra_epi16(a, n); }
+static inline vec_t vec_srl16(vec_t a, __m128i n) { return _mm512_srl_epi16(a, n); }
+static inline vec_t vec_or(vec_t a, vec_t b) { return _mm512_or_si512(a, b); }
+static inline vec_t vec_zero(void) { return _mm512_setzero_si512(); }
+static inline vec_t vec_eq16(vec_t a, vec_t b)
+{
+	return _mm512_movm_epi16(_mm512_cmpeq_epi16_mask(a, b));
+}
+static inline int vec_all_ones(vec_t a) { return _mm512_cmpneq_epi16_mask(a, vec_set1_16(-1)) == 0; }
 static inline vec_t
 vec_shuffle_lanes(vec_t a, __m128i pattern)
 {
