@@ -8,9 +8,10 @@
 import re
 import sys
 
-# Multi-VR entries (PS3.6 "US or SS" etc.): pick the VR whose bytes are identical in
-# little endian, so relabelling never changes a value.
-AMBIGUOUS = {"xs": "US", "ox": "OW", "lt": "OW", "up": "UL", "px": "OW", "na": "UN"}
+# Multi-VR entries (PS3.6 "US or SS" etc.): "US or SS" stays a pseudo-VR XS that the
+# writer resolves with PixelRepresentation; the others take the VR whose bytes are
+# identical in little endian, so relabelling never changes a value.
+AMBIGUOUS = {"xs": "XS", "ox": "OW", "lt": "OW", "up": "UL", "px": "OW", "na": "UN"}
 
 exact, ranges = {}, []
 for line in open(sys.argv[1], encoding="latin-1"):

@@ -44,6 +44,8 @@ enum rp__vr_code {
 	RP__VR_UT = RP__VR('U', 'T'),
 	RP__VR_UV = RP__VR('U', 'V'),
 };
+/* Not a VR: the dictionary's "US or SS" (PS3.6), decided by PixelRepresentation. */
+#define RP__VR_XS RP__VR('X', 'S')
 #define VR(x) RP__VR_##x
 
 #define RP__TAG(g, e) (((uint32_t)(g) << 16) | (uint32_t)(e))

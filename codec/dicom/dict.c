@@ -58,7 +58,7 @@ unsigned
 rp__vr_swap_unit(uint16_t vr)
 {
 	switch (vr) {
-	case VR(US): case VR(SS): case VR(OW):
+	case VR(US): case VR(SS): case VR(OW): case VR(XS):
 		return 2;
 	case VR(AT):        /* pairs of 16-bit group, element */
 		return 2;

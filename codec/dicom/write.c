@@ -183,6 +183,8 @@ emit_elem(struct writer *w, const struct rp_dicom *ds, const struct rp__elem *e,
 	if (e->vr == VR(SQ) || e->undefined)
 		return emit_sequence(w, ds, e, depth, err);
 	uint16_t vr = e->vr;
+	if (vr == VR(XS))            /* "US or SS": signed images use SS (PS3.6) */
+		vr = ds->info.img.is_signed ? VR(SS) : VR(US);
 	if (!rp__vr_long(vr) && e->length > 0xFFFF)
 		vr = VR(UN);   /* cannot be written in the short form */
 	emit_header(w, e->tag, vr, (uint32_t)e->length);
