@@ -144,6 +144,57 @@ skip_entropy(const uint8_t *p, const uint8_t *end)
 	return end;
 }
 
+/* One difference (H.1.2.2): -1 on an invalid code. */
+static inline int
+read_diff(struct jl_bits *b, const struct jl_huff *t, int32_t *diff)
+{
+	int s = huff_decode(b, t);
+	if (s <= 0) {
+		*diff = 0;
+		return s;
+	}
+	if (s >= 16) {
+		*diff = 32768;
+		return s == 16 ? 0 : -1;
+	}
+	int32_t v = (int32_t)bits_get(b, s);
+	*diff = v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
+	return 0;
+}
+
+/* A whole row of one component that is not the first line of a restart interval: the
+ * first sample predicted from above (Rb), the rest by predictor ss. */
+static int
+decode_row(struct jl_bits *b, const struct jl_huff *t, uint16_t *row, const uint16_t *up,
+	   uint32_t w, unsigned ss)
+{
+	int32_t diff;
+	if (read_diff(b, t, &diff) < 0)
+		return -1;
+	row[0] = (uint16_t)((up[0] + diff) & 0xFFFF);
+#define ROW_LOOP(expr)                                                                     \
+	for (uint32_t x = 1; x < w; x++) {                                                 \
+		if (read_diff(b, t, &diff) < 0)                                            \
+			return -1;                                                         \
+		int32_t ra = row[x - 1], rb = up[x], rc = up[x - 1];                       \
+		(void)ra;                                                                  \
+		(void)rb;                                                                  \
+		(void)rc;                                                                  \
+		row[x] = (uint16_t)(((expr) + diff) & 0xFFFF);                             \
+	}
+	switch (ss) {
+	case 1: ROW_LOOP(ra) break;
+	case 2: ROW_LOOP(rb) break;
+	case 3: ROW_LOOP(rc) break;
+	case 4: ROW_LOOP(ra + rb - rc) break;
+	case 5: ROW_LOOP(ra + ((rb - rc) >> 1)) break;
+	case 6: ROW_LOOP(rb + ((ra - rc) >> 1)) break;
+	default: ROW_LOOP((ra + rb) >> 1) break;
+	}
+#undef ROW_LOOP
+	return 0;
+}
+
 static int
 decode_scan(struct jl_dec *d, const uint8_t *hdr, const uint8_t *hdr_end)
 {
@@ -187,6 +238,22 @@ decode_scan(struct jl_dec *d, const uint8_t *hdr, const uint8_t *hdr_end)
 	uint32_t first_row = 0, first_col = 0;
 
 	for (uint32_t y = 0; y < hgt; y++) {
+		/* Fast path: one component, not the first line of an interval, and no
+		 * restart inside this row.  Same arithmetic as the general loop below,
+		 * with the predictor chosen once per row. */
+		if (ns == 1 && y != first_row &&
+		    (!d->restart_interval || restart_left >= w)) {
+			uint16_t *row = sc[0]->plane + (size_t)y * w;
+			if (decode_row(&b, tab[0], row, row - w, w, ss) != 0)
+				return jl_fail(d, RP_E_CORRUPT, "invalid Huffman code");
+			if (d->restart_interval)
+				restart_left -= w;
+			if (b.zero_fill > 8)
+				return rp__err(d->err, RP_E_CORRUPT,
+					       "JPEG lossless: scan data ends at row %u of %u", y,
+					       hgt);
+			continue;
+		}
 		for (uint32_t x = 0; x < w; x++) {
 			if (d->restart_interval && restart_left == 0) {
 				/* Byte-align, expect RSTn, reset predictors. */
