@@ -378,12 +378,13 @@ main(int argc, char **argv)
 		big.img.height = 3072;
 		big.size = rp_image_frame_size(&big.img);
 		big.data = malloc(big.size);
+		const uint16_t *src16 = (const uint16_t *)(const void *)frames[0].data;
+		uint16_t *dst16 = (uint16_t *)(void *)big.data;
 		for (uint32_t y = 0; y < big.img.height; y++)
 			for (uint32_t x = 0; x < big.img.width; x++)
-				memcpy(big.data + 2 * ((size_t)y * big.img.width + x),
-				       frames[0].data + 2 * ((size_t)(y % frames[0].img.height) *
-							      frames[0].img.width +
-							      x % frames[0].img.width), 2);
+				dst16[(size_t)y * big.img.width + x] =
+					src16[(size_t)(y % frames[0].img.height) * frames[0].img.width +
+					      x % frames[0].img.width];
 		struct rp_pool *pool = NULL;
 		if (rp_pool_create((unsigned)threads, 0, &pool) != RP_OK)
 			return 1;

@@ -59,6 +59,9 @@ void rp__ht_frame_to_planes(const struct rp_image_desc *img, const struct rp__ht
 void rp__ht_planes_to_frame(const struct rp_image_desc *img, const struct rp__ht_params *p,
 			    int32_t *const *planes, uint8_t *dst);
 
+/* malloc() for large per-call buffers (huge pages where available); release with free(). */
+void *rp__ht_alloc_big(size_t size);
+
 /* Encoder entry with explicit parameters (the codec table uses defaults). */
 int rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_params *p,
 			    const uint8_t *src, size_t src_size, uint8_t *dst, size_t dst_capacity,

@@ -484,9 +484,11 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 		bands[b].mb = p->guard_bits + h.eps[b] - 1;
 	}
 	for (unsigned k = 0; k < nc; k++) {
-		planes[k] = calloc(npix, sizeof(int32_t));
+		planes[k] = rp__ht_alloc_big(npix * sizeof(int32_t));
+		if (planes[k])
+			memset(planes[k], 0, npix * sizeof(int32_t));
 		if (k == 0)
-			tmp[0] = malloc(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+			tmp[0] = rp__ht_alloc_big(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
 		if (!planes[k] || !tmp[0]) {
 			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 			goto fail;

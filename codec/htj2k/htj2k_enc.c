@@ -299,9 +299,9 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 	unsigned nc = p->components;
 
 	for (unsigned c = 0; c < nc; c++) {
-		planes[c] = malloc(npix * sizeof(int32_t));
+		planes[c] = rp__ht_alloc_big(npix * sizeof(int32_t));
 		if (c == 0)
-			tmp[0] = malloc(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+			tmp[0] = rp__ht_alloc_big(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
 		if (!planes[c] || !tmp[0]) {
 			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 			goto fail;
@@ -344,7 +344,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 						segcap += jb->cap;
 					}
 			}
-	seg = malloc(segcap ? segcap : 1);
+	seg = rp__ht_alloc_big(segcap);
 	if (!seg) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
