@@ -47,6 +47,9 @@ void rp_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rp_cli_fail(struct rp_errbuf *err, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Writes s as a JSON string literal (quoted, escaped). */
+void rp_cli_json_string(FILE *f, const char *s);
+
 /* Exit code for a library status. */
 int rp_cli_exit_code(int status);
 

@@ -134,8 +134,14 @@ walk_dir(const char *dir, const char *rel, rp_cli_file_fn *fn, void *ctx, int de
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[PATH_MAX], relpath[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		snprintf(relpath, sizeof(relpath), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+		int a = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		int b = snprintf(relpath, sizeof(relpath), "%s%s%s", rel, rel[0] ? "/" : "",
+				 names[i]);
+		if (a < 0 || b < 0 || (size_t)a >= sizeof(path) || (size_t)b >= sizeof(relpath)) {
+			rp_cli_errorf("%s/%s: path too long", dir, names[i]);
+			rc = RP_EXIT_IO;
+			break;
+		}
 		/* Symbolic links to files are followed; links to directories are not, so a
 		 * link loop cannot make the walk endless. */
 		struct stat lst, st;
@@ -261,4 +267,19 @@ rp_cli_fail(struct rp_errbuf *err, int status, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	return status;
+}
+
+void
+rp_cli_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
 }

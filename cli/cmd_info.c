@@ -10,19 +10,6 @@ struct info_ctx {
 	int rc;
 };
 
-static const char *
-json_escape_free(const char *s)
-{
-	/* Attribute values we print are DICOM CS/UI strings: no quotes or backslashes
-	 * matter, but a hostile file could carry them; replace rather than escape. */
-	static _Thread_local char buf[80];
-	size_t n = 0;
-	for (; *s && n < sizeof(buf) - 1; s++)
-		buf[n++] = (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20) ? '?' : *s;
-	buf[n] = '\0';
-	return buf;
-}
-
 static int
 info_one(void *arg, const char *path, const char *rel)
 {
@@ -49,18 +36,22 @@ info_one(void *arg, const char *path, const char *rel)
 			c->rc = rp_cli_exit_code(st) == RP_EXIT_USAGE ? RP_EXIT_FAILED :
 									 rp_cli_exit_code(st);
 	} else if (rp_cli_json) {
-		printf("{\"file\":\"%s\",\"transfer_syntax\":\"%s\",\"transfer_syntax_name\":\"%s\","
-		       "\"modality\":\"%s\",\"has_pixels\":%s",
-		       json_escape_free(path), i->ts->uid, i->ts->name,
-		       json_escape_free(i->modality), i->has_pixels ? "true" : "false");
-		if (i->has_pixels)
+		printf("{\"file\":");
+		rp_cli_json_string(stdout, path);
+		printf(",\"transfer_syntax\":\"%s\",\"transfer_syntax_name\":\"%s\",\"modality\":",
+		       i->ts->uid, i->ts->name);
+		rp_cli_json_string(stdout, i->modality);
+		printf(",\"has_pixels\":%s", i->has_pixels ? "true" : "false");
+		if (i->has_pixels) {
 			printf(",\"rows\":%u,\"columns\":%u,\"frames\":%u,\"samples_per_pixel\":%u,"
-			       "\"bits_allocated\":%u,\"bits_stored\":%u,\"signed\":%s,"
-			       "\"photometric\":\"%s\",\"pixel_data_bytes\":%llu,\"file_bytes\":%zu",
+			       "\"bits_allocated\":%u,\"bits_stored\":%u,\"signed\":%s,\"photometric\":",
 			       i->img.height, i->img.width, i->frames, i->img.components,
 			       i->img.bits_allocated, i->img.bits_stored,
-			       i->img.is_signed ? "true" : "false", json_escape_free(i->photometric),
+			       i->img.is_signed ? "true" : "false");
+			rp_cli_json_string(stdout, i->photometric);
+			printf(",\"pixel_data_bytes\":%llu,\"file_bytes\":%zu",
 			       (unsigned long long)i->pixel_value_length, size);
+		}
 		if (hex[0])
 			printf(",\"pixel_sha256\":\"%s\"", hex);
 		printf("}\n");
