@@ -26,8 +26,6 @@ extern "C" {
 #include <radpipe/radpipe.h>
 #include "simd/cpu.h"
 #include "simd/kernels.h"
-int rp__frame_high_bits_clean(const struct rp_image_desc *img, const uint8_t *frame,
-			      size_t size);
 void rp__frame_to_unsigned_bits(const struct rp_image_desc *img, uint8_t *frame, size_t size);
 }
 
@@ -157,18 +155,18 @@ run_kernel(benchmark::State &state, const rp__kernels *k, kernel_id id)
 	state.SetLabel(k->name);
 }
 
-// The lead's scalar BitsStored check (codec/frame.c) against the kernel-based one, on
-// the real 12-bit CT frame: what wiring the kernel into codec/frame.c would save.
+// The BitsStored check on a real 12-bit CT frame: the scalar twin against the selected
+// table (what codec/frame.c's rp__frame_high_bits_clean() now calls for 16-bit samples).
 void
-BM_high_bits_clean_frame_c(benchmark::State &state)
+BM_high_bits_clean_scalar(benchmark::State &state)
 {
 	const frame &f = ct12();
 	for (auto _ : state)
-		benchmark::DoNotOptimize(rp__frame_high_bits_clean(&f.img, f.pixels.data(),
-								   f.pixels.size()));
+		benchmark::DoNotOptimize(rp__bits_clean16_scalar(f.pixels.data(), f.pixels.size() / 2,
+								 f.img.bits_stored, f.img.is_signed));
 	state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.pixels.size()));
 }
-BENCHMARK(BM_high_bits_clean_frame_c);
+BENCHMARK(BM_high_bits_clean_scalar);
 
 void
 BM_high_bits_clean_kernel(benchmark::State &state)

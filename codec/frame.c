@@ -3,6 +3,7 @@
  * between DICOM pixel values and the unsigned BitsStored-bit patterns that codecs without
  * a notion of sign (JPEG-LS, JPEG lossless) code. */
 #include "codec/codec_impl.h"
+#include "simd/kernels.h"
 
 int
 rp_image_desc_check(const struct rp_image_desc *img, struct rp_errbuf *err)
@@ -105,6 +106,12 @@ rp__frame_high_bits_clean(const struct rp_image_desc *img, const uint8_t *frame,
 	unsigned cbits = (unsigned)bps * 8;
 	if (bps == 0 || img->bits_stored >= cbits)
 		return 1;
+	/* 16-bit samples (nearly all CT/MR): the same rule in the SIMD table, ~40x faster
+	 * (bench_micro BM_high_bits_clean_*).  These helpers get no encoder options, so the
+	 * table is the detected one. */
+	if (bps == 2)
+		return rp__kernels_high_bits_clean16(rp__kernels_select(0), frame, size / 2,
+						     img->bits_stored, img->is_signed);
 	for (size_t i = 0; i + bps <= size; i += bps) {
 		uint32_t v = bps == 1 ? frame[i] : bps == 2 ? rp__load_le16(frame + i) :
 							     rp__load_le32(frame + i);
@@ -133,6 +140,10 @@ rp__frame_to_unsigned_bits(const struct rp_image_desc *img, uint8_t *frame, size
 	unsigned cbits = (unsigned)bps * 8;
 	if (bps == 0 || img->bits_stored >= cbits)
 		return;
+	if (bps == 2) {
+		rp__kernels_select(0)->mask16(frame, frame, size / 2, img->bits_stored);
+		return;
+	}
 	uint32_t mask = (1u << img->bits_stored) - 1;
 	for (size_t i = 0; i + bps <= size; i += bps) {
 		uint32_t v = bps == 1 ? frame[i] : bps == 2 ? rp__load_le16(frame + i) :
@@ -148,6 +159,14 @@ rp__frame_from_unsigned_bits(const struct rp_image_desc *img, uint8_t *frame, si
 	unsigned cbits = (unsigned)bps * 8;
 	if (bps == 0 || img->bits_stored >= cbits)
 		return;
+	if (bps == 2) {
+		const struct rp__kernels *k = rp__kernels_select(0);
+		if (img->is_signed)
+			k->sext16(frame, frame, size / 2, img->bits_stored);
+		else
+			k->mask16(frame, frame, size / 2, img->bits_stored);
+		return;
+	}
 	for (size_t i = 0; i + bps <= size; i += bps) {
 		uint32_t v = bps == 1 ? frame[i] : bps == 2 ? rp__load_le16(frame + i) :
 							     rp__load_le32(frame + i);
