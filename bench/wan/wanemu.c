@@ -18,8 +18,9 @@
  * rate/8 * (MTU-52)/MTU with timestamps on (1448/1500).
  *
  * A UNIX control socket answers "stats" (JSON counters and the emulator's own CPU
- * time), "cut PORT" (blackhole, in both directions, the busiest not-yet-cut TCP flow
- * whose A->B destination port is PORT: a path failure under one connection) and "quit".
+ * time), "cut PORT" (blackhole, in both directions, the busiest live (seen in the last
+ * second) not-yet-cut TCP flow whose A->B destination port is PORT: a path failure under
+ * one connection) and "quit".
  *
  * Usage: wanemu --ns-a NS --dev-a DEV --ns-b NS --dev-b DEV --rate MBIT --rtt MS
  *               [--loss PCT] [per-direction overrides] [--queue BYTES] [--seed N]
@@ -93,6 +94,7 @@ struct flow {
 	uint16_t a_port, b_port;
 	uint8_t used, cut;
 	uint64_t bytes;
+	uint64_t last_ns;            /* when a packet of it was last seen */
 };
 
 struct emu {
@@ -249,8 +251,48 @@ flow_hash(uint32_t a, uint32_t b, uint16_t ap, uint16_t bp)
  * non-TCP, fragments, truncated headers, or a full table (then the flow is simply not
  * cuttable; forwarding never depends on this table).
  */
+static struct flow *flow_insert(struct emu *e, const struct flow *key);
+
+/*
+ * Makes room in a full flow table: keeps cut flows (they must stay blackholed) and those
+ * seen in the last 5 s, forgets the rest.  A long profile opens hundreds of connections.
+ */
+static void
+flow_compact(struct emu *e, uint64_t now)
+{
+	static struct flow keep[FLOW_SLOTS];
+	size_t n = 0, i;
+
+	for (i = 0; i < FLOW_SLOTS; i++) {
+		const struct flow *f = &e->flows[i];
+		if (f->used && (f->cut || now - f->last_ns < 5000000000ULL))
+			keep[n++] = *f;
+	}
+	memset(e->flows, 0, sizeof(e->flows));
+	e->nflows = 0;
+	for (i = 0; i < n; i++)
+		flow_insert(e, &keep[i]);
+}
+
 static struct flow *
-flow_lookup(struct emu *e, int dir, const uint8_t *p, size_t len)
+flow_insert(struct emu *e, const struct flow *key)
+{
+	uint32_t i = flow_hash(key->a_addr, key->b_addr, key->a_port, key->b_port), n;
+
+	for (n = 0; n < FLOW_SLOTS; n++, i = (i + 1) & (FLOW_SLOTS - 1)) {
+		struct flow *f = &e->flows[i];
+		if (!f->used) {
+			*f = *key;
+			f->used = 1;
+			e->nflows++;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static struct flow *
+flow_lookup(struct emu *e, int dir, const uint8_t *p, size_t len, uint64_t now)
 {
 	uint32_t src, dst, a, b;
 	uint16_t sp, dp, ap, bp;
@@ -276,25 +318,31 @@ flow_lookup(struct emu *e, int dir, const uint8_t *p, size_t len)
 	i = flow_hash(a, b, ap, bp);
 	for (n = 0; n < FLOW_SLOTS; n++, i = (i + 1) & (FLOW_SLOTS - 1)) {
 		struct flow *f = &e->flows[i];
-		if (!f->used) {
-			if (e->nflows >= FLOW_SLOTS / 2)
-				return NULL;
-			f->used = 1;
-			f->a_addr = a; f->b_addr = b; f->a_port = ap; f->b_port = bp;
-			e->nflows++;
+		if (!f->used)
+			break;
+		if (f->a_addr == a && f->b_addr == b && f->a_port == ap && f->b_port == bp) {
+			f->last_ns = now;
 			return f;
 		}
-		if (f->a_addr == a && f->b_addr == b && f->a_port == ap && f->b_port == bp)
-			return f;
 	}
-	return NULL;
+	{
+		struct flow key;
+		memset(&key, 0, sizeof(key));
+		key.a_addr = a; key.b_addr = b; key.a_port = ap; key.b_port = bp;
+		key.last_ns = now;
+		if (e->nflows >= FLOW_SLOTS / 2)
+			flow_compact(e, now);
+		if (e->nflows >= FLOW_SLOTS / 2)
+			return NULL;
+		return flow_insert(e, &key);
+	}
 }
 
 static void
 enqueue(struct emu *e, int di, const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct dir *d = &e->d[di];
-	struct flow *f = flow_lookup(e, di, pkt, len);
+	struct flow *f = flow_lookup(e, di, pkt, len, now);
 	uint64_t backlog, start, ser, deliver;
 	size_t off;
 
@@ -457,13 +505,18 @@ cut_flow(struct emu *e, long port, char *out, size_t cap)
 	char a[16], b[16];
 	size_t i;
 
+	uint64_t now = mono_ns();
+
+	/* Only live connections (a packet in the last second): earlier runs' flows stay in
+	 * the table, and cutting a closed one would cut nothing. */
 	for (i = 0; i < FLOW_SLOTS; i++) {
 		struct flow *f = &e->flows[i];
-		if (f->used && !f->cut && f->b_port == port && (best == NULL || f->bytes > best->bytes))
+		if (f->used && !f->cut && f->b_port == port && now - f->last_ns < 1000000000ULL &&
+		    (best == NULL || f->bytes > best->bytes))
 			best = f;
 	}
 	if (best == NULL) {
-		snprintf(out, cap, "{\"error\":\"no uncut TCP flow to port %ld\"}\n", port);
+		snprintf(out, cap, "{\"error\":\"no live uncut TCP flow to port %ld\"}\n", port);
 		return;
 	}
 	best->cut = 1;
