@@ -110,6 +110,8 @@ usage(FILE *out)
 		"      --ca F            CA the receiver's certificate must chain to\n"
 		"      --allow FP[,FP]   or accept these receiver certificate SHA-256s\n"
 		"      --insecure        plain TCP, no TLS (loopback tests only)\n"
+		"      --fabric PROV     data over libfabric (tcp;ofi_rxm, shm, verbs;ofi_rxm,\n"
+		"                        efa); unencrypted: needs --trusted-fabric\n"
 		"      --timeout S       a connection idle this long is dead (default 60)\n"
 		"      --link-mbps R     link rate in Mbit/s, to report utilisation\n"
 		"      --json            print the final report as JSON on stdout\n"
@@ -129,6 +131,7 @@ rp_cmd_send(int argc, char **argv)
 		{"cert", required_argument, NULL, 1},      {"key", required_argument, NULL, 2},
 		{"ca", required_argument, NULL, 3},        {"allow", required_argument, NULL, 4},
 		{"insecure", no_argument, NULL, 5},        {"timeout", required_argument, NULL, 6},
+		{"fabric", required_argument, NULL, 30},   {"trusted-fabric", no_argument, NULL, 31},
 		{"link-mbps", required_argument, NULL, 7}, {"json", no_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -164,6 +167,8 @@ rp_cmd_send(int argc, char **argv)
 		case 3: o.tls.ca_file = optarg; break;
 		case 4: o.tls.allow_fingerprints = optarg; break;
 		case 5: o.tls.insecure = 1; break;
+		case 30: o.tls.fabric = optarg; break;
+		case 31: o.tls.trusted_fabric = 1; break;
 		case 6: o.io_timeout_s = atof(optarg); break;
 		case 7: link_mbps = atof(optarg); break;
 		case 'j': rp_cli_json = true; break;

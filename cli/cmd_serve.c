@@ -88,6 +88,8 @@ usage(FILE *out)
 		"      --ca F               CA that client certificates must chain to\n"
 		"      --allow FP[,FP]      or accept these client certificate SHA-256s\n"
 		"      --insecure           plain TCP, no TLS (loopback tests only)\n"
+		"      --fabric PROV        data over libfabric (tcp;ofi_rxm, shm, verbs;ofi_rxm,\n"
+		"                           efa); unencrypted: needs --trusted-fabric\n"
 		"      --deliver original   the original files byte for byte (default)\n"
 		"      --deliver compressed encapsulated DICOM in the codec's transfer syntax, with\n"
 		"                           the codestreams that crossed the link (pixels checked\n"
@@ -114,6 +116,7 @@ rp_cmd_serve(int argc, char **argv)
 		{"cert", required_argument, NULL, 1},      {"key", required_argument, NULL, 2},
 		{"ca", required_argument, NULL, 3},        {"allow", required_argument, NULL, 4},
 		{"insecure", no_argument, NULL, 5},        {"deliver", required_argument, NULL, 6},
+		{"fabric", required_argument, NULL, 30},   {"trusted-fabric", no_argument, NULL, 31},
 		{"log", required_argument, NULL, 7},       {"port-file", required_argument, NULL, 8},
 		{"max-objects", required_argument, NULL, 9},
 		{"max-object-size", required_argument, NULL, 10},
@@ -132,6 +135,8 @@ rp_cmd_serve(int argc, char **argv)
 		case 3: o.tls.ca_file = optarg; break;
 		case 4: o.tls.allow_fingerprints = optarg; break;
 		case 5: o.tls.insecure = 1; break;
+		case 30: o.tls.fabric = optarg; break;
+		case 31: o.tls.trusted_fabric = 1; break;
 		case 6:
 			if (strcmp(optarg, "original") == 0) {
 				o.deliver = RP_DELIVER_ORIGINAL;

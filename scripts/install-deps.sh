@@ -12,7 +12,8 @@ libssl-dev libcmocka-dev
 libgdcm-tools dcmtk libopenjp2-tools openjph-tools python3-pydicom python3-numpy
 clang libclang-rt-14-dev hyperfine zstd
 gnuplot-nox libbenchmark-dev
-openssl procps"
+openssl procps
+libfabric-dev libfabric-bin"
 
 missing=""
 for p in $PKGS; do

@@ -870,7 +870,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	struct sender S = {0}, *s = &S;
 	memset(rep, 0, sizeof(*rep));
 	s->o = o;
-	s->ops = &rp__tcp_ops;
+	s->ops = rp__transport_for(&o->tls);
 	s->rep = rep;
 	s->count = count;
 	s->cs = o->chunk_size;

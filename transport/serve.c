@@ -357,7 +357,7 @@ rp_serve(const struct rp_serve_options *o, struct rp_errbuf *err)
 	if (!srv)
 		return RP_E_NOMEM;
 	srv->o = o;
-	srv->ops = &rp__tcp_ops;
+	srv->ops = rp__transport_for(&o->tls);
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->log_mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);

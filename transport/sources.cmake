@@ -8,3 +8,4 @@ list(APPEND RP_LIB_SOURCES
   transport/spool.c
   transport/tcp/tcp.c
   transport/tcp/keygen.c)
+include(${CMAKE_CURRENT_LIST_DIR}/ofi/sources.cmake OPTIONAL)

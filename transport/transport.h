@@ -46,6 +46,8 @@ struct rp__transport_ops {
 };
 
 extern const struct rp__transport_ops rp__tcp_ops;
+/* The backend for a config: TCP, or libfabric when cfg->fabric is set (transport/ofi/). */
+const struct rp__transport_ops *rp__transport_for(const struct rp_tls_config *cfg);
 
 /* Sends one frame (header + payload). */
 int rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,

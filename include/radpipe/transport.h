@@ -25,6 +25,11 @@ struct rp_tls_config {
 	const char *ca_file;         /* PEM CA bundle that peers must chain to */
 	const char *allow_fingerprints;
 	uint8_t insecure;
+	/* Non-NULL: chunk data over libfabric with this provider ("tcp;ofi_rxm", "shm",
+	 * "verbs;ofi_rxm", "efa"), authentication still over this TLS connection
+	 * (docs/LIBFABRIC.md).  Fabric data is unencrypted: trusted_fabric = 1 is required. */
+	const char *fabric;
+	uint8_t trusted_fabric;
 };
 
 /* Receives one JSON object (no trailing newline) per event; called from any of the

@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# tests/transport_ofi/t_ofi_transfer.sh PROVIDER - a multi-series study (CT + MR) over the
+# libfabric backend with PROVIDER ("tcp;ofi_rxm", "shm") on loopback, 4 streams (4
+# fabric endpoints), small chunks so many messages are in flight: byte-identical.
+# Also: --fabric without --trusted-fabric is refused on both sides, and a plain TCP
+# sender is refused by a fabric receiver (no silent fallback to another data path).
+. "$(dirname "$0")/../transport/lib.sh"
+# Provider names hold ";" (CTest splits arguments there): "+" stands for it.
+PROV=${1:?provider}
+PROV=${PROV//+/;}
+INPUTS="$CT $MR"
+FAB=(--fabric "$PROV" --trusted-fabric)
+
+mkdir "$WORK/rx"
+set +e
+"$RADPIPE_BIN" serve --dir "$WORK/rx" --listen 127.0.0.1:0 --insecure --fabric "$PROV" -q \
+	2>"$WORK/untrusted.err"
+rc=$?
+set -e
+[ "$rc" != 0 ] || fail "serve --fabric without --trusted-fabric started"
+grep -q "trusted-fabric" "$WORK/untrusted.err" || fail "no reason given: $(cat "$WORK/untrusted.err")"
+
+start_server "$WORK/rx" --insecure "${FAB[@]}"
+send "$SRV_PORT" --insecure --fabric "$PROV" -n 2
+[ "$RC" != 0 ] || fail "send --fabric without --trusted-fabric succeeded"
+grep -q "trusted-fabric" "$WORK/send.err" || fail "no reason given: $(cat "$WORK/send.err")"
+send "$SRV_PORT" --insecure -n 2
+[ "$RC" != 0 ] || fail "a plain TCP sender was served by a fabric receiver"
+check_nothing_visible "$WORK/rx"
+
+send "$SRV_PORT" --insecure "${FAB[@]}" -n 4 --chunk-size 64K -k 8 -m 2
+[ "$RC" = 0 ] || fail "send exited $RC: $(cat "$WORK/send.err")"
+check_identical "$WORK/rx"
+[ "$(json streams_lost)" = 0 ] || fail "streams lost: $(json streams_lost)"
+grep -q "fabric=$PROV" "$WORK/rx.log" || fail "receiver log does not name the fabric"
+echo "PASS: $PROV: $(json original_bytes) original bytes, $(json wire_bytes) on the fabric in $(json wall_s) s"
