@@ -4,6 +4,7 @@
 #include "common/internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 struct rp__job {
@@ -177,7 +178,7 @@ struct rp__for_state {
 static void
 for_release(struct rp__for_state *st)
 {
-	if (__atomic_sub_fetch(&st->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+	if (atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1) {
 		pthread_cond_destroy(&st->finished);
 		pthread_mutex_destroy(&st->lock);
 		free(st);
@@ -188,11 +189,11 @@ static void
 for_drain(struct rp__for_state *st, unsigned worker)
 {
 	for (;;) {
-		size_t i = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
+		size_t i = atomic_fetch_add_explicit(&st->next, 1, memory_order_relaxed);
 		if (i >= st->count)
 			break;
 		st->fn(st->arg, i, worker);
-		if (__atomic_add_fetch(&st->done, 1, __ATOMIC_ACQ_REL) == st->count) {
+		if (atomic_fetch_add_explicit(&st->done, 1, memory_order_acq_rel) + 1 == st->count) {
 			pthread_mutex_lock(&st->lock);
 			pthread_cond_broadcast(&st->finished);
 			pthread_mutex_unlock(&st->lock);
@@ -245,7 +246,7 @@ rp_pool_parallel_for(struct rp_pool *pool, size_t count, rp_for_fn *fn, void *ar
 
 	for_drain(st, self);
 	pthread_mutex_lock(&st->lock);
-	while (__atomic_load_n(&st->done, __ATOMIC_ACQUIRE) < count)
+	while (atomic_load_explicit(&st->done, memory_order_acquire) < count)
 		pthread_cond_wait(&st->finished, &st->lock);
 	pthread_mutex_unlock(&st->lock);
 	for_release(st);

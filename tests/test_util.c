@@ -12,6 +12,11 @@ struct listed {
 	char *path, *sha, *use;
 };
 
+/* Lists handed out stay reachable here, so they live until exit as test_util.h promises
+ * (and leak checkers see them as in use, not lost). */
+static const char **lists[64];
+static size_t nlists;
+
 static struct listed *listing;
 static size_t listing_count;
 
@@ -72,11 +77,7 @@ rp_test_corpus_list(const char *use, size_t *count)
 				break;
 			}
 	}
-	/* Kept reachable, so the arrays live until exit as test_util.h promises (and leak
-	 * checkers see them as still in use, not lost). */
-	static const char **lists[64];
-	static size_t nlists;
-	if (nlists < 64)
+	if (nlists < sizeof(lists) / sizeof(lists[0]))
 		lists[nlists++] = out;
 	*count = n;
 	if (n == 0)
