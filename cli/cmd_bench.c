@@ -88,21 +88,6 @@ cpu_simd(void)
 	return level;
 }
 
-static void
-json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* The fields every JSON line carries. */
 static void
 json_env(FILE *f)
@@ -111,9 +96,9 @@ json_env(FILE *f)
 
 	cpu_model(cpu, sizeof(cpu));
 	fprintf(f, "\"cpu\":");
-	json_str(f, cpu);
+	rp_cli_json_string(f, cpu);
 	fprintf(f, ",\"cpus\":%u,\"cpu_simd\":\"%s\",\"compiler\":", rp_cpu_count(), cpu_simd());
-	json_str(f, RP_BUILD_COMPILER);
+	rp_cli_json_string(f, RP_BUILD_COMPILER);
 	fprintf(f, ",\"build\":\"%s\",\"radpipe\":\"%s\",\"git\":\"%s\",\"libs\":%s",
 		RP_BUILD_TYPE, rp_version(), RP_BUILD_GIT, RP_BUILD_LIBS_JSON);
 }
