@@ -32,6 +32,11 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# The WAN transfer benchmark (root; about an hour): bench/wan/README.md.
+.PHONY: bench-wan
+bench-wan: build
+	@bench/wan/run --build $(BUILD) --synth-mb 1000 --fault
+
 install: build
 	@cmake --install $(BUILD)
 

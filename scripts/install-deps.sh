@@ -13,6 +13,7 @@ libgdcm-tools dcmtk libopenjp2-tools openjph-tools python3-pydicom python3-numpy
 clang libclang-rt-14-dev hyperfine zstd
 gnuplot-nox libbenchmark-dev
 openssl procps
+iproute2
 libfabric-dev libfabric-bin"
 
 missing=""
