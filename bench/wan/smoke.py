@@ -13,6 +13,7 @@
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -196,6 +197,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         subprocess.run(["sh", args.netns, "down", tag])
+        shutil.rmtree(work, ignore_errors=True)
 
     def on_sig(signum, frame):
         cleanup()
