@@ -62,7 +62,7 @@ segment_bound(uint32_t width, uint32_t height)
 static size_t
 rle_bound(const struct rp_image_desc *img, const struct rp__encode_params *p)
 {
-	size_t bps, segs, n, seg, total;
+	size_t bps = 0, segs = 0, n = 0, seg, total;
 	(void)p;
 	if (rp_image_desc_check(img, NULL) != RP_OK || rle_layout(img, &bps, &segs, &n, NULL))
 		return 0;

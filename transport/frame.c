@@ -302,7 +302,7 @@ rp__ranges_decode(struct rp__rbuf *r, struct rp__ranges *rs, struct rp_errbuf *e
 	rs->cap = count;
 	uint64_t prev_end = 0;
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t first, n, end;
+		uint64_t first = 0, n = 0, end;
 		rp__get_u64(r, &first);
 		rp__get_u64(r, &n);
 		if (n == 0 || __builtin_add_overflow(first, n, &end) ||
