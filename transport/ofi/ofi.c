@@ -50,6 +50,7 @@ struct ofi_tls {
 	char prov[64];
 	size_t seg;                  /* bytes per fabric message, at most */
 	unsigned window;             /* messages in flight per direction */
+	struct fi_info *info;        /* the provider's RDM endpoint, looked up once */
 };
 
 enum { SLOT_FREE, SLOT_POSTED, SLOT_DONE };
@@ -119,6 +120,45 @@ fi_fail(struct rp_errbuf *err, const char *what, const char *prov, int r)
 	return rp__err(err, RP_E_NET, "libfabric %s (%s): %s", what, prov, fi_strerror(-r));
 }
 
+/* ofi_rxm pre-allocates and clears a pool of receive buffers per endpoint for each
+ * connection it may get (128 x 16 KiB + headers by default): measured here at 0.6-1.3 s
+ * of memset per endpoint on a loaded 2-core machine, and radpipe opens an endpoint per
+ * stream.  Our traffic is one peer per endpoint and large messages (rendezvous), so a
+ * small pool costs nothing; a value the user exported wins (setenv does not overwrite). */
+static void
+rxm_defaults(void)
+{
+	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
+}
+
+static pthread_once_t rxm_once = PTHREAD_ONCE_INIT;
+
+/* Looks the provider up once per side (the first fi_getinfo loads every provider:
+ * 0.3-1 s here), so a serve with an unusable provider fails at startup, not per peer. */
+static int
+lookup(const char *prov, struct fi_info **ret, struct rp_errbuf *err)
+{
+	pthread_once(&rxm_once, rxm_defaults);
+	struct fi_info *hints = fi_allocinfo();
+	if (!hints)
+		return RP_E_NOMEM;
+	hints->caps = FI_TAGGED | FI_SEND | FI_RECV;
+	hints->mode = FI_CONTEXT | FI_CONTEXT2;
+	hints->ep_attr->type = FI_EP_RDM;
+	hints->domain_attr->threading = FI_THREAD_SAFE;
+	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_ALLOCATED | FI_MR_PROV_KEY |
+				      FI_MR_VIRT_ADDR;
+	hints->fabric_attr->prov_name = strdup(prov);
+	int r = fi_getinfo(OFI_VERSION, NULL, NULL, 0, hints, ret);
+	fi_freeinfo(hints);
+	if (r)
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "libfabric: no FI_EP_RDM tagged endpoint from provider '%s': %s "
+			       "(fi_info -p '%s' lists what it offers)",
+			       prov, fi_strerror(-r), prov);
+	return RP_OK;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Security context: the TCP backend's, plus the provider and window. */
 
@@ -140,8 +180,12 @@ ofi_tls_create(const struct rp_tls_config *cfg, bool server, struct rp__tls **re
 	t->seg = env_size("RADPIPE_OFI_SEG", OFI_DEFAULT_SEG, 4096, 64u << 20);
 	ofi_sread_ms = (int)env_size("RADPIPE_OFI_SREAD_MS", 1, 0, 1000);
 	t->window = (unsigned)env_size("RADPIPE_OFI_WINDOW", OFI_DEFAULT_WINDOW, 1, 256);
-	int st = rp__tcp_ops.tls_create(cfg, server, &t->tcp, err);
+	int st = lookup(t->prov, &t->info, err);
+	if (st == RP_OK)
+		st = rp__tcp_ops.tls_create(cfg, server, &t->tcp, err);
 	if (st < 0) {
+		if (t->info)
+			fi_freeinfo(t->info);
 		free(t);
 		return st;
 	}
@@ -156,46 +200,21 @@ ofi_tls_destroy(struct rp__tls *tls)
 	if (!t)
 		return;
 	rp__tcp_ops.tls_destroy(t->tcp);
+	fi_freeinfo(t->info);
 	free(t);
 }
 
 /* ------------------------------------------------------------------------------------ */
 /* Fabric resources of one connection */
 
-/* ofi_rxm pre-allocates and clears a pool of receive buffers per endpoint for each
- * connection it may get (128 x 16 KiB + headers by default): measured here at 0.6-1.3 s
- * of memset per endpoint on a loaded 2-core machine, and radpipe opens an endpoint per
- * stream.  Our traffic is one peer per endpoint and large messages (rendezvous), so a
- * small pool costs nothing; a value the user exported wins (setenv does not overwrite). */
-static void
-rxm_defaults(void)
-{
-	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
-}
-
-static pthread_once_t rxm_once = PTHREAD_ONCE_INIT;
 
 static int
-fab_setup(struct ofi_conn *c, uint8_t *addr, size_t *addrlen, struct rp_errbuf *err)
+fab_setup(struct ofi_conn *c, const struct fi_info *info, uint8_t *addr, size_t *addrlen,
+	  struct rp_errbuf *err)
 {
-	pthread_once(&rxm_once, rxm_defaults);
-	struct fi_info *hints = fi_allocinfo();
-	if (!hints)
+	int r;
+	if (!(c->info = fi_dupinfo(info)))
 		return RP_E_NOMEM;
-	hints->caps = FI_TAGGED | FI_SEND | FI_RECV;
-	hints->mode = FI_CONTEXT | FI_CONTEXT2;
-	hints->ep_attr->type = FI_EP_RDM;
-	hints->domain_attr->threading = FI_THREAD_SAFE;
-	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_ALLOCATED | FI_MR_PROV_KEY |
-				      FI_MR_VIRT_ADDR;
-	hints->fabric_attr->prov_name = strdup(c->prov);
-	int r = fi_getinfo(OFI_VERSION, NULL, NULL, 0, hints, &c->info);
-	fi_freeinfo(hints);
-	if (r)
-		return rp__err(err, RP_E_UNSUPPORTED,
-			       "libfabric: no FI_EP_RDM tagged endpoint from provider '%s': %s "
-			       "(fi_info -p '%s' lists what it offers)",
-			       c->prov, fi_strerror(-r), c->prov);
 	if ((r = fi_fabric(c->info->fabric_attr, &c->fabric, NULL)))
 		return fi_fail(err, "fi_fabric", c->prov, r);
 	if ((r = fi_domain(c->fabric, c->info, &c->domain, NULL)))
@@ -516,7 +535,7 @@ ofi_open(struct rp__tls *tls, const char *host, uint16_t port, double timeout_s,
 			 : rp__err(err, RP_E_IO, "getrandom: %s", strerror(errno));
 	c->tag_hi = (uint64_t)r32 << 32;
 	if (st == RP_OK)
-		st = fab_setup(c, mine, &mlen, err);
+		st = fab_setup(c, t->info, mine, &mlen, err);
 	if (st == RP_OK && mlen > OFI_MAX_ADDR)
 		st = rp__err(err, RP_E_UNSUPPORTED, "fabric address longer than %d bytes",
 			     OFI_MAX_ADDR);
@@ -579,7 +598,7 @@ ofi_handshake(struct rp__conn *rc, struct rp__tls *tls, double timeout_s,
 	uint8_t mine[OFI_MAX_ADDR], theirs[OFI_MAX_ADDR];
 	size_t mlen = sizeof(mine), tlen;
 	RP_TRY(recv_hello(c, true, theirs, &tlen, err));
-	RP_TRY(fab_setup(c, mine, &mlen, err));
+	RP_TRY(fab_setup(c, t->info, mine, &mlen, err));
 	if (mlen > OFI_MAX_ADDR)
 		return rp__err(err, RP_E_UNSUPPORTED, "fabric address too long");
 	RP_TRY(start(c, theirs, err));
