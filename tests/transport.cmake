@@ -15,7 +15,8 @@ endforeach()
 # Loopback transfers driven by shell scripts (tests/transport/t_*.sh): each starts its own
 # receiver on 127.0.0.1, bounds every process with `timeout`, and cleans up on exit.
 # RUN_SERIAL: they move tens of MB and time out on a loaded 2-core machine otherwise.
-foreach(t multi_series deliver_compressed kill_receiver kill_sender cut_connection corrupt disk_full reject)
+foreach(t multi_series deliver_compressed kill_receiver kill_sender cut_connection
+          stall_connection corrupt disk_full reject)
   add_test(NAME transfer_${t}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/transport/t_${t}.sh)
   set_tests_properties(transfer_${t} PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" TIMEOUT 300

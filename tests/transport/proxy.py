@@ -3,7 +3,9 @@
 # tests/transport/proxy.py - a test-only TCP proxy on 127.0.0.1 for fault injection:
 # rate limiting (so a loopback transfer lasts long enough to be interrupted), cutting the
 # Nth connection after some bytes, flipping one byte of the Nth connection's client->server
-# flow.  Connections are numbered from 1 in accept order.  Exits after --lifetime seconds.
+# flow, or stalling the Nth connection after some bytes: it stops forwarding either way
+# but keeps the sockets open, as a dead route or a NAT that forgot the flow does.
+# Connections are numbered from 1 in accept order.  Exits after --lifetime seconds.
 import argparse
 import os
 import socket
@@ -19,13 +21,19 @@ def main():
     ap.add_argument("--rate", type=float, default=0, help="bytes/s over all connections")
     ap.add_argument("--cut-conn", type=int, default=0)
     ap.add_argument("--cut-after", type=int, default=0)
+    ap.add_argument("--stall-conn", type=int, default=0)
+    ap.add_argument("--stall-after", type=int, default=0)
     ap.add_argument("--flip-conn", type=int, default=0)
     ap.add_argument("--flip-at", type=int, default=0)
+    ap.add_argument("--rcvbuf", type=int, default=0, help="small receive buffers, so a "
+                    "stalled connection backs up into the sender quickly")
     ap.add_argument("--lifetime", type=float, default=120)
     a = ap.parse_args()
     host, port = a.target.rsplit(":", 1)
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.rcvbuf:
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)
     ls.bind(("127.0.0.1", 0))
     ls.listen(64)
     tmp = a.port_file + ".tmp"
@@ -49,13 +57,22 @@ def main():
                     return
             time.sleep(0.005)
 
+    stalled = set()
+
     def pump(src, dst, num, upstream, pair):
         seen = 0
         try:
             while True:
+                if num in stalled:
+                    time.sleep(a.lifetime)   # a black hole: nothing moves, nothing closes
                 data = src.recv(65536)
                 if not data:
                     break
+                if upstream and num == a.stall_conn and seen + len(data) >= a.stall_after:
+                    stalled.add(num)
+                    print("proxy: stalled connection %d after %d bytes" % (num, seen),
+                          file=sys.stderr, flush=True)
+                    continue
                 if upstream:
                     throttle(len(data))
                     if num == a.flip_conn and seen <= a.flip_at < seen + len(data):
