@@ -327,8 +327,13 @@ progress_main(void *arg)
 			pthread_cond_broadcast(&c->cv);
 			pthread_mutex_unlock(&c->mu);
 		} else if (n == -FI_EAGAIN || n == -FI_EINTR || n == 0) {
-			if (!c->cq_waits)
-				usleep(c->tx_busy ? 5 : 50);
+			if (!c->cq_waits) {
+				/* Poll faster while our own sends are in flight. */
+				pthread_mutex_lock(&c->mu);
+				bool busy = c->tx_busy != 0;
+				pthread_mutex_unlock(&c->mu);
+				usleep(busy ? 5 : 50);
+			}
 		} else if (n == -FI_EAVAIL) {
 			struct fi_cq_err_entry ee = {0};
 			if (fi_cq_readerr(c->cq, &ee, 0) > 0 && !atomic_load(&c->stop)) {
