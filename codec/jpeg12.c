@@ -297,24 +297,7 @@ decode_scan(struct j12 *d, const uint8_t *hdr, const uint8_t *hdr_end)
 	for (uint32_t by = 0; by < bh; by++) {
 		for (uint32_t bx = 0; bx < bw; bx++) {
 			if (d->restart_interval && restart_left == 0) {
-				if (bits_overran(&b))
-					return rp__err(d->err, RP_E_CORRUPT,
-						       "JPEG: scan data ends before a restart "
-						       "marker");
-				b.acc = 0;
-				b.nbits = 0;
-				if (b.zero_fill > 8)
-					return j12_fail(d, RP_E_CORRUPT,
-							"scan data ends before a restart marker");
-				b.zero_fill = 0;
-				while (b.p + 1 < b.end && b.p[0] == 0xFF && b.p[1] == 0xFF)
-					b.p++;
-				if (b.p + 1 >= b.end || b.p[0] != 0xFF ||
-				    b.p[1] != 0xD0 + expect_rst)
-					return j12_fail(d, RP_E_CORRUPT,
-							"restart marker missing or out of order");
-				b.p += 2;
-				expect_rst = (expect_rst + 1) & 7;
+				RP_TRY(jl_read_restart(&b, &expect_rst, "JPEG 12-bit", d->err));
 				restart_left = d->restart_interval;
 				pred = 0;
 			}

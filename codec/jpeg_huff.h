@@ -139,4 +139,27 @@ bits_overran(const struct jl_bits *b)
 	return (int64_t)b->zero_fill * 8 > b->nbits;
 }
 
+/* At a restart interval boundary (T.81 F.2.2.5 / H.2.2): the scan must not have run out,
+ * the bit buffer is dropped (restart markers are byte-aligned), fill bytes are skipped, and
+ * the next marker must be RSTn with n = *expect.  `codec` names the decoder in the message.
+ * RP_OK or RP_E_CORRUPT. */
+static inline int
+jl_read_restart(struct jl_bits *b, unsigned *expect, const char *codec, struct rp_errbuf *err)
+{
+	if (bits_overran(b) || b->zero_fill > 8)
+		return rp__err(err, RP_E_CORRUPT, "%s: scan data ends before a restart marker",
+			       codec);
+	b->acc = 0;
+	b->nbits = 0;
+	b->zero_fill = 0;
+	while (b->p + 1 < b->end && b->p[0] == 0xFF && b->p[1] == 0xFF)
+		b->p++;
+	if (b->p + 1 >= b->end || b->p[0] != 0xFF || b->p[1] != 0xD0 + *expect)
+		return rp__err(err, RP_E_CORRUPT, "%s: restart marker missing or out of order",
+			       codec);
+	b->p += 2;
+	*expect = (*expect + 1) & 7;
+	return RP_OK;
+}
+
 #endif /* RP_CODEC_JPEG_HUFF_H */

@@ -257,24 +257,7 @@ decode_scan(struct jl_dec *d, const uint8_t *hdr, const uint8_t *hdr_end)
 		for (uint32_t x = 0; x < w; x++) {
 			if (d->restart_interval && restart_left == 0) {
 				/* Byte-align, expect RSTn, reset predictors. */
-				if (bits_overran(&b))
-					return rp__err(d->err, RP_E_CORRUPT,
-						       "JPEG: scan data ends before a restart "
-						       "marker");
-				b.acc = 0;
-				b.nbits = 0;
-				if (b.zero_fill > 8)
-					return jl_fail(d, RP_E_CORRUPT,
-						       "scan data ends before a restart marker");
-				b.zero_fill = 0;
-				while (b.p + 1 < b.end && b.p[0] == 0xFF && b.p[1] == 0xFF)
-					b.p++;
-				if (b.p + 1 >= b.end || b.p[0] != 0xFF ||
-				    b.p[1] != 0xD0 + expect_rst)
-					return jl_fail(d, RP_E_CORRUPT,
-						       "restart marker missing or out of order");
-				b.p += 2;
-				expect_rst = (expect_rst + 1) & 7;
+				RP_TRY(jl_read_restart(&b, &expect_rst, "JPEG lossless", d->err));
 				restart_left = d->restart_interval;
 				first_row = y;
 				first_col = x;
