@@ -152,3 +152,28 @@ rp__ht_planes_to_frame(const struct rp_image_desc *img, const struct rp__ht_para
 		}
 	}
 }
+
+int
+rp__ht_tagtree_init(struct rp__ht_tagtree *t, uint32_t w, uint32_t h)
+{
+	size_t total = 0;
+	unsigned l = 0;
+	for (;;) {
+		t->w[l] = w;
+		t->h[l] = h;
+		t->off[l] = total;
+		total += (size_t)w * h;
+		l++;
+		if ((w <= 1 && h <= 1) || l == 16)
+			break;
+		w = (w + 1) / 2;
+		h = (h + 1) / 2;
+	}
+	t->levels = l;
+	t->nodes = calloc(total ? total : 1, sizeof(*t->nodes));
+	if (!t->nodes)
+		return RP_E_NOMEM;
+	for (size_t i = 0; i < total; i++)
+		t->nodes[i].value = UINT32_MAX;
+	return RP_OK;
+}

@@ -86,4 +86,21 @@ struct rp__ht_info {
 int rp__htj2k_read_info(const uint8_t *src, size_t src_size, struct rp__ht_info *info,
 			struct rp_errbuf *err);
 
+/* Tag trees (15444-1 B.10.2), shared by the packet header writer and reader. */
+struct rp__ht_tt_node {
+	uint32_t value, low;
+	uint8_t known;
+};
+
+struct rp__ht_tagtree {
+	unsigned levels;
+	uint32_t w[16], h[16];
+	size_t off[16];
+	struct rp__ht_tt_node *nodes;
+};
+
+/* Sizes the levels for a w x h leaf grid; every node starts at "unknown" (UINT32_MAX).
+ * Free t->nodes when done. */
+int rp__ht_tagtree_init(struct rp__ht_tagtree *t, uint32_t w, uint32_t h);
+
 #endif /* RP_CODEC_HTJ2K_CS_H */

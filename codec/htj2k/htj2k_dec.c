@@ -250,50 +250,13 @@ bitr_align(struct bitr *b)
 	}
 }
 
-struct tt_node {
-	uint32_t value, low;
-	uint8_t known;
-};
-
-struct tagtree {
-	unsigned levels;
-	uint32_t w[16], h[16];
-	size_t off[16];
-	struct tt_node *nodes;
-};
-
-static int
-tt_init(struct tagtree *t, uint32_t w, uint32_t h)
-{
-	size_t total = 0;
-	unsigned l = 0;
-	for (;;) {
-		t->w[l] = w;
-		t->h[l] = h;
-		t->off[l] = total;
-		total += (size_t)w * h;
-		l++;
-		if ((w <= 1 && h <= 1) || l == 16)
-			break;
-		w = (w + 1) / 2;
-		h = (h + 1) / 2;
-	}
-	t->levels = l;
-	t->nodes = calloc(total ? total : 1, sizeof(*t->nodes));
-	if (!t->nodes)
-		return RP_E_NOMEM;
-	for (size_t i = 0; i < total; i++)
-		t->nodes[i].value = UINT32_MAX;
-	return RP_OK;
-}
-
 /* Returns 1 when the leaf's value is below threshold (then *value holds it). */
 static int
-tt_decode(struct tagtree *t, struct bitr *b, uint32_t x, uint32_t y, uint32_t threshold,
+tt_decode(struct rp__ht_tagtree *t, struct bitr *b, uint32_t x, uint32_t y, uint32_t threshold,
 	  uint32_t *value)
 {
 	uint32_t low = 0;
-	struct tt_node *nd = NULL;
+	struct rp__ht_tt_node *nd = NULL;
 	for (int l = (int)t->levels - 1; l >= 0; l--) {
 		nd = &t->nodes[t->off[l] + (size_t)(y >> l) * t->w[l] + (x >> l)];
 		if (low > nd->low)
@@ -386,7 +349,7 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 	int32_t *tmp[RP__HT_MAX_COMPONENTS] = { NULL };
 	uint8_t *body = NULL;
 	struct cb_ref *cbs = NULL;
-	struct tagtree incl = { 0 }, zbp = { 0 };
+	struct rp__ht_tagtree incl = { 0 }, zbp = { 0 };
 	int ret;
 
 	memset(&h, 0, sizeof(h));
@@ -609,8 +572,8 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 					continue;
 				uint32_t tw = (uint32_t)(cx1 - cx0), th = (uint32_t)(cy1 - cy0);
 				if (present) {
-					if ((ret = tt_init(&incl, tw, th)) < 0 ||
-					    (ret = tt_init(&zbp, tw, th)) < 0) {
+					if ((ret = rp__ht_tagtree_init(&incl, tw, th)) < 0 ||
+					    (ret = rp__ht_tagtree_init(&zbp, tw, th)) < 0) {
 						rp__err(err, ret, "htj2k: out of memory");
 						goto fail;
 					}

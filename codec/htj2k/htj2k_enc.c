@@ -68,45 +68,12 @@ bitw_flush(struct bitw *b)
 
 /* ---- tag trees (15444-1 B.10.2) ---- */
 
-struct tt_node {
-	uint32_t value, low;
-	uint8_t known;
-};
-
-struct tagtree {
-	unsigned levels;
-	uint32_t w[16], h[16];
-	size_t off[16];
-	struct tt_node *nodes;
-};
-
-static int
-tt_init(struct tagtree *t, uint32_t w, uint32_t h)
-{
-	size_t total = 0;
-	unsigned l = 0;
-	for (;;) {
-		t->w[l] = w;
-		t->h[l] = h;
-		t->off[l] = total;
-		total += (size_t)w * h;
-		l++;
-		if ((w == 1 && h == 1) || l == 16)
-			break;
-		w = (w + 1) / 2;
-		h = (h + 1) / 2;
-	}
-	t->levels = l;
-	t->nodes = calloc(total, sizeof(*t->nodes));
-	return t->nodes ? RP_OK : RP_E_NOMEM;
-}
-
 /* Sets leaf values, then every parent to the minimum of its children. */
 static void
-tt_set(struct tagtree *t, const uint32_t *leaf_values)
+tt_set(struct rp__ht_tagtree *t, const uint32_t *leaf_values)
 {
 	for (size_t i = 0; i < (size_t)t->w[0] * t->h[0]; i++)
-		t->nodes[i] = (struct tt_node){ .value = leaf_values[i] };
+		t->nodes[i] = (struct rp__ht_tt_node){ .value = leaf_values[i] };
 	for (unsigned l = 1; l < t->levels; l++) {
 		for (uint32_t y = 0; y < t->h[l]; y++)
 			for (uint32_t x = 0; x < t->w[l]; x++) {
@@ -122,17 +89,17 @@ tt_set(struct tagtree *t, const uint32_t *leaf_values)
 							m = v;
 					}
 				t->nodes[t->off[l] + (size_t)y * t->w[l] + x] =
-					(struct tt_node){ .value = m };
+					(struct rp__ht_tt_node){ .value = m };
 			}
 	}
 }
 
 static void
-tt_encode(struct tagtree *t, struct bitw *b, uint32_t x, uint32_t y, uint32_t threshold)
+tt_encode(struct rp__ht_tagtree *t, struct bitw *b, uint32_t x, uint32_t y, uint32_t threshold)
 {
 	uint32_t low = 0;
 	for (int l = (int)t->levels - 1; l >= 0; l--) {
-		struct tt_node *nd = &t->nodes[t->off[l] + (size_t)(y >> l) * t->w[l] + (x >> l)];
+		struct rp__ht_tt_node *nd = &t->nodes[t->off[l] + (size_t)(y >> l) * t->w[l] + (x >> l)];
 		if (low > nd->low)
 			nd->low = low;
 		else
@@ -276,7 +243,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 	uint8_t *seg = NULL;
 	struct rp__ht_enc_scratch **scratch = NULL;
 	unsigned nscratch = 0;
-	struct tagtree incl = { 0 }, zbp = { 0 };
+	struct rp__ht_tagtree incl = { 0 }, zbp = { 0 };
 	uint32_t *leafv = NULL;
 	int ret = RP_OK;
 
@@ -496,8 +463,8 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 				if (bd->res != r || bd->ncbx * bd->ncby == 0)
 					continue;
 				size_t n = (size_t)bd->ncbx * bd->ncby;
-				if ((ret = tt_init(&incl, bd->ncbx, bd->ncby)) < 0 ||
-				    (ret = tt_init(&zbp, bd->ncbx, bd->ncby)) < 0) {
+				if ((ret = rp__ht_tagtree_init(&incl, bd->ncbx, bd->ncby)) < 0 ||
+				    (ret = rp__ht_tagtree_init(&zbp, bd->ncbx, bd->ncby)) < 0) {
 					rp__err(err, ret, "htj2k: out of memory");
 					goto fail;
 				}
