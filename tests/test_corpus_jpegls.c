@@ -163,6 +163,12 @@ test_twins(void **state)
 		{ "ct/dicomparser/CT1_UNC.not_fragmented_bot_jpeg_ls.80.dcm", "ct/wg04/CT1_UNC.dcm" },
 		{ "ct/dicomparser/CT1_UNC.not_fragmented_no_bot_jpeg_ls.80.dcm", "ct/wg04/CT1_UNC.dcm" },
 		{ "ct/dicomparser/CT1_UNC.explicit_big_endian.dcm", "ct/wg04/CT1_UNC.dcm" },
+		/* byte-order twins: 16-bit words, and 8-bit samples in OW swapped in pairs
+		 * (odd length, so the last sample sits in the pad word) */
+		{ "edge/pydicom/MR_small_bigendian.dcm", "mr/pydicom/MR_small.dcm" },
+		{ "edge/pydicom/emri_small_big_endian.dcm", "mr/pydicom/emri_small.dcm" },
+		{ "edge/pydicom/SC_rgb_small_odd_big_endian.dcm", "edge/pydicom/SC_rgb_small_odd.dcm" },
+		{ "edge/pydicom/OBXXXX1A_expb.dcm", "us/pydicom/OBXXXX1A.dcm" },
 		{ "ct/dicomparser/CT1_UNC.implicit_little_endian.dcm", "ct/wg04/CT1_UNC.dcm" },
 		{ "ct/dicomparser/CT0012.fragmented_no_bot_jpeg_ls.80.dcm",
 		  "ct/dicomparser/CT0012.not_fragmented_bot_jpeg_ls.80.dcm" },

@@ -181,7 +181,7 @@ rp_dicom_encoded_frame(const struct rp_dicom *ds, uint32_t index, const uint8_t 
 
 /* Native frame -> canonical: byte order, planar layout, and (for 1-bit data) the bit
  * offset of frames that do not start on a byte boundary. */
-static void
+static int
 native_to_canonical(const struct rp_dicom *ds, uint32_t index, uint8_t *dst)
 {
 	const struct rp_dicom_info *info = &ds->info;
@@ -199,11 +199,38 @@ native_to_canonical(const struct rp_dicom *ds, uint32_t index, uint8_t *dst)
 			if ((ds->buf[px->value + s / 8] >> (s % 8)) & 1)
 				dst[b / 8] |= (uint8_t)(1u << (b % 8));
 		}
-		return;
+		return RP_OK;
 	}
 	src = ds->buf + px->value + frame * index;
 	size_t bps = rp__sample_bytes(img);
 	size_t pixels = (size_t)img->width * img->height;
+	/* Byte order first, on the stored layout: OW is a stream of 16-bit words, so in big
+	 * endian even 8-bit samples come swapped in pairs (PS3.5 8.1.1), pairs that a planar
+	 * layout would split. */
+	uint8_t *swapped = NULL;
+	unsigned unit = (bps == 1 && px->vr == VR(OW)) ? 2 : (unsigned)bps;
+	if (ds->enc.big_endian && unit > 1) {
+		uint8_t *t = info->planar ? malloc(frame) : dst;
+		if (!t)
+			return RP_E_NOMEM;
+		if (unit == 2 && bps == 1) {
+			/* Byte j of the 8-bit sample stream is stored at j ^ 1, also across frame
+			 * boundaries and into the pad byte of an odd-length value. */
+			const uint8_t *value = ds->buf + px->value;
+			size_t start = frame * index;
+			for (size_t j = 0; j < frame; j++) {
+				size_t at = (start + j) ^ 1;
+				t[j] = at < px->length ? value[at] : 0;
+			}
+		} else {
+			for (size_t i = 0; i + unit <= frame; i += unit)
+				for (unsigned b = 0; b < unit; b++)
+					t[i + b] = src[i + unit - 1 - b];
+		}
+		if (!info->planar)
+			return RP_OK;
+		src = swapped = t;
+	}
 	if (info->planar) {
 		for (size_t c = 0; c < 3; c++)
 			for (size_t i = 0; i < pixels; i++)
@@ -211,17 +238,8 @@ native_to_canonical(const struct rp_dicom *ds, uint32_t index, uint8_t *dst)
 	} else {
 		memcpy(dst, src, frame);
 	}
-	if (ds->enc.big_endian) {
-		/* OW is a stream of 16-bit words: in big endian even 8-bit samples come
-		 * swapped in pairs (PS3.5 8.1.1). */
-		unsigned unit = (bps == 1 && px->vr == VR(OW)) ? 2 : (unsigned)bps;
-		for (size_t i = 0; unit > 1 && i + unit <= frame; i += unit)
-			for (unsigned a = 0, b = unit - 1; a < b; a++, b--) {
-				uint8_t t = dst[i + a];
-				dst[i + a] = dst[i + b];
-				dst[i + b] = t;
-			}
-	}
+	free(swapped);
+	return RP_OK;
 }
 
 int
@@ -240,7 +258,7 @@ rp_dicom_decode_frame(const struct rp_dicom *ds, uint32_t index, void *dst,
 		return rp__err(err, RP_E_LIMIT, "frame needs %zu bytes", frame);
 
 	if (!info->encapsulated) {
-		native_to_canonical(ds, index, dst);
+		RP_TRY(native_to_canonical(ds, index, dst));
 		rp__frame_from_unsigned_bits(&info->img, dst, frame);
 		return RP_OK;
 	}
@@ -310,7 +328,10 @@ rp_dicom_scan_high_bits(struct rp_dicom *ds, int *dirty_ret, struct rp_errbuf *e
 	if (!buf)
 		return RP_E_NOMEM;
 	for (uint32_t i = 0; i < info->frames && !*dirty_ret; i++) {
-		native_to_canonical(ds, i, buf);
+		if (native_to_canonical(ds, i, buf) != RP_OK) {
+			free(buf);
+			return RP_E_NOMEM;
+		}
 		*dirty_ret = !rp__frame_high_bits_clean(&info->img, buf, frame);
 	}
 	free(buf);
