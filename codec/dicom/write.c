@@ -109,17 +109,21 @@ emit_swapped(struct writer *w, const uint8_t *p, size_t n, unsigned unit)
 static int emit_elem(struct writer *w, const struct rp_dicom *ds, const struct rp__elem *e,
 		     unsigned depth, struct rp_errbuf *err);
 
-/* Elements of one item, in [pos, end) or up to the item delimiter when undefined. */
+/* Elements of one item, in [pos, end) or up to the item delimiter when undefined;
+ * *next gets the offset after the item (past its delimiter). */
 static int
 emit_item_elems(struct writer *w, const struct rp_dicom *ds, size_t pos, size_t end,
-		bool until_delim, struct rp__enc enc, unsigned depth, struct rp_errbuf *err)
+		bool until_delim, struct rp__enc enc, unsigned depth, size_t *next,
+		struct rp_errbuf *err)
 {
 	while (pos < end) {
 		uint32_t t = enc.big_endian ?
 			RP__TAG(rp__load_be16(ds->buf + pos), rp__load_be16(ds->buf + pos + 2)) :
 			RP__TAG(rp__load_le16(ds->buf + pos), rp__load_le16(ds->buf + pos + 2));
-		if (until_delim && t == RP__TAG_ITEM_END)
+		if (until_delim && t == RP__TAG_ITEM_END) {
+			*next = pos + 8;
 			return RP_OK;
+		}
 		struct rp__elem child;
 		RP_TRY(rp__read_elem(ds, ds->buf, pos, ds->size, enc, depth, &child, err));
 		if (child.end > end && !until_delim)
@@ -128,6 +132,7 @@ emit_item_elems(struct writer *w, const struct rp_dicom *ds, size_t pos, size_t 
 		RP_TRY(emit_elem(w, ds, &child, depth, err));
 		pos = child.end;
 	}
+	*next = pos;
 	return RP_OK;
 }
 
@@ -143,26 +148,12 @@ emit_sequence(struct writer *w, const struct rp_dicom *ds, const struct rp__elem
 		emit_header(w, RP__TAG_ITEM, 0, RP__UNDEFINED_LENGTH);
 		size_t ipos = pos + 8;
 		if (len == RP__UNDEFINED_LENGTH) {
-			RP_TRY(emit_item_elems(w, ds, ipos, end, true, e->enc, depth + 1, err));
-			/* find where the item ended: re-walk to the delimiter */
-			while (ipos < end) {
-				uint32_t t = be ? RP__TAG(rp__load_be16(ds->buf + ipos),
-							  rp__load_be16(ds->buf + ipos + 2)) :
-						  RP__TAG(rp__load_le16(ds->buf + ipos),
-							  rp__load_le16(ds->buf + ipos + 2));
-				if (t == RP__TAG_ITEM_END) {
-					ipos += 8;
-					break;
-				}
-				struct rp__elem c;
-				RP_TRY(rp__read_elem(ds, ds->buf, ipos, ds->size, e->enc, depth + 1,
-						     &c, err));
-				ipos = c.end;
-			}
-			pos = ipos;
-		} else {
-			RP_TRY(emit_item_elems(w, ds, ipos, ipos + len, false, e->enc, depth + 1,
+			RP_TRY(emit_item_elems(w, ds, ipos, end, true, e->enc, depth + 1, &pos,
 					       err));
+		} else {
+			size_t ignored;
+			RP_TRY(emit_item_elems(w, ds, ipos, ipos + len, false, e->enc, depth + 1,
+					       &ignored, err));
 			pos = ipos + len;
 		}
 		emit_header(w, RP__TAG_ITEM_END, 0, 0);
