@@ -110,13 +110,17 @@ static int emit_elem(struct writer *w, const struct rp_dicom *ds, const struct r
 		     unsigned depth, struct rp_errbuf *err);
 
 /* Elements of one item, in [pos, end) or up to the item delimiter when undefined;
- * *next gets the offset after the item (past its delimiter). */
+ * *next gets the offset after the item (past its delimiter).  The parser skipped the
+ * insides of defined-length items, so every read here is bounds-checked again. */
 static int
 emit_item_elems(struct writer *w, const struct rp_dicom *ds, size_t pos, size_t end,
 		bool until_delim, struct rp__enc enc, unsigned depth, size_t *next,
 		struct rp_errbuf *err)
 {
 	while (pos < end) {
+		if (end - pos < 8)
+			return rp__err(err, RP_E_CORRUPT, "truncated element in an item at offset %zu",
+				       pos);
 		uint32_t t = enc.big_endian ?
 			RP__TAG(rp__load_be16(ds->buf + pos), rp__load_be16(ds->buf + pos + 2)) :
 			RP__TAG(rp__load_le16(ds->buf + pos), rp__load_le16(ds->buf + pos + 2));
@@ -125,13 +129,12 @@ emit_item_elems(struct writer *w, const struct rp_dicom *ds, size_t pos, size_t 
 			return RP_OK;
 		}
 		struct rp__elem child;
-		RP_TRY(rp__read_elem(ds, ds->buf, pos, ds->size, enc, depth, &child, err));
-		if (child.end > end && !until_delim)
-			return rp__err(err, RP_E_CORRUPT, "element at offset %zu overruns its item",
-				       pos);
+		RP_TRY(rp__read_elem(ds, ds->buf, pos, end, enc, depth, &child, err));
 		RP_TRY(emit_elem(w, ds, &child, depth, err));
 		pos = child.end;
 	}
+	if (until_delim)
+		return rp__err(err, RP_E_CORRUPT, "item ends without a delimiter at offset %zu", pos);
 	*next = pos;
 	return RP_OK;
 }
@@ -144,9 +147,18 @@ emit_sequence(struct writer *w, const struct rp_dicom *ds, const struct rp__elem
 	size_t pos = e->value, end = e->value + e->length;
 	bool be = e->enc.big_endian;
 	while (pos < end) {
+		if (end - pos < 8)
+			return rp__err(err, RP_E_CORRUPT, "truncated item header at offset %zu", pos);
+		uint32_t tag = be ? RP__TAG(rp__load_be16(ds->buf + pos), rp__load_be16(ds->buf + pos + 2)) :
+				    RP__TAG(rp__load_le16(ds->buf + pos), rp__load_le16(ds->buf + pos + 2));
 		uint32_t len = be ? rp__load_be32(ds->buf + pos + 4) : rp__load_le32(ds->buf + pos + 4);
-		emit_header(w, RP__TAG_ITEM, 0, RP__UNDEFINED_LENGTH);
 		size_t ipos = pos + 8;
+		if (tag != RP__TAG_ITEM)
+			return rp__err(err, RP_E_CORRUPT, "expected an item at offset %zu", pos);
+		if (len != RP__UNDEFINED_LENGTH && len > end - ipos)
+			return rp__err(err, RP_E_CORRUPT, "item at offset %zu overruns its sequence",
+				       pos);
+		emit_header(w, RP__TAG_ITEM, 0, RP__UNDEFINED_LENGTH);
 		if (len == RP__UNDEFINED_LENGTH) {
 			RP_TRY(emit_item_elems(w, ds, ipos, end, true, e->enc, depth + 1, &pos,
 					       err));
