@@ -63,7 +63,8 @@ int rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned
 size_t rp__ht_block_bound(unsigned w, unsigned h);
 
 /* Decodes one HT cleanup segment (seg, len) into coef (w x h, stride), as sign-magnitude
- * ints: the value of each coefficient is +-mu.  missing_msbs_p1: the cleanup pass codes
+ * ints: the value of each coefficient is +-mu.  Every one of the w x h coefficients is
+ * written, zeros included: callers reuse planes without clearing them.  missing_msbs_p1: the cleanup pass codes
  * magnitude bits down to bit plane p = mb - 1 - zero_bitplanes, which must be 0 for
  * a lossless (cleanup-only) block; the caller checks that.  Bounds-checked: any segment
  * gives RP_OK or RP_E_CORRUPT, never a read outside seg. */
