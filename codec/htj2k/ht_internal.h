@@ -40,16 +40,25 @@ int rp__ht_tables_selfcheck(void);
 /* Largest code-block this codec handles: 64 x 64 = 4096 samples (15444-1 allows 4096). */
 #define RP__HT_MAX_CB_SAMPLES 4096u
 
-/* Scratch one block encode needs, allocated once per worker. */
+/* Scratch one block encode needs, allocated once per worker.  The stream buffers hold
+ * the worst case with 8 bytes to spare (the fast writers store 8 bytes at a time):
+ * MagSgn at most 32 bits a sample, 7 a byte after stuffing; VLC at most 19 bits a quad;
+ * MEL at most 6 bits for each of 1536 events. */
 #define RP__HT_ENC_MS_CAP (RP__HT_MAX_CB_SAMPLES * 5u + 64u)
 #define RP__HT_ENC_MEL_CAP 2048u
 #define RP__HT_ENC_VLC_CAP 4096u
+#define RP__HT_ENC_QPAD 41u            /* quads of a line pair, padded (ht_block_enc_impl.h) */
+#define RP__HT_ENC_MEL_EVENTS 1540u    /* 1024 quads + 512 pairs, and room to spare */
 struct rp__ht_enc_scratch {
 	uint8_t ms[RP__HT_ENC_MS_CAP];
 	uint8_t mel[RP__HT_ENC_MEL_CAP];
 	uint8_t vlc[RP__HT_ENC_VLC_CAP];
-	uint8_t e_line[2][66 + 4];     /* exponents of the last row of the previous line pair */
-	uint8_t s_line[2][66 + 4];     /* significance of the same */
+	uint8_t e_line[2][66 + 4];     /* reference encoder: exponents of the last row of the
+					* previous line pair */
+	uint8_t s_line[2][66 + 4];     /* reference encoder: significance of the same */
+	uint32_t v[4 * RP__HT_ENC_QPAD];          /* fast encoder: MagSgn values, quad order */
+	uint8_t e_q[2][4 * RP__HT_ENC_QPAD + 16]; /* fast encoder: exponents of two line pairs */
+	uint8_t mel_ev[RP__HT_ENC_MEL_EVENTS];    /* fast encoder: MEL events of the block */
 };
 
 /* HT cleanup pass of one code-block of lossless coefficients (sign and magnitude in an
@@ -60,6 +69,15 @@ struct rp__ht_enc_scratch {
 int rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 			struct rp__ht_enc_scratch *scratch, uint8_t *out, size_t out_capacity,
 			size_t *out_size);
+/* The same with the ISA chosen within cpu_mask (simd/cpu.h; 0 = all detected): the
+ * bytes never depend on it (tests/test_htj2k_block_enc.c). */
+int rp__ht_encode_block_isa(uint32_t cpu_mask, const int32_t *coef, size_t stride, unsigned w,
+			    unsigned h, struct rp__ht_enc_scratch *scratch, uint8_t *out,
+			    size_t out_capacity, size_t *out_size);
+/* The plain reference encoder (ht_block_enc_ref.c): same contract, same bytes. */
+int rp__ht_encode_block_ref(const int32_t *coef, size_t stride, unsigned w, unsigned h,
+			    struct rp__ht_enc_scratch *scratch, uint8_t *out, size_t out_capacity,
+			    size_t *out_size);
 size_t rp__ht_block_bound(unsigned w, unsigned h);
 
 /* Decodes one HT cleanup segment (seg, len) into coef (w x h, stride), as sign-magnitude

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* codec/htj2k/ht_block_enc_impl.h - the fast HT cleanup-pass encoder, written once and
+ * built once per ISA: ht_block_enc.c (baseline), ht_block_enc_avx2.c and
+ * ht_block_enc_avx512.c (their own flags, see sources.cmake).  Each includes this file
+ * after defining HTE_FN, the name of its entry point.  The bytes are those of the
+ * reference encoder (ht_block_enc_ref.c) for every input; only the way there differs:
+ *
+ *   1. per line pair, the samples are read two rows at a time into quad order (TL, BL,
+ *      TR, BR: the interleave of the two rows), with their exponents and MagSgn values
+ *      (SIMD where the ISA has it; bit lengths through float exponents);
+ *   2. per quad, significance rho, the largest exponent, the EMB pattern, the context
+ *      c_q, kappa, U and u_q, computed for the whole line pair with no branches;
+ *   3. one serial pass emits VLC (the two quads' codewords and the pair's U-VLC code as
+ *      one word), MagSgn (a quad's bits packed into one word) and collects MEL events;
+ *      the writers put up to 56 bits at once and store 8 bytes unconditionally,
+ *      falling back to byte-wise stuffing only where a stuffing byte pattern shows up;
+ *   4. the MEL events are coded at the end of the block.
+ *
+ * Every buffer bound is proved once (see the capacities in ht_internal.h), so the inner
+ * loops carry no capacity checks. */
+#include <string.h>
+
+#include "codec/htj2k/ht_block_enc.h"
+#include "codec/htj2k/ht_internal.h"
+
+#if defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+#define HTE_AVX512 1
+#include <immintrin.h>
+#elif defined(__AVX2__)
+#define HTE_AVX2 1
+#include <immintrin.h>
+#endif
+
+#define HTE_QMAX 32u     /* quads in a line pair of a 64-wide block */
+#define HTE_QSTEP 8u     /* quads loaded per step; arrays are padded to a multiple */
+#define HTE_QPAD RP__HT_ENC_QPAD     /* HTE_QMAX + HTE_QSTEP + 1 */
+
+#if defined(__GNUC__)
+#define HTE_LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define HTE_LIKELY(x) (x)
+#endif
+
+static const uint64_t hte_ones8 = 0x0101010101010101ull;
+static const uint64_t hte_high8 = 0x8080808080808080ull;
+
+/* ---- step 1: two rows into quad order ---- */
+
+/* v[4 q + n], e[4 q + n] for quads q < nq (a multiple of HTE_QSTEP); samples at columns
+ * >= w, and the second row when r1 is NULL, are zero. */
+#if defined(HTE_AVX512)
+static inline void
+hte_samples16(__m512i c, uint32_t *v, uint8_t *e)
+{
+	const __m512i one = _mm512_set1_epi32(1);
+	__m512i mu = _mm512_abs_epi32(c);
+	__m512i y = _mm512_sub_epi32(mu, one);             /* mu - 1, < 2^31 when mu > 0 */
+	__m512i vv = _mm512_add_epi32(_mm512_add_epi32(y, y), _mm512_srli_epi32(c, 31));
+	__mmask16 sig = _mm512_test_epi32_mask(c, c);
+	/* Truncating conversion: the float exponent is floor(log2 y) exactly. */
+	__m512 f = _mm512_cvt_roundepu32_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	__m512i ex = _mm512_srli_epi32(_mm512_castps_si512(f), 23);
+	__m512i bl = _mm512_max_epi32(_mm512_sub_epi32(ex, _mm512_set1_epi32(126)),
+				      _mm512_setzero_si512());
+	__m512i ee = _mm512_maskz_add_epi32(sig, bl, one);
+	_mm512_storeu_si512((void *)v, vv);
+	_mm_storeu_si128((__m128i *)(void *)e, _mm512_cvtepi32_epi8(ee));
+}
+
+static void
+hte_load_pair(const int32_t *r0, const int32_t *r1, unsigned w, unsigned nq, uint32_t *v,
+	      uint8_t *e)
+{
+	const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6,
+						 22, 7, 23);
+	const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29,
+						 14, 30, 15, 31);
+	for (unsigned x = 0; x < 2 * nq; x += 16) {
+		unsigned rem = w > x ? w - x : 0;
+		__mmask16 m = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1);
+		__m512i a = _mm512_maskz_loadu_epi32(m, r0 + x);
+		__m512i b = r1 ? _mm512_maskz_loadu_epi32(m, r1 + x) : _mm512_setzero_si512();
+		hte_samples16(_mm512_permutex2var_epi32(a, lo_idx, b), v + 2 * x, e + 2 * x);
+		hte_samples16(_mm512_permutex2var_epi32(a, hi_idx, b), v + 2 * x + 16,
+			      e + 2 * x + 16);
+	}
+}
+#elif defined(HTE_AVX2)
+static inline void
+hte_samples8(__m256i c, uint32_t *v, uint8_t *e)
+{
+	const __m256i one = _mm256_set1_epi32(1);
+	__m256i mu = _mm256_abs_epi32(c);
+	__m256i y = _mm256_sub_epi32(mu, one);
+	__m256i vv = _mm256_add_epi32(_mm256_add_epi32(y, y), _mm256_srli_epi32(c, 31));
+	__m256i zero = _mm256_cmpeq_epi32(c, _mm256_setzero_si256());
+	/* y < 2^31 when mu > 0.  A rounding conversion is exact below 2^24; above, y >> 8
+	 * is converted instead, and 8 added to its bit length. */
+	__m256i big = _mm256_cmpgt_epi32(y, _mm256_set1_epi32(0xFFFFFF));
+	__m256i yy = _mm256_blendv_epi8(y, _mm256_srli_epi32(y, 8), big);
+	__m256 f = _mm256_cvtepi32_ps(yy);
+	__m256i ex = _mm256_srli_epi32(_mm256_castps_si256(f), 23);
+	ex = _mm256_add_epi32(ex, _mm256_and_si256(big, _mm256_set1_epi32(8)));
+	__m256i bl = _mm256_max_epi32(_mm256_sub_epi32(ex, _mm256_set1_epi32(126)),
+				      _mm256_setzero_si256());
+	__m256i ee = _mm256_andnot_si256(zero, _mm256_add_epi32(bl, one));
+	_mm256_storeu_si256((__m256i *)(void *)v, vv);
+	const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+					      -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1,
+					      -1, -1, -1, -1, -1, -1);
+	__m256i p = _mm256_shuffle_epi8(ee, pick);
+	uint32_t lo = (uint32_t)_mm256_extract_epi32(p, 0), hi = (uint32_t)_mm256_extract_epi32(p, 4);
+	memcpy(e, &lo, 4);
+	memcpy(e + 4, &hi, 4);
+}
+
+static void
+hte_load_pair(const int32_t *r0, const int32_t *r1, unsigned w, unsigned nq, uint32_t *v,
+	      uint8_t *e)
+{
+	const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	for (unsigned x = 0; x < 2 * nq; x += 8) {
+		int rem = w > x ? (int)(w - x) : 0;
+		__m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), iota);
+		__m256i a = _mm256_maskload_epi32(r0 + x, m);
+		__m256i b = r1 ? _mm256_maskload_epi32(r1 + x, m) : _mm256_setzero_si256();
+		__m256i l = _mm256_unpacklo_epi32(a, b), h = _mm256_unpackhi_epi32(a, b);
+		hte_samples8(_mm256_permute2x128_si256(l, h, 0x20), v + 2 * x, e + 2 * x);
+		hte_samples8(_mm256_permute2x128_si256(l, h, 0x31), v + 2 * x + 8, e + 2 * x + 8);
+	}
+}
+#else
+static void
+hte_load_pair(const int32_t *r0, const int32_t *r1, unsigned w, unsigned nq, uint32_t *v,
+	      uint8_t *e)
+{
+	for (unsigned i = 0; i < 4 * nq; i++) {
+		unsigned x = i / 2;     /* quad order: column 2q + (n >> 1), row n & 1 */
+		int32_t c = 0;
+		if (x < w)
+			c = (i & 1) ? (r1 ? r1[x] : 0) : r0[x];
+		uint32_t mu = c < 0 ? (uint32_t)0 - (uint32_t)c : (uint32_t)c;
+		v[i] = 2 * (mu - 1) + (c < 0);
+		e[i] = mu ? (uint8_t)(32 - __builtin_clz(2 * mu - 1)) : 0;
+	}
+}
+#endif
+
+/* ---- the writers ---- */
+
+/* MagSgn: forward, least significant bit first; after a 0xFF byte the next holds 7 bits.
+ * Outside the slow state at most 7 bits are pending between puts. */
+struct hte_ms {
+	uint8_t *p;
+	uint64_t acc;
+	unsigned nacc;
+	unsigned max_bits;      /* width of the byte being filled: 8, or 7 after 0xFF */
+};
+
+static void
+hte_ms_slow(struct hte_ms *s)
+{
+	while (s->nacc >= s->max_bits) {
+		unsigned b = (unsigned)(s->acc & ((1u << s->max_bits) - 1));
+		s->acc >>= s->max_bits;
+		s->nacc -= s->max_bits;
+		*s->p++ = (uint8_t)b;
+		s->max_bits = b == 0xFF ? 7 : 8;
+	}
+}
+
+/* len <= 56, bits has nothing above len. */
+static inline void
+hte_ms_put(struct hte_ms *s, uint64_t bits, unsigned len)
+{
+	uint64_t a = s->acc | bits << s->nacc;
+	unsigned n = s->nacc + len, nb = n >> 3;
+	uint64_t x = ~a;
+	uint64_t ff = (x - hte_ones8) & ~x & hte_high8;         /* 0xFF bytes of a */
+	uint64_t whole = ((uint64_t)1 << (nb * 8)) - 1;          /* the nb complete bytes */
+	if (HTE_LIKELY((ff & whole) == 0 && s->max_bits == 8)) {
+		rp__store_le64(s->p, a);
+		s->p += nb;
+		s->acc = a >> (nb * 8);
+		s->nacc = n & 7;
+	} else {
+		s->acc = a;
+		s->nacc = n;
+		hte_ms_slow(s);
+	}
+}
+
+/* VLC: backward stream written forward here, least significant bit first; after a byte
+ * above 0x8F, seven 1 bits make a byte 0x7F (a stuffed 0 on top). */
+struct hte_vlc {
+	uint8_t *p;
+	uint64_t acc;
+	unsigned nacc;
+	unsigned gt8f;
+};
+
+static void
+hte_vlc_slow(struct hte_vlc *v)
+{
+	for (;;) {
+		unsigned b;
+		if (v->gt8f && v->nacc >= 7 && (v->acc & 0x7F) == 0x7F) {
+			b = 0x7F;
+			v->acc >>= 7;
+			v->nacc -= 7;
+		} else if (v->nacc >= 8) {
+			b = (unsigned)(v->acc & 0xFF);
+			v->acc >>= 8;
+			v->nacc -= 8;
+		} else {
+			break;
+		}
+		*v->p++ = (uint8_t)b;
+		v->gt8f = b > 0x8F;
+	}
+}
+
+/* len <= 56, bits has nothing above len.  A byte whose seven low bits are all ones is
+ * where stuffing may apply; without one the complete bytes go out as they are. */
+static inline void
+hte_vlc_put(struct hte_vlc *v, uint64_t bits, unsigned len)
+{
+	uint64_t a = v->acc | bits << v->nacc;
+	unsigned n = v->nacc + len, nb = n >> 3;
+	uint64_t x = ~(a | hte_high8);
+	uint64_t cand = (x - hte_ones8) & ~x & hte_high8;
+	uint64_t whole = ((uint64_t)1 << (nb * 8)) - 1;
+	if (HTE_LIKELY((cand & whole) == 0)) {
+		rp__store_le64(v->p, a);
+		v->p += nb;
+		if (nb)
+			v->gt8f = ((a >> (nb * 8 - 8)) & 0xFF) > 0x8F;
+		v->acc = a >> (nb * 8);
+		v->nacc = n & 7;
+	} else {
+		v->acc = a;
+		v->nacc = n;
+		hte_vlc_slow(v);
+	}
+}
+
+/* MEL: the 13-state run-length coder, over the events collected for the block. */
+static const uint8_t hte_mel_exp[13] = { 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5 };
+
+struct hte_mel {
+	uint8_t *p;
+	unsigned tmp;
+	int rem;
+};
+
+static inline void
+hte_mel_bit(struct hte_mel *m, unsigned v)
+{
+	m->tmp = (m->tmp << 1) | v;
+	if (--m->rem == 0) {
+		*m->p++ = (uint8_t)m->tmp;
+		m->rem = m->tmp == 0xFF ? 7 : 8;
+		m->tmp = 0;
+	}
+}
+
+/* Codes ev[0..n) and terminates (an unfinished run counts as a full one). */
+static void
+hte_mel_code(struct hte_mel *m, const uint8_t *ev, size_t n)
+{
+	int run = 0, k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ev[i]) {
+			if (++run >= (1 << hte_mel_exp[k])) {
+				hte_mel_bit(m, 1);
+				run = 0;
+				if (k < 12)
+					k++;
+			}
+		} else {
+			int t = hte_mel_exp[k];
+			hte_mel_bit(m, 0);
+			while (t > 0)
+				hte_mel_bit(m, (unsigned)(run >> --t) & 1);
+			run = 0;
+			if (k > 0)
+				k--;
+		}
+	}
+	if (run > 0)
+		hte_mel_bit(m, 1);
+}
+
+/* ---- step 2: per quad, for one line pair ---- */
+
+struct hte_quads {
+	uint16_t idx[HTE_QPAD];         /* (c_q << 8) | (rho << 4) | emb: the VLC table index */
+	uint8_t U[HTE_QPAD];            /* bits per significant sample, before EMB */
+	uint8_t u[HTE_QPAD];            /* exponent offset u_q */
+	uint8_t cq[HTE_QPAD];
+	uint8_t rho[HTE_QPAD + 1];      /* rho[q + 1] is quad q's; rho[0] = 0 */
+};
+
+/* e: this line pair's exponents, quad order; pe: the previous pair's (NULL for the
+ * first), both with 4 zero bytes before quad 0 and zeros past the block. */
+static inline void
+hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, struct hte_quads *qd)
+{
+	uint8_t emax[HTE_QPAD], emb[HTE_QPAD];
+	qd->rho[0] = 0;
+	for (unsigned q = 0; q < nq; q++) {
+		unsigned e0 = e[4 * q], e1 = e[4 * q + 1], e2 = e[4 * q + 2], e3 = e[4 * q + 3];
+		unsigned m01 = e0 > e1 ? e0 : e1, m23 = e2 > e3 ? e2 : e3;
+		unsigned m = m01 > m23 ? m01 : m23;
+		qd->rho[q + 1] = (uint8_t)((e0 != 0) | (e1 != 0) << 1 | (e2 != 0) << 2 |
+					   (e3 != 0) << 3);
+		emax[q] = (uint8_t)m;
+		emb[q] = (uint8_t)((e0 == m) | (e1 == m) << 1 | (e2 == m) << 2 | (e3 == m) << 3);
+	}
+	for (unsigned q = 0; q < nq; q++) {
+		unsigned r = qd->rho[q + 1], rl = qd->rho[q], cq, kappa = 1;
+		if (!pe) {
+			cq = (rl >> 1) | (rl & 1);
+		} else {
+			/* NW|N, W|SW, NE|NF: columns 2q-1 .. 2q+2 of the row above (the
+			 * bottom samples n = 1, 3 of quads q-1 .. q+1), and the left quad. */
+			const uint8_t *b = pe + 4 * q;       /* b[-1]: quad q-1, n = 3 */
+			unsigned a0 = b[-1], a1 = b[1], a2 = b[3], a3 = b[5];
+			cq = ((a0 | a1) != 0) | (((rl >> 2) | (rl >> 3)) & 1) << 1 |
+			     ((a2 | a3) != 0) << 2;
+			unsigned m01 = a0 > a1 ? a0 : a1, m23 = a2 > a3 ? a2 : a3;
+			unsigned me = m01 > m23 ? m01 : m23;
+			if (r & (r - 1))
+				kappa = me > 2 ? me - 1 : 1;
+		}
+		unsigned U = emax[q] > kappa ? emax[q] : kappa;
+		unsigned u = r ? U - kappa : 0;
+		qd->cq[q] = (uint8_t)cq;
+		qd->U[q] = (uint8_t)U;
+		qd->u[q] = (uint8_t)u;
+		qd->idx[q] = (uint16_t)(cq << 8 | r << 4 | (u ? emb[q] : 0));
+	}
+}
+
+/* ---- step 3: one quad's MagSgn bits ---- */
+
+static inline void
+hte_magsgn_quad(struct hte_ms *ms, const uint32_t *v, unsigned rho, unsigned U, unsigned ek)
+{
+	unsigned m0 = (rho & 1) * (U - (ek & 1));
+	unsigned m1 = ((rho >> 1) & 1) * (U - ((ek >> 1) & 1));
+	unsigned m2 = ((rho >> 2) & 1) * (U - ((ek >> 2) & 1));
+	unsigned m3 = ((rho >> 3) & 1) * (U - ((ek >> 3) & 1));
+	uint64_t b0 = v[0] & (((uint64_t)1 << m0) - 1);
+	uint64_t b1 = v[1] & (((uint64_t)1 << m1) - 1);
+	uint64_t b2 = v[2] & (((uint64_t)1 << m2) - 1);
+	uint64_t b3 = v[3] & (((uint64_t)1 << m3) - 1);
+	unsigned o1 = m0, o2 = o1 + m1, o3 = o2 + m2, len = o3 + m3;
+	if (HTE_LIKELY(len <= 56)) {
+		hte_ms_put(ms, b0 | b1 << o1 | b2 << o2 | b3 << o3, len);
+	} else {
+		hte_ms_put(ms, b0, m0);
+		hte_ms_put(ms, b1, m1);
+		hte_ms_put(ms, b2, m2);
+		hte_ms_put(ms, b3, m3);
+	}
+}
+
+/* ---- the block ---- */
+
+int
+HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
+       struct rp__ht_enc_scratch *sc, uint8_t *out, size_t out_capacity, size_t *out_size)
+{
+	*out_size = 0;
+	if (w == 0 || h == 0 || w > 64 || h > 64 || (size_t)w * h > RP__HT_MAX_CB_SAMPLES)
+		return RP_E_INVALID_ARG;
+	{
+		uint32_t any = 0;
+		for (unsigned y = 0; y < h && !any; y++) {
+			const int32_t *r = coef + (size_t)y * stride;
+			for (unsigned x = 0; x < w; x++)
+				any |= (uint32_t)r[x];
+		}
+		if (!any)
+			return RP_OK;
+	}
+
+	const struct rp__ht_tables *tabs = rp__ht_tables_get();
+	const uint32_t *uv_tabs = rp__ht_uvlc_tables();
+	struct hte_ms ms = { .p = sc->ms, .max_bits = 8 };
+	struct hte_vlc vlc = { .p = sc->vlc };
+	size_t nev = 0;
+	uint8_t *ev = sc->mel_ev;
+
+	/* The VLC stream starts with a 0xFF byte and four 1 bits: the places the Scup
+	 * length overwrites at the very end of the segment. */
+	*vlc.p++ = 0xFF;
+	vlc.acc = 0xF;
+	vlc.nacc = 4;
+	vlc.gt8f = 1;
+
+	unsigned qw = (w + 1) / 2;
+	unsigned nq = (qw + HTE_QSTEP - 1) / HTE_QSTEP * HTE_QSTEP;
+	/* Exponents of two line pairs, 4 zero bytes before quad 0 and zeros past nq
+	 * (never written). */
+	uint8_t *eb[2] = { sc->e_q[0] + 4, sc->e_q[1] + 4 };
+	memset(sc->e_q, 0, sizeof(sc->e_q));
+	struct hte_quads qd;
+
+	for (unsigned y = 0; y < h; y += 2) {
+		int first = y == 0;
+		uint8_t *e = eb[(y >> 1) & 1];
+		const uint8_t *pe = first ? NULL : eb[((y >> 1) & 1) ^ 1];
+		const int32_t *r0 = coef + (size_t)y * stride;
+		const int32_t *r1 = y + 1 < h ? r0 + stride : NULL;
+		hte_load_pair(r0, r1, w, nq, sc->v, e);
+		hte_quads(e, pe, nq, &qd);
+		/* Quads past qw are neither coded nor counted by MEL. */
+		qd.idx[qw] = 0;
+		qd.u[qw] = 0;
+		qd.cq[qw] = 1;
+
+		const uint16_t *tbl = tabs->enc[first ? 0 : 1];
+		const uint32_t *uvt = uv_tabs + (first ? 0 : 1024);
+		for (unsigned q = 0; q < qw; q += 2) {
+			unsigned t0 = tbl[qd.idx[q]], t1 = tbl[qd.idx[q + 1]];
+			unsigned r0q = qd.rho[q + 1], r1q = qd.rho[q + 2];
+			unsigned u0 = qd.u[q], u1 = qd.u[q + 1];
+			unsigned l0 = (t0 >> 4) & 7, l1 = (t1 >> 4) & 7;
+			uint32_t uv = uvt[u0 * 32 + u1];
+
+			ev[nev] = r0q != 0;
+			nev += qd.cq[q] == 0;
+			ev[nev] = r1q != 0;
+			nev += qd.cq[q + 1] == 0;
+			if (first) {
+				ev[nev] = (u0 < u1 ? u0 : u1) > 2;
+				nev += u0 > 0 && u1 > 0;
+			}
+
+			hte_vlc_put(&vlc, (uint64_t)(t0 >> 8) | (uint64_t)(t1 >> 8) << l0 |
+					  (uint64_t)(uv & 0xFFFFFF) << (l0 + l1),
+				    l0 + l1 + (uv >> 24));
+			hte_magsgn_quad(&ms, sc->v + 4 * q, r0q, qd.U[q], t0 & 15);
+			hte_magsgn_quad(&ms, sc->v + 4 * q + 4, r1q, qd.U[q + 1], t1 & 15);
+		}
+	}
+
+	struct hte_mel mel = { .p = sc->mel, .rem = 8 };
+	hte_mel_code(&mel, ev, nev);
+
+	/* Share the last MEL and VLC bytes when their used bits do not collide. */
+	hte_vlc_slow(&vlc);
+	size_t mel_pos = (size_t)(mel.p - sc->mel), vlc_pos = (size_t)(vlc.p - sc->vlc);
+	unsigned vlc_tmp = (unsigned)vlc.acc & 0xFF, vlc_used = vlc.nacc;
+	unsigned mel_tmp = (mel.tmp << mel.rem) & 0xFF;
+	unsigned mel_mask = (0xFFu << mel.rem) & 0xFF;
+	unsigned vlc_mask = 0xFFu >> (8 - vlc_used);
+	if ((mel_mask | vlc_mask) != 0) {
+		unsigned fuse = mel_tmp | vlc_tmp;
+		if ((((fuse ^ mel_tmp) & mel_mask) | ((fuse ^ vlc_tmp) & vlc_mask)) == 0 &&
+		    fuse != 0xFF && vlc_pos > 1) {
+			sc->mel[mel_pos++] = (uint8_t)fuse;
+		} else {
+			sc->mel[mel_pos++] = (uint8_t)mel_tmp;
+			sc->vlc[vlc_pos++] = (uint8_t)vlc_tmp;
+		}
+	}
+
+	/* MagSgn termination: pad with ones; a final 0xFF is implied and not stored. */
+	hte_ms_slow(&ms);
+	size_t ms_pos = (size_t)(ms.p - sc->ms);
+	if (ms.nacc > 0) {
+		unsigned b = (unsigned)ms.acc | ((0xFFu << ms.nacc) & ((1u << ms.max_bits) - 1));
+		if (b != 0xFF)
+			sc->ms[ms_pos++] = (uint8_t)b;
+	} else if (ms.max_bits == 7) {
+		ms_pos--;
+	}
+
+	size_t scup = mel_pos + vlc_pos;
+	size_t total = ms_pos + scup;
+	if (scup < 2 || scup > 4079 || total > out_capacity)
+		return RP_E_LIMIT;
+	memcpy(out, sc->ms, ms_pos);
+	memcpy(out + ms_pos, sc->mel, mel_pos);
+	uint8_t *o = out + ms_pos + mel_pos;
+	for (size_t i = 0; i < vlc_pos; i++)
+		o[i] = sc->vlc[vlc_pos - 1 - i];
+	out[total - 1] = (uint8_t)(scup >> 4);
+	out[total - 2] = (uint8_t)((out[total - 2] & 0xF0) | (scup & 0xF));
+	*out_size = total;
+	return RP_OK;
+}
