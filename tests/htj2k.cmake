@@ -3,6 +3,7 @@
 # three decoders, the corpus and the conformance streams, and the decoder's fuzz target.
 rp_add_test(test_htj2k_roundtrip SOURCES test_htj2k_roundtrip.c LABELS unit codec htj2k)
 rp_add_test(test_htj2k_corpus SOURCES test_htj2k_corpus.c LABELS corpus codec htj2k)
+rp_add_test(test_htj2k_block_dec SOURCES test_htj2k_block_dec.c LABELS unit codec htj2k)
 rp_add_test(test_htj2k_block_enc SOURCES test_htj2k_block_enc.c LABELS unit codec htj2k)
 
 # Fuzz target for our decoder: the standalone harness runs it over the seeds (small

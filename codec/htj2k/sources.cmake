@@ -5,6 +5,7 @@ list(APPEND RP_LIB_SOURCES
   codec/htj2k/ht_block_enc.c
   codec/htj2k/ht_block_enc_ref.c
   codec/htj2k/ht_block_dec.c
+  codec/htj2k/ht_block_dec_ref.c
   codec/htj2k/dwt53.c
   codec/htj2k/htj2k_common.c
   codec/htj2k/htj2k_enc.c
