@@ -32,8 +32,9 @@
 #endif
 
 #define HTE_QMAX 32u     /* quads in a line pair of a 64-wide block */
-#define HTE_QSTEP 8u     /* quads loaded per step; arrays are padded to a multiple */
+#define HTE_QSTEP 16u    /* quads per vector step; arrays are padded to a multiple */
 #define HTE_QPAD RP__HT_ENC_QPAD     /* HTE_QMAX + HTE_QSTEP + 1 */
+_Static_assert(RP__HT_ENC_QPAD >= HTE_QMAX + HTE_QSTEP + 1, "scratch too small");
 
 #if defined(__GNUC__)
 #define HTE_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -303,6 +304,84 @@ struct hte_quads {
 
 /* e: this line pair's exponents, quad order; pe: the previous pair's (NULL for the
  * first), both with 4 zero bytes before quad 0 and zeros past the block. */
+#if defined(HTE_AVX512)
+/* Sixteen quads a step, one quad per 32-bit lane: the bytes of a lane are its samples'
+ * exponents (n = 0..3). */
+static inline __m512i
+hte_nibble(__m512i bytes01)
+{
+	/* Lane bytes b0..b3 in {0, 1} -> b0 | b1 << 1 | b2 << 2 | b3 << 3: the product with
+	 * 0x01020408 puts exactly that sum in the top byte (the other partial products
+	 * land on distinct bits below it or above bit 31). */
+	return _mm512_srli_epi32(_mm512_mullo_epi32(bytes01, _mm512_set1_epi32(0x01020408)),
+				 24);
+}
+
+static inline void
+hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, struct hte_quads *qd)
+{
+	const __m512i one8 = _mm512_set1_epi8(1), ff = _mm512_set1_epi32(0xFF);
+	const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+	const __m512i bcast = _mm512_set_epi8(
+		60, 60, 60, 60, 56, 56, 56, 56, 52, 52, 52, 52, 48, 48, 48, 48,
+		44, 44, 44, 44, 40, 40, 40, 40, 36, 36, 36, 36, 32, 32, 32, 32,
+		28, 28, 28, 28, 24, 24, 24, 24, 20, 20, 20, 20, 16, 16, 16, 16,
+		12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0);
+	__m512i prev_rho = zero;
+	qd->rho[0] = 0;
+	for (unsigned q = 0; q < nq; q += 16) {
+		__m512i E = _mm512_loadu_si512((const void *)(e + 4 * q));
+		__m512i rho = hte_nibble(_mm512_min_epu8(E, one8));
+		__m512i t = _mm512_max_epu8(E, _mm512_srli_epi32(E, 8));
+		t = _mm512_max_epu8(t, _mm512_srli_epi32(t, 16));
+		__m512i emax = _mm512_and_si512(t, ff);
+		/* The maximum in every byte of its lane (a byte shuffle stays in its
+		 * 128-bit lane, and so do the indices above, taken mod 16). */
+		__m512i emax4 = _mm512_shuffle_epi8(t, bcast);
+		__m512i emb = hte_nibble(_mm512_maskz_mov_epi8(_mm512_cmpeq_epi8_mask(E, emax4),
+							       one8));
+		__m512i rl = _mm512_alignr_epi32(rho, prev_rho, 15);
+		prev_rho = rho;
+		__m512i cq, kappa = one;
+		if (!pe) {
+			cq = _mm512_or_si512(_mm512_srli_epi32(rl, 1), _mm512_and_si512(rl, one));
+		} else {
+			const uint8_t *b = pe + 4 * q;
+			__m512i P = _mm512_loadu_si512((const void *)b);
+			__m512i Pm = _mm512_loadu_si512((const void *)(b - 4));
+			__m512i Pp = _mm512_loadu_si512((const void *)(b + 4));
+			__m512i a0 = _mm512_srli_epi32(Pm, 24);
+			__m512i a1 = _mm512_and_si512(_mm512_srli_epi32(P, 8), ff);
+			__m512i a2 = _mm512_srli_epi32(P, 24);
+			__m512i a3 = _mm512_and_si512(_mm512_srli_epi32(Pp, 8), ff);
+			__m512i w01 = _mm512_or_si512(a0, a1), w23 = _mm512_or_si512(a2, a3);
+			__m512i left = _mm512_and_si512(
+				_mm512_or_si512(_mm512_srli_epi32(rl, 2), _mm512_srli_epi32(rl, 3)), one);
+			cq = _mm512_or_si512(
+				_mm512_maskz_mov_epi32(_mm512_test_epi32_mask(w01, w01), one),
+				_mm512_or_si512(_mm512_slli_epi32(left, 1),
+						_mm512_maskz_mov_epi32(_mm512_test_epi32_mask(w23, w23),
+								       _mm512_set1_epi32(4))));
+			__m512i me = _mm512_max_epi32(_mm512_max_epi32(a0, a1), _mm512_max_epi32(a2, a3));
+			/* kappa = max(1, me - 1) where rho has two bits or more, else 1. */
+			__mmask16 multi = _mm512_test_epi32_mask(rho, _mm512_sub_epi32(rho, one));
+			kappa = _mm512_mask_max_epi32(one, multi, _mm512_sub_epi32(me, one), one);
+		}
+		__m512i U = _mm512_max_epi32(emax, kappa);
+		__mmask16 sig = _mm512_test_epi32_mask(rho, rho);
+		__m512i u = _mm512_maskz_sub_epi32(sig, U, kappa);
+		__mmask16 has_u = _mm512_test_epi32_mask(u, u);
+		__m512i idx = _mm512_or_si512(
+			_mm512_or_si512(_mm512_slli_epi32(cq, 8), _mm512_slli_epi32(rho, 4)),
+			_mm512_maskz_mov_epi32(has_u, emb));
+		_mm256_storeu_si256((__m256i *)(void *)(qd->idx + q), _mm512_cvtepi32_epi16(idx));
+		_mm_storeu_si128((__m128i *)(void *)(qd->U + q), _mm512_cvtepi32_epi8(U));
+		_mm_storeu_si128((__m128i *)(void *)(qd->u + q), _mm512_cvtepi32_epi8(u));
+		_mm_storeu_si128((__m128i *)(void *)(qd->cq + q), _mm512_cvtepi32_epi8(cq));
+		_mm_storeu_si128((__m128i *)(void *)(qd->rho + q + 1), _mm512_cvtepi32_epi8(rho));
+	}
+}
+#else
 static inline void
 hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, struct hte_quads *qd)
 {
@@ -341,6 +420,8 @@ hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, struct hte_quads *qd
 		qd->idx[q] = (uint16_t)(cq << 8 | r << 4 | (u ? emb[q] : 0));
 	}
 }
+
+#endif
 
 /* ---- step 3: one quad's MagSgn bits ---- */
 
@@ -388,7 +469,10 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 
 	const struct rp__ht_tables *tabs = rp__ht_tables_get();
 	const uint32_t *uv_tabs = rp__ht_uvlc_tables();
-	struct hte_ms ms = { .p = sc->ms, .max_bits = 8 };
+	/* MagSgn goes straight to out when out has room for the worst case (the callers
+	 * size it with rp__ht_block_bound()); else through scratch. */
+	uint8_t *ms_buf = out_capacity >= rp__ht_block_bound(w, h) ? out : sc->ms;
+	struct hte_ms ms = { .p = ms_buf, .max_bits = 8 };
 	struct hte_vlc vlc = { .p = sc->vlc };
 	size_t nev = 0;
 	uint8_t *ev = sc->mel_ev;
@@ -414,6 +498,11 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 		const uint8_t *pe = first ? NULL : eb[((y >> 1) & 1) ^ 1];
 		const int32_t *r0 = coef + (size_t)y * stride;
 		const int32_t *r1 = y + 1 < h ? r0 + stride : NULL;
+		/* The next line pair's rows: their loads would otherwise wait behind this
+		 * pair's serial coding. */
+		for (unsigned k = 2; k < 4 && y + k < h; k++)
+			for (unsigned x = 0; x < w; x += 16)
+				__builtin_prefetch(r0 + k * stride + x);
 		hte_load_pair(r0, r1, w, nq, sc->v, e);
 		hte_quads(e, pe, nq, &qd);
 		/* Quads past qw are neither coded nor counted by MEL. */
@@ -470,11 +559,11 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 
 	/* MagSgn termination: pad with ones; a final 0xFF is implied and not stored. */
 	hte_ms_slow(&ms);
-	size_t ms_pos = (size_t)(ms.p - sc->ms);
+	size_t ms_pos = (size_t)(ms.p - ms_buf);
 	if (ms.nacc > 0) {
 		unsigned b = (unsigned)ms.acc | ((0xFFu << ms.nacc) & ((1u << ms.max_bits) - 1));
 		if (b != 0xFF)
-			sc->ms[ms_pos++] = (uint8_t)b;
+			ms_buf[ms_pos++] = (uint8_t)b;
 	} else if (ms.max_bits == 7) {
 		ms_pos--;
 	}
@@ -483,7 +572,8 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 	size_t total = ms_pos + scup;
 	if (scup < 2 || scup > 4079 || total > out_capacity)
 		return RP_E_LIMIT;
-	memcpy(out, sc->ms, ms_pos);
+	if (ms_buf != out)
+		memcpy(out, sc->ms, ms_pos);
 	memcpy(out + ms_pos, sc->mel, mel_pos);
 	uint8_t *o = out + ms_pos + mel_pos;
 	for (size_t i = 0; i < vlc_pos; i++)
