@@ -115,7 +115,10 @@ rp_encoder_create(const struct rp_encoder_options *opts, struct rp_encoder **enc
 	if (!opts || !enc_ret || opts->struct_size != sizeof(*opts))
 		return RP_E_INVALID_ARG;
 	if (opts->near_lossless < 0 || opts->near_lossless > 255 || opts->lossy_ratio < 0 ||
-	    opts->quality < 0 || opts->quality > 100)
+	    opts->quality < 0 || opts->quality > 100 || opts->wavelet_levels > 32 ||
+	    (opts->code_block_w_log2 && (opts->code_block_w_log2 < 2 || opts->code_block_w_log2 > 10)) ||
+	    (opts->code_block_h_log2 && (opts->code_block_h_log2 < 2 || opts->code_block_h_log2 > 10)) ||
+	    !opts->code_block_w_log2 != !opts->code_block_h_log2)
 		return RP_E_INVALID_ARG;
 	const struct rp__codec_ops *ops = rp__codec_ops(opts->codec);
 	if (!ops || !ops->encode)
@@ -130,6 +133,13 @@ rp_encoder_create(const struct rp_encoder_options *opts, struct rp_encoder **enc
 	enc->params.quality = opts->quality;
 	enc->params.pool = opts->pool;
 	enc->params.cpu_mask = opts->cpu_mask;
+	enc->params.wavelet_levels = opts->wavelet_levels;
+	enc->params.code_block_w_log2 = opts->code_block_w_log2;
+	enc->params.code_block_h_log2 = opts->code_block_h_log2;
+	if (ops->state_new && !(enc->params.state = ops->state_new())) {
+		free(enc);
+		return RP_E_NOMEM;
+	}
 	*enc_ret = enc;
 	return RP_OK;
 }
@@ -189,6 +199,8 @@ rp_encoder_is_lossy(const struct rp_encoder *enc)
 void
 rp_encoder_destroy(struct rp_encoder *enc)
 {
+	if (enc && enc->params.state)
+		enc->ops->state_free(enc->params.state);
 	free(enc);
 }
 
@@ -196,7 +208,7 @@ rp_encoder_destroy(struct rp_encoder *enc)
 
 struct rp_decoder {
 	const struct rp__codec_ops *ops;
-	struct rp_pool *pool;
+	struct rp__decode_params params;
 };
 
 void
@@ -219,7 +231,12 @@ rp_decoder_create(const struct rp_decoder_options *opts, struct rp_decoder **dec
 	if (!dec)
 		return RP_E_NOMEM;
 	dec->ops = ops;
-	dec->pool = opts->pool;
+	dec->params.pool = opts->pool;
+	dec->params.cpu_mask = opts->cpu_mask;
+	if (ops->state_new && !(dec->params.state = ops->state_new())) {
+		free(dec);
+		return RP_E_NOMEM;
+	}
 	*dec_ret = dec;
 	return RP_OK;
 }
@@ -235,11 +252,13 @@ rp_decoder_decode(struct rp_decoder *dec, const struct rp_image_desc *img, const
 	if (dst_capacity < need)
 		return rp__err(err, RP_E_LIMIT, "decode: output needs %zu bytes, has %zu", need,
 			       dst_capacity);
-	return dec->ops->decode(img, src, src_size, dst, dst_capacity, dec->pool, err);
+	return dec->ops->decode(img, src, src_size, dst, dst_capacity, &dec->params, err);
 }
 
 void
 rp_decoder_destroy(struct rp_decoder *dec)
 {
+	if (dec && dec->params.state)
+		dec->ops->state_free(dec->params.state);
 	free(dec);
 }

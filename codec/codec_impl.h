@@ -15,6 +15,18 @@ struct rp__encode_params {
 	int quality;                 /* JPEG baseline 1..100, 0 = default */
 	struct rp_pool *pool;        /* optional: threads for one large frame */
 	uint32_t cpu_mask;
+	unsigned wavelet_levels;     /* J2K/HTJ2K decomposition levels; 0 = codec default */
+	unsigned code_block_w_log2;  /* J2K/HTJ2K code-block size, log2; 0 = default */
+	unsigned code_block_h_log2;
+	void *state;                 /* the codec's state_new() result, or NULL */
+};
+
+/* How the caller asked for a frame to be decoded.  Adapters accept NULL: no pool, every
+ * CPU feature, no state. */
+struct rp__decode_params {
+	struct rp_pool *pool;        /* optional: threads for one large frame */
+	uint32_t cpu_mask;
+	void *state;                 /* the codec's state_new() result, or NULL */
 };
 
 struct rp__codec_ops {
@@ -35,11 +47,17 @@ struct rp__codec_ops {
 	/* Writes a canonical frame of img; the codestream must match img. NULL when the codec
 	 * cannot decode. */
 	int (*decode)(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-		      uint8_t *dst, size_t dst_capacity, struct rp_pool *pool,
+		      uint8_t *dst, size_t dst_capacity, const struct rp__decode_params *dp,
 		      struct rp_errbuf *err);
 	/* Photometric interpretation of what decode() writes, given the stored one (e.g.
 	 * YBR_RCT -> RGB when the decoder undoes the colour transform).  NULL: unchanged. */
 	enum rp_photometric (*decoded_photometric)(enum rp_photometric stored);
+	/* Optional (both or neither): state one encoder or decoder object keeps between
+	 * frames, e.g. buffers that would otherwise be allocated and first-touched per frame.
+	 * state_new() returns NULL when out of memory.  Encode and decode work without one
+	 * (params->state NULL), only slower. */
+	void *(*state_new)(void);
+	void (*state_free)(void *state);
 };
 
 /* The adapter for `codec`, or NULL when this build has none. */

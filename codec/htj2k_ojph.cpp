@@ -343,8 +343,10 @@ ojph_attempt(const struct rp_image_desc *img, const uint8_t *src, size_t src_siz
 
 int
 htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-	     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+	     uint8_t *dst, size_t dst_capacity, const struct rp__decode_params *dp,
+	     struct rp_errbuf *err)
 {
+	struct rp_pool *pool = dp ? dp->pool : nullptr;
 	RP_TRY(rp_image_desc_check(img, err));
 	if (img->bits_allocated != 8 && img->bits_allocated != 16)
 		return rp__err(err, RP_E_UNSUPPORTED, "HTJ2K: BitsAllocated %u",
@@ -409,6 +411,8 @@ const struct rp__codec_ops rp__codec_htj2k_ojph = {
 	.encode = htj2k_encode,
 	.decode = htj2k_decode,
 	.decoded_photometric = htj2k_decoded_photometric,
+	.state_new = nullptr,
+	.state_free = nullptr,
 };
 
 } // extern "C"

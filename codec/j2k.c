@@ -467,9 +467,11 @@ out:
 
 static int
 j2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-	   uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+	   uint8_t *dst, size_t dst_capacity, const struct rp__decode_params *dp,
+	   struct rp_errbuf *err)
 {
-	return rp__j2k_decode_openjpeg(img, src, src_size, dst, dst_capacity, pool, err);
+	return rp__j2k_decode_openjpeg(img, src, src_size, dst, dst_capacity,
+				       dp ? dp->pool : NULL, err);
 }
 
 /* MCT-coded colour comes out of OpenJPEG as RGB (DICOM PS3.3 C.7.6.3.1.2). */
@@ -497,6 +499,9 @@ j2k_check(const struct rp_image_desc *img, const struct rp__encode_params *p,
 		return rp__err(err, RP_E_UNSUPPORTED, "JPEG 2000: signed 1-bit samples");
 	if (p && p->lossy_ratio < 0)
 		return rp__err(err, RP_E_INVALID_ARG, "JPEG 2000: negative lossy ratio");
+	if (p && p->code_block_w_log2 + p->code_block_h_log2 > 12)
+		return rp__err(err, RP_E_UNSUPPORTED, "JPEG 2000: code-block %ux%u is over 4096 "
+			       "samples", 1u << p->code_block_w_log2, 1u << p->code_block_h_log2);
 	return RP_OK;
 }
 
@@ -514,13 +519,13 @@ j2k_bound(const struct rp_image_desc *img, const struct rp__encode_params *p)
 }
 
 static unsigned
-resolutions_for(uint32_t w, uint32_t h)
+resolutions_for(uint32_t w, uint32_t h, unsigned levels)
 {
-	/* Five decomposition levels (six resolutions) as GDCM and DCMTK write, fewer when
-	 * the image is too small for the lowest resolution to keep a pixel. */
+	/* By default five decomposition levels (six resolutions) as GDCM and DCMTK write;
+	 * fewer when the image is too small for the lowest resolution to keep a pixel. */
 	uint32_t m = w < h ? w : h;
-	unsigned r = 1;
-	while (r < 6 && (m >> r) > 0)
+	unsigned want = levels ? levels + 1 : 6, r = 1;
+	while (r < want && (m >> r) > 0)
 		r++;
 	return r;
 }
@@ -583,7 +588,12 @@ j2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 	opj_set_default_encoder_parameters(&par);
 	par.tcp_numlayers = 1;
 	par.cp_disto_alloc = 1;
-	par.numresolution = (int)resolutions_for(img->width, img->height);
+	par.numresolution = (int)resolutions_for(img->width, img->height,
+						 p ? p->wavelet_levels : 0);
+	if (p && p->code_block_w_log2) {
+		par.cblockw_init = 1 << p->code_block_w_log2;
+		par.cblockh_init = 1 << p->code_block_h_log2;
+	}
 	par.tcp_mct = 0;
 	par.prog_order = OPJ_LRCP;
 	bool lossy = p && p->lossy_ratio > 0;

@@ -128,9 +128,10 @@ decode_body(struct dec_state *s, const struct rp_image_desc *img, const uint8_t 
 
 static int
 jpeg_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-	    uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+	    uint8_t *dst, size_t dst_capacity, const struct rp__decode_params *dp,
+	    struct rp_errbuf *err)
 {
-	(void)pool;
+	(void)dp;
 	RP_TRY(rp_image_desc_check(img, err));
 	size_t bps = rp__sample_bytes(img), frame = rp_image_frame_size(img);
 	if (bps != 1 && bps != 2)

@@ -809,9 +809,10 @@ jl_encode_op(const struct rp_image_desc *img, const struct rp__encode_params *p,
 
 static int
 jl_decode_op(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-	     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+	     uint8_t *dst, size_t dst_capacity, const struct rp__decode_params *dp,
+	     struct rp_errbuf *err)
 {
-	(void)pool;
+	(void)dp;
 	return rp__jpeg_lossless_decode(img, src, src_size, dst, dst_capacity, err);
 }
 

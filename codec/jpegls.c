@@ -182,9 +182,10 @@ planes_to_interleaved(const uint8_t *src, uint8_t *dst, size_t pixels, size_t bp
 
 static int
 jls_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size, uint8_t *dst,
-	   size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+	   size_t dst_capacity, const struct rp__decode_params *dp,
+	   struct rp_errbuf *err)
 {
-	(void)pool;
+	(void)dp;
 	if (img->bits_allocated != 8 && img->bits_allocated != 16)
 		return rp__err(err, RP_E_UNSUPPORTED, "JPEG-LS in BitsAllocated %u",
 			       img->bits_allocated);

@@ -204,10 +204,11 @@ unpack_segment(const uint8_t *p, const uint8_t *end, uint8_t *out, size_t stride
 
 static int
 rle_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-	   uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+	   uint8_t *dst, size_t dst_capacity, const struct rp__decode_params *dp,
+	   struct rp_errbuf *err)
 {
 	size_t bps, segs, n;
-	(void)pool;
+	(void)dp;
 	RP_TRY(rp_image_desc_check(img, err));
 	RP_TRY(rle_layout(img, &bps, &segs, &n, err));
 	size_t frame = rp_image_frame_size(img);

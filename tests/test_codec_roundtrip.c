@@ -464,13 +464,14 @@ test_j2k_threads(void **state)
 	size_t fs = rp_image_frame_size(&img);
 	uint8_t *src = rp_test_make_frame(&img, 1, 42), *dec = malloc(fs);
 	struct rp__encode_params p1 = { 0 }, p2 = { .pool = pool };
+	struct rp__decode_params dp = { .pool = pool };
 	size_t cap = o->bound(&img, &p1), s1 = 0, s2 = 0;
 	uint8_t *e1 = malloc(cap), *e2 = malloc(cap);
 	CHECK(o->encode(&img, &p1, src, fs, e1, cap, &s1, &err), &err);
 	CHECK(o->encode(&img, &p2, src, fs, e2, cap, &s2, &err), &err);
 	assert_int_equal(s1, s2);
 	assert_memory_equal(e1, e2, s1);
-	CHECK(o->decode(&img, e2, s2, dec, fs, pool, &err), &err);
+	CHECK(o->decode(&img, e2, s2, dec, fs, &dp, &err), &err);
 	assert_memory_equal(src, dec, fs);
 	rp_pool_destroy(pool);
 	free(src);

@@ -50,7 +50,7 @@ check_one(const struct rp_image_desc *img, int kind, uint32_t seed, unsigned *cr
 		struct rp__ht_params hp;
 		rp__htj2k_default_params(img, &hp);
 		hp.rct = 1;
-		RP_ASSERT_OK(rp__htj2k_encode_params(img, &hp, frame, fs, enc, cap, &es, NULL, &err),
+		RP_ASSERT_OK(rp__htj2k_encode_params(img, &hp, frame, fs, enc, cap, &es, NULL, NULL, &err),
 			     &err);
 	} else {
 		RP_ASSERT_OK(ours->encode(img, &p, frame, fs, enc, cap, &es, &err), &err);
@@ -135,13 +135,13 @@ test_threads_identical(void **state)
 		p.cb_w_log2 = cb;
 		p.cb_h_log2 = 10 - cb < 6 ? 10 - cb : 6;
 		p.levels = cb;
-		RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, e1, cap, &a, NULL, &err),
+		RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, e1, cap, &a, NULL, NULL, &err),
 			     &err);
-		RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, e2, cap, &b, pool, &err),
+		RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, e2, cap, &b, pool, NULL, &err),
 			     &err);
 		assert_int_equal(a, b);
 		assert_memory_equal(e1, e2, a);
-		RP_ASSERT_OK(rp__htj2k_decode(&img, e1, a, back, fs, pool, &err), &err);
+		RP_ASSERT_OK(rp__htj2k_decode(&img, e1, a, back, fs, pool, 0, NULL, &err), &err);
 		assert_memory_equal(frame, back, fs);
 		RP_ASSERT_OK(rp__j2k_decode_openjpeg(&img, e1, a, back, fs, NULL, &err), &err);
 		assert_memory_equal(frame, back, fs);
@@ -151,6 +151,62 @@ test_threads_identical(void **state)
 	free(e1);
 	free(e2);
 	free(back);
+}
+
+/* One workspace (what an encoder or decoder object keeps) serves frames of different
+ * sizes, shapes and component counts in any order, with its buffers poisoned between
+ * calls: the bytes and pixels equal those of calls without one.  Catches a plane, job
+ * record or scratch that a call reads before writing. */
+static void
+test_workspace_reuse(void **state)
+{
+	(void)state;
+	static const struct { uint32_t w, h; unsigned comps, bits; } shapes[] = {
+		{ 700, 523, 1, 12 }, { 64, 64, 1, 16 }, { 1, 37, 1, 8 }, { 333, 97, 3, 8 },
+		{ 1024, 300, 1, 16 }, { 17, 5, 3, 16 }, { 700, 523, 1, 12 },
+	};
+	struct rp__ht_workspace ws = { 0 };
+	struct rp_pool *pool = NULL;
+	struct rp_errbuf err = { { 0 } };
+	RP_ASSERT_OK(rp_pool_create(2, 0, &pool), &err);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct rp_image_desc img = {
+			.width = shapes[i].w, .height = shapes[i].h, .components = shapes[i].comps,
+			.bits_allocated = shapes[i].bits > 8 ? 16 : 8, .bits_stored = shapes[i].bits,
+			.is_signed = (uint8_t)(i & 1),
+			.photometric = shapes[i].comps == 3 ? RP_PHOTOMETRIC_RGB :
+							      RP_PHOTOMETRIC_MONOCHROME2,
+		};
+		size_t fs = rp_image_frame_size(&img), cap = rp__htj2k_bound(&img), a = 0, b = 0;
+		uint8_t *frame = rp_test_make_frame(&img, (int)(i % 4), (uint32_t)(7 + i));
+		uint8_t *e1 = malloc(cap), *e2 = malloc(cap), *back = malloc(fs);
+		assert_non_null(e1);
+		assert_non_null(e2);
+		assert_non_null(back);
+		struct rp__ht_params p;
+		rp__htj2k_default_params(&img, &p);
+		RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, e1, cap, &a, NULL, NULL,
+						     &err), &err);
+		for (unsigned k = 0; k < RP__HT_WS_SLOTS; k++)
+			if (ws.buf[k])
+				memset(ws.buf[k], 0xA5, ws.cap[k]);
+		RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, e2, cap, &b,
+						     (i & 2) ? pool : NULL, &ws, &err), &err);
+		assert_int_equal(a, b);
+		assert_memory_equal(e1, e2, a);
+		for (unsigned k = 0; k < RP__HT_WS_SLOTS; k++)
+			if (ws.buf[k])
+				memset(ws.buf[k], 0x5A, ws.cap[k]);
+		RP_ASSERT_OK(rp__htj2k_decode(&img, e1, a, back, fs, (i & 1) ? pool : NULL, 0,
+					      &ws, &err), &err);
+		assert_memory_equal(frame, back, fs);
+		free(frame);
+		free(e1);
+		free(e2);
+		free(back);
+	}
+	rp__ht_ws_release(&ws);
+	rp_pool_destroy(pool);
 }
 
 /* Every DWT kernel build (scalar, AVX2 where the CPU has it) gives the same integers, at
@@ -197,9 +253,9 @@ test_dwt_isa_identical(void **state)
 	rp__htj2k_default_params(&img, &p);
 	p.rct = 1;
 	p.cpu_mask = RP__CPU_AVX512;    /* no AVX2 bit: the scalar kernels */
-	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, ea, cap, &la, NULL, &err), &err);
+	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, ea, cap, &la, NULL, NULL, &err), &err);
 	p.cpu_mask = 0;
-	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, eb, cap, &lb, NULL, &err), &err);
+	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, eb, cap, &lb, NULL, NULL, &err), &err);
 	assert_int_equal(la, lb);
 	assert_memory_equal(ea, eb, la);
 	free(frame);
@@ -235,7 +291,7 @@ test_decode_openjph_streams(void **state)
 				size_t off = 0;
 				while (off + 1 < es && !(enc[off] == 0xFF && enc[off + 1] == 0x4F))
 					off++;
-				RP_ASSERT_OK(rp__htj2k_decode(&img, enc + off, es - off, back, fs, NULL,
+				RP_ASSERT_OK(rp__htj2k_decode(&img, enc + off, es - off, back, fs, NULL, 0, NULL,
 							      &err), &err);
 				if (memcmp(frame, back, fs) != 0)
 					fail_msg("OpenJPH stream %ux%u %u-bit %s: our decode differs",
@@ -380,7 +436,7 @@ test_ojph_cli_variants(void **state)
 			uint8_t *cs = rp_test_read_file(out, &sz);
 			struct rp_errbuf err = { { 0 } };
 			assert_non_null(cs);
-			int rc = rp__htj2k_decode(img, cs, sz, back, fs, NULL, &err);
+			int rc = rp__htj2k_decode(img, cs, sz, back, fs, NULL, 0, NULL, &err);
 			if (strstr(opts[o], "PCRL") && strstr(opts[o], "precincts")) {
 				assert_int_equal(rc, RP_E_UNSUPPORTED);
 			} else {
@@ -448,6 +504,7 @@ main(void)
 		cmocka_unit_test(test_vlc_tables),
 		cmocka_unit_test(test_synthetic_cross_decoders),
 		cmocka_unit_test(test_threads_identical),
+		cmocka_unit_test(test_workspace_reuse),
 		cmocka_unit_test(test_dwt_isa_identical),
 		cmocka_unit_test(test_decode_openjph_streams),
 		cmocka_unit_test(test_cli_decoders),

@@ -24,6 +24,11 @@ htj2k_check(const struct rp_image_desc *img, const struct rp__encode_params *p,
 	    img->height > (1u << 24))
 		return rp__err(err, RP_E_UNSUPPORTED, "htj2k: image size %ux%u", img->width,
 			       img->height);
+	if (p->code_block_w_log2 > 6 || p->code_block_h_log2 > 6 ||
+	    p->code_block_w_log2 + p->code_block_h_log2 > 12)
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "htj2k: code-block %ux%u (at most 64 each way and 4096 samples)",
+			       1u << p->code_block_w_log2, 1u << p->code_block_h_log2);
 	return RP_OK;
 }
 
@@ -50,15 +55,25 @@ htj2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 			       "htj2k: samples carry bits above BitsStored (not lossless)");
 	rp__htj2k_default_params(img, &hp);
 	hp.cpu_mask = p->cpu_mask;
+	if (p->wavelet_levels) {
+		unsigned maxl = rp__ht_max_levels(img->width, img->height);
+		hp.levels = p->wavelet_levels < maxl ? p->wavelet_levels : maxl;
+	}
+	if (p->code_block_w_log2) {
+		hp.cb_w_log2 = p->code_block_w_log2;
+		hp.cb_h_log2 = p->code_block_h_log2;
+	}
 	return rp__htj2k_encode_params(img, &hp, src, src_size, dst, dst_capacity, dst_size,
-				       p->pool, err);
+				       p->pool, p->state, err);
 }
 
 static int
 htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-	     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+	     uint8_t *dst, size_t dst_capacity, const struct rp__decode_params *dp,
+	     struct rp_errbuf *err)
 {
-	return rp__htj2k_decode(img, src, src_size, dst, dst_capacity, pool, err);
+	return rp__htj2k_decode(img, src, src_size, dst, dst_capacity, dp ? dp->pool : NULL,
+				dp ? dp->cpu_mask : 0, dp ? dp->state : NULL, err);
 }
 
 /* The decoder undoes the RCT, so a YBR_RCT dataset decodes to RGB. */
@@ -79,4 +94,6 @@ const struct rp__codec_ops rp__codec_htj2k = {
 	.encode = htj2k_encode,
 	.decode = htj2k_decode,
 	.decoded_photometric = htj2k_decoded_photometric,
+	.state_new = rp__ht_workspace_new,
+	.state_free = rp__ht_workspace_free,
 };

@@ -53,19 +53,47 @@ rp__ht_eps(const struct rp__ht_params *p, unsigned orient)
  * has at least one sample each way (some decoders refuse more). */
 unsigned rp__ht_max_levels(uint32_t w, uint32_t h);
 
-/* Canonical frame -> int32 planes (DC level shifted, RCT applied when p->rct) and back. */
+/* Canonical frame -> int32 planes (DC level shifted, RCT applied when p->rct) and back,
+ * in pieces on pool (NULL: the caller's thread). */
 void rp__ht_frame_to_planes(const struct rp_image_desc *img, const struct rp__ht_params *p,
-			    const uint8_t *src, int32_t **planes);
+			    const uint8_t *src, int32_t *const *planes, struct rp_pool *pool);
 void rp__ht_planes_to_frame(const struct rp_image_desc *img, const struct rp__ht_params *p,
-			    int32_t *const *planes, uint8_t *dst);
+			    int32_t *const *planes, uint8_t *dst, struct rp_pool *pool);
 
-/* malloc() for large per-call buffers (huge pages where available); release with free(). */
+/* Allocation for per-frame buffers: 64-byte aligned, huge pages where available for large
+ * ones; release with free(). */
 void *rp__ht_alloc_big(size_t size);
+
+/* Buffers an encoder or decoder object keeps from one frame to the next (the codec
+ * table's state_new/state_free): re-allocating and first-touching the planes, the
+ * segment buffer and the worker scratch for every frame cost 15-30% of a 512 x 512 encode
+ * (perf: page faults) and serialized threads on the kernel's page-fault path.  Each slot
+ * grows to the largest frame seen and is freed with the object.  A call without one
+ * uses a zeroed struct on its stack and releases it before returning. */
+enum {
+	RP__HT_WS_PLANE0,               /* .. PLANE0 + RP__HT_MAX_COMPONENTS - 1 */
+	RP__HT_WS_DWT = RP__HT_WS_PLANE0 + RP__HT_MAX_COMPONENTS,
+	RP__HT_WS_SEG,                  /* encoder: code-block segments; decoder: body */
+	RP__HT_WS_JOBS,                 /* code-block job records */
+	RP__HT_WS_SCRATCH,              /* per-worker block-coder scratch */
+	RP__HT_WS_SLOTS
+};
+struct rp__ht_workspace {
+	void *buf[RP__HT_WS_SLOTS];
+	size_t cap[RP__HT_WS_SLOTS];
+};
+/* Slot's buffer of at least size bytes (contents undefined), or NULL when out of memory. */
+void *rp__ht_ws_get(struct rp__ht_workspace *ws, unsigned slot, size_t size);
+/* Frees every slot; the struct can be used again. */
+void rp__ht_ws_release(struct rp__ht_workspace *ws);
+void *rp__ht_workspace_new(void);
+void rp__ht_workspace_free(void *ws);
 
 /* Encoder entry with explicit parameters (the codec table uses defaults). */
 int rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_params *p,
 			    const uint8_t *src, size_t src_size, uint8_t *dst, size_t dst_capacity,
-			    size_t *dst_size, struct rp_pool *pool, struct rp_errbuf *err);
+			    size_t *dst_size, struct rp_pool *pool, struct rp__ht_workspace *ws,
+			    struct rp_errbuf *err);
 void rp__htj2k_default_params(const struct rp_image_desc *img, struct rp__ht_params *p);
 size_t rp__htj2k_bound(const struct rp_image_desc *img);
 
@@ -74,8 +102,8 @@ size_t rp__htj2k_bound(const struct rp_image_desc *img);
  * canonical frame of img.  Streams outside the profile give RP_E_UNSUPPORTED with the
  * reason; damaged ones RP_E_CORRUPT. */
 int rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-		     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool,
-		     struct rp_errbuf *err);
+		     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, uint32_t cpu_mask,
+		     struct rp__ht_workspace *ws, struct rp_errbuf *err);
 
 /* Reads the header (SIZ/COD/QCD) only: for tools and tests. */
 struct rp__ht_info {

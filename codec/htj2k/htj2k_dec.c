@@ -313,8 +313,11 @@ cb_decode_run(void *arg, size_t i, unsigned worker)
 	struct dec_ctx *d = arg;
 	struct cb_ref *c = &d->cbs[i];
 	(void)worker;
-	if (!c->seg)
-		return;         /* not included: stays zero */
+	if (!c->seg) {          /* in no packet: all zero */
+		for (unsigned y = 0; y < c->h; y++)
+			memset(c->coef + (size_t)y * c->stride, 0, c->w * sizeof(int32_t));
+		return;
+	}
 	c->status = rp__ht_decode_block(c->seg, c->len, c->w, c->h, c->coef, c->stride, c->mb);
 }
 
@@ -340,13 +343,15 @@ rp__htj2k_read_info(const uint8_t *src, size_t src_size, struct rp__ht_info *inf
 
 int
 rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-		 uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, struct rp_errbuf *err)
+		 uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, uint32_t cpu_mask,
+		 struct rp__ht_workspace *ws, struct rp_errbuf *err)
 {
 	struct dec_hdr h;
 	struct cur c = { src, src + src_size };
 	struct rp__ht_band bands[1 + 3 * RP__HT_MAX_LEVELS];
 	int32_t *planes[RP__HT_MAX_COMPONENTS] = { NULL };
-	int32_t *tmp[RP__HT_MAX_COMPONENTS] = { NULL };
+	int32_t *tmp = NULL;
+	struct rp__ht_workspace call_ws = { 0 };
 	uint8_t *body = NULL;
 	struct cb_ref *cbs = NULL;
 	struct rp__ht_tagtree incl = { 0 }, zbp = { 0 };
@@ -367,7 +372,9 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 
 	/* Tile-parts: gather the bodies of tile 0 in order. */
 	size_t body_len = 0, body_cap = src_size;
-	body = malloc(body_cap ? body_cap : 1);
+	if (!ws)
+		ws = &call_ws;
+	body = rp__ht_ws_get(ws, RP__HT_WS_SEG, body_cap ? body_cap : 1);
 	if (!body)
 		return rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 	for (;;) {
@@ -446,16 +453,20 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 		}
 		bands[b].mb = p->guard_bits + h.eps[b] - 1;
 	}
+	/* Not cleared: every code-block writes all its coefficients, and one that is in no
+	 * packet is zeroed by its job (in parallel, not here on one thread). */
 	for (unsigned k = 0; k < nc; k++) {
-		planes[k] = rp__ht_alloc_big(npix * sizeof(int32_t));
-		if (planes[k])
-			memset(planes[k], 0, npix * sizeof(int32_t));
-		if (k == 0)
-			tmp[0] = rp__ht_alloc_big(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
-		if (!planes[k] || !tmp[0]) {
+		planes[k] = rp__ht_ws_get(ws, RP__HT_WS_PLANE0 + k, npix * sizeof(int32_t));
+		if (!planes[k]) {
 			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 			goto fail;
 		}
+	}
+	tmp = rp__ht_ws_get(ws, RP__HT_WS_DWT,
+			    rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+	if (!tmp) {
+		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
+		goto fail;
 	}
 	/* Code-blocks never cross precincts: their size in resolution r is capped by the
 	 * precinct size (15444-1 B.7: xcb' = min(xcb, PPx - 1) for r > 0). */
@@ -474,11 +485,12 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 		ncb_comp += (size_t)bd->ncbx * bd->ncby;
 	}
 	size_t ncb_total = ncb_comp * nc;
-	cbs = calloc(ncb_total ? ncb_total : 1, sizeof(*cbs));
+	cbs = rp__ht_ws_get(ws, RP__HT_WS_JOBS, (ncb_total ? ncb_total : 1) * sizeof(*cbs));
 	if (!cbs) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}
+	memset(cbs, 0, (ncb_total ? ncb_total : 1) * sizeof(*cbs));
 	for (unsigned k = 0; k < nc; k++)
 		for (unsigned b = 0; b < nb; b++) {
 			const struct rp__ht_band *bd = &bands[b];
@@ -672,19 +684,13 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 			goto fail;
 		}
 	for (unsigned k = 0; k < nc; k++)
-		rp__dwt53_inverse_levels(rp__dwt_kernels_select(0), planes[k], p->width, p->width,
-					 p->height, p->levels,
-					 tmp[0], pool);
-	rp__ht_planes_to_frame(img, p, planes, dst);
+		rp__dwt53_inverse_levels(rp__dwt_kernels_select(cpu_mask), planes[k], p->width,
+					 p->width, p->height, p->levels, tmp, pool);
+	rp__ht_planes_to_frame(img, p, planes, dst, pool);
 	ret = RP_OK;
 fail:
 	free(incl.nodes);
 	free(zbp.nodes);
-	free(cbs);
-	free(body);
-	for (unsigned k = 0; k < RP__HT_MAX_COMPONENTS; k++) {
-		free(planes[k]);
-		free(tmp[k]);
-	}
+	rp__ht_ws_release(&call_ws);
 	return ret;
 }

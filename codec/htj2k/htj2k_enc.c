@@ -132,7 +132,7 @@ struct cb_job {
 
 struct enc_ctx {
 	struct cb_job *jobs;
-	struct rp__ht_enc_scratch **scratch;
+	struct rp__ht_enc_scratch *scratch;
 };
 
 static void
@@ -140,7 +140,7 @@ cb_job_run(void *arg, size_t index, unsigned worker)
 {
 	struct enc_ctx *ctx = arg;
 	struct cb_job *j = &ctx->jobs[index];
-	j->status = rp__ht_encode_block(j->coef, j->stride, j->w, j->h, ctx->scratch[worker],
+	j->status = rp__ht_encode_block(j->coef, j->stride, j->w, j->h, &ctx->scratch[worker],
 					j->out, j->cap, &j->len);
 }
 
@@ -234,15 +234,16 @@ rp__htj2k_bound(const struct rp_image_desc *img)
 int
 rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_params *p,
 			const uint8_t *src, size_t src_size, uint8_t *dst, size_t dst_capacity,
-			size_t *dst_size, struct rp_pool *pool, struct rp_errbuf *err)
+			size_t *dst_size, struct rp_pool *pool, struct rp__ht_workspace *ws,
+			struct rp_errbuf *err)
 {
 	struct rp__ht_band bands[1 + 3 * RP__HT_MAX_LEVELS];
 	int32_t *planes[RP__HT_MAX_COMPONENTS] = { NULL };
-	int32_t *tmp[RP__HT_MAX_COMPONENTS] = { NULL };
+	int32_t *tmp = NULL;
 	struct cb_job *jobs = NULL;
 	uint8_t *seg = NULL;
-	struct rp__ht_enc_scratch **scratch = NULL;
-	unsigned nscratch = 0;
+	struct rp__ht_enc_scratch *scratch = NULL;
+	struct rp__ht_workspace call_ws = { 0 };
 	struct rp__ht_tagtree incl = { 0 }, zbp = { 0 };
 	uint32_t *leafv = NULL;
 	int ret = RP_OK;
@@ -264,28 +265,33 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 	unsigned nb = rp__ht_layout(p, bands);
 	size_t npix = (size_t)p->width * p->height;
 	unsigned nc = p->components;
+	if (!ws)
+		ws = &call_ws;
 
 	for (unsigned c = 0; c < nc; c++) {
-		planes[c] = rp__ht_alloc_big(npix * sizeof(int32_t));
-		if (c == 0)
-			tmp[0] = rp__ht_alloc_big(rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
-		if (!planes[c] || !tmp[0]) {
+		planes[c] = rp__ht_ws_get(ws, RP__HT_WS_PLANE0 + c, npix * sizeof(int32_t));
+		if (!planes[c]) {
 			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 			goto fail;
 		}
 	}
-	rp__ht_frame_to_planes(img, p, src, planes);
+	tmp = rp__ht_ws_get(ws, RP__HT_WS_DWT,
+			    rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+	if (!tmp) {
+		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
+		goto fail;
+	}
+	rp__ht_frame_to_planes(img, p, src, planes, pool);
 	for (unsigned c = 0; c < nc; c++)
 		rp__dwt53_forward_levels(rp__dwt_kernels_select(p->cpu_mask), planes[c], p->width,
-					 p->width, p->height, p->levels,
-					 tmp[0], pool);
+					 p->width, p->height, p->levels, tmp, pool);
 
 	/* Code-block jobs, in packet order (resolution, component, band, block raster). */
 	size_t njobs = 0, segcap = 0;
 	for (unsigned c = 0; c < nc; c++)
 		for (unsigned b = 0; b < nb; b++)
 			njobs += (size_t)bands[b].ncbx * bands[b].ncby;
-	jobs = calloc(njobs ? njobs : 1, sizeof(*jobs));
+	jobs = rp__ht_ws_get(ws, RP__HT_WS_JOBS, (njobs ? njobs : 1) * sizeof(*jobs));
 	if (!jobs) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
@@ -301,6 +307,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 				for (uint32_t by = 0; by < bd->ncby; by++)
 					for (uint32_t bx = 0; bx < bd->ncbx; bx++) {
 						struct cb_job *jb = &jobs[j++];
+						memset(jb, 0, sizeof(*jb));
 						uint32_t x0 = bx * cbw, y0 = by * cbh;
 						jb->w = bd->w - x0 < cbw ? bd->w - x0 : cbw;
 						jb->h = bd->h - y0 < cbh ? bd->h - y0 : cbh;
@@ -311,7 +318,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 						segcap += jb->cap;
 					}
 			}
-	seg = rp__ht_alloc_big(segcap);
+	seg = rp__ht_ws_get(ws, RP__HT_WS_SEG, segcap);
 	if (!seg) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
@@ -321,21 +328,14 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 		jobs[j].out = seg + off;
 		off += jobs[j].cap;
 	}
-	nscratch = (pool ? rp_pool_threads(pool) : 0) + 1;
-	scratch = calloc(nscratch, sizeof(*scratch));
+	/* One scratch per worker; with no pool the caller's thread is worker 0. */
+	size_t nscratch = (pool ? rp_pool_threads(pool) : 0) + 1;
+	scratch = rp__ht_ws_get(ws, RP__HT_WS_SCRATCH, nscratch * sizeof(*scratch));
 	if (!scratch) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}
-	for (unsigned i = 0; i < nscratch; i++) {
-		scratch[i] = malloc(sizeof(**scratch));
-		if (!scratch[i]) {
-			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
-			goto fail;
-		}
-	}
 	struct enc_ctx ectx = { jobs, scratch };
-	/* With no pool the caller's thread is worker index 0 (threads = 0). */
 	rp_pool_parallel_for(pool, njobs, cb_job_run, &ectx);
 	for (j = 0; j < njobs; j++)
 		if (jobs[j].status < 0) {
@@ -533,15 +533,6 @@ fail:
 	free(incl.nodes);
 	free(zbp.nodes);
 	free(leafv);
-	if (scratch)
-		for (unsigned i = 0; i < nscratch; i++)
-			free(scratch[i]);
-	free(scratch);
-	free(seg);
-	free(jobs);
-	for (unsigned c = 0; c < RP__HT_MAX_COMPONENTS; c++) {
-		free(planes[c]);
-		free(tmp[c]);
-	}
+	rp__ht_ws_release(&call_ws);
 	return ret;
 }

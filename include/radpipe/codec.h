@@ -95,6 +95,14 @@ struct rp_encoder_options {
 	int quality;                 /* JPEG baseline quality 1..100; 0 = codec default */
 	struct rp_pool *pool;        /* optional, borrowed: lets one frame use several threads */
 	uint32_t cpu_mask;           /* 0 = all detected CPU features */
+	/* JPEG 2000 and HTJ2K only (other codecs ignore them).  Wavelet decomposition levels,
+	 * 0..32; 0 = the codec's default (HTJ2K: 5, or more so that the smallest resolution
+	 * is at most 64 x 64 as DICOM .202 asks; always capped by the image size). */
+	unsigned wavelet_levels;
+	/* Code-block size as log2 of width and height, both 0 (default: 64 x 64) or both
+	 * in 2..10 with w + h <= 12 (ISO/IEC 15444-1 A.6.1); RP_E_UNSUPPORTED from
+	 * rp_encoder_check() when the codec cannot use the size. */
+	unsigned code_block_w_log2, code_block_h_log2;
 };
 
 /* Fills defaults: RP_CODEC_JPEGLS, lossless, no pool. */
