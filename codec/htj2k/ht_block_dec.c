@@ -7,7 +7,33 @@
 #define RP__HTDEC_NAME rp__ht_decode_block_scalar
 #include "codec/htj2k/ht_block_dec_impl.h"
 
+#include <pthread.h>
+
 #include "simd/cpu.h"
+
+static uint32_t dec32[2 * 1024];
+static pthread_once_t dec32_once = PTHREAD_ONCE_INIT;
+
+static void
+build_dec32(void)
+{
+	const struct rp__ht_tables *t = rp__ht_tables_get();
+	for (unsigned i = 0; i < 1024; i++) {
+		unsigned e0 = t->dec[0][i], e1 = t->dec[1][i];
+		unsigned r0 = (e0 >> 4) & 15, r1 = (e1 >> 4) & 15;
+		/* First line pair: c_q of the next quad = (rho >> 1) | (rho & 1); others: its
+		 * bit 1 = rho bit 2 or 3 (the right column). */
+		dec32[i] = e0 | (((r0 >> 1) | (r0 & 1)) << 7) << 16;
+		dec32[1024 + i] = e1 | ((((r1 >> 2) | (r1 >> 3)) & 1) << 8) << 16;
+	}
+}
+
+const uint32_t *
+rp__ht_dec32(void)
+{
+	pthread_once(&dec32_once, build_dec32);
+	return dec32;
+}
 
 static rp__ht_dec_fn *
 select_fn(uint32_t cpu_mask)

@@ -98,8 +98,6 @@ struct mel_r {
 	int bits;       /* unread bits left in byte */
 	int last_ff;
 	int k;
-	unsigned run;
-	int one;
 };
 
 static inline unsigned
@@ -115,37 +113,34 @@ mel_bit(struct mel_r *m)
 	return (m->byte >> m->bits) & 1;
 }
 
-/* A new MEL symbol: a run of 2^e zeros (bit 1), or a shorter run ended by a one. */
-static void
+/* A new MEL symbol: a run of 2^e zeros (bit 1), or a shorter run ended by a one.
+ * Returned as 2 x run + (ended by a one): the state vlc_row() keeps in a register. */
+static __attribute__((noinline)) unsigned
 mel_next(struct mel_r *m)
 {
 	int e = mel_exp[m->k];
 	if (mel_bit(m)) {
-		m->run = 1u << e;
 		if (m->k < 12)
 			m->k++;
-	} else {
-		unsigned r = 0;
-		while (e-- > 0)
-			r = (r << 1) | mel_bit(m);
-		m->run = r;
-		m->one = 1;
-		if (m->k > 0)
-			m->k--;
+		return 2u << e;
 	}
+	unsigned r = 0;
+	while (e-- > 0)
+		r = (r << 1) | mel_bit(m);
+	if (m->k > 0)
+		m->k--;
+	return 2 * r + 1;
 }
 
-static inline unsigned
-mel_get(struct mel_r *m)
+/* The next MEL bit; *s: 2 x zeros left + (a one after them). */
+static inline __attribute__((always_inline)) unsigned
+mel_get(struct mel_r *m, unsigned *s)
 {
-	if (m->run == 0 && !m->one)
-		mel_next(m);
-	if (m->run > 0) {
-		m->run--;
-		return 0;
-	}
-	m->one = 0;
-	return 1;
+	if (*s == 0)
+		*s = mel_next(m);
+	unsigned bit = *s == 1;
+	*s -= 2 - bit;
+	return bit;
 }
 
 /* ---- VLC: backward from the end, LSB first, unstuffing after bytes above 0x8F ---- */
@@ -157,23 +152,26 @@ struct vlc_r {
 	unsigned prev;
 };
 
-/* Leaves at least 57 bits in acc (zeros past the start of the VLC segment). */
-static void
+/* Called with fewer than 38 bits in acc; leaves at least 56 (zeros past the start of the
+ * VLC segment). */
+static inline __attribute__((always_inline)) void
 vlc_fill(struct vlc_r *v)
 {
-	while (v->n <= 56) {
-		/* Four bytes none of which has 0x7F in its low bits: no stuffing whatever
-		 * came before them. */
-		if (v->n <= 32 && v->p - v->start >= 4) {
-			uint32_t w = rp__load_le32(v->p - 4), nx = ~(w | 0x80808080u);
-			if (((nx - 0x01010101u) & ~nx & 0x80808080u) == 0) {
-				v->acc |= (uint64_t)__builtin_bswap32(w) << v->n;
-				v->n += 32;
-				v->p -= 4;
-				v->prev = w & 0xFF;
-				continue;
-			}
+	if (RP__LIKELY(v->p - v->start >= 8)) {
+		/* Eight bytes none of which has 0x7F in its low bits: no stuffing whatever
+		 * came before them; take as many whole bytes as fit. */
+		uint64_t w = rp__load_le64(v->p - 8);
+		if (!has_zero_byte64(~(w | 0x8080808080808080ull))) {
+			unsigned nb = (63 - v->n) >> 3;
+			uint64_t r = __builtin_bswap64(w);      /* p[-1] lowest */
+			v->acc |= (r & ((1ull << (8 * nb)) - 1)) << v->n;
+			v->n += 8 * nb;
+			v->p -= nb;
+			v->prev = (unsigned)(r >> (8 * (nb - 1))) & 0xFF;
+			return;
 		}
+	}
+	while (v->n <= 56) {
 		unsigned b = v->p > v->start ? *--v->p : 0;
 		if (v->prev > 0x8F && (b & 0x7F) == 0x7F) {
 			v->acc |= (uint64_t)(b & 0x7F) << v->n;
@@ -204,6 +202,45 @@ static const uint8_t uvlc_pfx[8] = {
 };
 static const uint8_t uvlc_sfx_len[6] = { 0, 0, 0, 1, 0, 5 };
 
+/* Both U-VLC prefixes of a quad pair in one lookup: index (u_off of quad 1 << 7) |
+ * (u_off of quad 0 << 6) | next 6 bits; value: prefix bits in all (bits 0-2), suffix
+ * lengths of quad 0 and 1 (bits 3-5, 6-8), class bases of quad 0 and 1 (bits 9-11,
+ * 12-14; 0 for a quad without u_off).  Generated from uvlc_pfx and uvlc_sfx_len. */
+static const uint16_t uvlc_pair[256] = {
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
+	0x5B6E, 0x5344, 0x5545, 0x1202, 0x574E, 0x2203, 0x1403, 0x1202,
+	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
+	0x2A2D, 0x5344, 0x3445, 0x1202, 0x260D, 0x2203, 0x1403, 0x1202,
+	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
+	0x3A6E, 0x5344, 0x5545, 0x1202, 0x364E, 0x2203, 0x1403, 0x1202,
+	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
+	0x2A2D, 0x5344, 0x3445, 0x1202, 0x260D, 0x2203, 0x1403, 0x1202,
+	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
+};
+
 static inline unsigned
 uvlc_prefix(struct vlc_r *v)
 {
@@ -227,81 +264,86 @@ uvlc_ext(struct vlc_r *v, unsigned u)
 	return u + 4 * vlc_take(v, 4);
 }
 
+/* One quad's CxtVLC word (0 when insignificant) from context index c (<< 7); c = 0 takes
+ * a MEL bit first.  Branch-free but for the start of a new MEL symbol: which way a quad
+ * goes is data, and mispredictions were the main cost here. */
+static inline __attribute__((always_inline)) unsigned
+quad_cw(struct vlc_r *v, struct mel_r *mel, unsigned *ms, const uint32_t *tbl, unsigned c)
+{
+	unsigned need = c == 0;
+	if (RP__UNLIKELY(need & (*ms == 0)))
+		*ms = mel_next(mel);
+	unsigned mbit = *ms == 1;
+	*ms -= (2 - mbit) & (0u - need);
+	unsigned sig = (need ^ 1) | mbit;
+	unsigned t = tbl[c | (unsigned)(v->acc & 127)] & (0u - sig);
+	vlc_take(v, t & 7);
+	return t;
+}
+
 /* Phase 1 for one line pair: the table word of every quad (0 when insignificant) into
  * qt[0, qw) and its u_q into qu; qt[qw] is left 0.  qa: the table words of the line pair
- * above, with qa[-1] = qa[qw] = 0 (unused on the first line pair). */
-static inline void
-vlc_row(struct vlc_r *v, struct mel_r *mel, const uint16_t *tbl, int first, const uint16_t *qa,
-	unsigned qw, uint16_t *qt, uint8_t *qu)
+ * above, with qa[-1] = qa[qw] = 0 (unused on the first line pair).  tbl: rp__ht_dec32,
+ * whose bits 16 and up give the next quad's context from this one's rho.  The reader
+ * states are copied in and out so that they live in registers. */
+static inline __attribute__((always_inline)) void
+vlc_row(struct vlc_r *vp, struct mel_r *mel, unsigned *mel_s, const uint32_t *tbl,
+	const int first, const uint16_t *qa, unsigned qw, uint16_t *qt, uint8_t *qu)
 {
-	unsigned prev_rho = 0;
+	struct vlc_r v = *vp;
+	unsigned ms = *mel_s;
+	uint16_t cab[32 + 2];   /* context bits from the line pair above, << 7 */
+	if (!first) {
+		for (unsigned q = 0; q < qw; q++)
+			cab[q] = (uint16_t)(((((qa[(int)q - 1] >> 7) | (qa[q] >> 5)) & 1) |
+					     ((((qa[q] >> 7) | (qa[q + 1] >> 5)) & 1) << 2))
+					    << 7);
+	}
+	unsigned nctx = 0;
 	for (unsigned q = 0; q < qw; q += 2) {
-		const uint16_t *a = qa + q;     /* a[-1] is the slot before the row */
-		unsigned t0 = 0, t1 = 0, c, u0 = 0, u1 = 0;
-		if (v->n < 38)
-			vlc_fill(v);
-		/* Quad q. */
-		if (first)
-			c = (prev_rho >> 1) | (prev_rho & 1);
-		else
-			c = (((a[-1] >> 7) | (a[0] >> 5)) & 1) |
-			    (((prev_rho >> 2) | (prev_rho >> 3)) & 1) << 1 |
-			    (((a[0] >> 7) | (a[1] >> 5)) & 1) << 2;
-		if (c || mel_get(mel)) {
-			t0 = tbl[(c << 7) | (unsigned)(v->acc & 127)];
-			vlc_take(v, t0 & 7);
-		}
-		prev_rho = (t0 >> 4) & 15;
-		/* Quad q + 1, when there is one. */
-		if (q + 1 < qw) {
-			if (first)
-				c = (prev_rho >> 1) | (prev_rho & 1);
-			else
-				c = (((a[0] >> 7) | (a[1] >> 5)) & 1) |
-				    (((prev_rho >> 2) | (prev_rho >> 3)) & 1) << 1 |
-				    (((a[1] >> 7) | (a[2] >> 5)) & 1) << 2;
-			if (c || mel_get(mel)) {
-				t1 = tbl[(c << 7) | (unsigned)(v->acc & 127)];
-				vlc_take(v, t1 & 7);
-			}
-			prev_rho = (t1 >> 4) & 15;
+		unsigned t0, t1 = 0, u0 = 0, u1 = 0;
+		if (v.n < 38)
+			vlc_fill(&v);
+		t0 = quad_cw(&v, mel, &ms, tbl, first ? nctx : cab[q] | nctx);
+		nctx = t0 >> 16;
+		if (RP__LIKELY(q + 1 < qw)) {
+			t1 = quad_cw(&v, mel, &ms, tbl, first ? nctx : cab[q + 1] | nctx);
+			nctx = t1 >> 16;
 		}
 		/* Their u_q, in the standard's order: both prefixes, both suffixes, both
-		 * extensions. */
-		unsigned uo0 = (t0 >> 3) & 1, uo1 = (t1 >> 3) & 1;
-		if (uo0 | uo1) {
-			if (first && uo0 && uo1) {
-				if (mel_get(mel)) {
-					unsigned b0 = uvlc_prefix(v), b1 = uvlc_prefix(v);
-					u0 = uvlc_suffix(v, b0);
-					u1 = uvlc_suffix(v, b1);
-					u0 = uvlc_ext(v, u0) + 2;
-					u1 = uvlc_ext(v, u1) + 2;
-				} else {
-					unsigned b0 = uvlc_prefix(v);
-					if (b0 > 2) {
-						u1 = vlc_take(v, 1) + 1;
-						u0 = uvlc_ext(v, uvlc_suffix(v, b0));
-					} else {
-						unsigned b1 = uvlc_prefix(v);
-						u0 = b0;
-						u1 = uvlc_ext(v, uvlc_suffix(v, b1));
-					}
-				}
+		 * extensions; no branch on u_off (mode 0 reads nothing). */
+		unsigned uo = ((t0 >> 3) & 1) | ((t1 >> 2) & 2), add = 0;
+		if (first && uo == 3) {
+			if (mel_get(mel, &ms)) {
+				add = 2;
 			} else {
-				unsigned b0 = uo0 ? uvlc_prefix(v) : 0;
-				unsigned b1 = uo1 ? uvlc_prefix(v) : 0;
-				u0 = uvlc_suffix(v, b0);
-				u1 = uvlc_suffix(v, b1);
-				u0 = uvlc_ext(v, u0);
-				u1 = uvlc_ext(v, u1);
+				/* u_q of quad 0 above 2 tells a 1-bit u_q of quad 1. */
+				unsigned b0 = uvlc_prefix(&v);
+				if (b0 > 2) {
+					u1 = vlc_take(&v, 1) + 1;
+					u0 = uvlc_ext(&v, uvlc_suffix(&v, b0));
+				} else {
+					unsigned b1 = uvlc_prefix(&v);
+					u0 = b0;
+					u1 = uvlc_ext(&v, uvlc_suffix(&v, b1));
+				}
+				goto store;
 			}
 		}
+		unsigned e = uvlc_pair[(uo << 6) | (unsigned)(v.acc & 63)];
+		vlc_take(&v, e & 7);
+		u0 = ((e >> 9) & 7) + vlc_take(&v, (e >> 3) & 7);
+		u1 = ((e >> 12) & 7) + vlc_take(&v, (e >> 6) & 7);
+		u0 = uvlc_ext(&v, u0) + add;
+		u1 = uvlc_ext(&v, u1) + add;
+store:
 		qt[q] = (uint16_t)t0;
 		qt[q + 1] = (uint16_t)t1;
 		qu[q] = (uint8_t)u0;
 		qu[q + 1] = (uint8_t)u1;
 	}
+	*vp = v;
+	*mel_s = ms;
 }
 
 /* ---- Phase 2: MagSgn of one line pair ---- */
@@ -387,7 +429,7 @@ int
 RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,
 	       size_t stride, unsigned max_bits)
 {
-	const struct rp__ht_tables *tabs = rp__ht_tables_get();
+	const uint32_t *dec32 = rp__ht_dec32();
 	_Alignas(64) uint8_t ms[MS_BUF_BYTES];
 	/* Table words of two line pairs, one slot of zeros on either side. */
 	uint16_t qt_buf[2][32 + 4];
@@ -406,6 +448,7 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 
 	size_t ms_avail = ms_unstuff(seg, ms_len, ms), pos = 0;
 	struct mel_r mel = { .p = seg + ms_len, .end = seg + len };
+	unsigned mel_s = 0;
 	struct vlc_r vlc = { .p = seg + len - 2, .start = seg + ms_len };
 	{
 		/* The byte before last: its low nibble is Scup's; the encoder saw 0xF there
@@ -431,9 +474,9 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 	for (unsigned y = 0; y < h; y += 2) {
 		int first = y == 0;
 		if (first)
-			vlc_row(&vlc, &mel, tabs->dec[0], 1, qa, qw, qc, qu);
+			vlc_row(&vlc, &mel, &mel_s, dec32, 1, qa, qw, qc, qu);
 		else
-			vlc_row(&vlc, &mel, tabs->dec[1], 0, qa, qw, qc, qu);
+			vlc_row(&vlc, &mel, &mel_s, dec32 + 1024, 0, qa, qw, qc, qu);
 		/* Ones past the segment, as far as this line pair can read (a quad reads at
 		 * most 4 x 31 bits). */
 		size_t need = (pos >> 3) + 16u * qw + 16u;

@@ -38,3 +38,20 @@ if(RP_ENABLE_AVX512 AND DEFINED RP_AVX512_FLAGS)
   set_property(SOURCE codec/htj2k/ht_block_enc.c APPEND PROPERTY COMPILE_DEFINITIONS
     RP_HTENC_HAVE_AVX512)
 endif()
+
+# The fast HT block decoder built again with AVX2 and with AVX-512 (ht_block_dec_impl.h),
+# chosen at run time in ht_block_dec.c.
+if(RP_ENABLE_AVX2 AND DEFINED RP_AVX2_FLAGS)
+  list(APPEND RP_LIB_SOURCES codec/htj2k/ht_block_dec_avx2.c)
+  set_source_files_properties(codec/htj2k/ht_block_dec_avx2.c PROPERTIES
+    COMPILE_OPTIONS "${RP_AVX2_FLAGS};-O3")
+  set_property(SOURCE codec/htj2k/ht_block_dec.c APPEND PROPERTY COMPILE_DEFINITIONS
+    RP_HTJ2K_HAVE_AVX2)
+endif()
+if(RP_ENABLE_AVX512 AND DEFINED RP_AVX512_FLAGS)
+  list(APPEND RP_LIB_SOURCES codec/htj2k/ht_block_dec_avx512.c)
+  set_source_files_properties(codec/htj2k/ht_block_dec_avx512.c PROPERTIES
+    COMPILE_OPTIONS "${RP_AVX512_FLAGS};-O3")
+  set_property(SOURCE codec/htj2k/ht_block_dec.c APPEND PROPERTY COMPILE_DEFINITIONS
+    RP_HTJ2K_HAVE_AVX512)
+endif()
