@@ -30,6 +30,8 @@ struct run {
 	int near;
 	double ratio;
 	int quality;
+	unsigned levels;                 /* j2k/htj2k wavelet levels, 0 = default */
+	unsigned cb_w_log2, cb_h_log2;   /* j2k/htj2k code-block size, 0 = default */
 	bool verify;
 	const char *outdir;
 	struct rp_pool *pool;
@@ -84,6 +86,9 @@ run_pipeline(struct run *r)
 	po.encoder.near_lossless = r->near;
 	po.encoder.lossy_ratio = r->ratio;
 	po.encoder.quality = r->quality;
+	po.encoder.wavelet_levels = r->levels;
+	po.encoder.code_block_w_log2 = r->cb_w_log2;
+	po.encoder.code_block_h_log2 = r->cb_h_log2;
 	po.pool = r->pool;
 	po.verify = r->verify;
 	po.decompress = r->decompress;
@@ -146,13 +151,22 @@ usage(FILE *out, bool decompress)
 			"Every element but the transfer syntax and the pixel data is carried over.\n");
 	else
 		fprintf(out,
-			"Usage: radpipe compress -c CODEC[,near=N][,ratio=R][,quality=Q] [-T THREADS]\n"
+			"Usage: radpipe compress -c CODEC[,OPTION=VALUE...] [-T THREADS]\n"
 			"                        [--no-verify] [-q] [--json] -o OUTDIR INPUT...\n"
 			"\n"
 			"Compresses every DICOM file under INPUT (files or directories, recursively)\n"
 			"into OUTDIR, keeping relative paths.  Files without pixel data are copied.\n"
 			"Each output is written atomically and then read back and compared with the\n"
 			"input's pixels (skip with --no-verify).  Lossless unless near= or ratio= is given.\n"
+			"\n"
+			"Codec options (after the codec name, comma-separated):\n"
+			"  near=N        JPEG-LS near-lossless error bound (lossy when N > 0)\n"
+			"  ratio=R       j2k target compression ratio (lossy)\n"
+			"  quality=Q     jpeg baseline quality 1..100\n"
+			"  levels=N      j2k/htj2k wavelet decomposition levels, 1..32 (default 5, more\n"
+			"                for htj2k when the smallest resolution would exceed 64 x 64)\n"
+			"  cb=WxH        j2k/htj2k code-block size, powers of two from 4; htj2k at\n"
+			"                most 64 each way; W x H <= 4096 (default 64x64)\n"
 			"\n"
 			"Codecs:\n");
 	if (!decompress)
@@ -188,6 +202,26 @@ parse_codec(const char *spec, struct run *r)
 			r->ratio = strtod(tok + 6, &end);
 		} else if (strncmp(tok, "quality=", 8) == 0) {
 			r->quality = (int)strtol(tok + 8, &end, 10);
+		} else if (strncmp(tok, "levels=", 7) == 0) {
+			long v = strtol(tok + 7, &end, 10);
+			if (v < 1 || v > 32) {
+				rp_cli_errorf("levels= takes 1 to 32");
+				return RP_EXIT_USAGE;
+			}
+			r->levels = (unsigned)v;
+		} else if (strncmp(tok, "cb=", 3) == 0) {
+			unsigned long w = strtoul(tok + 3, &end, 10), h = 0;
+			if (*end == 'x')
+				h = strtoul(end + 1, &end, 10);
+			/* Powers of two from 4 to 1024, at most 4096 samples (15444-1 A.6.1). */
+			if (w < 4 || h < 4 || w > 1024 || h > 1024 || (w & (w - 1)) ||
+			    (h & (h - 1)) || w * h > 4096) {
+				rp_cli_errorf("cb= takes WxH, powers of two from 4, W x H <= 4096 "
+					      "(e.g. cb=64x64)");
+				return RP_EXIT_USAGE;
+			}
+			r->cb_w_log2 = (unsigned)__builtin_ctzl(w);
+			r->cb_h_log2 = (unsigned)__builtin_ctzl(h);
 		} else {
 			rp_cli_errorf("unknown codec option '%s'", tok);
 			return RP_EXIT_USAGE;

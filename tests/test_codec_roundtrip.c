@@ -573,6 +573,95 @@ test_hostile_codestreams(void **state)
 }
 
 /* A codestream whose geometry disagrees with the image is RP_E_CORRUPT. */
+/* The wavelet levels and code-block size options reach the codestream (COD: levels, xcb,
+ * ycb, read back here) of j2k and htj2k through the public encoder, the output decodes
+ * bit-exact, a size the codec cannot use is refused, and bad values never create an
+ * encoder. */
+static int
+cod_fields(const uint8_t *cs, size_t n, unsigned *levels, unsigned *xcb, unsigned *ycb)
+{
+	for (size_t i = 0; i + 12 < n; i++)
+		if (cs[i] == 0xFF && cs[i + 1] == 0x52) {
+			/* Lcod(2) Scod(1) SGcod(4) then SPcod: levels, xcb - 2, ycb - 2 */
+			*levels = cs[i + 9];
+			*xcb = cs[i + 10] + 2u;
+			*ycb = cs[i + 11] + 2u;
+			return 1;
+		}
+	return 0;
+}
+
+static void
+test_wavelet_options(void **state)
+{
+	(void)state;
+	static const enum rp_codec codecs[] = { RP_CODEC_J2K, RP_CODEC_HTJ2K };
+	static const unsigned cases[][3] = { { 2, 5, 5 }, { 1, 6, 4 }, { 3, 2, 6 }, { 0, 0, 0 } };
+	struct rp_image_desc img = { .width = 300, .height = 211, .components = 1,
+				     .bits_allocated = 16, .bits_stored = 12,
+				     .photometric = RP_PHOTOMETRIC_MONOCHROME2 };
+	struct rp_errbuf err = { "" };
+	size_t fs = rp_image_frame_size(&img);
+	uint8_t *src = rp_test_make_frame(&img, 1, 5), *back = malloc(fs);
+	for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
+		if (!rp_codec_can_encode(codecs[c]))
+			fail_msg("codec %s missing from this build", rp_codec_name(codecs[c]));
+		for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+			struct rp_encoder_options eo;
+			struct rp_encoder *enc = NULL;
+			struct rp_decoder_options dopt;
+			struct rp_decoder *dec = NULL;
+			rp_encoder_options_init(&eo);
+			eo.codec = codecs[c];
+			eo.wavelet_levels = cases[k][0];
+			eo.code_block_w_log2 = cases[k][1];
+			eo.code_block_h_log2 = cases[k][2];
+			CHECK(rp_encoder_create(&eo, &enc), &err);
+			size_t cap = rp_encoder_bound(enc, &img), n = 0;
+			uint8_t *cs = malloc(cap);
+			CHECK(rp_encoder_encode(enc, &img, src, fs, cs, cap, &n, &err), &err);
+			unsigned lv, xcb, ycb;
+			assert_true(cod_fields(cs, n, &lv, &xcb, &ycb));
+			assert_int_equal(lv, cases[k][0] ? cases[k][0] : 5);
+			assert_int_equal(xcb, cases[k][1] ? cases[k][1] : 6);
+			assert_int_equal(ycb, cases[k][2] ? cases[k][2] : 6);
+			rp_decoder_options_init(&dopt);
+			dopt.codec = codecs[c];
+			CHECK(rp_decoder_create(&dopt, &dec), &err);
+			memset(back, 0xEE, fs);
+			CHECK(rp_decoder_decode(dec, &img, cs, n, back, fs, &err), &err);
+			assert_memory_equal(src, back, fs);
+			rp_decoder_destroy(dec);
+			rp_encoder_destroy(enc);
+			free(cs);
+		}
+	}
+	/* 128 x 32 is a valid J2K block but over HTJ2K's (and our encoder's) 64. */
+	struct rp_encoder_options eo;
+	struct rp_encoder *enc = NULL;
+	rp_encoder_options_init(&eo);
+	eo.codec = RP_CODEC_HTJ2K;
+	eo.code_block_w_log2 = 7;
+	eo.code_block_h_log2 = 5;
+	CHECK(rp_encoder_create(&eo, &enc), &err);
+	assert_int_equal(rp_encoder_check(enc, &img, &err), RP_E_UNSUPPORTED);
+	rp_encoder_destroy(enc);
+	/* Invalid: one of the two sizes, below 4, over 1024, levels over 32. */
+	static const unsigned bad[][3] = { { 0, 6, 0 }, { 0, 1, 6 }, { 0, 11, 2 }, { 33, 0, 0 } };
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		rp_encoder_options_init(&eo);
+		eo.codec = RP_CODEC_HTJ2K;
+		eo.wavelet_levels = bad[k][0];
+		eo.code_block_w_log2 = bad[k][1];
+		eo.code_block_h_log2 = bad[k][2];
+		enc = NULL;
+		assert_int_equal(rp_encoder_create(&eo, &enc), RP_E_INVALID_ARG);
+		assert_null(enc);
+	}
+	free(src);
+	free(back);
+}
+
 static void
 test_geometry_mismatch(void **state)
 {
@@ -617,6 +706,7 @@ main(void)
 		cmocka_unit_test(test_j2k_threads),
 		cmocka_unit_test(test_hostile_codestreams),
 		cmocka_unit_test(test_geometry_mismatch),
+		cmocka_unit_test(test_wavelet_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
