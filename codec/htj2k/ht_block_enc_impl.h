@@ -300,6 +300,11 @@ struct hte_quads {
 	uint8_t u[HTE_QPAD];            /* exponent offset u_q */
 	uint8_t cq[HTE_QPAD];
 	uint8_t rho[HTE_QPAD + 1];      /* rho[q + 1] is quad q's; rho[0] = 0 */
+#if defined(HTE_AVX512)
+	uint16_t t[HTE_QPAD];           /* the VLC table entry */
+	uint8_t len[HTE_QPAD];          /* MagSgn bits of the quad */
+	uint64_t ms[HTE_QPAD];          /* and the bits themselves, when len <= 56 */
+#endif
 };
 
 /* e: this line pair's exponents, quad order; pe: the previous pair's (NULL for the
@@ -317,8 +322,53 @@ hte_nibble(__m512i bytes01)
 				 24);
 }
 
+/* MagSgn words of 16 quads: v their samples (quad order), x per quad rho | e_k << 4 |
+ * U << 8.  Sample n of a quad gives m = U - (e_k bit n) bits when significant (bit n of
+ * rho), none else; a quad's bits are packed n = 0..3, least significant first, into
+ * ms[q], their count in len[q] (the word is used only when that is <= 56). */
 static inline void
-hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, struct hte_quads *qd)
+hte_magsgn16(const uint32_t *v, __m512i x, uint64_t *ms, uint8_t *len)
+{
+	const __m512i nsh = _mm512_set_epi32(3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0);
+	const __m512i one = _mm512_set1_epi32(1), lo32 = _mm512_set1_epi64(0xFFFFFFFF);
+	const __m512i evens = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+	__m512i pw[4], lw[4];
+	for (int j = 0; j < 4; j++) {
+		/* Quads 4j .. 4j+3, each value in its four sample lanes. */
+		__m512i sel = _mm512_add_epi32(_mm512_set1_epi32(4 * j),
+			_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0));
+		__m512i xs = _mm512_permutexvar_epi32(sel, x);
+		__mmask16 sig = _mm512_test_epi32_mask(_mm512_srlv_epi32(xs, nsh), one);
+		__m512i ekb = _mm512_and_si512(
+			_mm512_srlv_epi32(xs, _mm512_add_epi32(nsh, _mm512_set1_epi32(4))), one);
+		__m512i m = _mm512_maskz_sub_epi32(sig, _mm512_srli_epi32(xs, 8), ekb);
+		__m512i s = _mm512_loadu_si512((const void *)(v + 16 * j));
+		/* 1 << 32 is 0 in a lane: m = 32 keeps all bits. */
+		__m512i b = _mm512_and_si512(s, _mm512_sub_epi32(_mm512_sllv_epi32(one, m), one));
+		/* Samples (0, 1) and (2, 3) as 64-bit pairs, then the two pairs of a quad. */
+		__m512i ml = _mm512_and_si512(m, lo32);
+		__m512i p = _mm512_or_si512(_mm512_and_si512(b, lo32),
+					    _mm512_sllv_epi64(_mm512_srli_epi64(b, 32), ml));
+		__m512i l = _mm512_add_epi64(ml, _mm512_srli_epi64(m, 32));
+		pw[j] = _mm512_or_si512(p, _mm512_sllv_epi64(_mm512_bsrli_epi128(p, 8), l));
+		lw[j] = _mm512_add_epi64(l, _mm512_bsrli_epi128(l, 8));
+	}
+	/* The quads sit in the even 64-bit lanes. */
+	__m512i p0 = _mm512_permutex2var_epi64(pw[0], evens, pw[1]);
+	__m512i p1 = _mm512_permutex2var_epi64(pw[2], evens, pw[3]);
+	__m512i l0 = _mm512_permutex2var_epi64(lw[0], evens, lw[1]);
+	__m512i l1 = _mm512_permutex2var_epi64(lw[2], evens, lw[3]);
+	_mm512_storeu_si512((void *)ms, p0);
+	_mm512_storeu_si512((void *)(ms + 8), p1);
+	uint64_t a = (uint64_t)_mm_cvtsi128_si64(_mm512_cvtepi64_epi8(l0));
+	uint64_t c = (uint64_t)_mm_cvtsi128_si64(_mm512_cvtepi64_epi8(l1));
+	memcpy(len, &a, 8);
+	memcpy(len + 8, &c, 8);
+}
+
+static inline void
+hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
+	  const uint32_t *v, struct hte_quads *qd)
 {
 	const __m512i one8 = _mm512_set1_epi8(1), ff = _mm512_set1_epi32(0xFF);
 	const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
@@ -379,12 +429,23 @@ hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, struct hte_quads *qd
 		_mm_storeu_si128((__m128i *)(void *)(qd->u + q), _mm512_cvtepi32_epi8(u));
 		_mm_storeu_si128((__m128i *)(void *)(qd->cq + q), _mm512_cvtepi32_epi8(cq));
 		_mm_storeu_si128((__m128i *)(void *)(qd->rho + q + 1), _mm512_cvtepi32_epi8(rho));
+		/* The table entries (a 32-bit gather of 16-bit entries: the struct continues
+		 * past the last one), and the quads' MagSgn words. */
+		__m512i T = _mm512_and_si512(_mm512_i32gather_epi32(idx, (const void *)tbl, 2),
+					     _mm512_set1_epi32(0xFFFF));
+		_mm256_storeu_si256((__m256i *)(void *)(qd->t + q), _mm512_cvtepi32_epi16(T));
+		hte_magsgn16(v + 4 * q, _mm512_or_si512(
+			_mm512_or_si512(rho, _mm512_slli_epi32(_mm512_and_si512(T, _mm512_set1_epi32(15)), 4)),
+			_mm512_slli_epi32(U, 8)), qd->ms + q, qd->len + q);
 	}
 }
 #else
 static inline void
-hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, struct hte_quads *qd)
+hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
+	  const uint32_t *v, struct hte_quads *qd)
 {
+	(void)tbl;
+	(void)v;
 	uint8_t emax[HTE_QPAD], emb[HTE_QPAD];
 	qd->rho[0] = 0;
 	for (unsigned q = 0; q < nq; q++) {
@@ -504,16 +565,24 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 			for (unsigned x = 0; x < w; x += 16)
 				__builtin_prefetch(r0 + k * stride + x);
 		hte_load_pair(r0, r1, w, nq, sc->v, e);
-		hte_quads(e, pe, nq, &qd);
+		const uint16_t *tbl = tabs->enc[first ? 0 : 1];
+		hte_quads(e, pe, nq, tbl, sc->v, &qd);
 		/* Quads past qw are neither coded nor counted by MEL. */
 		qd.idx[qw] = 0;
 		qd.u[qw] = 0;
 		qd.cq[qw] = 1;
+#if defined(HTE_AVX512)
+		qd.t[qw] = 0;
+		qd.len[qw] = 0;
+#endif
 
-		const uint16_t *tbl = tabs->enc[first ? 0 : 1];
 		const uint32_t *uvt = uv_tabs + (first ? 0 : 1024);
 		for (unsigned q = 0; q < qw; q += 2) {
+#if defined(HTE_AVX512)
+			unsigned t0 = qd.t[q], t1 = qd.t[q + 1];
+#else
 			unsigned t0 = tbl[qd.idx[q]], t1 = tbl[qd.idx[q + 1]];
+#endif
 			unsigned r0q = qd.rho[q + 1], r1q = qd.rho[q + 2];
 			unsigned u0 = qd.u[q], u1 = qd.u[q + 1];
 			unsigned l0 = (t0 >> 4) & 7, l1 = (t1 >> 4) & 7;
@@ -531,8 +600,19 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 			hte_vlc_put(&vlc, (uint64_t)(t0 >> 8) | (uint64_t)(t1 >> 8) << l0 |
 					  (uint64_t)(uv & 0xFFFFFF) << (l0 + l1),
 				    l0 + l1 + (uv >> 24));
+#if defined(HTE_AVX512)
+			if (HTE_LIKELY(qd.len[q] <= 56))
+				hte_ms_put(&ms, qd.ms[q], qd.len[q]);
+			else
+				hte_magsgn_quad(&ms, sc->v + 4 * q, r0q, qd.U[q], t0 & 15);
+			if (HTE_LIKELY(qd.len[q + 1] <= 56))
+				hte_ms_put(&ms, qd.ms[q + 1], qd.len[q + 1]);
+			else
+				hte_magsgn_quad(&ms, sc->v + 4 * q + 4, r1q, qd.U[q + 1], t1 & 15);
+#else
 			hte_magsgn_quad(&ms, sc->v + 4 * q, r0q, qd.U[q], t0 & 15);
 			hte_magsgn_quad(&ms, sc->v + 4 * q + 4, r1q, qd.U[q + 1], t1 & 15);
+#endif
 		}
 	}
 
