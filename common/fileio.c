@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int
@@ -26,7 +28,7 @@ rp__atomic_open(struct rp__atomic_file *f, const char *path, struct rp_errbuf *e
 	if (n == 0 || n > 4000)
 		return rp__err(err, RP_E_INVALID_ARG, "%s: bad output path", path);
 	f->path = strdup(path);
-	f->tmp = malloc(n + 32);
+	f->tmp = malloc(n + 64);
 	if (!f->path || !f->tmp) {
 		rp__atomic_abort(f);
 		return RP_E_NOMEM;
@@ -35,8 +37,21 @@ rp__atomic_open(struct rp__atomic_file *f, const char *path, struct rp_errbuf *e
 	 * file system) and directory listings of completed files never show it as final. */
 	const char *slash = strrchr(path, '/');
 	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-	snprintf(f->tmp, n + 32, "%.*s.%s.rp-tmp-XXXXXX", (int)dirlen, path, path + dirlen);
-	f->fd = mkstemp(f->tmp);
+	/* Not mkstemp(): it creates mode 0600, and the delivered file would then be
+	 * unreadable to the archive's other users.  O_EXCL with mode 0666 lets the umask
+	 * decide, as for any file a tool writes; the name is unique per process and call,
+	 * and a collision with a stale temporary just takes the next number. */
+	static atomic_uint seq;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		snprintf(f->tmp, n + 64, "%.*s.%s.rp-tmp-%x-%x-%lx", (int)dirlen, path,
+			 path + dirlen, (unsigned)getpid(), atomic_fetch_add(&seq, 1),
+			 (unsigned long)ts.tv_nsec);
+		f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (f->fd >= 0 || errno != EEXIST)
+			break;
+	}
 	if (f->fd < 0) {
 		int e = errno;
 		int st = rp__err(err, errno_status(e), "%s: cannot create temporary file: %s",

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* tests/test_common.c - status strings, hashes, CRC32C, canonical-frame helpers, pool. */
+/* tests/test_common.c - status strings, hashes, CRC32C, canonical-frame helpers, pool,
+ * atomic file writes. */
 #include "test_util.h"
 
 #include "codec/codec_impl.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void
 test_status_strings(void **state)
@@ -130,6 +135,55 @@ test_pool(void **state)
 	assert_int_equal(n.sum, 45);
 }
 
+/* rp_file_write_atomic: the content lands under the final name, replacing an older file;
+ * the mode follows the umask as for any file a tool creates (a delivered study must be
+ * readable by the archive's import user, so never mkstemp's 0600); no temporary is left;
+ * a missing directory is an error that names the path. */
+static void
+test_write_atomic(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/rp-test-atomic-XXXXXX", path[256];
+	struct rp_errbuf err = { "" };
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/out.dcm", dir);
+	mode_t old = umask(022);
+	RP_ASSERT_OK(rp_file_write_atomic(path, "first", 5, &err), &err);
+	RP_ASSERT_OK(rp_file_write_atomic(path, "second!", 7, &err), &err);
+	umask(027);
+	char path2[256];
+	snprintf(path2, sizeof(path2), "%s/other.dcm", dir);
+	RP_ASSERT_OK(rp_file_write_atomic(path2, "x", 1, &err), &err);
+	umask(old);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(st.st_size, 7);
+	assert_int_equal(stat(path2, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	char buf[16] = { 0 };
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, sizeof(buf), f), 7);
+	fclose(f);
+	assert_memory_equal(buf, "second!", 7);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int entries = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
+			entries++;
+	closedir(d);
+	assert_int_equal(entries, 2);   /* out.dcm, other.dcm: no temporary left */
+	char bad[300];
+	snprintf(bad, sizeof(bad), "%s/missing/out.dcm", dir);
+	assert_int_not_equal(rp_file_write_atomic(bad, "x", 1, &err), RP_OK);
+	assert_non_null(strstr(err.msg, "missing/out.dcm"));
+	unlink(path);
+	unlink(path2);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -138,6 +192,7 @@ main(void)
 		cmocka_unit_test(test_hashes),
 		cmocka_unit_test(test_frame_helpers),
 		cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_write_atomic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ send "$SRV_PORT" --insecure -n 4 --chunk-size 64K -k 8 -m 2
 grep -qi "no space left" "$WORK/send.err" || fail "unclear error: $(cat "$WORK/send.err")"
 check_nothing_visible "$WORK/rx"
 # Temporary files may wait in the spool area for the next run; never under a final name.
-[ -z "$(find "$WORK/rx" -path "$WORK/rx/.radpipe" -prune -o -name '*.rp-tmp' -print)" ] ||
+[ -z "$(find "$WORK/rx" -path "$WORK/rx/.radpipe" -prune -o -name '*.rp-tmp-*' -print)" ] ||
 	fail "temporary files outside the spool area"
 echo "run 2: $(cat "$WORK/send.err")"
 # 3: room for everything: resumes.
