@@ -300,7 +300,8 @@ struct hte_quads {
 	uint8_t u[HTE_QPAD];            /* exponent offset u_q */
 	uint8_t cq[HTE_QPAD];
 	uint8_t rho[HTE_QPAD + 1];      /* rho[q + 1] is quad q's; rho[0] = 0 */
-#if defined(HTE_AVX512)
+#if defined(HTE_AVX512) || defined(HTE_AVX2)
+#define HTE_PACKED 1                    /* step 2 also packs the MagSgn words */
 	uint16_t t[HTE_QPAD];           /* the VLC table entry */
 	uint8_t len[HTE_QPAD];          /* MagSgn bits of the quad */
 	uint64_t ms[HTE_QPAD];          /* and the bits themselves, when len <= 56 */
@@ -439,6 +440,141 @@ hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
 			_mm512_slli_epi32(U, 8)), qd->ms + q, qd->len + q);
 	}
 }
+#elif defined(HTE_AVX2)
+/* Eight quads a step, as the AVX-512 build does sixteen (see there). */
+static inline __m256i
+hte_nibble8(__m256i bytes01)
+{
+	return _mm256_srli_epi32(_mm256_mullo_epi32(bytes01, _mm256_set1_epi32(0x01020408)),
+				 24);
+}
+
+/* The low byte of each 32-bit lane, to 8 bytes. */
+static inline void
+hte_store8_u8(uint8_t *p, __m256i x)
+{
+	const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+					      -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1,
+					      -1, -1, -1, -1, -1, -1);
+	__m256i b = _mm256_shuffle_epi8(x, pick);
+	uint32_t lo = (uint32_t)_mm256_extract_epi32(b, 0), hi = (uint32_t)_mm256_extract_epi32(b, 4);
+	memcpy(p, &lo, 4);
+	memcpy(p + 4, &hi, 4);
+}
+
+/* The low 16 bits of each 32-bit lane (values < 2^16), to 8 uint16. */
+static inline void
+hte_store8_u16(uint16_t *p, __m256i x)
+{
+	__m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(x, x), 0x08);
+	_mm_storeu_si128((__m128i *)(void *)p, _mm256_castsi256_si128(w));
+}
+
+static inline void
+hte_magsgn8(const uint32_t *v, __m256i x, uint64_t *ms, uint8_t *len)
+{
+	const __m256i nsh = _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3);
+	const __m256i one = _mm256_set1_epi32(1), lo32 = _mm256_set1_epi64x(0xFFFFFFFF);
+	__m256i pw[4], lw[4];
+	for (int j = 0; j < 4; j++) {
+		__m256i sel = _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1,
+						2 * j + 1, 2 * j + 1);
+		__m256i xs = _mm256_permutevar8x32_epi32(x, sel);
+		__m256i sig = _mm256_cmpeq_epi32(
+			_mm256_and_si256(_mm256_srlv_epi32(xs, nsh), one), one);
+		__m256i ekb = _mm256_and_si256(
+			_mm256_srlv_epi32(xs, _mm256_add_epi32(nsh, _mm256_set1_epi32(4))), one);
+		__m256i m = _mm256_and_si256(sig, _mm256_sub_epi32(_mm256_srli_epi32(xs, 8), ekb));
+		__m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(v + 8 * j));
+		__m256i b = _mm256_and_si256(s, _mm256_sub_epi32(_mm256_sllv_epi32(one, m), one));
+		__m256i ml = _mm256_and_si256(m, lo32);
+		__m256i p = _mm256_or_si256(_mm256_and_si256(b, lo32),
+					    _mm256_sllv_epi64(_mm256_srli_epi64(b, 32), ml));
+		__m256i l = _mm256_add_epi64(ml, _mm256_srli_epi64(m, 32));
+		pw[j] = _mm256_or_si256(p, _mm256_sllv_epi64(_mm256_bsrli_epi128(p, 8), l));
+		lw[j] = _mm256_add_epi64(l, _mm256_bsrli_epi128(l, 8));
+	}
+	/* Quads in the even 64-bit lanes: 2j, 2j+1 of vector j. */
+	for (int j = 0; j < 4; j += 2) {
+		__m256i p = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(pw[j], pw[j + 1]), 0xD8);
+		__m256i l = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(lw[j], lw[j + 1]), 0xD8);
+		uint64_t lt[4];
+		_mm256_storeu_si256((__m256i *)(void *)(ms + 2 * j), p);
+		_mm256_storeu_si256((__m256i *)(void *)lt, l);
+		for (int k = 0; k < 4; k++)
+			len[2 * j + k] = (uint8_t)lt[k];
+	}
+}
+
+static inline void
+hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
+	  const uint32_t *v, struct hte_quads *qd)
+{
+	const __m256i one8 = _mm256_set1_epi8(1), ff = _mm256_set1_epi32(0xFF);
+	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+	const __m256i bcast = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12,
+					       12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12,
+					       12, 12);
+	const __m256i rot = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+	__m256i prev_rho = zero;
+	qd->rho[0] = 0;
+	for (unsigned q = 0; q < nq; q += 8) {
+		__m256i E = _mm256_loadu_si256((const __m256i *)(const void *)(e + 4 * q));
+		__m256i rho = hte_nibble8(_mm256_min_epu8(E, one8));
+		__m256i t = _mm256_max_epu8(E, _mm256_srli_epi32(E, 8));
+		t = _mm256_max_epu8(t, _mm256_srli_epi32(t, 16));
+		__m256i emax = _mm256_and_si256(t, ff);
+		__m256i emax4 = _mm256_shuffle_epi8(t, bcast);
+		__m256i emb = hte_nibble8(_mm256_and_si256(_mm256_cmpeq_epi8(E, emax4), one8));
+		__m256i rl = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(rho, rot),
+						_mm256_permutevar8x32_epi32(prev_rho, rot), 0x01);
+		prev_rho = rho;
+		__m256i cq, kappa = one;
+		if (!pe) {
+			cq = _mm256_or_si256(_mm256_srli_epi32(rl, 1), _mm256_and_si256(rl, one));
+		} else {
+			const uint8_t *b = pe + 4 * q;
+			__m256i P = _mm256_loadu_si256((const __m256i *)(const void *)b);
+			__m256i Pm = _mm256_loadu_si256((const __m256i *)(const void *)(b - 4));
+			__m256i Pp = _mm256_loadu_si256((const __m256i *)(const void *)(b + 4));
+			__m256i a0 = _mm256_srli_epi32(Pm, 24);
+			__m256i a1 = _mm256_and_si256(_mm256_srli_epi32(P, 8), ff);
+			__m256i a2 = _mm256_srli_epi32(P, 24);
+			__m256i a3 = _mm256_and_si256(_mm256_srli_epi32(Pp, 8), ff);
+			__m256i z01 = _mm256_cmpeq_epi32(_mm256_or_si256(a0, a1), zero);
+			__m256i z23 = _mm256_cmpeq_epi32(_mm256_or_si256(a2, a3), zero);
+			__m256i left = _mm256_and_si256(
+				_mm256_or_si256(_mm256_srli_epi32(rl, 2), _mm256_srli_epi32(rl, 3)), one);
+			cq = _mm256_or_si256(_mm256_andnot_si256(z01, one),
+					     _mm256_or_si256(_mm256_slli_epi32(left, 1),
+							     _mm256_andnot_si256(z23, _mm256_set1_epi32(4))));
+			__m256i me = _mm256_max_epi32(_mm256_max_epi32(a0, a1), _mm256_max_epi32(a2, a3));
+			__m256i single = _mm256_cmpeq_epi32(
+				_mm256_and_si256(rho, _mm256_sub_epi32(rho, one)), zero);
+			kappa = _mm256_blendv_epi8(_mm256_max_epi32(_mm256_sub_epi32(me, one), one), one,
+						   single);
+		}
+		__m256i U = _mm256_max_epi32(emax, kappa);
+		__m256i sig = _mm256_cmpgt_epi32(rho, zero);
+		__m256i u = _mm256_and_si256(sig, _mm256_sub_epi32(U, kappa));
+		__m256i has_u = _mm256_cmpgt_epi32(u, zero);
+		__m256i idx = _mm256_or_si256(
+			_mm256_or_si256(_mm256_slli_epi32(cq, 8), _mm256_slli_epi32(rho, 4)),
+			_mm256_and_si256(has_u, emb));
+		hte_store8_u16(qd->idx + q, idx);
+		hte_store8_u8(qd->U + q, U);
+		hte_store8_u8(qd->u + q, u);
+		hte_store8_u8(qd->cq + q, cq);
+		hte_store8_u8(qd->rho + q + 1, rho);
+		__m256i T = _mm256_and_si256(_mm256_i32gather_epi32((const int *)(const void *)tbl,
+								    idx, 2),
+					     _mm256_set1_epi32(0xFFFF));
+		hte_store8_u16(qd->t + q, T);
+		hte_magsgn8(v + 4 * q, _mm256_or_si256(
+			_mm256_or_si256(rho, _mm256_slli_epi32(_mm256_and_si256(T, _mm256_set1_epi32(15)), 4)),
+			_mm256_slli_epi32(U, 8)), qd->ms + q, qd->len + q);
+	}
+}
 #else
 static inline void
 hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
@@ -571,14 +707,14 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 		qd.idx[qw] = 0;
 		qd.u[qw] = 0;
 		qd.cq[qw] = 1;
-#if defined(HTE_AVX512)
+#if defined(HTE_PACKED)
 		qd.t[qw] = 0;
 		qd.len[qw] = 0;
 #endif
 
 		const uint32_t *uvt = uv_tabs + (first ? 0 : 1024);
 		for (unsigned q = 0; q < qw; q += 2) {
-#if defined(HTE_AVX512)
+#if defined(HTE_PACKED)
 			unsigned t0 = qd.t[q], t1 = qd.t[q + 1];
 #else
 			unsigned t0 = tbl[qd.idx[q]], t1 = tbl[qd.idx[q + 1]];
@@ -600,7 +736,7 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 			hte_vlc_put(&vlc, (uint64_t)(t0 >> 8) | (uint64_t)(t1 >> 8) << l0 |
 					  (uint64_t)(uv & 0xFFFFFF) << (l0 + l1),
 				    l0 + l1 + (uv >> 24));
-#if defined(HTE_AVX512)
+#if defined(HTE_PACKED)
 			if (HTE_LIKELY(qd.len[q] <= 56))
 				hte_ms_put(&ms, qd.ms[q], qd.len[q]);
 			else
