@@ -30,6 +30,14 @@ struct rp_tls_config {
 	 * (docs/LIBFABRIC.md).  Fabric data is unencrypted: trusted_fabric = 1 is required. */
 	const char *fabric;
 	uint8_t trusted_fabric;
+	/* libfabric tuning, 0 = default.  ofi_window: messages in flight each way per
+	 * connection, 1..256 (default 16); ofi_seg: bytes per fabric message, 4 KiB..64 MiB
+	 * (default 256 KiB); each connection registers 2 x window x seg bytes (8 MiB by
+	 * default).  ofi_no_rma = 1: tagged sends even where the provider offers RMA writes
+	 * (FI_RMA), which are used by default when both sides' providers do. */
+	uint32_t ofi_window;
+	uint32_t ofi_seg;
+	uint8_t ofi_no_rma;
 };
 
 /* Receives one JSON object (no trailing newline) per event; called from any of the

@@ -11,8 +11,7 @@
 PROV=${1:?provider}
 PROV=${PROV//+/;}
 INPUTS="$CT $MR"
-FAB=(--fabric "$PROV" --trusted-fabric)
-export RADPIPE_OFI_WINDOW=2
+FAB=(--fabric "$PROV" --trusted-fabric --ofi-window 2)
 mkdir "$WORK/rx"
 start_watch "$WORK/rx"
 for round in 1 2; do

@@ -4,18 +4,29 @@
  * and authenticated by the TCP backend exactly as without a fabric, plus one FI_EP_RDM
  * endpoint per side.  The two sides swap endpoint names (fi_getname) over the
  * authenticated connection, then every radpipe frame (chunks and control frames alike)
- * flows over the fabric as tagged messages from registered (FI_MR) bounce buffers, a
- * window of them in flight each way.  The TCP connection stays open as the liveness
- * signal: when the peer process dies its kernel closes the socket, which a fabric
- * endpoint would not tell us until a timeout.  Each connection has its own endpoint,
- * so N streams are N fabric endpoints (N sockets with the tcp provider).
+ * flows over the fabric, a window of messages in flight each way.  The TCP connection
+ * stays open as the liveness signal: when the peer process dies its kernel closes the
+ * socket, which a fabric endpoint would not tell us until a timeout.
  *
- * Tags: the upper 32 bits are a random number the client picks and sends over TLS, the
- * lower 32 bits the message's sequence number in its direction.  Receive buffer i only
- * ever matches message i, so the byte stream is rebuilt in order whatever order the
- * provider completes messages in, and nothing depends on provider ordering guarantees.
- * The random half is not authentication (the fabric is trusted by requirement); it keeps
- * a stray or stale sender from being read as this connection's stream. */
+ * One fabric, domain and address vector per side (per rp_send call, per rp_serve), one
+ * endpoint and completion queue per connection, so N streams are N endpoints (N sockets
+ * with the tcp provider).  Endpoints are built ahead by a builder thread: opening one
+ * (ofi_rxm clears its receive pool at fi_enable) overlaps the previous connection's
+ * handshake instead of adding to it.
+ *
+ * Two data paths, chosen per connection at the address exchange:
+ * - tagged sends (every provider): the tag's upper 32 bits are a random number the client
+ *   picks and sends over TLS, the lower 31 the message's sequence number in its
+ *   direction.  Receive buffer i only ever matches message i, so the byte stream is
+ *   rebuilt in order whatever order the provider completes messages in.  The random half
+ *   is not authentication (the fabric is trusted by requirement); it keeps a stray or
+ *   stale sender from being read as this connection's stream.
+ * - RMA writes (both sides' providers offer FI_RMA and remote CQ data, not turned off):
+ *   each side advertises the key and address of its registered receive slots; the
+ *   writer fi_writedata()s message i straight into slot i % window with (i, length) as
+ *   remote CQ data, whose completion at the target says the bytes have landed.  The
+ *   reader hands a slot back with a credit (a tagged inject of its cumulative count of
+ *   messages consumed), since a write, unlike a send, does not wait for the reader. */
 #include "transport/transport.h"
 
 #include <errno.h>
@@ -33,27 +44,67 @@
 #include <rdma/fi_domain.h>
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
 #include <rdma/fi_tagged.h>
 
 #define OFI_VERSION FI_VERSION(1, 9)
 #define OFI_MAGIC 0x464f5052u        /* "RPOF" little-endian */
-#define OFI_HELLO_SIZE 16
+#define OFI_HELLO_VERSION 2
+#define OFI_HELLO_SIZE 40
 #define OFI_MAX_ADDR 1024
 #define OFI_DEFAULT_SEG (256u << 10)
+#define OFI_MIN_SEG 4096u
+#define OFI_MAX_SEG (64u << 20)
 #define OFI_DEFAULT_WINDOW 16u
+#define OFI_MAX_WINDOW 256u
+#define OFI_HELLO_RMA 1u             /* hello flag: this side takes RMA writes */
+#define OFI_SEQ_MASK 0x7fffffffu     /* tag low half: sequence number ... */
+#define OFI_CREDIT_TAG 0x80000000u   /* ... or a credit (RMA path) */
+#define OFI_CREDIT_SLOTS 4u
+/* Endpoints kept built ahead per side (each holds 2 x window x seg registered). */
+#define OFI_SPARES 1u
 /* After the control connection closes, data already delivered to us is still read;
  * this long without it means the peer is gone. */
 #define OFI_PEER_GRACE_S 2.0
+/* fi_cq_sread timeout of the progress thread: also how soon it sees a stop request. */
+#define OFI_SREAD_MS 1
+
+/* One endpoint with everything it owns, built before the peer is known. */
+struct ofi_ep {
+	struct fid_cq *cq;
+	struct fid_ep *ep;
+	struct fid_mr *mr;
+	void *mem, *desc;
+	size_t mem_size;
+	bool cq_waits;               /* fi_cq_sread works (else the progress thread polls) */
+	uint64_t key;                /* of mr, for the peer's RMA writes */
+	uint64_t rx_addr;            /* RMA address of receive slot 0 */
+	uint8_t addr[OFI_MAX_ADDR];
+	size_t addrlen;
+	struct ofi_ep *next;
+};
 
 struct ofi_tls {
 	struct rp__tls *tcp;
 	char prov[64];
 	size_t seg;                  /* bytes per fabric message, at most */
 	unsigned window;             /* messages in flight per direction */
+	bool rma;                    /* provider offers FI_RMA + CQ data, not turned off */
 	struct fi_info *info;        /* the provider's RDM endpoint, looked up once */
+	struct fid_fabric *fabric;   /* shared by every connection of this side */
+	struct fid_domain *domain;
+	struct fid_av *av;
+	pthread_mutex_t mu;          /* guards the fields below and AV insert/remove */
+	pthread_cond_t cv;
+	uint64_t next_key;           /* requested MR keys, where the provider wants them */
+	struct ofi_ep *spare;        /* built ahead, not yet taken */
+	unsigned nspare, want;
+	bool builder, stop;
+	pthread_t builder_thread;
 };
 
 enum { SLOT_FREE, SLOT_POSTED, SLOT_DONE };
+enum { OP_SEND, OP_RECV, OP_WRITE, OP_CREDIT };
 
 struct ofi_conn;
 struct slot {
@@ -62,26 +113,26 @@ struct slot {
 	uint8_t *buf;
 	size_t len;
 	int state;
-	bool is_send;
+	int op;
 };
 
 struct ofi_conn {
 	struct rp__conn *tcp;
+	struct ofi_tls *t;           /* borrowed: the side's shared resources */
 	char prov[64];
 	size_t seg, tx_seg;
 	unsigned window;
-	struct fi_info *info;
-	struct fid_fabric *fabric;
-	struct fid_domain *domain;
-	struct fid_av *av;
-	struct fid_cq *cq;
-	struct fid_ep *ep;
-	struct fid_mr *mr;
-	void *mem, *desc;
-	bool cq_waits;               /* fi_cq_sread works (else the progress thread polls) */
+	struct ofi_ep *e;
 	fi_addr_t peer_addr;
+	bool av_inserted;
 	uint64_t tag_hi;
-	struct slot *tx, *rx;
+	/* RMA path: the peer's receive slots */
+	bool rma;
+	uint64_t peer_key, peer_rx_addr;
+	size_t peer_seg;
+	unsigned peer_window;
+	uint32_t credit;             /* messages the peer has consumed (RMA path) */
+	struct slot *tx, *rx, credit_rx[OFI_CREDIT_SLOTS];
 	uint32_t tx_seq, rx_seq;
 	size_t rx_off;
 	unsigned tx_busy;
@@ -97,70 +148,253 @@ struct ofi_conn {
 	char peer[320];
 };
 
-static int ofi_sread_ms = 1;
-
-static size_t
-env_size(const char *name, size_t def, size_t lo, size_t hi)
-{
-	const char *v = getenv(name);
-	if (!v || !*v)
-		return def;
-	char *end;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		x <<= 10;
-	else if (*end == 'M' || *end == 'm')
-		x <<= 20;
-	return x < lo ? lo : x > hi ? hi : (size_t)x;
-}
-
 static int
 fi_fail(struct rp_errbuf *err, const char *what, const char *prov, int r)
 {
 	return rp__err(err, RP_E_NET, "libfabric %s (%s): %s", what, prov, fi_strerror(-r));
 }
 
-/* ofi_rxm pre-allocates and clears a pool of receive buffers per endpoint for each
- * connection it may get (128 x 16 KiB + headers by default): measured here at 0.6-1.3 s
- * of memset per endpoint on a loaded 2-core machine, and radpipe opens an endpoint per
- * stream.  Our traffic is one peer per endpoint and large messages (rendezvous), so a
- * small pool costs nothing; a value the user exported wins (setenv does not overwrite). */
-static void
-rxm_defaults(void)
+static struct fi_info *
+make_hints(const char *prov, bool rma)
 {
-	setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
-}
-
-static pthread_once_t rxm_once = PTHREAD_ONCE_INIT;
-
-/* Looks the provider up once per side (the first fi_getinfo loads every provider:
- * 0.3-1 s here), so a serve with an unusable provider fails at startup, not per peer. */
-static int
-lookup(const char *prov, struct fi_info **ret, struct rp_errbuf *err)
-{
-	pthread_once(&rxm_once, rxm_defaults);
 	struct fi_info *hints = fi_allocinfo();
 	if (!hints)
-		return RP_E_NOMEM;
+		return NULL;
 	hints->caps = FI_TAGGED | FI_SEND | FI_RECV;
+	if (rma)
+		hints->caps |= FI_RMA | FI_WRITE | FI_REMOTE_WRITE;
 	hints->mode = FI_CONTEXT | FI_CONTEXT2;
 	hints->ep_attr->type = FI_EP_RDM;
 	hints->domain_attr->threading = FI_THREAD_SAFE;
 	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_ALLOCATED | FI_MR_PROV_KEY |
 				      FI_MR_VIRT_ADDR;
 	hints->fabric_attr->prov_name = strdup(prov);
-	int r = fi_getinfo(OFI_VERSION, NULL, NULL, 0, hints, ret);
-	fi_freeinfo(hints);
-	if (r)
-		return rp__err(err, RP_E_UNSUPPORTED,
-			       "libfabric: no FI_EP_RDM tagged endpoint from provider '%s': %s "
-			       "(fi_info -p '%s' lists what it offers)",
-			       prov, fi_strerror(-r), prov);
-	return RP_OK;
+	if (!hints->fabric_attr->prov_name) {
+		fi_freeinfo(hints);
+		return NULL;
+	}
+	return hints;
+}
+
+/* Looks the provider up once per side (the first fi_getinfo loads every provider:
+ * 0.3-1 s here), so a serve with an unusable provider fails at startup, not per peer.
+ * Asks for RMA first; a provider without it (or without 8 bytes of remote CQ data, which
+ * carry the message number and length) gets the tagged path. */
+static int
+lookup(struct ofi_tls *t, bool want_rma, struct rp_errbuf *err)
+{
+	int r = -FI_ENODATA;
+	for (int pass = want_rma ? 0 : 1; pass < 2; pass++) {
+		struct fi_info *hints = make_hints(t->prov, pass == 0);
+		if (!hints)
+			return RP_E_NOMEM;
+		r = fi_getinfo(OFI_VERSION, NULL, NULL, 0, hints, &t->info);
+		fi_freeinfo(hints);
+		if (r == 0 && pass == 0 && t->info->domain_attr->cq_data_size < 8) {
+			fi_freeinfo(t->info);
+			t->info = NULL;
+			continue;
+		}
+		if (r == 0) {
+			t->rma = pass == 0;
+			return RP_OK;
+		}
+	}
+	return rp__err(err, RP_E_UNSUPPORTED,
+		       "libfabric: no FI_EP_RDM tagged endpoint from provider '%s': %s "
+		       "(fi_info -p '%s' lists what it offers)",
+		       t->prov, fi_strerror(-r), t->prov);
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Security context: the TCP backend's, plus the provider and window. */
+/* Endpoints */
+
+static void
+ep_free(struct ofi_ep *e)
+{
+	if (!e)
+		return;
+	if (e->ep)
+		fi_close(&e->ep->fid);
+	if (e->mr)
+		fi_close(&e->mr->fid);
+	if (e->cq)
+		fi_close(&e->cq->fid);
+	free(e->mem);
+	free(e);
+}
+
+static int
+ep_build(struct ofi_tls *t, struct ofi_ep **ret, struct rp_errbuf *err)
+{
+	int r, st = RP_E_NOMEM;
+	struct ofi_ep *e = calloc(1, sizeof(*e));
+	*ret = NULL;
+	if (!e)
+		return RP_E_NOMEM;
+	struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_TAGGED,
+				     .size = 4 * t->window + 2 * OFI_CREDIT_SLOTS + 16,
+				     .wait_obj = FI_WAIT_UNSPEC};
+	/* shm moves data only inside progress calls made by both processes, and nothing
+	 * wakes a CQ wait when the peer writes its queue: measured, a blocking read made
+	 * every message wait out the read timeout.  It is polled instead. */
+	e->cq_waits = strncmp(t->prov, "shm", 3) != 0;
+	if (!e->cq_waits)
+		cq_attr.wait_obj = FI_WAIT_NONE;
+	if (fi_cq_open(t->domain, &cq_attr, &e->cq, NULL)) {
+		/* A provider without wait objects: the progress thread polls instead. */
+		cq_attr.wait_obj = FI_WAIT_NONE;
+		e->cq_waits = false;
+		if ((r = fi_cq_open(t->domain, &cq_attr, &e->cq, NULL))) {
+			st = fi_fail(err, "fi_cq_open", t->prov, r);
+			goto fail;
+		}
+	}
+	if ((r = fi_endpoint(t->domain, t->info, &e->ep, NULL))) {
+		st = fi_fail(err, "fi_endpoint", t->prov, r);
+		goto fail;
+	}
+	if ((r = fi_ep_bind(e->ep, &t->av->fid, 0)) ||
+	    (r = fi_ep_bind(e->ep, &e->cq->fid, FI_TRANSMIT | FI_RECV))) {
+		st = fi_fail(err, "fi_ep_bind", t->prov, r);
+		goto fail;
+	}
+	if ((r = fi_enable(e->ep))) {
+		st = fi_fail(err, "fi_enable", t->prov, r);
+		goto fail;
+	}
+	e->addrlen = sizeof(e->addr);
+	if ((r = fi_getname(&e->ep->fid, e->addr, &e->addrlen))) {
+		st = r == -FI_ETOOSMALL ? rp__err(err, RP_E_UNSUPPORTED,
+						  "fabric address longer than %d bytes", OFI_MAX_ADDR)
+					: fi_fail(err, "fi_getname", t->prov, r);
+		goto fail;
+	}
+
+	/* One registered region holds every buffer: window sends, window receives (the
+	 * peer's RMA writes land there), then the credit receives.  Registration pins pages
+	 * on verbs/efa (RLIMIT_MEMLOCK: ulimit -l). */
+	size_t slots = 2 * (size_t)t->window * t->seg;
+	e->mem_size = slots + OFI_CREDIT_SLOTS * 8;
+	if (posix_memalign(&e->mem, 4096, e->mem_size)) {
+		e->mem = NULL;
+		goto fail;
+	}
+	uint64_t access = FI_SEND | FI_RECV | (t->rma ? FI_WRITE | FI_REMOTE_WRITE : 0);
+	pthread_mutex_lock(&t->mu);
+	uint64_t key = t->next_key++;
+	pthread_mutex_unlock(&t->mu);
+	if ((r = fi_mr_reg(t->domain, e->mem, e->mem_size, access, 0, key, 0, &e->mr, NULL))) {
+		st = rp__err(err, RP_E_NET,
+			     "libfabric fi_mr_reg of %zu bytes (%s): %s (on verbs/efa raise "
+			     "ulimit -l, or lower --ofi-window / --ofi-seg)",
+			     e->mem_size, t->prov, fi_strerror(-r));
+		goto fail;
+	}
+	e->desc = fi_mr_desc(e->mr);
+	e->key = fi_mr_key(e->mr);
+	/* Without FI_MR_VIRT_ADDR an RMA address is an offset into the region. */
+	size_t rx_off = (size_t)t->window * t->seg;
+	e->rx_addr = (t->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR)
+			     ? (uint64_t)(uintptr_t)e->mem + rx_off
+			     : rx_off;
+	*ret = e;
+	return RP_OK;
+fail:
+	ep_free(e);
+	return st;
+}
+
+/* Keeps t->want endpoints built ahead, so that a connection's fi_enable (ofi_rxm's pool:
+ * 0.06-0.25 s here) runs while the previous connection does its handshake. */
+static void *
+builder_main(void *arg)
+{
+	struct ofi_tls *t = arg;
+	pthread_mutex_lock(&t->mu);
+	while (!t->stop) {
+		if (t->nspare >= t->want) {
+			pthread_cond_wait(&t->cv, &t->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&t->mu);
+		struct ofi_ep *e;
+		struct rp_errbuf err;
+		int st = ep_build(t, &e, &err);
+		pthread_mutex_lock(&t->mu);
+		if (st < 0) {
+			/* Stop building ahead; take_ep builds on demand and reports why. */
+			t->want = 0;
+			continue;
+		}
+		e->next = t->spare;
+		t->spare = e;
+		t->nspare++;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+/* An endpoint for a new connection: one built ahead, else built here (in parallel with
+ * the builder when several connections open at once). */
+static int
+take_ep(struct ofi_tls *t, struct ofi_ep **ret, struct rp_errbuf *err)
+{
+	pthread_mutex_lock(&t->mu);
+	struct ofi_ep *e = t->spare;
+	if (e) {
+		t->spare = e->next;
+		t->nspare--;
+		e->next = NULL;
+	}
+	if (!t->builder && !t->stop) {
+		t->want = OFI_SPARES;
+		t->builder = pthread_create(&t->builder_thread, NULL, builder_main, t) == 0;
+	}
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	if (e) {
+		*ret = e;
+		return RP_OK;
+	}
+	return ep_build(t, ret, err);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Security context: the TCP backend's, plus the provider, window and shared domain. */
+
+/* Connections are closed before this (send.c and serve.c close theirs first). */
+static void
+ofi_tls_destroy(struct rp__tls *tls)
+{
+	struct ofi_tls *t = (struct ofi_tls *)tls;
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stop = true;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	if (t->builder)
+		pthread_join(t->builder_thread, NULL);
+	while (t->spare) {
+		struct ofi_ep *e = t->spare;
+		t->spare = e->next;
+		ep_free(e);
+	}
+	if (t->av)
+		fi_close(&t->av->fid);
+	if (t->domain)
+		fi_close(&t->domain->fid);
+	if (t->fabric)
+		fi_close(&t->fabric->fid);
+	if (t->info)
+		fi_freeinfo(t->info);
+	if (t->tcp)
+		rp__tcp_ops.tls_destroy(t->tcp);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	free(t);
+}
 
 static int
 ofi_tls_create(const struct rp_tls_config *cfg, bool server, struct rp__tls **ret,
@@ -173,121 +407,44 @@ ofi_tls_create(const struct rp_tls_config *cfg, bool server, struct rp__tls **re
 		return rp__err(err, RP_E_INVALID_ARG,
 			       "libfabric data paths are not encrypted: use --fabric only on a "
 			       "trusted fabric and say so with --trusted-fabric");
+	if (cfg->ofi_window > OFI_MAX_WINDOW)
+		return rp__err(err, RP_E_INVALID_ARG, "fabric window %u: 1..%u", cfg->ofi_window,
+			       OFI_MAX_WINDOW);
+	if (cfg->ofi_seg && (cfg->ofi_seg < OFI_MIN_SEG || cfg->ofi_seg > OFI_MAX_SEG))
+		return rp__err(err, RP_E_INVALID_ARG, "fabric message size %u: 4 KiB..64 MiB",
+			       cfg->ofi_seg);
 	struct ofi_tls *t = calloc(1, sizeof(*t));
 	if (!t)
 		return RP_E_NOMEM;
 	snprintf(t->prov, sizeof(t->prov), "%s", cfg->fabric);
-	t->seg = env_size("RADPIPE_OFI_SEG", OFI_DEFAULT_SEG, 4096, 64u << 20);
-	ofi_sread_ms = (int)env_size("RADPIPE_OFI_SREAD_MS", 1, 0, 1000);
-	t->window = (unsigned)env_size("RADPIPE_OFI_WINDOW", OFI_DEFAULT_WINDOW, 1, 256);
-	int st = lookup(t->prov, &t->info, err);
+	t->seg = cfg->ofi_seg ? cfg->ofi_seg : OFI_DEFAULT_SEG;
+	t->window = cfg->ofi_window ? cfg->ofi_window : OFI_DEFAULT_WINDOW;
+	t->next_key = 1;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	int r, st = lookup(t, !cfg->ofi_no_rma, err);
+	if (st == RP_OK && (r = fi_fabric(t->info->fabric_attr, &t->fabric, NULL)))
+		st = fi_fail(err, "fi_fabric", t->prov, r);
+	if (st == RP_OK && (r = fi_domain(t->fabric, t->info, &t->domain, NULL)))
+		st = fi_fail(err, "fi_domain", t->prov, r);
+	/* count: a hint for tcp (its AV grows), the hard limit for shm (256 peers, more is
+	 * refused).  A serve's entries go when their connections close. */
+	struct fi_av_attr av_attr = {.type = st == RP_OK ? t->info->domain_attr->av_type : 0,
+				     .count = 256};
+	if (st == RP_OK && (r = fi_av_open(t->domain, &av_attr, &t->av, NULL)))
+		st = fi_fail(err, "fi_av_open", t->prov, r);
 	if (st == RP_OK)
 		st = rp__tcp_ops.tls_create(cfg, server, &t->tcp, err);
 	if (st < 0) {
-		if (t->info)
-			fi_freeinfo(t->info);
-		free(t);
+		ofi_tls_destroy((struct rp__tls *)t);
 		return st;
 	}
 	*ret = (struct rp__tls *)t;
 	return RP_OK;
 }
 
-static void
-ofi_tls_destroy(struct rp__tls *tls)
-{
-	struct ofi_tls *t = (struct ofi_tls *)tls;
-	if (!t)
-		return;
-	rp__tcp_ops.tls_destroy(t->tcp);
-	fi_freeinfo(t->info);
-	free(t);
-}
-
 /* ------------------------------------------------------------------------------------ */
-/* Fabric resources of one connection */
-
-
-static int
-fab_setup(struct ofi_conn *c, const struct fi_info *info, uint8_t *addr, size_t *addrlen,
-	  struct rp_errbuf *err)
-{
-	int r;
-	if (!(c->info = fi_dupinfo(info)))
-		return RP_E_NOMEM;
-	if ((r = fi_fabric(c->info->fabric_attr, &c->fabric, NULL)))
-		return fi_fail(err, "fi_fabric", c->prov, r);
-	if ((r = fi_domain(c->fabric, c->info, &c->domain, NULL)))
-		return fi_fail(err, "fi_domain", c->prov, r);
-	struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_TAGGED,
-				     .size = 2 * c->window + 16,
-				     .wait_obj = FI_WAIT_UNSPEC};
-	/* shm moves data only inside progress calls made by both processes, and nothing
-	 * wakes a CQ wait when the peer writes its queue: measured, a blocking read made
-	 * every message wait out the read timeout.  It is polled instead. */
-	c->cq_waits = strncmp(c->prov, "shm", 3) != 0;
-	if (!c->cq_waits)
-		cq_attr.wait_obj = FI_WAIT_NONE;
-	if (fi_cq_open(c->domain, &cq_attr, &c->cq, NULL)) {
-		/* A provider without wait objects: the progress thread polls instead. */
-		cq_attr.wait_obj = FI_WAIT_NONE;
-		c->cq_waits = false;
-		if ((r = fi_cq_open(c->domain, &cq_attr, &c->cq, NULL)))
-			return fi_fail(err, "fi_cq_open", c->prov, r);
-	}
-	struct fi_av_attr av_attr = {.type = c->info->domain_attr->av_type, .count = 4};
-	if ((r = fi_av_open(c->domain, &av_attr, &c->av, NULL)))
-		return fi_fail(err, "fi_av_open", c->prov, r);
-	if ((r = fi_endpoint(c->domain, c->info, &c->ep, NULL)))
-		return fi_fail(err, "fi_endpoint", c->prov, r);
-	if ((r = fi_ep_bind(c->ep, &c->av->fid, 0)) ||
-	    (r = fi_ep_bind(c->ep, &c->cq->fid, FI_TRANSMIT | FI_RECV)))
-		return fi_fail(err, "fi_ep_bind", c->prov, r);
-	if ((r = fi_enable(c->ep)))
-		return fi_fail(err, "fi_enable", c->prov, r);
-	if ((r = fi_getname(&c->ep->fid, addr, addrlen)))
-		return fi_fail(err, "fi_getname", c->prov, r);
-
-	/* One registered region holds every bounce buffer: window sends then window
-	 * receives.  Registration pins pages on verbs/efa (RLIMIT_MEMLOCK: ulimit -l). */
-	size_t total = 2 * (size_t)c->window * c->seg;
-	if (posix_memalign(&c->mem, 4096, total))
-		return RP_E_NOMEM;
-	if ((r = fi_mr_reg(c->domain, c->mem, total, FI_SEND | FI_RECV, 0, 0, 0, &c->mr, NULL)))
-		return rp__err(err, RP_E_NET,
-			       "libfabric fi_mr_reg of %zu bytes (%s): %s (on verbs/efa raise "
-			       "ulimit -l, or lower RADPIPE_OFI_WINDOW / RADPIPE_OFI_SEG)",
-			       total, c->prov, fi_strerror(-r));
-	c->desc = fi_mr_desc(c->mr);
-	c->tx = calloc(c->window, sizeof(*c->tx));
-	c->rx = calloc(c->window, sizeof(*c->rx));
-	if (!c->tx || !c->rx)
-		return RP_E_NOMEM;
-	for (unsigned i = 0; i < c->window; i++) {
-		c->tx[i] = (struct slot){.c = c, .buf = (uint8_t *)c->mem + (size_t)i * c->seg,
-					 .is_send = true};
-		c->rx[i] = (struct slot){.c = c,
-					 .buf = (uint8_t *)c->mem +
-						((size_t)c->window + i) * c->seg};
-	}
-	return RP_OK;
-}
-
-static int
-post_recv(struct ofi_conn *c, struct slot *s, uint32_t seq)
-{
-	s->state = SLOT_POSTED;
-	s->len = 0;
-	for (;;) {
-		ssize_t r = fi_trecv(c->ep, s->buf, c->seg, c->desc, FI_ADDR_UNSPEC,
-				     c->tag_hi | seq, 0, &s->ctx);
-		if (r == 0)
-			return 0;
-		if (r != -FI_EAGAIN)
-			return (int)r;
-		usleep(50);  /* the progress thread frees room */
-	}
-}
+/* Connections */
 
 static void
 conn_fail(struct ofi_conn *c, const char *fmt, const char *detail)
@@ -301,6 +458,56 @@ conn_fail(struct ofi_conn *c, const char *fmt, const char *detail)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Posts a tagged receive; retries while the provider is out of room (the progress
+ * thread frees it). */
+static int
+post_trecv(struct ofi_conn *c, struct slot *s, size_t size, uint64_t tag)
+{
+	s->state = SLOT_POSTED;
+	s->len = 0;
+	for (;;) {
+		ssize_t r = fi_trecv(c->e->ep, s->buf, size, c->e->desc, FI_ADDR_UNSPEC, tag, 0,
+				     &s->ctx);
+		if (r == 0)
+			return 0;
+		if (r != -FI_EAGAIN || atomic_load(&c->stop))
+			return (int)r;
+		usleep(50);
+	}
+}
+
+/* Receive slot for message seq is free again: a tagged receive for it, or (RMA) nothing
+ * to post, the peer may write it once it hears the credit. */
+static int
+post_recv(struct ofi_conn *c, struct slot *s, uint32_t seq)
+{
+	if (c->rma) {
+		s->state = SLOT_POSTED;
+		s->len = 0;
+		return 0;
+	}
+	return post_trecv(c, s, c->seg, c->tag_hi | (seq & OFI_SEQ_MASK));
+}
+
+/* With c->mu held: an RMA write with (sequence << 32 | length) as its CQ data landed. */
+static void
+rma_arrived(struct ofi_conn *c, uint64_t data)
+{
+	uint32_t seq = (uint32_t)(data >> 32), len = (uint32_t)data;
+	struct slot *s = &c->rx[seq % c->window];
+	if (!c->rma || (uint32_t)(seq - c->rx_seq) >= c->window || len > c->seg ||
+	    s->state != SLOT_POSTED) {
+		if (!c->failed) {
+			c->failed = true;
+			snprintf(c->errmsg, sizeof(c->errmsg),
+				 "fabric peer wrote message %u (%u bytes) out of turn", seq, len);
+		}
+		return;
+	}
+	s->state = SLOT_DONE;
+	s->len = len;
+}
+
 /* Owns the completion queue: blocking reads keep a 2-core machine's CPUs for the
  * encoders, and manual-progress providers (tcp, rxm) make progress inside this call, so
  * sends keep moving while the stream's own thread waits for the next chunk. */
@@ -310,24 +517,49 @@ progress_main(void *arg)
 	struct ofi_conn *c = arg;
 	struct fi_cq_tagged_entry e[16];
 	while (!atomic_load(&c->stop)) {
-		ssize_t n = c->cq_waits ? fi_cq_sread(c->cq, e, 16, NULL, ofi_sread_ms)
-					: fi_cq_read(c->cq, e, 16);
+		ssize_t n = c->e->cq_waits ? fi_cq_sread(c->e->cq, e, 16, NULL, OFI_SREAD_MS)
+					   : fi_cq_read(c->e->cq, e, 16);
 		if (n > 0) {
 			pthread_mutex_lock(&c->mu);
 			for (ssize_t i = 0; i < n; i++) {
+				if (e[i].flags & FI_REMOTE_CQ_DATA) {
+					/* Only RMA writes carry CQ data; their op_context is not
+					 * ours. */
+					rma_arrived(c, e[i].data);
+					continue;
+				}
 				struct slot *s = e[i].op_context;
-				if (s->is_send) {
+				switch (s->op) {
+				case OP_SEND:
+				case OP_WRITE:
 					s->state = SLOT_FREE;
 					c->tx_busy--;
-				} else {
+					break;
+				case OP_RECV:
 					s->state = SLOT_DONE;
 					s->len = e[i].len;
+					break;
+				case OP_CREDIT: {
+					uint32_t v = e[i].len == 8 ? (uint32_t)rp__load_le64(s->buf)
+								  : c->credit;
+					if ((int32_t)(v - c->credit) > 0)
+						c->credit = v;
+					/* Credits are cumulative: a lost repost only slows the
+					 * writer until the next one, but say why if it fails. */
+					int r = post_trecv(c, s, 8, c->tag_hi | OFI_CREDIT_TAG);
+					if (r < 0 && !c->failed && !atomic_load(&c->stop)) {
+						c->failed = true;
+						snprintf(c->errmsg, sizeof(c->errmsg),
+							 "fi_trecv (credit): %s", fi_strerror(-r));
+					}
+					break;
+				}
 				}
 			}
 			pthread_cond_broadcast(&c->cv);
 			pthread_mutex_unlock(&c->mu);
 		} else if (n == -FI_EAGAIN || n == -FI_EINTR || n == 0) {
-			if (!c->cq_waits) {
+			if (!c->e->cq_waits) {
 				/* Poll faster while our own sends are in flight. */
 				pthread_mutex_lock(&c->mu);
 				bool busy = c->tx_busy != 0;
@@ -336,8 +568,8 @@ progress_main(void *arg)
 			}
 		} else if (n == -FI_EAVAIL) {
 			struct fi_cq_err_entry ee = {0};
-			if (fi_cq_readerr(c->cq, &ee, 0) > 0 && !atomic_load(&c->stop)) {
-				const char *s = fi_cq_strerror(c->cq, ee.prov_errno, ee.err_data,
+			if (fi_cq_readerr(c->e->cq, &ee, 0) > 0 && !atomic_load(&c->stop)) {
+				const char *s = fi_cq_strerror(c->e->cq, ee.prov_errno, ee.err_data,
 							       NULL, 0);
 				conn_fail(c, "fabric operation failed: %s",
 					  s ? s : fi_strerror(ee.err));
@@ -375,15 +607,50 @@ watch_main(void *arg)
 	return NULL;
 }
 
+/* Gives the connection its endpoint and lays the slots over its registered region. */
+static int
+conn_attach(struct ofi_conn *c, struct ofi_tls *t, struct rp_errbuf *err)
+{
+	RP_TRY(take_ep(t, &c->e, err));
+	c->t = t;
+	c->seg = t->seg;
+	c->window = t->window;
+	c->tx = calloc(c->window, sizeof(*c->tx));
+	c->rx = calloc(c->window, sizeof(*c->rx));
+	if (!c->tx || !c->rx)
+		return RP_E_NOMEM;
+	uint8_t *mem = c->e->mem;
+	for (unsigned i = 0; i < c->window; i++) {
+		c->tx[i] = (struct slot){.c = c, .buf = mem + (size_t)i * c->seg, .op = OP_SEND};
+		c->rx[i] = (struct slot){.c = c, .buf = mem + ((size_t)c->window + i) * c->seg,
+					 .op = OP_RECV};
+	}
+	uint8_t *cr = mem + 2 * (size_t)c->window * c->seg;
+	for (unsigned i = 0; i < OFI_CREDIT_SLOTS; i++)
+		c->credit_rx[i] = (struct slot){.c = c, .buf = cr + 8 * i, .op = OP_CREDIT};
+	return RP_OK;
+}
+
 static int
 start(struct ofi_conn *c, const uint8_t *peer_addr, struct rp_errbuf *err)
 {
-	int r = fi_av_insert(c->av, peer_addr, 1, &c->peer_addr, 0, NULL);
+	struct ofi_tls *t = c->t;
+	pthread_mutex_lock(&t->mu);
+	int r = fi_av_insert(t->av, peer_addr, 1, &c->peer_addr, 0, NULL);
+	pthread_mutex_unlock(&t->mu);
 	if (r != 1)
 		return fi_fail(err, "fi_av_insert", c->prov, r < 0 ? r : -FI_EINVAL);
+	c->av_inserted = true;
 	for (unsigned i = 0; i < c->window; i++)
 		if ((r = post_recv(c, &c->rx[i], i)) < 0)
 			return fi_fail(err, "fi_trecv", c->prov, r);
+	if (c->rma) {
+		for (unsigned i = 0; i < OFI_CREDIT_SLOTS; i++)
+			if ((r = post_trecv(c, &c->credit_rx[i], 8, c->tag_hi | OFI_CREDIT_TAG)) < 0)
+				return fi_fail(err, "fi_trecv", c->prov, r);
+		for (unsigned i = 0; i < c->window; i++)
+			c->tx[i].op = OP_WRITE;
+	}
 	if (pthread_create(&c->prog, NULL, progress_main, c))
 		return rp__err(err, RP_E_NOMEM, "pthread_create");
 	if (pthread_create(&c->watch, NULL, watch_main, c)) {
@@ -396,15 +663,13 @@ start(struct ofi_conn *c, const uint8_t *peer_addr, struct rp_errbuf *err)
 }
 
 static struct ofi_conn *
-conn_new(struct rp__conn *tcp, const char *prov, size_t seg, unsigned window)
+conn_new(struct rp__conn *tcp, const char *prov)
 {
 	struct ofi_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->tcp = tcp;
 	snprintf(c->prov, sizeof(c->prov), "%s", prov);
-	c->seg = seg;
-	c->window = window;
 	c->timeout_s = 60;
 	atomic_init(&c->stop, false);
 	pthread_mutex_init(&c->mu, NULL);
@@ -441,21 +706,14 @@ ofi_close(struct rp__conn *rc)
 		pthread_join(c->prog, NULL);
 		pthread_join(c->watch, NULL);
 	}
-	if (c->ep)
-		fi_close(&c->ep->fid);
-	if (c->mr)
-		fi_close(&c->mr->fid);
-	if (c->cq)
-		fi_close(&c->cq->fid);
-	if (c->av)
-		fi_close(&c->av->fid);
-	if (c->domain)
-		fi_close(&c->domain->fid);
-	if (c->fabric)
-		fi_close(&c->fabric->fid);
-	if (c->info)
-		fi_freeinfo(c->info);
-	free(c->mem);
+	/* The endpoint goes with the connection (its posted buffers and the peer's key
+	 * die with it); the shared domain stays for the side's other connections. */
+	ep_free(c->e);
+	if (c->av_inserted) {
+		pthread_mutex_lock(&c->t->mu);
+		fi_av_remove(c->t->av, &c->peer_addr, 1, 0);
+		pthread_mutex_unlock(&c->t->mu);
+	}
 	free(c->tx);
 	free(c->rx);
 	rp__tcp_ops.close(c->tcp);
@@ -466,42 +724,58 @@ ofi_close(struct rp__conn *rc)
 
 /* ------------------------------------------------------------------------------------ */
 /* Address exchange over the authenticated control connection:
- *   hello (client -> server) and reply (server -> client), both
- *   u32 magic "RPOF", u8 version 1, u8 provider name length P (0 in the reply),
+ *   hello (client -> server) and reply (server -> client), both 40 bytes then
+ *   u32 magic "RPOF", u8 version 2, u8 provider name length P (0 in the reply),
  *   u16 address length A (1..1024), u32 tag (client's random tag half; 0 in the reply),
- *   u32 largest message the sender of this record accepts, then P name bytes, A bytes
- *   of fi_getname() address. */
+ *   u32 bytes per receive slot of the sender of this record (4 KiB..64 MiB),
+ *   u32 its number of receive slots (1..256), u32 flags (bit 0: RMA writes accepted),
+ *   u64 key and u64 RMA address of its receive slot 0 (0 without RMA),
+ *   then P name bytes, A bytes of fi_getname() address. */
 
 static int
-send_hello(struct ofi_conn *c, bool client, const uint8_t *addr, size_t alen,
-	   struct rp_errbuf *err)
+send_hello(struct ofi_conn *c, bool client, struct rp_errbuf *err)
 {
 	uint8_t b[OFI_HELLO_SIZE + 64 + OFI_MAX_ADDR];
-	size_t plen = client ? strlen(c->prov) : 0;
+	size_t plen = client ? strlen(c->prov) : 0, alen = c->e->addrlen;
+	bool rma = c->t->rma && (client || c->rma);
+	memset(b, 0, OFI_HELLO_SIZE);
 	rp__store_le32(b, OFI_MAGIC);
-	b[4] = 1;
+	b[4] = OFI_HELLO_VERSION;
 	b[5] = (uint8_t)plen;
 	rp__store_le16(b + 6, (uint16_t)alen);
 	rp__store_le32(b + 8, (uint32_t)(c->tag_hi >> 32));
 	rp__store_le32(b + 12, (uint32_t)c->seg);
+	rp__store_le32(b + 16, c->window);
+	rp__store_le32(b + 20, rma ? OFI_HELLO_RMA : 0);
+	if (rma) {
+		rp__store_le64(b + 24, c->e->key);
+		rp__store_le64(b + 32, c->e->rx_addr);
+	}
 	memcpy(b + OFI_HELLO_SIZE, c->prov, plen);
-	memcpy(b + OFI_HELLO_SIZE + plen, addr, alen);
+	memcpy(b + OFI_HELLO_SIZE + plen, c->e->addr, alen);
 	return rp__tcp_ops.send(c->tcp, b, OFI_HELLO_SIZE + plen + alen, err);
 }
 
+/* Reads the peer's record; the peer's slots and whether both sides take RMA writes are
+ * stored in c.  For the server, before its endpoint exists (c->e NULL). */
 static int
-recv_hello(struct ofi_conn *c, bool from_client, uint8_t *addr, size_t *alen,
+recv_hello(struct ofi_conn *c, bool from_client, bool rma_here, uint8_t *addr, size_t *alen,
 	   struct rp_errbuf *err)
 {
 	uint8_t h[OFI_HELLO_SIZE];
 	char prov[64];
 	RP_TRY(rp__tcp_ops.recv(c->tcp, h, sizeof(h), err));
-	size_t plen = h[5], a = rp__load_le16(h + 6);
-	uint32_t seg = rp__load_le32(h + 12);
-	if (rp__load_le32(h) != OFI_MAGIC || h[4] != 1)
+	if (rp__load_le32(h) != OFI_MAGIC)
 		return rp__err(err, RP_E_PROTOCOL,
 			       "peer did not start a libfabric exchange (is it using --fabric?)");
-	if (plen >= sizeof(prov) || a == 0 || a > OFI_MAX_ADDR || seg < 4096)
+	if (h[4] != OFI_HELLO_VERSION)
+		return rp__err(err, RP_E_PROTOCOL, "libfabric exchange version %u, expected %u",
+			       h[4], OFI_HELLO_VERSION);
+	size_t plen = h[5], a = rp__load_le16(h + 6);
+	uint32_t seg = rp__load_le32(h + 12), window = rp__load_le32(h + 16);
+	uint32_t flags = rp__load_le32(h + 20);
+	if (plen >= sizeof(prov) || a == 0 || a > OFI_MAX_ADDR || seg < OFI_MIN_SEG ||
+	    seg > OFI_MAX_SEG || window == 0 || window > OFI_MAX_WINDOW)
 		return rp__err(err, RP_E_PROTOCOL, "bad libfabric address record");
 	RP_TRY(rp__tcp_ops.recv(c->tcp, prov, plen, err));
 	prov[plen] = 0;
@@ -513,9 +787,21 @@ recv_hello(struct ofi_conn *c, bool from_client, uint8_t *addr, size_t *alen,
 				       c->prov);
 		c->tag_hi = (uint64_t)rp__load_le32(h + 8) << 32;
 	}
-	c->tx_seg = seg < c->seg ? seg : c->seg;
+	c->rma = rma_here && (flags & OFI_HELLO_RMA);
+	c->peer_key = rp__load_le64(h + 24);
+	c->peer_rx_addr = rp__load_le64(h + 32);
+	c->peer_seg = seg;
+	c->peer_window = window;
 	*alen = a;
 	return RP_OK;
+}
+
+/* For logs: who the peer is, and which data path the exchange chose. */
+static void
+name_peer(struct ofi_conn *c)
+{
+	snprintf(c->peer, sizeof(c->peer), "%s fabric=%s path=%s", rp__tcp_ops.peer(c->tcp),
+		 c->prov, c->rma ? "rma" : "tagged");
 }
 
 static int
@@ -526,34 +812,33 @@ ofi_open(struct rp__tls *tls, const char *host, uint16_t port, double timeout_s,
 	struct rp__conn *tcp;
 	*ret = NULL;
 	RP_TRY(rp__tcp_ops.open(t->tcp, host, port, timeout_s, &tcp, err));
-	struct ofi_conn *c = conn_new(tcp, t->prov, t->seg, t->window);
+	struct ofi_conn *c = conn_new(tcp, t->prov);
 	if (!c) {
 		rp__tcp_ops.close(tcp);
 		return RP_E_NOMEM;
 	}
 	c->timeout_s = timeout_s;
-	uint8_t mine[OFI_MAX_ADDR], theirs[OFI_MAX_ADDR];
-	size_t mlen = sizeof(mine), tlen;
+	uint8_t theirs[OFI_MAX_ADDR];
+	size_t tlen;
 	uint32_t r32 = 0;
 	int st = getrandom(&r32, sizeof(r32), 0) == (ssize_t)sizeof(r32)
 			 ? RP_OK
 			 : rp__err(err, RP_E_IO, "getrandom: %s", strerror(errno));
 	c->tag_hi = (uint64_t)r32 << 32;
 	if (st == RP_OK)
-		st = fab_setup(c, t->info, mine, &mlen, err);
-	if (st == RP_OK && mlen > OFI_MAX_ADDR)
-		st = rp__err(err, RP_E_UNSUPPORTED, "fabric address longer than %d bytes",
-			     OFI_MAX_ADDR);
+		st = conn_attach(c, t, err);
 	if (st == RP_OK)
-		st = send_hello(c, true, mine, mlen, err);
+		st = send_hello(c, true, err);
 	if (st == RP_OK)
-		st = recv_hello(c, false, theirs, &tlen, err);
+		st = recv_hello(c, false, t->rma, theirs, &tlen, err);
 	if (st == RP_OK)
 		st = start(c, theirs, err);
 	if (st < 0) {
 		ofi_close((struct rp__conn *)c);
 		return st;
 	}
+	c->tx_seg = c->peer_seg < c->seg ? c->peer_seg : c->seg;
+	name_peer(c);
 	*ret = (struct rp__conn *)c;
 	return RP_OK;
 }
@@ -578,8 +863,8 @@ ofi_accept(struct rp__listener *l, double timeout_s, struct rp__conn **ret,
 	struct rp__conn *tcp;
 	*ret = NULL;
 	RP_TRY(rp__tcp_ops.accept(l, timeout_s, &tcp, err));
-	/* The provider and window are known only at handshake (from the tls context). */
-	struct ofi_conn *c = conn_new(tcp, "", 0, 0);
+	/* The provider and endpoint come at handshake (from the tls context). */
+	struct ofi_conn *c = conn_new(tcp, "");
 	if (!c) {
 		rp__tcp_ops.close(tcp);
 		return RP_E_NOMEM;
@@ -596,18 +881,16 @@ ofi_handshake(struct rp__conn *rc, struct rp__tls *tls, double timeout_s,
 	struct ofi_tls *t = (struct ofi_tls *)tls;
 	RP_TRY(rp__tcp_ops.handshake(c->tcp, t->tcp, timeout_s, err));
 	snprintf(c->prov, sizeof(c->prov), "%s", t->prov);
-	c->seg = t->seg;
-	c->window = t->window;
 	snprintf(c->peer, sizeof(c->peer), "%s fabric=%s", rp__tcp_ops.peer(c->tcp), t->prov);
 	rp__tcp_ops.set_timeout(c->tcp, timeout_s);
-	uint8_t mine[OFI_MAX_ADDR], theirs[OFI_MAX_ADDR];
-	size_t mlen = sizeof(mine), tlen;
-	RP_TRY(recv_hello(c, true, theirs, &tlen, err));
-	RP_TRY(fab_setup(c, t->info, mine, &mlen, err));
-	if (mlen > OFI_MAX_ADDR)
-		return rp__err(err, RP_E_UNSUPPORTED, "fabric address too long");
+	uint8_t theirs[OFI_MAX_ADDR];
+	size_t tlen;
+	RP_TRY(recv_hello(c, true, t->rma, theirs, &tlen, err));
+	RP_TRY(conn_attach(c, t, err));
 	RP_TRY(start(c, theirs, err));
-	return send_hello(c, false, mine, mlen, err);
+	c->tx_seg = c->peer_seg < c->seg ? c->peer_seg : c->seg;
+	name_peer(c);
+	return send_hello(c, false, err);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -638,6 +921,30 @@ conn_state(struct ofi_conn *c, struct rp_errbuf *err)
 	return RP_OK;
 }
 
+/* With c->mu held: whether message tx_seq may go now (its bounce buffer is free and, on
+ * the RMA path, the peer has handed back the slot it lands in). */
+static bool
+tx_ready(const struct ofi_conn *c, const struct slot *s)
+{
+	return s->state == SLOT_FREE &&
+	       (!c->rma || (uint32_t)(c->tx_seq - c->credit) < c->peer_window);
+}
+
+/* Posts message tx_seq from slot s: a tagged send, or an RMA write into the peer's slot
+ * with (sequence, length) as remote CQ data. */
+static ssize_t
+post_send(struct ofi_conn *c, struct slot *s, size_t n)
+{
+	if (c->rma) {
+		uint64_t dst = c->peer_rx_addr + (uint64_t)(c->tx_seq % c->peer_window) * c->peer_seg;
+		uint64_t data = (uint64_t)c->tx_seq << 32 | (uint32_t)n;
+		return fi_writedata(c->e->ep, s->buf, n, c->e->desc, data, c->peer_addr, dst,
+				    c->peer_key, &s->ctx);
+	}
+	return fi_tsend(c->e->ep, s->buf, n, c->e->desc, c->peer_addr,
+			c->tag_hi | (c->tx_seq & OFI_SEQ_MASK), &s->ctx);
+}
+
 static int
 ofi_send(struct rp__conn *rc, const void *data, size_t size, struct rp_errbuf *err)
 {
@@ -649,7 +956,7 @@ ofi_send(struct rp__conn *rc, const void *data, size_t size, struct rp_errbuf *e
 		double until = rp__now() + c->timeout_s;
 		pthread_mutex_lock(&c->mu);
 		int st;
-		while ((st = conn_state(c, err)) == RP_OK && s->state != SLOT_FREE) {
+		while ((st = conn_state(c, err)) == RP_OK && !tx_ready(c, s)) {
 			if (c->peer_gone) {
 				st = rp__err(err, RP_E_NET, "peer closed the connection");
 				break;
@@ -674,14 +981,14 @@ ofi_send(struct rp__conn *rc, const void *data, size_t size, struct rp_errbuf *e
 		memcpy(s->buf, p, n);
 		s->len = n;
 		for (;;) {
-			ssize_t r = fi_tsend(c->ep, s->buf, n, c->desc, c->peer_addr,
-					     c->tag_hi | c->tx_seq, &s->ctx);
+			ssize_t r = post_send(c, s, n);
 			if (r == 0)
 				break;
 			pthread_mutex_lock(&c->mu);
 			/* The provider is out of send room (its peer stopped taking data): the
 			 * same exits as waiting for a slot. */
-			int bad = r != -FI_EAGAIN ? fi_fail(err, "fi_tsend", c->prov, (int)r)
+			int bad = r != -FI_EAGAIN ? fi_fail(err, c->rma ? "fi_writedata" : "fi_tsend",
+							    c->prov, (int)r)
 				: conn_state(c, err) < 0 ? RP_E_NET
 				: c->peer_gone ? rp__err(err, RP_E_NET, "peer closed the connection")
 				: rp__now() >= until ? rp__err(err, RP_E_TIMEOUT, "fabric send timed out")
@@ -700,6 +1007,33 @@ ofi_send(struct rp__conn *rc, const void *data, size_t size, struct rp_errbuf *e
 		size -= n;
 	}
 	return RP_OK;
+}
+
+/* RMA path: tells the writer it may reuse the slots of every message up to count. */
+static int
+send_credit(struct ofi_conn *c, uint32_t count, struct rp_errbuf *err)
+{
+	uint8_t b[8];
+	rp__store_le64(b, count);
+	double until = rp__now() + c->timeout_s;
+	for (;;) {
+		ssize_t r = fi_tinject(c->e->ep, b, sizeof(b), c->peer_addr,
+				       c->tag_hi | OFI_CREDIT_TAG);
+		if (r == 0)
+			return RP_OK;
+		if (r != -FI_EAGAIN)
+			return fi_fail(err, "fi_tinject", c->prov, (int)r);
+		pthread_mutex_lock(&c->mu);
+		int st = conn_state(c, err);
+		if (st == RP_OK && c->peer_gone)
+			st = rp__err(err, RP_E_NET, "peer closed the connection");
+		if (st == RP_OK && rp__now() >= until)
+			st = rp__err(err, RP_E_TIMEOUT, "fabric send timed out");
+		pthread_mutex_unlock(&c->mu);
+		if (st < 0)
+			return st;
+		usleep(50);
+	}
 }
 
 static int
@@ -741,10 +1075,13 @@ ofi_recv(struct rp__conn *rc, void *data, size_t size, struct rp_errbuf *err)
 			c->rx_off = 0;
 			pthread_mutex_lock(&c->mu);
 			int r = post_recv(c, s, c->rx_seq + c->window);
+			c->rx_seq++;
+			uint32_t consumed = c->rx_seq;
 			pthread_mutex_unlock(&c->mu);
 			if (r < 0)
 				return fi_fail(err, "fi_trecv", c->prov, r);
-			c->rx_seq++;
+			if (c->rma)
+				RP_TRY(send_credit(c, consumed, err));
 		}
 	}
 	return RP_OK;
