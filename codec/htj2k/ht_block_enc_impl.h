@@ -300,12 +300,13 @@ struct hte_quads {
 	uint8_t u[HTE_QPAD];            /* exponent offset u_q */
 	uint8_t cq[HTE_QPAD];
 	uint8_t rho[HTE_QPAD + 1];      /* rho[q + 1] is quad q's; rho[0] = 0 */
-#if defined(HTE_AVX512) || defined(HTE_AVX2)
-#define HTE_PACKED 1                    /* step 2 also packs the MagSgn words */
 	uint16_t t[HTE_QPAD];           /* the VLC table entry */
 	uint8_t len[HTE_QPAD];          /* MagSgn bits of the quad */
 	uint64_t ms[HTE_QPAD];          /* and the bits themselves, when len <= 56 */
-#endif
+	/* Per quad pair (quads 2p, 2p + 1): the VLC word (both codewords and the U-VLC
+	 * code) and the MagSgn word (both quads' bits, when ml <= 56). */
+	uint64_t vw[HTE_QPAD / 2 + 1], mw[HTE_QPAD / 2 + 1];
+	uint8_t vl[HTE_QPAD / 2 + 8], ml[HTE_QPAD / 2 + 8];
 };
 
 /* e: this line pair's exponents, quad order; pe: the previous pair's (NULL for the
@@ -580,8 +581,6 @@ static inline void
 hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
 	  const uint32_t *v, struct hte_quads *qd)
 {
-	(void)tbl;
-	(void)v;
 	uint8_t emax[HTE_QPAD], emb[HTE_QPAD];
 	qd->rho[0] = 0;
 	for (unsigned q = 0; q < nq; q++) {
@@ -615,9 +614,118 @@ hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
 		qd->U[q] = (uint8_t)U;
 		qd->u[q] = (uint8_t)u;
 		qd->idx[q] = (uint16_t)(cq << 8 | r << 4 | (u ? emb[q] : 0));
+		unsigned t = tbl[qd->idx[q]], ek = t & 15, len = 0;
+		uint64_t word = 0;
+		qd->t[q] = (uint16_t)t;
+		for (unsigned n = 0; n < 4; n++) {
+			unsigned m = ((r >> n) & 1) * (U - ((ek >> n) & 1));
+			if (len + m <= 56)
+				word |= (v[4 * q + n] & (((uint64_t)1 << m) - 1)) << len;
+			len += m;
+		}
+		qd->ms[q] = word;
+		qd->len[q] = (uint8_t)len;
 	}
 }
 
+#endif
+
+/* ---- step 2b: per quad pair, and the MEL events ---- */
+
+/* Events of quads 2p, 2p+1 (those with c_q = 0; quad qw has c_q set to 1) and, in the
+ * first line pair, of the pair (both offsets above 2?), in coding order. */
+static inline size_t
+hte_pair_events(const struct hte_quads *qd, unsigned p, int first, uint8_t *ev, size_t nev)
+{
+	unsigned q = 2 * p, u0 = qd->u[q], u1 = qd->u[q + 1];
+	ev[nev] = qd->rho[q + 1] != 0;
+	nev += qd->cq[q] == 0;
+	ev[nev] = qd->rho[q + 2] != 0;
+	nev += qd->cq[q + 1] == 0;
+	if (first) {
+		ev[nev] = (u0 < u1 ? u0 : u1) > 2;
+		nev += u0 > 0 && u1 > 0;
+	}
+	return nev;
+}
+
+#if defined(HTE_AVX512)
+static inline size_t
+hte_pairs(struct hte_quads *qd, unsigned qw, int first, const uint32_t *uvt, uint8_t *ev,
+	  size_t nev)
+{
+	const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFF);
+	const __m512i evens = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+	unsigned np = (qw + 1) / 2;
+	for (unsigned q = 0; q < 2 * np; q += 16) {
+		/* Eight pairs: the quads of a pair are the halves of a 64-bit lane. */
+		__m512i T = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(qd->t + q)));
+		__m512i u = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qd->u + q)));
+		__m512i cw = _mm512_srli_epi32(T, 8);
+		__m512i l = _mm512_and_si512(_mm512_srli_epi32(T, 4), _mm512_set1_epi32(7));
+		__m512i l0 = _mm512_and_si512(l, lo32), l1 = _mm512_srli_epi64(l, 32);
+		__m512i ui = _mm512_add_epi64(_mm512_slli_epi64(_mm512_and_si512(u, lo32), 5),
+					      _mm512_srli_epi64(u, 32));
+		__m512i uv = _mm512_cvtepu32_epi64(_mm512_i64gather_epi32(ui, (const void *)uvt, 4));
+		__m512i l01 = _mm512_add_epi64(l0, l1);
+		__m512i vw = _mm512_or_si512(
+			_mm512_or_si512(_mm512_and_si512(cw, lo32),
+					_mm512_sllv_epi64(_mm512_srli_epi64(cw, 32), l0)),
+			_mm512_sllv_epi64(_mm512_and_si512(uv, _mm512_set1_epi64(0xFFFFFF)), l01));
+		__m512i vl = _mm512_add_epi64(l01, _mm512_srli_epi64(uv, 24));
+		_mm512_storeu_si512((void *)(qd->vw + q / 2), vw);
+		_mm_storel_epi64((__m128i *)(void *)(qd->vl + q / 2), _mm512_cvtepi64_epi8(vl));
+		/* MagSgn: quad 2i's word, then 2i+1's above it. */
+		__m512i ms0 = _mm512_loadu_si512((const void *)(qd->ms + q));
+		__m512i ms1 = _mm512_loadu_si512((const void *)(qd->ms + q + 8));
+		__m512i ln0 = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(qd->len + q)));
+		__m512i ln1 = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(qd->len + q + 8)));
+		__m512i w0 = _mm512_or_si512(ms0, _mm512_sllv_epi64(_mm512_bsrli_epi128(ms0, 8), ln0));
+		__m512i w1 = _mm512_or_si512(ms1, _mm512_sllv_epi64(_mm512_bsrli_epi128(ms1, 8), ln1));
+		__m512i s0 = _mm512_add_epi64(ln0, _mm512_bsrli_epi128(ln0, 8));
+		__m512i s1 = _mm512_add_epi64(ln1, _mm512_bsrli_epi128(ln1, 8));
+		_mm512_storeu_si512((void *)(qd->mw + q / 2), _mm512_permutex2var_epi64(w0, evens, w1));
+		/* Sums up to 256 do not fit a byte: 255 stands for all of them (> 56). */
+		__m512i ml = _mm512_min_epu64(_mm512_permutex2var_epi64(s0, evens, s1),
+					      _mm512_set1_epi64(255));
+		_mm_storel_epi64((__m128i *)(void *)(qd->ml + q / 2), _mm512_cvtepi64_epi8(ml));
+		if (!first) {
+			/* Events of the quads below qw with c_q = 0, in order. */
+			__m512i cq = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qd->cq + q)));
+			__m512i rho = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qd->rho + q + 1)));
+			__mmask16 in = qw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (qw - q)) - 1);
+			__mmask16 k = _mm512_mask_testn_epi32_mask(in, cq, cq);
+			__m512i e = _mm512_maskz_compress_epi32(
+				k, _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(rho, rho),
+							  _mm512_set1_epi32(1)));
+			_mm_storeu_si128((__m128i *)(void *)(ev + nev), _mm512_cvtepi32_epi8(e));
+			nev += (size_t)__builtin_popcount(k);
+		}
+	}
+	if (first)
+		for (unsigned p = 0; p < np; p++)
+			nev = hte_pair_events(qd, p, 1, ev, nev);
+	return nev;
+}
+#else
+static inline size_t
+hte_pairs(struct hte_quads *qd, unsigned qw, int first, const uint32_t *uvt, uint8_t *ev,
+	  size_t nev)
+{
+	for (unsigned p = 0, q = 0; q < qw; p++, q += 2) {
+		unsigned t0 = qd->t[q], t1 = qd->t[q + 1];
+		unsigned l0 = (t0 >> 4) & 7, l1 = (t1 >> 4) & 7;
+		uint32_t uv = uvt[qd->u[q] * 32 + qd->u[q + 1]];
+		qd->vw[p] = (uint64_t)(t0 >> 8) | (uint64_t)(t1 >> 8) << l0 |
+			    (uint64_t)(uv & 0xFFFFFF) << (l0 + l1);
+		qd->vl[p] = (uint8_t)(l0 + l1 + (uv >> 24));
+		unsigned m0 = qd->len[q], m1 = qd->len[q + 1];
+		qd->mw[p] = m0 + m1 <= 56 ? qd->ms[q] | qd->ms[q + 1] << m0 : 0;
+		qd->ml[p] = (uint8_t)(m0 + m1 > 255 ? 255 : m0 + m1);
+		nev = hte_pair_events(qd, p, first, ev, nev);
+	}
+	return nev;
+}
 #endif
 
 /* ---- step 3: one quad's MagSgn bits ---- */
@@ -707,48 +815,27 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 		qd.idx[qw] = 0;
 		qd.u[qw] = 0;
 		qd.cq[qw] = 1;
-#if defined(HTE_PACKED)
 		qd.t[qw] = 0;
 		qd.len[qw] = 0;
-#endif
 
 		const uint32_t *uvt = uv_tabs + (first ? 0 : 1024);
-		for (unsigned q = 0; q < qw; q += 2) {
-#if defined(HTE_PACKED)
-			unsigned t0 = qd.t[q], t1 = qd.t[q + 1];
-#else
-			unsigned t0 = tbl[qd.idx[q]], t1 = tbl[qd.idx[q + 1]];
-#endif
-			unsigned r0q = qd.rho[q + 1], r1q = qd.rho[q + 2];
-			unsigned u0 = qd.u[q], u1 = qd.u[q + 1];
-			unsigned l0 = (t0 >> 4) & 7, l1 = (t1 >> 4) & 7;
-			uint32_t uv = uvt[u0 * 32 + u1];
+		nev = hte_pairs(&qd, qw, first, uvt, ev, nev);
 
-			ev[nev] = r0q != 0;
-			nev += qd.cq[q] == 0;
-			ev[nev] = r1q != 0;
-			nev += qd.cq[q + 1] == 0;
-			if (first) {
-				ev[nev] = (u0 < u1 ? u0 : u1) > 2;
-				nev += u0 > 0 && u1 > 0;
+		/* The serial part: two writers, one word each per quad pair. */
+		unsigned np = (qw + 1) / 2;
+		for (unsigned p = 0; p < np; p++) {
+			hte_vlc_put(&vlc, qd.vw[p], qd.vl[p]);
+			if (HTE_LIKELY(qd.ml[p] <= 56)) {
+				hte_ms_put(&ms, qd.mw[p], qd.ml[p]);
+			} else {
+				for (unsigned q = 2 * p; q < 2 * p + 2; q++) {
+					if (qd.len[q] <= 56)
+						hte_ms_put(&ms, qd.ms[q], qd.len[q]);
+					else
+						hte_magsgn_quad(&ms, sc->v + 4 * q, qd.rho[q + 1],
+								qd.U[q], qd.t[q] & 15);
+				}
 			}
-
-			hte_vlc_put(&vlc, (uint64_t)(t0 >> 8) | (uint64_t)(t1 >> 8) << l0 |
-					  (uint64_t)(uv & 0xFFFFFF) << (l0 + l1),
-				    l0 + l1 + (uv >> 24));
-#if defined(HTE_PACKED)
-			if (HTE_LIKELY(qd.len[q] <= 56))
-				hte_ms_put(&ms, qd.ms[q], qd.len[q]);
-			else
-				hte_magsgn_quad(&ms, sc->v + 4 * q, r0q, qd.U[q], t0 & 15);
-			if (HTE_LIKELY(qd.len[q + 1] <= 56))
-				hte_ms_put(&ms, qd.ms[q + 1], qd.len[q + 1]);
-			else
-				hte_magsgn_quad(&ms, sc->v + 4 * q + 4, r1q, qd.U[q + 1], t1 & 15);
-#else
-			hte_magsgn_quad(&ms, sc->v + 4 * q, r0q, qd.U[q], t0 & 15);
-			hte_magsgn_quad(&ms, sc->v + 4 * q + 4, r1q, qd.U[q + 1], t1 & 15);
-#endif
 		}
 	}
 

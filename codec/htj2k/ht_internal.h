@@ -48,7 +48,7 @@ int rp__ht_tables_selfcheck(void);
 #define RP__HT_ENC_MEL_CAP 2048u
 #define RP__HT_ENC_VLC_CAP 4096u
 #define RP__HT_ENC_QPAD 49u            /* quads of a line pair, padded (ht_block_enc_impl.h) */
-#define RP__HT_ENC_MEL_EVENTS 1540u    /* 1024 quads + 512 pairs, and room to spare */
+#define RP__HT_ENC_MEL_EVENTS 1560u    /* 1024 quads + 512 pairs, and 16 to spare */
 struct rp__ht_enc_scratch {
 	uint8_t ms[RP__HT_ENC_MS_CAP];
 	uint8_t mel[RP__HT_ENC_MEL_CAP];
