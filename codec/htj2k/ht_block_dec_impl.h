@@ -2,8 +2,9 @@
 /* codec/htj2k/ht_block_dec_impl.h - body of the fast HT cleanup pass decoder (ISO/IEC
  * 15444-15 clause 7), included by ht_block_dec.c (scalar build) and ht_block_dec_avx2.c
  * (the same C built with AVX2 + BMI2, where the compiler's shlx/bzhi/lzcnt shorten the
- * bit extraction).  The including file defines RP__HTDEC_NAME, the function's name, and
- * may define RP__HTDEC_MS_ROW to a vector version of ms_row().
+ * bit extraction) and ht_block_dec_avx512.c.  The including file defines RP__HTDEC_NAME,
+ * the function's name, and may define RP__HTDEC_MS_BEGIN / RP__HTDEC_MS_GROUP to vector
+ * versions of ms_begin_scalar() / ms_group_scalar(), defined after including this.
  *
  * Two phases per line pair instead of one pass per quad:
  *  1. VLC + MEL: the quads' codewords (rho, u_off, e_k, e_1 in one table word) and the
@@ -20,9 +21,11 @@
 #include "codec/htj2k/ht_block_dec.h"
 
 /* Unstuffed MagSgn: at most 4096 samples x 31 bits = 15872 bytes are ever read, plus one
- * line pair of slack (32 quads x 16 bytes) and the 8-byte load of the last sample. */
+ * line pair of slack (32 quads x 16 bytes) and what a line pair's loads may reach past
+ * its last bit (MS_TAIL: 8 bytes for the scalar kernel, 128 for the AVX-512 one). */
 #define MS_READ_MAX 15872u
-#define MS_BUF_BYTES (MS_READ_MAX + 32u * 16u + 64u)
+#define MS_TAIL 144u
+#define MS_BUF_BYTES (MS_READ_MAX + 32u * 16u + MS_TAIL + 64u)
 
 /* ---- MagSgn unstuffing ---- */
 
@@ -281,69 +284,67 @@ quad_cw(struct vlc_r *v, struct mel_r *mel, unsigned *ms, const uint32_t *tbl, u
 	return t;
 }
 
-/* Phase 1 for one line pair: the table word of every quad (0 when insignificant) into
- * qt[0, qw) and its u_q into qu; qt[qw] is left 0.  qa: the table words of the line pair
- * above, with qa[-1] = qa[qw] = 0 (unused on the first line pair).  tbl: rp__ht_dec32,
- * whose bits 16 and up give the next quad's context from this one's rho.  The reader
- * states are copied in and out so that they live in registers. */
-static inline __attribute__((always_inline)) void
-vlc_row(struct vlc_r *vp, struct mel_r *mel, unsigned *mel_s, const uint32_t *tbl,
-	const int first, const uint16_t *qa, unsigned qw, uint16_t *qt, uint8_t *qu)
+/* Context bits from the line pair above (qa: its table words, qa[-1] = qa[qw] = 0), for
+ * every quad, shifted into the table index (<< 7). */
+static inline void
+above_ctx(const uint16_t *qa, unsigned qw, uint16_t *cab)
 {
-	struct vlc_r v = *vp;
-	unsigned ms = *mel_s;
-	uint16_t cab[32 + 2];   /* context bits from the line pair above, << 7 */
-	if (!first) {
-		for (unsigned q = 0; q < qw; q++)
-			cab[q] = (uint16_t)(((((qa[(int)q - 1] >> 7) | (qa[q] >> 5)) & 1) |
-					     ((((qa[q] >> 7) | (qa[q + 1] >> 5)) & 1) << 2))
-					    << 7);
+	for (unsigned q = 0; q < qw; q++)
+		cab[q] = (uint16_t)(((((qa[(int)q - 1] >> 7) | (qa[q] >> 5)) & 1) |
+				     ((((qa[q] >> 7) | (qa[q + 1] >> 5)) & 1) << 2))
+				    << 7);
+}
+
+/* Phase 1 for quads q and q + 1 (when q + 1 < qw) of a line pair: their table words (0
+ * when insignificant) into qt[q], qt[q + 1] and their u_q into qu.  tbl: rp__ht_dec32
+ * (bits 16 and up give the next quad's context from this one's rho; *nctx carries it);
+ * cab: above_ctx() of the line pair above (unused on the first).  v, ms, nctx are the
+ * caller's locals, so that they stay in registers. */
+static inline __attribute__((always_inline)) void
+vlc_pair(struct vlc_r *v, unsigned *ms, unsigned *nctx, struct mel_r *mel,
+	 const uint32_t *tbl, const int first, const uint16_t *cab, unsigned q, unsigned qw,
+	 uint16_t *qt, uint8_t *qu)
+{
+	unsigned t0, t1 = 0, u0 = 0, u1 = 0;
+	if (v->n < 38)
+		vlc_fill(v);
+	t0 = quad_cw(v, mel, ms, tbl, first ? *nctx : cab[q] | *nctx);
+	*nctx = t0 >> 16;
+	if (RP__LIKELY(q + 1 < qw)) {
+		t1 = quad_cw(v, mel, ms, tbl, first ? *nctx : cab[q + 1] | *nctx);
+		*nctx = t1 >> 16;
 	}
-	unsigned nctx = 0;
-	for (unsigned q = 0; q < qw; q += 2) {
-		unsigned t0, t1 = 0, u0 = 0, u1 = 0;
-		if (v.n < 38)
-			vlc_fill(&v);
-		t0 = quad_cw(&v, mel, &ms, tbl, first ? nctx : cab[q] | nctx);
-		nctx = t0 >> 16;
-		if (RP__LIKELY(q + 1 < qw)) {
-			t1 = quad_cw(&v, mel, &ms, tbl, first ? nctx : cab[q + 1] | nctx);
-			nctx = t1 >> 16;
-		}
-		/* Their u_q, in the standard's order: both prefixes, both suffixes, both
-		 * extensions; no branch on u_off (mode 0 reads nothing). */
-		unsigned uo = ((t0 >> 3) & 1) | ((t1 >> 2) & 2), add = 0;
-		if (first && uo == 3) {
-			if (mel_get(mel, &ms)) {
-				add = 2;
+	/* Their u_q, in the standard's order: both prefixes, both suffixes, both
+	 * extensions; no branch on u_off (mode 0 reads nothing). */
+	unsigned uo = ((t0 >> 3) & 1) | ((t1 >> 2) & 2), add = 0;
+	if (first && uo == 3) {
+		if (mel_get(mel, ms)) {
+			add = 2;
+		} else {
+			/* u_q of quad 0 above 2 tells a 1-bit u_q of quad 1. */
+			unsigned b0 = uvlc_prefix(v);
+			if (b0 > 2) {
+				u1 = vlc_take(v, 1) + 1;
+				u0 = uvlc_ext(v, uvlc_suffix(v, b0));
 			} else {
-				/* u_q of quad 0 above 2 tells a 1-bit u_q of quad 1. */
-				unsigned b0 = uvlc_prefix(&v);
-				if (b0 > 2) {
-					u1 = vlc_take(&v, 1) + 1;
-					u0 = uvlc_ext(&v, uvlc_suffix(&v, b0));
-				} else {
-					unsigned b1 = uvlc_prefix(&v);
-					u0 = b0;
-					u1 = uvlc_ext(&v, uvlc_suffix(&v, b1));
-				}
-				goto store;
+				unsigned b1 = uvlc_prefix(v);
+				u0 = b0;
+				u1 = uvlc_ext(v, uvlc_suffix(v, b1));
 			}
+			goto store;
 		}
-		unsigned e = uvlc_pair[(uo << 6) | (unsigned)(v.acc & 63)];
-		vlc_take(&v, e & 7);
-		u0 = ((e >> 9) & 7) + vlc_take(&v, (e >> 3) & 7);
-		u1 = ((e >> 12) & 7) + vlc_take(&v, (e >> 6) & 7);
-		u0 = uvlc_ext(&v, u0) + add;
-		u1 = uvlc_ext(&v, u1) + add;
-store:
-		qt[q] = (uint16_t)t0;
-		qt[q + 1] = (uint16_t)t1;
-		qu[q] = (uint8_t)u0;
-		qu[q + 1] = (uint8_t)u1;
 	}
-	*vp = v;
-	*mel_s = ms;
+	unsigned e = uvlc_pair[(uo << 6) | (unsigned)(v->acc & 63)];
+	vlc_take(v, e & 7);
+	u0 = ((e >> 9) & 7) + vlc_take(v, (e >> 3) & 7);
+	u1 = ((e >> 12) & 7) + vlc_take(v, (e >> 6) & 7);
+	u0 = uvlc_ext(v, u0) + add;
+	u1 = uvlc_ext(v, u1) + add;
+store:
+	qt[q] = (uint16_t)t0;
+	qt[q + 1] = (uint16_t)t1;
+	qu[q] = (uint8_t)u0;
+	qu[q + 1] = (uint8_t)u1;
 }
 
 /* ---- Phase 2: MagSgn of one line pair ---- */
@@ -370,59 +371,88 @@ store_pair(int32_t *p, int32_t a, int32_t b)
 	memcpy(p, t, 8);
 }
 
-/* Decodes the MagSgn samples of the qw quads of one line pair into row0 (and row1 when
- * not NULL), w columns; e_above / e_cur: exponents of the bottom row of the line pair
- * above / of this one, column c at index c + 1.  RP_E_CORRUPT when a quad's exponent
- * bound exceeds max_u. */
+/* Phase 2 state for one line pair: its quads (qt, qu), the exponents of the bottom row
+ * of the line pair above (e_above) and of this one (e_cur), column c at index c + 1, its
+ * two output rows (row1 NULL past the block), and U_q per quad once ms_begin has run. */
+struct ms_row {
+	const uint8_t *ms;
+	uint32_t pos;
+	unsigned qw, w, max_u;
+	int first;
+	const uint16_t *qt;
+	const uint8_t *qu;
+	const uint8_t *e_above;
+	uint8_t *e_cur;
+	int32_t *row0, *row1;
+	uint32_t U[32 + 4];
+};
+
+/* U_q = u_q + kappa_q of every quad; RP_E_CORRUPT when a significant quad's exceeds
+ * max_u (the reference refuses the same quads, so statuses match). */
 static inline int
-ms_row_scalar(const uint8_t *ms, size_t *pos_io, const uint16_t *qt, const uint8_t *qu,
-	      int first, const uint8_t *e_above, uint8_t *e_cur, unsigned qw, unsigned w,
-	      int32_t *row0, int32_t *row1, unsigned max_u)
+ms_begin_scalar(struct ms_row *r)
 {
-	size_t pos = *pos_io;
-	for (unsigned q = 0; q < qw; q++) {
-		unsigned t = qt[q], x = 2 * q;
+	for (unsigned q = 0; q < r->qw; q++) {
+		unsigned t = r->qt[q], x = 2 * q;
+		unsigned rho = (t >> 4) & 15, kap = 1;
+		if (!r->first && (rho & (rho - 1))) {
+			const uint8_t *ea = r->e_above;
+			unsigned me = ea[x];
+			me = ea[x + 1] > me ? ea[x + 1] : me;
+			me = ea[x + 2] > me ? ea[x + 2] : me;
+			me = ea[x + 3] > me ? ea[x + 3] : me;
+			kap = me > 2 ? me - 1 : 1;
+		}
+		r->U[q] = r->qu[q] + kap;
+		if (RP__UNLIKELY(rho && r->U[q] > r->max_u))
+			return RP_E_CORRUPT;
+	}
+	return RP_OK;
+}
+
+/* The samples of quads q0 .. q0 + 3 (those below qw). */
+static inline void
+ms_group_scalar(struct ms_row *r, unsigned q0)
+{
+	size_t pos = r->pos;
+	unsigned qe = q0 + 4 < r->qw ? q0 + 4 : r->qw;
+	for (unsigned q = q0; q < qe; q++) {
+		unsigned t = r->qt[q], x = 2 * q;
 		int32_t v0 = 0, v1 = 0, v2 = 0, v3 = 0;
 		unsigned e1o = 0, e3o = 0;
 		if (t) {
 			unsigned rho = (t >> 4) & 15, ek = t >> 12, e1 = (t >> 8) & 15;
-			unsigned kap = 1;
-			if (!first && (rho & (rho - 1))) {
-				unsigned me = e_above[x];
-				me = e_above[x + 1] > me ? e_above[x + 1] : me;
-				me = e_above[x + 2] > me ? e_above[x + 2] : me;
-				me = e_above[x + 3] > me ? e_above[x + 3] : me;
-				kap = me > 2 ? me - 1 : 1;
-			}
-			unsigned U = qu[q] + kap, dummy;
-			if (RP__UNLIKELY(rho && U > max_u))
-				return RP_E_CORRUPT;
-			v0 = ms_sample(ms, &pos, rho & 1, U, ek & 1, e1 & 1, &dummy);
-			v1 = ms_sample(ms, &pos, (rho >> 1) & 1, U, (ek >> 1) & 1, (e1 >> 1) & 1,
-				       &e1o);
-			v2 = ms_sample(ms, &pos, (rho >> 2) & 1, U, (ek >> 2) & 1, (e1 >> 2) & 1,
-				       &dummy);
-			v3 = ms_sample(ms, &pos, (rho >> 3) & 1, U, (ek >> 3) & 1, (e1 >> 3) & 1,
-				       &e3o);
+			unsigned U = r->U[q], dummy;
+			v0 = ms_sample(r->ms, &pos, rho & 1, U, ek & 1, e1 & 1, &dummy);
+			v1 = ms_sample(r->ms, &pos, (rho >> 1) & 1, U, (ek >> 1) & 1,
+				       (e1 >> 1) & 1, &e1o);
+			v2 = ms_sample(r->ms, &pos, (rho >> 2) & 1, U, (ek >> 2) & 1,
+				       (e1 >> 2) & 1, &dummy);
+			v3 = ms_sample(r->ms, &pos, (rho >> 3) & 1, U, (ek >> 3) & 1,
+				       (e1 >> 3) & 1, &e3o);
 		}
-		e_cur[x + 1] = (uint8_t)e1o;
-		e_cur[x + 2] = (uint8_t)e3o;
-		if (x + 1 < w) {
-			store_pair(row0 + x, v0, v2);
-			if (row1)
-				store_pair(row1 + x, v1, v3);
+		r->e_cur[x + 1] = (uint8_t)e1o;
+		r->e_cur[x + 2] = (uint8_t)e3o;
+		if (x + 1 < r->w) {
+			store_pair(r->row0 + x, v0, v2);
+			if (r->row1)
+				store_pair(r->row1 + x, v1, v3);
 		} else {
-			row0[x] = v0;
-			if (row1)
-				row1[x] = v1;
+			r->row0[x] = v0;
+			if (r->row1)
+				r->row1[x] = v1;
 		}
 	}
-	*pos_io = pos;
-	return RP_OK;
+	r->pos = (uint32_t)pos;
 }
 
-#ifndef RP__HTDEC_MS_ROW
-#define RP__HTDEC_MS_ROW ms_row_scalar
+#ifdef RP__HTDEC_MS_BEGIN
+/* The including file's vector kernels, defined after this file. */
+static inline int RP__HTDEC_MS_BEGIN(struct ms_row *r);
+static inline void RP__HTDEC_MS_GROUP(struct ms_row *r, unsigned q0);
+#else
+#define RP__HTDEC_MS_BEGIN ms_begin_scalar
+#define RP__HTDEC_MS_GROUP ms_group_scalar
 #endif
 
 int
@@ -433,7 +463,7 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 	_Alignas(64) uint8_t ms[MS_BUF_BYTES];
 	/* Table words of two line pairs, one slot of zeros on either side. */
 	uint16_t qt_buf[2][32 + 4];
-	uint8_t qu[32 + 2];
+	uint8_t qu_buf[2][32 + 16];
 	uint8_t e_buf[2][64 + 8];
 
 	if (w == 0 || h == 0 || w > 64 || h > 64 || (size_t)w * h > RP__HT_MAX_CB_SAMPLES ||
@@ -446,9 +476,8 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 		return RP_E_CORRUPT;
 	size_t ms_len = len - scup;
 
-	size_t ms_avail = ms_unstuff(seg, ms_len, ms), pos = 0;
+	size_t ms_avail = ms_unstuff(seg, ms_len, ms);
 	struct mel_r mel = { .p = seg + ms_len, .end = seg + len };
-	unsigned mel_s = 0;
 	struct vlc_r vlc = { .p = seg + len - 2, .start = seg + ms_len };
 	{
 		/* The byte before last: its low nibble is Scup's; the encoder saw 0xF there
@@ -465,34 +494,60 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 	}
 
 	memset(qt_buf, 0, sizeof(qt_buf));
+	memset(qu_buf, 0, sizeof(qu_buf));
 	memset(e_buf, 0, sizeof(e_buf));
 	uint16_t *qa = qt_buf[0] + 1, *qc = qt_buf[1] + 1;
+	uint8_t *ua = qu_buf[0], *uc = qu_buf[1];
 	uint8_t *e_above = e_buf[0], *e_cur = e_buf[1];
 	unsigned qw = (w + 1) / 2;
-	unsigned max_u = max_bits + 1;  /* exponents above Mb + 1 cannot be lossless data */
+	unsigned ms_state = 0, nctx = 0;
+	struct ms_row r = { .ms = ms, .qw = qw, .w = w, .max_u = max_bits + 1 };
 
+	/* Phase 1 runs one line pair ahead of phase 2, in the same loop: VLC decoding is
+	 * one long chain of dependent lookups, MagSgn is independent vector work, and
+	 * interleaved the core overlaps them.  Line pair 0 first, alone. */
+	for (unsigned q = 0; q < qw; q += 2)
+		vlc_pair(&vlc, &ms_state, &nctx, &mel, dec32, 1, NULL, q, qw, qa, ua);
 	for (unsigned y = 0; y < h; y += 2) {
-		int first = y == 0;
-		if (first)
-			vlc_row(&vlc, &mel, &mel_s, dec32, 1, qa, qw, qc, qu);
-		else
-			vlc_row(&vlc, &mel, &mel_s, dec32 + 1024, 0, qa, qw, qc, qu);
 		/* Ones past the segment, as far as this line pair can read (a quad reads at
 		 * most 4 x 31 bits). */
-		size_t need = (pos >> 3) + 16u * qw + 16u;
+		size_t need = (size_t)(r.pos >> 3) + 16u * qw + MS_TAIL;
 		if (RP__UNLIKELY(need > ms_avail)) {
 			memset(ms + ms_avail, 0xFF, need - ms_avail);
 			ms_avail = need;
 		}
-		int32_t *row0 = coef + (size_t)y * stride;
-		int32_t *row1 = y + 1 < h ? row0 + stride : NULL;
-		int rc = RP__HTDEC_MS_ROW(ms, &pos, qc, qu, first, e_above, e_cur, qw, w, row0,
-					  row1, max_u);
+		r.first = y == 0;
+		r.qt = qa;
+		r.qu = ua;
+		r.e_above = e_above;
+		r.e_cur = e_cur;
+		r.row0 = coef + (size_t)y * stride;
+		r.row1 = y + 1 < h ? r.row0 + stride : NULL;
+		int rc = RP__HTDEC_MS_BEGIN(&r);
 		if (rc != RP_OK)
 			return rc;
+		if (y + 2 < h) {
+			uint16_t cab[32 + 2];
+			above_ctx(qa, qw, cab);
+			nctx = 0;
+			for (unsigned q = 0; q < qw; q += 4) {
+				vlc_pair(&vlc, &ms_state, &nctx, &mel, dec32 + 1024, 0, cab, q, qw,
+					 qc, uc);
+				if (q + 2 < qw)
+					vlc_pair(&vlc, &ms_state, &nctx, &mel, dec32 + 1024, 0, cab,
+						 q + 2, qw, qc, uc);
+				RP__HTDEC_MS_GROUP(&r, q);
+			}
+		} else {
+			for (unsigned q = 0; q < qw; q += 4)
+				RP__HTDEC_MS_GROUP(&r, q);
+		}
 		uint16_t *tq = qa;
 		qa = qc;
 		qc = tq;
+		uint8_t *tu = ua;
+		ua = uc;
+		uc = tu;
 		uint8_t *te = e_above;
 		e_above = e_cur;
 		e_cur = te;
