@@ -271,6 +271,18 @@ rp__ht_ws_release(struct rp__ht_workspace *ws)
 	}
 }
 
+void
+rp__ht_ws_trim(struct rp__ht_workspace *ws)
+{
+	size_t total = 0;
+	if (!ws)
+		return;
+	for (unsigned i = 0; i < RP__HT_WS_SLOTS; i++)
+		total += ws->cap[i];
+	if (total > RP__HT_WS_KEEP)
+		rp__ht_ws_release(ws);
+}
+
 void *
 rp__ht_workspace_new(void)
 {

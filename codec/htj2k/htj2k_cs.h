@@ -86,6 +86,12 @@ struct rp__ht_workspace {
 void *rp__ht_ws_get(struct rp__ht_workspace *ws, unsigned slot, size_t size);
 /* Frees every slot; the struct can be used again. */
 void rp__ht_ws_release(struct rp__ht_workspace *ws);
+/* Called after each frame: keeps the buffers only while they total at most
+ * RP__HT_WS_KEEP bytes, so that a pipeline worker that met one 4664 x 3064 mammogram does
+ * not hold ~200 MB for the rest of the study (a frame that large pays its page faults;
+ * they are a small part of its coding time). */
+#define RP__HT_WS_KEEP ((size_t)64 << 20)
+void rp__ht_ws_trim(struct rp__ht_workspace *ws);
 void *rp__ht_workspace_new(void);
 void rp__ht_workspace_free(void *ws);
 

@@ -692,5 +692,6 @@ fail:
 	free(incl.nodes);
 	free(zbp.nodes);
 	rp__ht_ws_release(&call_ws);
+	rp__ht_ws_trim(ws);
 	return ret;
 }

@@ -534,5 +534,6 @@ fail:
 	free(zbp.nodes);
 	free(leafv);
 	rp__ht_ws_release(&call_ws);
+	rp__ht_ws_trim(ws);
 	return ret;
 }
