@@ -135,14 +135,16 @@ static void
 hte_load_pair(const int32_t *r0, const int32_t *r1, unsigned w, unsigned nq, uint32_t *v,
 	      uint8_t *e)
 {
+	static const int32_t zero_row[64];
+	const int32_t *r1z = r1 ? r1 : zero_row;
+	/* Quad order is the interleave of the two rows; no branch on the data (a zero
+	 * sample is as likely as not). */
 	for (unsigned i = 0; i < 4 * nq; i++) {
-		unsigned x = i / 2;     /* quad order: column 2q + (n >> 1), row n & 1 */
-		int32_t c = 0;
-		if (x < w)
-			c = (i & 1) ? (r1 ? r1[x] : 0) : r0[x];
+		unsigned x = i / 2;
+		int32_t c = x < w ? ((i & 1) ? r1z[x] : r0[x]) : 0;
 		uint32_t mu = c < 0 ? (uint32_t)0 - (uint32_t)c : (uint32_t)c;
 		v[i] = 2 * (mu - 1) + (c < 0);
-		e[i] = mu ? (uint8_t)(32 - __builtin_clz(2 * mu - 1)) : 0;
+		e[i] = (uint8_t)((mu != 0) * (32 - __builtin_clz((2 * mu - 1) | 1)));
 	}
 }
 #endif
