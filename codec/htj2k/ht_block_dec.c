@@ -11,21 +11,25 @@
 
 #include "simd/cpu.h"
 
-static uint32_t dec32[2 * 1024];
+static uint32_t dec32[2 * 2048];
 static pthread_once_t dec32_once = PTHREAD_ONCE_INIT;
 
 static void
 build_dec32(void)
 {
 	const struct rp__ht_tables *t = rp__ht_tables_get();
-	for (unsigned i = 0; i < 1024; i++) {
-		unsigned e0 = t->dec[0][i], e1 = t->dec[1][i];
-		unsigned r0 = (e0 >> 4) & 15, r1 = (e1 >> 4) & 15;
-		/* First line pair: c_q of the next quad = (rho >> 1) | (rho & 1); others: its
-		 * bit 1 = rho bit 2 or 3 (the right column). */
-		dec32[i] = e0 | (((r0 >> 1) | (r0 & 1)) << 7) << 16;
-		dec32[1024 + i] = e1 | ((((r1 >> 2) | (r1 >> 3)) & 1) << 8) << 16;
-	}
+	for (unsigned k = 0; k < 2; k++)
+		for (unsigned i = 0; i < 1024; i++) {
+			unsigned e = t->dec[k][i], rho = (e >> 4) & 15, next;
+			/* First line pair: c_q of the next quad = (rho >> 1) | (rho & 1);
+			 * others: its bit 1 = rho bit 2 or 3 (the right column). */
+			if (k == 0)
+				next = ((rho >> 1) | (rho & 1)) << 7;
+			else
+				next = (((rho >> 2) | (rho >> 3)) & 1) << 8;
+			dec32[k * 2048 + i] = (e & 7) | ((e >> 3) & 1) << 6 | next | e << 16;
+			dec32[k * 2048 + 1024 + i] = 0;
+		}
 }
 
 const uint32_t *

@@ -19,10 +19,12 @@ int rp__ht_decode_block_ref(const uint8_t *seg, size_t len, unsigned w, unsigned
 int rp__ht_decode_block_isa(const uint8_t *seg, size_t len, unsigned w, unsigned h,
 			    int32_t *coef, size_t stride, unsigned max_bits, uint32_t cpu_mask);
 
-/* The CxtVLC decoding tables of rp__ht_tables (first line pair, then the others: index
- * (c_q << 7) | next 7 bits), widened to 32 bits: the low 16 as there, bits 16 and up the
- * part of the next quad's index that this quad's rho gives ((c_q contribution) << 7).
- * Never NULL; built once, thread-safe. */
+/* The CxtVLC decoding tables of rp__ht_tables (first line pair, then the others), 2048
+ * entries each: index (c_q << 7) | next 7 bits, and (1 << 10) | anything for a quad that
+ * MEL made insignificant (all zero).  Entry: bits 0-2 codeword length, 3-5 zero (so that
+ * the entry is its own shift count), 6 u_off, 7-9 the part of the next quad's index that
+ * this quad's rho gives, 16-31 the rp__ht_tables word (rho, u_off, e_k, e_1).  Never
+ * NULL; built once, thread-safe. */
 const uint32_t *rp__ht_dec32(void);
 
 /* One build of the fast decoder per ISA (ht_block_dec_impl.h); reached through the two

@@ -116,33 +116,44 @@ mel_bit(struct mel_r *m)
 	return (m->byte >> m->bits) & 1;
 }
 
-/* A new MEL symbol: a run of 2^e zeros (bit 1), or a shorter run ended by a one.
- * Returned as 2 x run + (ended by a one): the state vlc_row() keeps in a register. */
-static __attribute__((noinline)) unsigned
-mel_next(struct mel_r *m)
+/* The MEL bits still to be used, least significant first, as the caller's locals:
+ * decoded whole symbols ahead, so that taking a bit is a shift. */
+struct mel_q {
+	uint64_t q;
+	unsigned n;
+};
+
+/* Decodes MEL symbols until more than 31 bits wait: a run of 2^e zeros (bit 1), or a
+ * shorter run of zeros and a one.  Past the segment the reader sees ones, as the
+ * standard says, so decoding ahead of need changes nothing. */
+static __attribute__((noinline)) void
+mel_refill(struct mel_r *m, struct mel_q *mq)
 {
-	int e = mel_exp[m->k];
-	if (mel_bit(m)) {
-		if (m->k < 12)
-			m->k++;
-		return 2u << e;
+	while (mq->n <= 31) {
+		int e = mel_exp[m->k];
+		if (mel_bit(m)) {
+			mq->n += 1u << e;       /* zeros */
+			if (m->k < 12)
+				m->k++;
+		} else {
+			unsigned r = 0;
+			while (e-- > 0)
+				r = (r << 1) | mel_bit(m);
+			mq->q |= 1ull << (mq->n + r);
+			mq->n += r + 1;
+			if (m->k > 0)
+				m->k--;
+		}
 	}
-	unsigned r = 0;
-	while (e-- > 0)
-		r = (r << 1) | mel_bit(m);
-	if (m->k > 0)
-		m->k--;
-	return 2 * r + 1;
 }
 
-/* The next MEL bit; *s: 2 x zeros left + (a one after them). */
-static inline __attribute__((always_inline)) unsigned
-mel_get(struct mel_r *m, unsigned *s)
+/* The next MEL bit; the caller has made sure one waits. */
+static inline unsigned
+mel_get(struct mel_q *mq)
 {
-	if (*s == 0)
-		*s = mel_next(m);
-	unsigned bit = *s == 1;
-	*s -= 2 - bit;
+	unsigned bit = (unsigned)mq->q & 1;
+	mq->q >>= 1;
+	mq->n--;
 	return bit;
 }
 
@@ -155,26 +166,27 @@ struct vlc_r {
 	unsigned prev;
 };
 
-/* Called with fewer than 38 bits in acc; leaves at least 56 (zeros past the start of the
- * VLC segment). */
+/* Leaves at least 56 bits in acc (zeros past the start of the VLC segment); called
+ * before every quad pair (at most 38 bits), without a test of n: that branch was
+ * unpredictable, and the 8-byte path costs less than its mispredictions. */
 static inline __attribute__((always_inline)) void
 vlc_fill(struct vlc_r *v)
 {
 	if (RP__LIKELY(v->p - v->start >= 8)) {
 		/* Eight bytes none of which has 0x7F in its low bits: no stuffing whatever
 		 * came before them; take as many whole bytes as fit. */
-		uint64_t w = rp__load_le64(v->p - 8);
+		uint64_t w = load64(v->p - 8);
 		if (!has_zero_byte64(~(w | 0x8080808080808080ull))) {
 			unsigned nb = (63 - v->n) >> 3;
 			uint64_t r = __builtin_bswap64(w);      /* p[-1] lowest */
 			v->acc |= (r & ((1ull << (8 * nb)) - 1)) << v->n;
 			v->n += 8 * nb;
 			v->p -= nb;
-			v->prev = (unsigned)(r >> (8 * (nb - 1))) & 0xFF;
+			v->prev = nb ? (unsigned)(r >> (8 * nb - 8)) & 0xFF : v->prev;
 			return;
 		}
 	}
-	while (v->n <= 56) {
+	while (v->n < 56) {
 		unsigned b = v->p > v->start ? *--v->p : 0;
 		if (v->prev > 0x8F && (b & 0x7F) == 0x7F) {
 			v->acc |= (uint64_t)(b & 0x7F) << v->n;
@@ -185,6 +197,12 @@ vlc_fill(struct vlc_r *v)
 		}
 		v->prev = b;
 	}
+}
+
+static inline uint64_t
+bzhi64(uint64_t x, unsigned n)
+{
+	return x & ((1ull << n) - 1);   /* n < 64 */
 }
 
 /* Callers have made sure that len bits are in acc. */
@@ -205,43 +223,56 @@ static const uint8_t uvlc_pfx[8] = {
 };
 static const uint8_t uvlc_sfx_len[6] = { 0, 0, 0, 1, 0, 5 };
 
-/* Both U-VLC prefixes of a quad pair in one lookup: index (u_off of quad 1 << 7) |
- * (u_off of quad 0 << 6) | next 6 bits; value: prefix bits in all (bits 0-2), suffix
- * lengths of quad 0 and 1 (bits 3-5, 6-8), class bases of quad 0 and 1 (bits 9-11,
- * 12-14; 0 for a quad without u_off).  Generated from uvlc_pfx and uvlc_sfx_len. */
-static const uint16_t uvlc_pair[256] = {
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x0A2B, 0x0201, 0x0402, 0x0201, 0x060B, 0x0201, 0x0402, 0x0201,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5143, 0x1001, 0x2002, 0x1001, 0x3043, 0x1001, 0x2002, 0x1001,
-	0x5B6E, 0x5344, 0x5545, 0x1202, 0x574E, 0x2203, 0x1403, 0x1202,
-	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
-	0x2A2D, 0x5344, 0x3445, 0x1202, 0x260D, 0x2203, 0x1403, 0x1202,
-	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
-	0x3A6E, 0x5344, 0x5545, 0x1202, 0x364E, 0x2203, 0x1403, 0x1202,
-	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
-	0x2A2D, 0x5344, 0x3445, 0x1202, 0x260D, 0x2203, 0x1403, 0x1202,
-	0x1A2C, 0x3244, 0x2404, 0x1202, 0x160C, 0x2203, 0x1403, 0x1202,
+/* Both U-VLC prefixes and suffix lengths of a quad pair in one lookup: index (u_off of
+ * quad 1 << 7) | (u_off of quad 0 << 6) | next 6 bits; value: bits 0-5 all the bits the
+ * prefixes and suffixes take (so that it can be the shift count as it is), 6-9 the
+ * prefixes' length, 10-13 where quad 1's suffix starts, 14-16 and 17-19 the suffix
+ * lengths, 20-22 and 23-25 the class bases (0 for a quad without u_off).  Generated from
+ * uvlc_pfx and uvlc_sfx_len. */
+static const uint32_t uvlc_pair[256] = {
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x0000000,
+	0x0000000, 0x0000000, 0x0000000, 0x0000000, 0x05160C8, 0x0100441,
+	0x0200882, 0x0100441, 0x03050C4, 0x0100441, 0x0200882, 0x0100441,
+	0x05160C8, 0x0100441, 0x0200882, 0x0100441, 0x03050C4, 0x0100441,
+	0x0200882, 0x0100441, 0x05160C8, 0x0100441, 0x0200882, 0x0100441,
+	0x03050C4, 0x0100441, 0x0200882, 0x0100441, 0x05160C8, 0x0100441,
+	0x0200882, 0x0100441, 0x03050C4, 0x0100441, 0x0200882, 0x0100441,
+	0x05160C8, 0x0100441, 0x0200882, 0x0100441, 0x03050C4, 0x0100441,
+	0x0200882, 0x0100441, 0x05160C8, 0x0100441, 0x0200882, 0x0100441,
+	0x03050C4, 0x0100441, 0x0200882, 0x0100441, 0x05160C8, 0x0100441,
+	0x0200882, 0x0100441, 0x03050C4, 0x0100441, 0x0200882, 0x0100441,
+	0x05160C8, 0x0100441, 0x0200882, 0x0100441, 0x03050C4, 0x0100441,
+	0x0200882, 0x0100441, 0x28A0CC8, 0x0800441, 0x1000882, 0x0800441,
+	0x1820CC4, 0x0800441, 0x1000882, 0x0800441, 0x28A0CC8, 0x0800441,
+	0x1000882, 0x0800441, 0x1820CC4, 0x0800441, 0x1000882, 0x0800441,
+	0x28A0CC8, 0x0800441, 0x1000882, 0x0800441, 0x1820CC4, 0x0800441,
+	0x1000882, 0x0800441, 0x28A0CC8, 0x0800441, 0x1000882, 0x0800441,
+	0x1820CC4, 0x0800441, 0x1000882, 0x0800441, 0x28A0CC8, 0x0800441,
+	0x1000882, 0x0800441, 0x1820CC4, 0x0800441, 0x1000882, 0x0800441,
+	0x28A0CC8, 0x0800441, 0x1000882, 0x0800441, 0x1820CC4, 0x0800441,
+	0x1000882, 0x0800441, 0x28A0CC8, 0x0800441, 0x1000882, 0x0800441,
+	0x1820CC4, 0x0800441, 0x1000882, 0x0800441, 0x28A0CC8, 0x0800441,
+	0x1000882, 0x0800441, 0x1820CC4, 0x0800441, 0x1000882, 0x0800441,
+	0x2DB6D90, 0x29A1109, 0x2AA154A, 0x0900882, 0x2BA5D8C, 0x1100CC3,
+	0x0A00CC3, 0x0900882, 0x0D16509, 0x1921105, 0x1201104, 0x0900882,
+	0x0B05505, 0x1100CC3, 0x0A00CC3, 0x0900882, 0x151694A, 0x29A1109,
+	0x1A21546, 0x0900882, 0x1305946, 0x1100CC3, 0x0A00CC3, 0x0900882,
+	0x0D16509, 0x1921105, 0x1201104, 0x0900882, 0x0B05505, 0x1100CC3,
+	0x0A00CC3, 0x0900882, 0x1D36D8C, 0x29A1109, 0x2AA154A, 0x0900882,
+	0x1B25D88, 0x1100CC3, 0x0A00CC3, 0x0900882, 0x0D16509, 0x1921105,
+	0x1201104, 0x0900882, 0x0B05505, 0x1100CC3, 0x0A00CC3, 0x0900882,
+	0x151694A, 0x29A1109, 0x1A21546, 0x0900882, 0x1305946, 0x1100CC3,
+	0x0A00CC3, 0x0900882, 0x0D16509, 0x1921105, 0x1201104, 0x0900882,
+	0x0B05505, 0x1100CC3, 0x0A00CC3, 0x0900882,
 };
 
 static inline unsigned
@@ -267,20 +298,20 @@ uvlc_ext(struct vlc_r *v, unsigned u)
 	return u + 4 * vlc_take(v, 4);
 }
 
-/* One quad's CxtVLC word (0 when insignificant) from context index c (<< 7); c = 0 takes
- * a MEL bit first.  Branch-free but for the start of a new MEL symbol: which way a quad
- * goes is data, and mispredictions were the main cost here. */
+/* One quad's CxtVLC entry (rp__ht_dec32 layout; 0 when insignificant) from context
+ * index c (<< 7); c = 0 takes a MEL bit first.  Branch-free (which way a quad goes is
+ * data, and mispredictions flush the MagSgn work that overlaps this chain): an
+ * insignificant quad indexes the table's zero half. */
 static inline __attribute__((always_inline)) unsigned
-quad_cw(struct vlc_r *v, struct mel_r *mel, unsigned *ms, const uint32_t *tbl, unsigned c)
+quad_cw(struct vlc_r *v, struct mel_q *mq, const uint32_t *tbl, unsigned c)
 {
 	unsigned need = c == 0;
-	if (RP__UNLIKELY(need & (*ms == 0)))
-		*ms = mel_next(mel);
-	unsigned mbit = *ms == 1;
-	*ms -= (2 - mbit) & (0u - need);
-	unsigned sig = (need ^ 1) | mbit;
-	unsigned t = tbl[c | (unsigned)(v->acc & 127)] & (0u - sig);
-	vlc_take(v, t & 7);
+	unsigned insig = need & ~(unsigned)mq->q;
+	mq->q >>= need;
+	mq->n -= need;
+	unsigned t = tbl[c | (unsigned)(v->acc & 127) | insig << 10];
+	v->acc >>= t & 63;      /* bits 3-5 are 0: the count is the codeword length */
+	v->n -= t & 7;
 	return t;
 }
 
@@ -301,24 +332,25 @@ above_ctx(const uint16_t *qa, unsigned qw, uint16_t *cab)
  * cab: above_ctx() of the line pair above (unused on the first).  v, ms, nctx are the
  * caller's locals, so that they stay in registers. */
 static inline __attribute__((always_inline)) void
-vlc_pair(struct vlc_r *v, unsigned *ms, unsigned *nctx, struct mel_r *mel,
+vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 	 const uint32_t *tbl, const int first, const uint16_t *cab, unsigned q, unsigned qw,
 	 uint16_t *qt, uint8_t *qu)
 {
 	unsigned t0, t1 = 0, u0 = 0, u1 = 0;
-	if (v->n < 38)
-		vlc_fill(v);
-	t0 = quad_cw(v, mel, ms, tbl, first ? *nctx : cab[q] | *nctx);
-	*nctx = t0 >> 16;
+	vlc_fill(v);
+	if (RP__UNLIKELY(mq->n < 3))
+		mel_refill(mel, mq);
+	t0 = quad_cw(v, mq, tbl, first ? *nctx : cab[q] | *nctx);
+	*nctx = t0 & 0x380;
 	if (RP__LIKELY(q + 1 < qw)) {
-		t1 = quad_cw(v, mel, ms, tbl, first ? *nctx : cab[q + 1] | *nctx);
-		*nctx = t1 >> 16;
+		t1 = quad_cw(v, mq, tbl, first ? *nctx : cab[q + 1] | *nctx);
+		*nctx = t1 & 0x380;
 	}
 	/* Their u_q, in the standard's order: both prefixes, both suffixes, both
 	 * extensions; no branch on u_off (mode 0 reads nothing). */
-	unsigned uo = ((t0 >> 3) & 1) | ((t1 >> 2) & 2), add = 0;
+	unsigned uo = ((t0 >> 6) & 1) | ((t1 >> 5) & 2), add = 0;
 	if (first && uo == 3) {
-		if (mel_get(mel, ms)) {
+		if (mel_get(mq)) {
 			add = 2;
 		} else {
 			/* u_q of quad 0 above 2 tells a 1-bit u_q of quad 1. */
@@ -335,14 +367,19 @@ vlc_pair(struct vlc_r *v, unsigned *ms, unsigned *nctx, struct mel_r *mel,
 		}
 	}
 	unsigned e = uvlc_pair[(uo << 6) | (unsigned)(v->acc & 63)];
-	vlc_take(v, e & 7);
-	u0 = ((e >> 9) & 7) + vlc_take(v, (e >> 3) & 7);
-	u1 = ((e >> 12) & 7) + vlc_take(v, (e >> 6) & 7);
-	u0 = uvlc_ext(v, u0) + add;
-	u1 = uvlc_ext(v, u1) + add;
+	u0 = ((e >> 20) & 7) + (unsigned)bzhi64(v->acc >> ((e >> 6) & 15), (e >> 14) & 7);
+	u1 = ((e >> 23) & 7) + (unsigned)bzhi64(v->acc >> ((e >> 10) & 15), (e >> 17) & 7);
+	v->acc >>= e & 63;
+	v->n -= e & 31;
+	if (RP__UNLIKELY((u0 | u1) >= 32)) {
+		u0 = uvlc_ext(v, u0);
+		u1 = uvlc_ext(v, u1);
+	}
+	u0 += add;
+	u1 += add;
 store:
-	qt[q] = (uint16_t)t0;
-	qt[q + 1] = (uint16_t)t1;
+	qt[q] = (uint16_t)(t0 >> 16);
+	qt[q + 1] = (uint16_t)(t1 >> 16);
 	qu[q] = (uint8_t)u0;
 	qu[q + 1] = (uint8_t)u1;
 }
@@ -500,14 +537,15 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 	uint8_t *ua = qu_buf[0], *uc = qu_buf[1];
 	uint8_t *e_above = e_buf[0], *e_cur = e_buf[1];
 	unsigned qw = (w + 1) / 2;
-	unsigned ms_state = 0, nctx = 0;
+	struct mel_q mq = { 0, 0 };
+	unsigned nctx = 0;
 	struct ms_row r = { .ms = ms, .qw = qw, .w = w, .max_u = max_bits + 1 };
 
 	/* Phase 1 runs one line pair ahead of phase 2, in the same loop: VLC decoding is
 	 * one long chain of dependent lookups, MagSgn is independent vector work, and
 	 * interleaved the core overlaps them.  Line pair 0 first, alone. */
 	for (unsigned q = 0; q < qw; q += 2)
-		vlc_pair(&vlc, &ms_state, &nctx, &mel, dec32, 1, NULL, q, qw, qa, ua);
+		vlc_pair(&vlc, &mq, &nctx, &mel, dec32, 1, NULL, q, qw, qa, ua);
 	for (unsigned y = 0; y < h; y += 2) {
 		/* Ones past the segment, as far as this line pair can read (a quad reads at
 		 * most 4 x 31 bits). */
@@ -531,10 +569,10 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 			above_ctx(qa, qw, cab);
 			nctx = 0;
 			for (unsigned q = 0; q < qw; q += 4) {
-				vlc_pair(&vlc, &ms_state, &nctx, &mel, dec32 + 1024, 0, cab, q, qw,
+				vlc_pair(&vlc, &mq, &nctx, &mel, dec32 + 2048, 0, cab, q, qw,
 					 qc, uc);
 				if (q + 2 < qw)
-					vlc_pair(&vlc, &ms_state, &nctx, &mel, dec32 + 1024, 0, cab,
+					vlc_pair(&vlc, &mq, &nctx, &mel, dec32 + 2048, 0, cab,
 						 q + 2, qw, qc, uc);
 				RP__HTDEC_MS_GROUP(&r, q);
 			}
