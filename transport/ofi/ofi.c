@@ -10,9 +10,9 @@
  *
  * One fabric, domain and address vector per side (per rp_send call, per rp_serve), one
  * endpoint and completion queue per connection, so N streams are N endpoints (N sockets
- * with the tcp provider).  Endpoints are built ahead by a builder thread: opening one
- * (ofi_rxm clears its receive pool at fi_enable) overlaps the previous connection's
- * handshake instead of adding to it.
+ * with the tcp provider).  A sender opens its connections at once (send.c), so their
+ * endpoints are built in parallel; a receiver keeps one built ahead by a builder thread
+ * (ofi_rxm clears its receive pool at fi_enable), ready for the next connection.
  *
  * Two data paths, chosen per connection at the address exchange:
  * - tagged sends (every provider): the tag's upper 32 bits are a random number the client
@@ -99,6 +99,8 @@ struct ofi_tls {
 	uint64_t next_key;           /* requested MR keys, where the provider wants them */
 	struct ofi_ep *spare;        /* built ahead, not yet taken */
 	unsigned nspare, want;
+	bool server;                 /* builds endpoints ahead (a client opens its
+				      * connections at once and then stops) */
 	bool builder, stop;
 	pthread_t builder_thread;
 };
@@ -305,8 +307,9 @@ fail:
 	return st;
 }
 
-/* Keeps t->want endpoints built ahead, so that a connection's fi_enable (ofi_rxm's pool:
- * 0.06-0.25 s here) runs while the previous connection does its handshake. */
+/* Receiver side: keeps t->want endpoints built ahead, so that a connection's fi_enable
+ * (ofi_rxm's pool: 0.06-0.25 s here) is not part of its handshake.  Not on the sender: a
+ * one-shot process would build a spare for nothing and wait for it at exit. */
 static void *
 builder_main(void *arg)
 {
@@ -347,7 +350,7 @@ take_ep(struct ofi_tls *t, struct ofi_ep **ret, struct rp_errbuf *err)
 		t->nspare--;
 		e->next = NULL;
 	}
-	if (!t->builder && !t->stop) {
+	if (t->server && !t->builder && !t->stop) {
 		t->want = OFI_SPARES;
 		t->builder = pthread_create(&t->builder_thread, NULL, builder_main, t) == 0;
 	}
@@ -420,6 +423,7 @@ ofi_tls_create(const struct rp_tls_config *cfg, bool server, struct rp__tls **re
 	t->seg = cfg->ofi_seg ? cfg->ofi_seg : OFI_DEFAULT_SEG;
 	t->window = cfg->ofi_window ? cfg->ofi_window : OFI_DEFAULT_WINDOW;
 	t->next_key = 1;
+	t->server = server;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, NULL);
 	int r, st = lookup(t, !cfg->ofi_no_rma, err);
