@@ -787,6 +787,54 @@ open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
 	return RP_OK;
 }
 
+/* Streams 1..N-1 open at once: each open is a TCP (+TLS, + fabric address exchange)
+ * handshake and a HELLO/WELCOME round trip, so one after another they cost N times those
+ * round trips on a long link (and N fabric endpoint setups with --fabric). */
+struct opener {
+	struct sender *s;
+	unsigned i;
+	const struct rp__wbuf *manifest;
+	pthread_t thread;
+	int status;
+	struct rp_errbuf err;
+};
+
+static void *
+opener_main(void *arg)
+{
+	struct opener *op = arg;
+	op->status = open_stream(op->s, op->i, op->manifest, &op->err);
+	return NULL;
+}
+
+static void
+open_streams(struct sender *s, const struct rp__wbuf *manifest)
+{
+	struct opener *op = calloc(s->nst, sizeof(*op));
+	bool *threaded = calloc(s->nst, sizeof(*threaded));
+	for (unsigned i = 1; i < s->nst; i++) {
+		if (op && threaded) {
+			op[i] = (struct opener){.s = s, .i = i, .manifest = manifest};
+			threaded[i] = pthread_create(&op[i].thread, NULL, opener_main, &op[i]) == 0;
+			if (!threaded[i])
+				opener_main(&op[i]);
+		} else {
+			struct rp_errbuf e2;
+			if (open_stream(s, i, manifest, &e2) < 0)
+				log_event(s, "stream_failed", e2.msg);
+		}
+	}
+	/* Logged here, one at a time: the log callback is never called from two threads. */
+	for (unsigned i = 1; op && threaded && i < s->nst; i++) {
+		if (threaded[i])
+			pthread_join(op[i].thread, NULL);
+		if (op[i].status < 0)
+			log_event(s, "stream_failed", op[i].err.msg);
+	}
+	free(op);
+	free(threaded);
+}
+
 static int
 finish_session(struct sender *s, struct rp_errbuf *err)
 {
@@ -963,11 +1011,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		rep->wall_s = rp__now() - s->t0;
 		goto out;
 	}
-	for (unsigned i = 1; i < s->nst; i++) {
-		struct rp_errbuf e2;
-		if (open_stream(s, i, &man, &e2) < 0)
-			log_event(s, "stream_failed", e2.msg);
-	}
+	open_streams(s, &man);
 	for (unsigned i = 0; i < s->nst; i++)
 		if (s->st[i].alive)
 			s->live++;
