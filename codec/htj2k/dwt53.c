@@ -27,16 +27,30 @@ rp__dwt_kernels_select(uint32_t cpu_mask)
 	return &rp__dwt_kernels_scalar;
 }
 
-/* Each level is cut into this many column strips (vertical pass) and row strips
- * (horizontal pass), run on the pool.  A fixed count, not the thread count: every sample
- * is computed by the same operations whatever the split, and a fixed split keeps the
- * scratch layout independent of the pool. */
+/* With a pool, each level is cut into up to this many column strips (vertical pass) and
+ * row strips (horizontal pass).  Every sample is computed by the same operations whatever
+ * the split, so the output never depends on it.  Strips stay at least MIN_STRIP_COLS
+ * columns wide (shorter rows vectorize poorly) and MIN_STRIP_ROWS rows high; without a
+ * pool there is one strip. */
 #define STRIPS 16u
+#define MIN_STRIP_COLS 64u
+#define MIN_STRIP_ROWS 8u
+
+static unsigned
+strips_for(const struct rp_pool *pool, unsigned n, unsigned min)
+{
+	if (!pool)
+		return 1;
+	unsigned s = n / min;
+	return s < 1 ? 1 : s > STRIPS ? STRIPS : s;
+}
 
 size_t
 rp__dwt_tmp_count(unsigned w, unsigned h)
 {
-	return (size_t)w * h + STRIPS * (2 * (size_t)(w > h ? w : h) + 16);
+	/* The vertical pass parks the high rows (h / 2 of them) of its strip; the horizontal
+	 * pass needs one line per strip. */
+	return (size_t)w * (h / 2 + 1) + STRIPS * (2 * (size_t)(w > h ? w : h) + 16);
 }
 
 void
@@ -61,20 +75,22 @@ struct dwt_pass {
 	size_t stride;
 	unsigned w, h;
 	int32_t *tmp;
-	size_t line_tmp;        /* per-strip line scratch, after the w * h block */
+	size_t line_tmp;        /* per-strip line scratch, after the vertical pass's block */
 	int inverse;
+	unsigned nstrips;
 };
 
 static void
 vert_strip(void *arg, size_t i, unsigned worker)
 {
 	struct dwt_pass *p = arg;
-	unsigned x0 = (unsigned)(i * p->w / STRIPS), x1 = (unsigned)((i + 1) * p->w / STRIPS);
+	unsigned x0 = (unsigned)(i * p->w / p->nstrips);
+	unsigned x1 = (unsigned)((i + 1) * p->w / p->nstrips);
 	(void)worker;
 	if (x1 <= x0)
 		return;
-	/* Strip i's deinterleave scratch is columns [x0, x1) of a w x h block. */
-	int32_t *t = p->tmp + (size_t)x0 * p->h;
+	/* Strip i's high rows go to columns [x0, x1) of a w x (h / 2 + 1) block. */
+	int32_t *t = p->tmp + (size_t)x0 * (p->h / 2 + 1);
 	if (p->inverse)
 		p->k->inv_vert(p->data + x0, p->stride, x1 - x0, p->h, t);
 	else
@@ -85,8 +101,9 @@ static void
 horiz_strip(void *arg, size_t i, unsigned worker)
 {
 	struct dwt_pass *p = arg;
-	unsigned y0 = (unsigned)(i * p->h / STRIPS), y1 = (unsigned)((i + 1) * p->h / STRIPS);
-	int32_t *t = p->tmp + (size_t)p->w * p->h + i * p->line_tmp;
+	unsigned y0 = (unsigned)(i * p->h / p->nstrips);
+	unsigned y1 = (unsigned)((i + 1) * p->h / p->nstrips);
+	int32_t *t = p->tmp + (size_t)p->w * (p->h / 2 + 1) + i * p->line_tmp;
 	(void)worker;
 	for (unsigned y = y0; y < y1; y++) {
 		if (p->inverse)
@@ -103,9 +120,11 @@ rp__dwt53_forward_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t 
 {
 	size_t line = 2 * (size_t)(w > h ? w : h) + 16;
 	for (unsigned l = 0; l < levels; l++) {
-		struct dwt_pass p = { k, data, stride, w, h, tmp, line, 0 };
-		rp_pool_parallel_for(pool, STRIPS, vert_strip, &p);
-		rp_pool_parallel_for(pool, STRIPS, horiz_strip, &p);
+		struct dwt_pass p = { k, data, stride, w, h, tmp, line, 0, 0 };
+		p.nstrips = strips_for(pool, w, MIN_STRIP_COLS);
+		rp_pool_parallel_for(pool, p.nstrips, vert_strip, &p);
+		p.nstrips = strips_for(pool, h, MIN_STRIP_ROWS);
+		rp_pool_parallel_for(pool, p.nstrips, horiz_strip, &p);
 		w = (w + 1) / 2;
 		h = (h + 1) / 2;
 	}
@@ -123,8 +142,10 @@ rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t 
 			lw = (lw + 1) / 2;
 			lh = (lh + 1) / 2;
 		}
-		struct dwt_pass p = { k, data, stride, lw, lh, tmp, line, 1 };
-		rp_pool_parallel_for(pool, STRIPS, horiz_strip, &p);
-		rp_pool_parallel_for(pool, STRIPS, vert_strip, &p);
+		struct dwt_pass p = { k, data, stride, lw, lh, tmp, line, 1, 0 };
+		p.nstrips = strips_for(pool, lh, MIN_STRIP_ROWS);
+		rp_pool_parallel_for(pool, p.nstrips, horiz_strip, &p);
+		p.nstrips = strips_for(pool, lw, MIN_STRIP_COLS);
+		rp_pool_parallel_for(pool, p.nstrips, vert_strip, &p);
 	}
 }
