@@ -18,6 +18,10 @@ const struct rp__dwt_kernels rp__dwt_kernels_scalar = {
 const struct rp__dwt_kernels *
 rp__dwt_kernels_select(uint32_t cpu_mask)
 {
+#ifdef RP_HTJ2K_HAVE_AVX512
+	if (rp__cpu_features(cpu_mask) & RP__CPU_AVX512)
+		return &rp__dwt_kernels_avx512;
+#endif
 #ifdef RP_HTJ2K_HAVE_AVX2
 	if (rp__cpu_features(cpu_mask) & RP__CPU_AVX2)
 		return &rp__dwt_kernels_avx2;

@@ -82,10 +82,10 @@ size_t rp__ht_block_bound(unsigned w, unsigned h);
 
 /* Decodes one HT cleanup segment (seg, len) into coef (w x h, stride), as sign-magnitude
  * ints: the value of each coefficient is +-mu.  Every one of the w x h coefficients is
- * written, zeros included: callers reuse planes without clearing them.  missing_msbs_p1: the cleanup pass codes
- * magnitude bits down to bit plane p = mb - 1 - zero_bitplanes, which must be 0 for
- * a lossless (cleanup-only) block; the caller checks that.  Bounds-checked: any segment
- * gives RP_OK or RP_E_CORRUPT, never a read outside seg. */
+ * written, zeros included: callers reuse planes without clearing them.  missing_msbs_p1:
+ * the cleanup pass codes magnitude bits down to bit plane p = mb - 1 - zero_bitplanes,
+ * which must be 0 for a lossless (cleanup-only) block; the caller checks that.
+ * Bounds-checked: any segment gives RP_OK or RP_E_CORRUPT, never a read outside seg. */
 int rp__ht_decode_block(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,
 			size_t stride, unsigned max_bits);
 
@@ -108,6 +108,7 @@ struct rp__dwt_kernels {
 };
 extern const struct rp__dwt_kernels rp__dwt_kernels_scalar;
 extern const struct rp__dwt_kernels rp__dwt_kernels_avx2;
+extern const struct rp__dwt_kernels rp__dwt_kernels_avx512;
 
 /* The best kernels the CPU runs, within cpu_mask (simd/cpu.h; 0 = all).  Never NULL. */
 const struct rp__dwt_kernels *rp__dwt_kernels_select(uint32_t cpu_mask);

@@ -21,6 +21,13 @@ if(RP_ENABLE_AVX2 AND DEFINED RP_AVX2_FLAGS)
   set_property(SOURCE codec/htj2k/dwt53.c APPEND PROPERTY COMPILE_DEFINITIONS
     RP_HTJ2K_HAVE_AVX2)
 endif()
+if(RP_ENABLE_AVX512 AND DEFINED RP_AVX512_FLAGS)
+  list(APPEND RP_LIB_SOURCES codec/htj2k/dwt53_avx512.c)
+  set_source_files_properties(codec/htj2k/dwt53_avx512.c PROPERTIES
+    COMPILE_OPTIONS "${RP_AVX512_FLAGS};-O3")
+  set_property(SOURCE codec/htj2k/dwt53.c APPEND PROPERTY COMPILE_DEFINITIONS
+    RP_HTJ2K_HAVE_AVX512)
+endif()
 
 # The fast HT block encoder built again with AVX2 and with AVX-512 (ht_block_enc_impl.h),
 # chosen at run time in ht_block_enc.c.
