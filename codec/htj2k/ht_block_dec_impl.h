@@ -401,6 +401,20 @@ ms_sample(const uint8_t *ms, size_t *pos, unsigned sig, unsigned U, unsigned ek,
 	return (int32_t)(((mu ^ (0u - s)) + s) & (0u - sig));
 }
 
+/* ms_sample() from a window that holds this sample's bits at its bottom. */
+static inline int32_t
+win_sample(uint64_t *win, size_t *pos, unsigned sig, unsigned U, unsigned ek, unsigned e1,
+	   unsigned *e_out)
+{
+	unsigned m = (U - ek) & (0u - sig);
+	uint32_t v = (uint32_t)(*win & ((1ull << m) - 1)) | (e1 << m);
+	*win >>= m;
+	*pos += m;
+	uint32_t s = v & 1, mu = (v >> 1) + 1;
+	*e_out = (32u - (unsigned)__builtin_clz(v | 1)) & (0u - sig);
+	return (int32_t)(((mu ^ (0u - s)) + s) & (0u - sig));
+}
+
 static inline void
 store_pair(int32_t *p, int32_t a, int32_t b)
 {
@@ -429,26 +443,28 @@ struct ms_row {
 static inline int
 ms_begin_scalar(struct ms_row *r)
 {
+	const uint8_t *ea = r->e_above;
+	unsigned bad = 0;
 	for (unsigned q = 0; q < r->qw; q++) {
 		unsigned t = r->qt[q], x = 2 * q;
 		unsigned rho = (t >> 4) & 15, kap = 1;
-		if (!r->first && (rho & (rho - 1))) {
-			const uint8_t *ea = r->e_above;
-			unsigned me = ea[x];
-			me = ea[x + 1] > me ? ea[x + 1] : me;
-			me = ea[x + 2] > me ? ea[x + 2] : me;
-			me = ea[x + 3] > me ? ea[x + 3] : me;
-			kap = me > 2 ? me - 1 : 1;
+		if (!r->first) {
+			/* Branch-free: whether rho has two bits set is data. */
+			unsigned m01 = ea[x] > ea[x + 1] ? ea[x] : ea[x + 1];
+			unsigned m23 = ea[x + 2] > ea[x + 3] ? ea[x + 2] : ea[x + 3];
+			unsigned me = m01 > m23 ? m01 : m23;
+			unsigned k = me > 2 ? me - 1 : 1;
+			kap = (rho & (rho - 1)) ? k : 1;
 		}
-		r->U[q] = r->qu[q] + kap;
-		if (RP__UNLIKELY(rho && r->U[q] > r->max_u))
-			return RP_E_CORRUPT;
+		unsigned U = r->qu[q] + kap;
+		r->U[q] = U;
+		bad |= (rho != 0) & (U > r->max_u);
 	}
-	return RP_OK;
+	return bad ? RP_E_CORRUPT : RP_OK;
 }
 
 /* The samples of quads q0 .. q0 + 3 (those below qw). */
-static inline void
+static inline __attribute__((always_inline)) void
 ms_group_scalar(struct ms_row *r, unsigned q0)
 {
 	size_t pos = r->pos;
@@ -460,13 +476,25 @@ ms_group_scalar(struct ms_row *r, unsigned q0)
 		if (t) {
 			unsigned rho = (t >> 4) & 15, ek = t >> 12, e1 = (t >> 8) & 15;
 			unsigned U = r->U[q], dummy;
-			v0 = ms_sample(r->ms, &pos, rho & 1, U, ek & 1, e1 & 1, &dummy);
-			v1 = ms_sample(r->ms, &pos, (rho >> 1) & 1, U, (ek >> 1) & 1,
-				       (e1 >> 1) & 1, &e1o);
-			v2 = ms_sample(r->ms, &pos, (rho >> 2) & 1, U, (ek >> 2) & 1,
-				       (e1 >> 2) & 1, &dummy);
-			v3 = ms_sample(r->ms, &pos, (rho >> 3) & 1, U, (ek >> 3) & 1,
-				       (e1 >> 3) & 1, &e3o);
+			if (U <= 14) {
+				/* All four samples' bits (at most 4 x 14) in one window. */
+				uint64_t win = load64(r->ms + (pos >> 3)) >> (pos & 7);
+				v0 = win_sample(&win, &pos, rho & 1, U, ek & 1, e1 & 1, &dummy);
+				v1 = win_sample(&win, &pos, (rho >> 1) & 1, U, (ek >> 1) & 1,
+						(e1 >> 1) & 1, &e1o);
+				v2 = win_sample(&win, &pos, (rho >> 2) & 1, U, (ek >> 2) & 1,
+						(e1 >> 2) & 1, &dummy);
+				v3 = win_sample(&win, &pos, (rho >> 3) & 1, U, (ek >> 3) & 1,
+						(e1 >> 3) & 1, &e3o);
+			} else {
+				v0 = ms_sample(r->ms, &pos, rho & 1, U, ek & 1, e1 & 1, &dummy);
+				v1 = ms_sample(r->ms, &pos, (rho >> 1) & 1, U, (ek >> 1) & 1,
+					       (e1 >> 1) & 1, &e1o);
+				v2 = ms_sample(r->ms, &pos, (rho >> 2) & 1, U, (ek >> 2) & 1,
+					       (e1 >> 2) & 1, &dummy);
+				v3 = ms_sample(r->ms, &pos, (rho >> 3) & 1, U, (ek >> 3) & 1,
+					       (e1 >> 3) & 1, &e3o);
+			}
 		}
 		r->e_cur[x + 1] = (uint8_t)e1o;
 		r->e_cur[x + 2] = (uint8_t)e3o;
