@@ -38,8 +38,10 @@ _Static_assert(RP__HT_ENC_QPAD >= HTE_QMAX + HTE_QSTEP + 1, "scratch too small")
 
 #if defined(__GNUC__)
 #define HTE_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HTE_NOINLINE __attribute__((noinline))
 #else
 #define HTE_LIKELY(x) (x)
+#define HTE_NOINLINE
 #endif
 
 static const uint64_t hte_ones8 = 0x0101010101010101ull;
@@ -160,7 +162,7 @@ struct hte_ms {
 	unsigned max_bits;      /* width of the byte being filled: 8, or 7 after 0xFF */
 };
 
-static void
+static HTE_NOINLINE void
 hte_ms_slow(struct hte_ms *s)
 {
 	while (s->nacc >= s->max_bits) {
@@ -202,7 +204,7 @@ struct hte_vlc {
 	unsigned gt8f;
 };
 
-static void
+static HTE_NOINLINE void
 hte_vlc_slow(struct hte_vlc *v)
 {
 	for (;;) {
@@ -754,6 +756,91 @@ hte_magsgn_quad(struct hte_ms *ms, const uint32_t *v, unsigned rho, unsigned U, 
 	}
 }
 
+/* ---- step 3: the serial part, two writers, one word each per quad pair ---- */
+
+/* Rare: a pair whose MagSgn bits exceed one word. */
+static HTE_NOINLINE void
+hte_emit_long(const struct hte_quads *qd, unsigned p, const uint32_t *v, struct hte_ms *ms)
+{
+	for (unsigned q = 2 * p; q < 2 * p + 2; q++) {
+		if (qd->len[q] <= 56)
+			hte_ms_put(ms, qd->ms[q], qd->len[q]);
+		else
+			hte_magsgn_quad(ms, v + 4 * q, qd->rho[q + 1], qd->U[q], qd->t[q] & 15);
+	}
+}
+
+/* The writers' state lives in plain locals here (the structs only on the rare slow
+ * paths), so that it stays in registers across the loop. */
+static HTE_NOINLINE void
+hte_emit(const struct hte_quads *qd, unsigned np, const uint32_t *v, struct hte_vlc *vlc,
+	 struct hte_ms *ms)
+{
+	uint8_t *vp = vlc->p, *mp = ms->p;
+	uint64_t vacc = vlc->acc, macc = ms->acc;
+	unsigned vn = vlc->nacc, gt8f = vlc->gt8f, mn = ms->nacc, mmax = ms->max_bits;
+	for (unsigned p = 0; p < np; p++) {
+		/* VLC (see hte_vlc_put) */
+		uint64_t a = vacc | qd->vw[p] << vn;
+		unsigned n = vn + qd->vl[p], nb = n >> 3;
+		uint64_t x = ~(a | hte_high8);
+		uint64_t whole = ((uint64_t)1 << (nb * 8)) - 1;
+		if (HTE_LIKELY((((x - hte_ones8) & ~x & hte_high8) & whole) == 0)) {
+			rp__store_le64(vp, a);
+			vp += nb;
+			if (nb)
+				gt8f = ((a >> (nb * 8 - 8)) & 0xFF) > 0x8F;
+			vacc = a >> (nb * 8);
+			vn = n & 7;
+		} else {
+			struct hte_vlc t = { vp, a, n, gt8f };
+			hte_vlc_slow(&t);
+			vp = t.p;
+			vacc = t.acc;
+			vn = t.nacc;
+			gt8f = t.gt8f;
+		}
+		/* MagSgn (see hte_ms_put) */
+		unsigned len = qd->ml[p];
+		if (HTE_LIKELY(len <= 56)) {
+			a = macc | qd->mw[p] << mn;
+			n = mn + len;
+			nb = n >> 3;
+			x = ~a;
+			whole = ((uint64_t)1 << (nb * 8)) - 1;
+			if (HTE_LIKELY((((x - hte_ones8) & ~x & hte_high8) & whole) == 0 &&
+				       mmax == 8)) {
+				rp__store_le64(mp, a);
+				mp += nb;
+				macc = a >> (nb * 8);
+				mn = n & 7;
+				continue;
+			}
+			struct hte_ms t = { mp, a, n, mmax };
+			hte_ms_slow(&t);
+			mp = t.p;
+			macc = t.acc;
+			mn = t.nacc;
+			mmax = t.max_bits;
+		} else {
+			struct hte_ms t = { mp, macc, mn, mmax };
+			hte_emit_long(qd, p, v, &t);
+			mp = t.p;
+			macc = t.acc;
+			mn = t.nacc;
+			mmax = t.max_bits;
+		}
+	}
+	vlc->p = vp;
+	vlc->acc = vacc;
+	vlc->nacc = vn;
+	vlc->gt8f = gt8f;
+	ms->p = mp;
+	ms->acc = macc;
+	ms->nacc = mn;
+	ms->max_bits = mmax;
+}
+
 /* ---- the block ---- */
 
 int
@@ -823,22 +910,7 @@ HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 		const uint32_t *uvt = uv_tabs + (first ? 0 : 1024);
 		nev = hte_pairs(&qd, qw, first, uvt, ev, nev);
 
-		/* The serial part: two writers, one word each per quad pair. */
-		unsigned np = (qw + 1) / 2;
-		for (unsigned p = 0; p < np; p++) {
-			hte_vlc_put(&vlc, qd.vw[p], qd.vl[p]);
-			if (HTE_LIKELY(qd.ml[p] <= 56)) {
-				hte_ms_put(&ms, qd.mw[p], qd.ml[p]);
-			} else {
-				for (unsigned q = 2 * p; q < 2 * p + 2; q++) {
-					if (qd.len[q] <= 56)
-						hte_ms_put(&ms, qd.ms[q], qd.len[q]);
-					else
-						hte_magsgn_quad(&ms, sc->v + 4 * q, qd.rho[q + 1],
-								qd.U[q], qd.t[q] & 15);
-				}
-			}
-		}
+		hte_emit(&qd, (qw + 1) / 2, sc->v, &vlc, &ms);
 	}
 
 	struct hte_mel mel = { .p = sc->mel, .rem = 8 };
