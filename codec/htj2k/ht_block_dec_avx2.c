@@ -1,7 +1,155 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_dec_avx2.c - the fast HT cleanup decoder (ht_block_dec_impl.h)
- * built with AVX2 + BMI2 (this file alone gets RP_AVX2_FLAGS): the same C as the scalar
- * build, where shlx/shrx/bzhi and lzcnt shorten the per-sample bit extraction.  Reached
- * only through rp__ht_decode_block() / rp__ht_decode_block_isa(). */
+ * built with AVX2 + BMI2 (this file alone gets RP_AVX2_FLAGS), with phase 2, the MagSgn
+ * samples of a line pair, in 8-lane vectors: U_q = u_q + kappa_q for 8 quads at a time,
+ * then per 2 quads the 8 samples' bit counts, their offsets in the unstuffed bit string (a
+ * prefix sum), their bits by two dword gathers and a funnel shift, and the magnitudes,
+ * signs and exponents in parallel.  Output identical to ms_group_scalar() (the test
+ * compares every level with the reference).  Reached only through rp__ht_decode_block()
+ * / rp__ht_decode_block_isa(). */
+#include <immintrin.h>
+
 #define RP__HTDEC_NAME rp__ht_decode_block_avx2
+#define RP__HTDEC_MS_BEGIN ms_begin_avx2
+#define RP__HTDEC_MS_GROUP ms_group_avx2
 #include "codec/htj2k/ht_block_dec_impl.h"
+
+/* Inclusive prefix sum of 8 dword lanes. */
+static inline __m256i
+prefix_sum8(__m256i x)
+{
+	x = _mm256_add_epi32(x, _mm256_slli_si256(x, 4));
+	x = _mm256_add_epi32(x, _mm256_slli_si256(x, 8));
+	/* Lane 3's sum into the upper half. */
+	__m256i c = _mm256_permutevar8x32_epi32(x, _mm256_set1_epi32(3));
+	return _mm256_add_epi32(x, _mm256_blend_epi32(_mm256_setzero_si256(), c, 0xF0));
+}
+
+/* Exponent of each dword as a float (exact below 2^24), minus 126: the bit length of
+ * y >= 1. */
+static inline __m256i
+bit_length_small(__m256i y)
+{
+	__m256 f = _mm256_cvtepi32_ps(y);
+	return _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(f), 23),
+				_mm256_set1_epi32(126));
+}
+
+/* Bit length of odd dwords (any 32-bit value): from its two 16-bit halves, each
+ * converted exactly. */
+static inline __m256i
+bit_length_odd(__m256i v)
+{
+	__m256i hi = _mm256_srli_epi32(v, 16), lo = _mm256_and_si256(v, _mm256_set1_epi32(0xFFFF));
+	__m256i eh = _mm256_add_epi32(bit_length_small(hi), _mm256_set1_epi32(16));
+	__m256i el = bit_length_small(lo);      /* lo >= 1: v is odd */
+	return _mm256_blendv_epi8(eh, el, _mm256_cmpeq_epi32(hi, _mm256_setzero_si256()));
+}
+
+static inline int
+ms_begin_avx2(struct ms_row *r)
+{
+	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+	int bad = 0;
+	for (unsigned q0 = 0; q0 < r->qw; q0 += 8) {
+		/* Slots past qw hold 0 (rho = 0, u = 0). */
+		__m256i t = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(r->qt + q0)));
+		__m256i u = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r->qu + q0)));
+		__m256i rho = _mm256_and_si256(_mm256_srli_epi32(t, 4), _mm256_set1_epi32(15));
+		__m256i kap = one;
+		if (!r->first) {
+			/* max(e_above[2q .. 2q + 3]): columns 2q - 1 .. 2q + 2 above. */
+			const uint8_t *ea = r->e_above + 2 * q0;
+			__m128i a = _mm_loadu_si128((const __m128i *)ea);
+			__m128i b = _mm_loadu_si128((const __m128i *)(ea + 2));
+			__m128i m = _mm_max_epu8(a, b);
+			m = _mm_max_epu16(_mm_and_si128(m, _mm_set1_epi16(0xFF)), _mm_srli_epi16(m, 8));
+			__m256i me = _mm256_cvtepu16_epi32(m);
+			__m256i single = _mm256_cmpeq_epi32(_mm256_and_si256(
+				rho, _mm256_sub_epi32(rho, one)), zero);
+			kap = _mm256_blendv_epi8(_mm256_max_epi32(_mm256_sub_epi32(me, one), one),
+						 one, single);
+		}
+		__m256i U = _mm256_add_epi32(u, kap);
+		_mm256_storeu_si256((__m256i *)(r->U + q0), U);
+		__m256i over = _mm256_andnot_si256(
+			_mm256_cmpeq_epi32(rho, zero),
+			_mm256_cmpgt_epi32(U, _mm256_set1_epi32((int)r->max_u)));
+		bad |= _mm256_movemask_epi8(over);
+	}
+	return bad ? RP_E_CORRUPT : RP_OK;
+}
+
+/* The 8 samples of quads q and q + 1 (t2, U2: their words and U in lanes 0 and 1 of
+ * 4-lane vectors, picked by sel); writes up to 4 columns of both rows from x. */
+static inline void
+ms_half_avx2(struct ms_row *r, __m256i tq, __m256i Uq, __m256i sel, unsigned x)
+{
+	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+	const __m256i lane_n = _mm256_set_epi32(3, 2, 1, 0, 3, 2, 1, 0);
+	__m256i ts = _mm256_permutevar8x32_epi32(tq, sel);
+	__m256i Us = _mm256_permutevar8x32_epi32(Uq, sel);
+	__m256i sig = _mm256_and_si256(_mm256_srlv_epi32(ts, _mm256_add_epi32(
+		lane_n, _mm256_set1_epi32(4))), one);
+	__m256i sigm = _mm256_sub_epi32(zero, sig);
+	__m256i ek = _mm256_and_si256(_mm256_srlv_epi32(ts, _mm256_add_epi32(
+		lane_n, _mm256_set1_epi32(12))), one);
+	__m256i e1 = _mm256_and_si256(_mm256_srlv_epi32(ts, _mm256_add_epi32(
+		lane_n, _mm256_set1_epi32(8))), one);
+	__m256i m = _mm256_and_si256(_mm256_sub_epi32(Us, ek), sigm);
+	__m256i incl = prefix_sum8(m);
+	uint32_t p0 = r->pos;
+	__m256i p = _mm256_add_epi32(_mm256_set1_epi32((int)p0), _mm256_sub_epi32(incl, m));
+	r->pos = p0 + (uint32_t)_mm256_extract_epi32(incl, 7);
+	/* 32 bits at each offset: the dwords at its byte and 4 bytes on, funnel-shifted. */
+	__m256i byte = _mm256_srli_epi32(p, 3), sh = _mm256_and_si256(p, _mm256_set1_epi32(7));
+	__m256i lo = _mm256_i32gather_epi32((const int *)r->ms, byte, 1);
+	__m256i hi = _mm256_i32gather_epi32((const int *)(r->ms + 4), byte, 1);
+	__m256i raw = _mm256_or_si256(_mm256_srlv_epi32(lo, sh), _mm256_sllv_epi32(
+		hi, _mm256_sub_epi32(_mm256_set1_epi32(32), sh)));
+	__m256i lowm = _mm256_sub_epi32(_mm256_sllv_epi32(one, m), one);
+	__m256i v = _mm256_and_si256(_mm256_or_si256(_mm256_and_si256(raw, lowm),
+						     _mm256_sllv_epi32(e1, m)), sigm);
+	/* +-((v >> 1) + 1), sign in bit 0: (mu ^ -s) + s. */
+	__m256i s = _mm256_and_si256(v, one);
+	__m256i mu = _mm256_add_epi32(_mm256_srli_epi32(v, 1), one);
+	__m256i val = _mm256_and_si256(_mm256_add_epi32(_mm256_xor_si256(
+		mu, _mm256_sub_epi32(zero, s)), s), sigm);
+	__m256i e = _mm256_and_si256(bit_length_odd(_mm256_or_si256(v, one)), sigm);
+	/* Quad order -> row 0 (n = 0, 2) low, row 1 (n = 1, 3) high, in column order. */
+	const __m256i to_rows = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
+	val = _mm256_permutevar8x32_epi32(val, to_rows);
+	e = _mm256_permutevar8x32_epi32(e, to_rows);
+	unsigned ncol = r->w - x < 4 ? r->w - x : 4;
+	__m128i cols = _mm_cmpgt_epi32(_mm_set1_epi32((int)ncol), _mm_set_epi32(3, 2, 1, 0));
+	_mm_maskstore_epi32(r->row0 + x, cols, _mm256_castsi256_si128(val));
+	if (r->row1)
+		_mm_maskstore_epi32(r->row1 + x, cols, _mm256_extracti128_si256(val, 1));
+	__m128i e8 = _mm256_extracti128_si256(e, 1);
+	e8 = _mm_packus_epi16(_mm_packus_epi32(e8, e8), _mm_setzero_si128());
+	uint32_t e4 = (uint32_t)_mm_cvtsi128_si32(e8);
+	memcpy(r->e_cur + x + 1, &e4, 4);
+}
+
+/* The 16 samples of quads q0 .. q0 + 3. */
+static inline void
+ms_group_avx2(struct ms_row *r, unsigned q0)
+{
+	unsigned x = 2 * q0;
+	uint64_t t4;
+	memcpy(&t4, r->qt + q0, 8);     /* slots past qw hold 0 */
+	if (!(t4 & 0x00F000F000F000F0ull)) {
+		/* No significant quad: zeros. */
+		unsigned ncol = r->w - x < 8 ? r->w - x : 8;
+		memset(r->row0 + x, 0, ncol * sizeof(int32_t));
+		if (r->row1)
+			memset(r->row1 + x, 0, ncol * sizeof(int32_t));
+		memset(r->e_cur + x + 1, 0, 8);
+		return;
+	}
+	__m256i tq = _mm256_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(r->qt + q0)));
+	__m256i Uq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->U + q0)));
+	ms_half_avx2(r, tq, Uq, _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0), x);
+	if (q0 + 2 < r->qw)
+		ms_half_avx2(r, tq, Uq, _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2), x + 4);
+}
