@@ -654,6 +654,24 @@ hte_pair_events(const struct hte_quads *qd, unsigned p, int first, uint8_t *ev, 
 }
 
 #if defined(HTE_AVX512)
+static inline __m128i
+hte_ld64(const void *p)
+{
+	return _mm_loadl_epi64((const __m128i *)p);
+}
+
+static inline __m128i
+hte_ld128(const void *p)
+{
+	return _mm_loadu_si128((const __m128i *)p);
+}
+
+static inline __m256i
+hte_ld256(const void *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
 static inline size_t
 hte_pairs(struct hte_quads *qd, unsigned qw, int first, const uint32_t *uvt, uint8_t *ev,
 	  size_t nev)
@@ -663,8 +681,8 @@ hte_pairs(struct hte_quads *qd, unsigned qw, int first, const uint32_t *uvt, uin
 	unsigned np = (qw + 1) / 2;
 	for (unsigned q = 0; q < 2 * np; q += 16) {
 		/* Eight pairs: the quads of a pair are the halves of a 64-bit lane. */
-		__m512i T = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(qd->t + q)));
-		__m512i u = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qd->u + q)));
+		__m512i T = _mm512_cvtepu16_epi32(hte_ld256(qd->t + q));
+		__m512i u = _mm512_cvtepu8_epi32(hte_ld128(qd->u + q));
 		__m512i cw = _mm512_srli_epi32(T, 8);
 		__m512i l = _mm512_and_si512(_mm512_srli_epi32(T, 4), _mm512_set1_epi32(7));
 		__m512i l0 = _mm512_and_si512(l, lo32), l1 = _mm512_srli_epi64(l, 32);
@@ -682,8 +700,8 @@ hte_pairs(struct hte_quads *qd, unsigned qw, int first, const uint32_t *uvt, uin
 		/* MagSgn: quad 2i's word, then 2i+1's above it. */
 		__m512i ms0 = _mm512_loadu_si512((const void *)(qd->ms + q));
 		__m512i ms1 = _mm512_loadu_si512((const void *)(qd->ms + q + 8));
-		__m512i ln0 = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(qd->len + q)));
-		__m512i ln1 = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(qd->len + q + 8)));
+		__m512i ln0 = _mm512_cvtepu8_epi64(hte_ld64(qd->len + q));
+		__m512i ln1 = _mm512_cvtepu8_epi64(hte_ld64(qd->len + q + 8));
 		__m512i w0 = _mm512_or_si512(ms0, _mm512_sllv_epi64(_mm512_bsrli_epi128(ms0, 8), ln0));
 		__m512i w1 = _mm512_or_si512(ms1, _mm512_sllv_epi64(_mm512_bsrli_epi128(ms1, 8), ln1));
 		__m512i s0 = _mm512_add_epi64(ln0, _mm512_bsrli_epi128(ln0, 8));
@@ -695,8 +713,8 @@ hte_pairs(struct hte_quads *qd, unsigned qw, int first, const uint32_t *uvt, uin
 		_mm_storel_epi64((__m128i *)(void *)(qd->ml + q / 2), _mm512_cvtepi64_epi8(ml));
 		if (!first) {
 			/* Events of the quads below qw with c_q = 0, in order. */
-			__m512i cq = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qd->cq + q)));
-			__m512i rho = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qd->rho + q + 1)));
+			__m512i cq = _mm512_cvtepu8_epi32(hte_ld128(qd->cq + q));
+			__m512i rho = _mm512_cvtepu8_epi32(hte_ld128(qd->rho + q + 1));
 			__mmask16 in = qw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (qw - q)) - 1);
 			__mmask16 k = _mm512_mask_testn_epi32_mask(in, cq, cq);
 			__m512i e = _mm512_maskz_compress_epi32(
