@@ -225,30 +225,6 @@ hte_vlc_slow(struct hte_vlc *v)
 	}
 }
 
-/* len <= 56, bits has nothing above len.  A byte whose seven low bits are all ones is
- * where stuffing may apply; without one the complete bytes go out as they are. */
-static inline void
-hte_vlc_put(struct hte_vlc *v, uint64_t bits, unsigned len)
-{
-	uint64_t a = v->acc | bits << v->nacc;
-	unsigned n = v->nacc + len, nb = n >> 3;
-	uint64_t x = ~(a | hte_high8);
-	uint64_t cand = (x - hte_ones8) & ~x & hte_high8;
-	uint64_t whole = ((uint64_t)1 << (nb * 8)) - 1;
-	if (HTE_LIKELY((cand & whole) == 0)) {
-		rp__store_le64(v->p, a);
-		v->p += nb;
-		if (nb)
-			v->gt8f = ((a >> (nb * 8 - 8)) & 0xFF) > 0x8F;
-		v->acc = a >> (nb * 8);
-		v->nacc = n & 7;
-	} else {
-		v->acc = a;
-		v->nacc = n;
-		hte_vlc_slow(v);
-	}
-}
-
 /* MEL: the 13-state run-length coder, over the events collected for the block. */
 static const uint8_t hte_mel_exp[13] = { 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5 };
 
@@ -796,9 +772,12 @@ hte_emit(const struct hte_quads *qd, unsigned np, const uint32_t *v, struct hte_
 {
 	uint8_t *vp = vlc->p, *mp = ms->p;
 	uint64_t vacc = vlc->acc, macc = ms->acc;
-	unsigned vn = vlc->nacc, gt8f = vlc->gt8f, mn = ms->nacc, mmax = ms->max_bits;
+	unsigned vn = vlc->nacc, mn = ms->nacc, mmax = ms->max_bits;
 	for (unsigned p = 0; p < np; p++) {
-		/* VLC (see hte_vlc_put) */
+		/* VLC.  Stuffing can only apply at a byte whose seven low bits are all ones;
+		 * without one among the complete bytes they go out as they are.  Whether
+		 * the byte before is above 0x8F is read back only on the slow path (the
+		 * stream starts with 0xFF, so there always is one). */
 		uint64_t a = vacc | qd->vw[p] << vn;
 		unsigned n = vn + qd->vl[p], nb = n >> 3;
 		uint64_t x = ~(a | hte_high8);
@@ -806,17 +785,14 @@ hte_emit(const struct hte_quads *qd, unsigned np, const uint32_t *v, struct hte_
 		if (HTE_LIKELY((((x - hte_ones8) & ~x & hte_high8) & whole) == 0)) {
 			rp__store_le64(vp, a);
 			vp += nb;
-			if (nb)
-				gt8f = ((a >> (nb * 8 - 8)) & 0xFF) > 0x8F;
 			vacc = a >> (nb * 8);
 			vn = n & 7;
 		} else {
-			struct hte_vlc t = { vp, a, n, gt8f };
+			struct hte_vlc t = { vp, a, n, vp[-1] > 0x8F };
 			hte_vlc_slow(&t);
 			vp = t.p;
 			vacc = t.acc;
 			vn = t.nacc;
-			gt8f = t.gt8f;
 		}
 		/* MagSgn (see hte_ms_put) */
 		unsigned len = qd->ml[p];
@@ -852,7 +828,7 @@ hte_emit(const struct hte_quads *qd, unsigned np, const uint32_t *v, struct hte_
 	vlc->p = vp;
 	vlc->acc = vacc;
 	vlc->nacc = vn;
-	vlc->gt8f = gt8f;
+	vlc->gt8f = vp[-1] > 0x8F;
 	ms->p = mp;
 	ms->acc = macc;
 	ms->nacc = mn;
