@@ -8,12 +8,15 @@
  *   1. per line pair, the samples are read two rows at a time into quad order (TL, BL,
  *      TR, BR: the interleave of the two rows), with their exponents and MagSgn values
  *      (SIMD where the ISA has it; bit lengths through float exponents);
- *   2. per quad, significance rho, the largest exponent, the EMB pattern, the context
- *      c_q, kappa, U and u_q, computed for the whole line pair with no branches;
- *   3. one serial pass emits VLC (the two quads' codewords and the pair's U-VLC code as
- *      one word), MagSgn (a quad's bits packed into one word) and collects MEL events;
- *      the writers put up to 56 bits at once and store 8 bytes unconditionally,
- *      falling back to byte-wise stuffing only where a stuffing byte pattern shows up;
+ *   2. per quad, for the whole line pair with no branches: significance rho, the
+ *      largest exponent, the EMB pattern, the context c_q, kappa, U and u_q, the VLC
+ *      table entry, and the quad's MagSgn bits packed into one word (AVX2: 8 quads a
+ *      step, AVX-512: 16; the baseline build one by one);
+ *   2b. per quad pair: one VLC word (both codewords and the pair's U-VLC code, from a
+ *      table of both offsets), one MagSgn word (both quads), and the MEL events;
+ *   3. the serial pass (hte_emit): one put per writer per pair; the writers take up to
+ *      56 bits and store 8 bytes unconditionally, falling back to byte-wise stuffing
+ *      only where a stuffing byte pattern shows up;
  *   4. the MEL events are coded at the end of the block.
  *
  * Every buffer bound is proved once (see the capacities in ht_internal.h), so the inner
