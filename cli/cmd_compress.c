@@ -32,6 +32,7 @@ struct run {
 	int quality;
 	unsigned levels;                 /* j2k/htj2k wavelet levels, 0 = default */
 	unsigned cb_w_log2, cb_h_log2;   /* j2k/htj2k code-block size, 0 = default */
+	bool rct;                        /* j2k/htj2k reversible colour transform */
 	bool verify;
 	const char *outdir;
 	struct rp_pool *pool;
@@ -89,6 +90,7 @@ run_pipeline(struct run *r)
 	po.encoder.wavelet_levels = r->levels;
 	po.encoder.code_block_w_log2 = r->cb_w_log2;
 	po.encoder.code_block_h_log2 = r->cb_h_log2;
+	po.encoder.colour_transform = r->rct;
 	po.pool = r->pool;
 	po.verify = r->verify;
 	po.decompress = r->decompress;
@@ -167,6 +169,8 @@ usage(FILE *out, bool decompress)
 			"                for htj2k when the smallest resolution would exceed 64 x 64)\n"
 			"  cb=WxH        j2k/htj2k code-block size, powers of two from 4; htj2k at\n"
 			"                most 64 each way; W x H <= 4096 (default 64x64)\n"
+			"  rct           j2k/htj2k lossless: RGB through the reversible colour\n"
+			"                transform (smaller; the output says YBR_RCT)\n"
 			"\n"
 			"Codecs:\n");
 	if (!decompress)
@@ -195,8 +199,10 @@ parse_codec(const char *spec, struct run *r)
 		return RP_EXIT_USAGE;
 	}
 	while ((tok = strtok_r(NULL, ",", &save))) {
-		char *end;
-		if (strncmp(tok, "near=", 5) == 0) {
+		char *end = tok + strlen(tok);
+		if (strcmp(tok, "rct") == 0) {
+			r->rct = true;
+		} else if (strncmp(tok, "near=", 5) == 0) {
 			r->near = (int)strtol(tok + 5, &end, 10);
 		} else if (strncmp(tok, "ratio=", 6) == 0) {
 			r->ratio = strtod(tok + 6, &end);

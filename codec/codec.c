@@ -136,6 +136,7 @@ rp_encoder_create(const struct rp_encoder_options *opts, struct rp_encoder **enc
 	enc->params.wavelet_levels = opts->wavelet_levels;
 	enc->params.code_block_w_log2 = opts->code_block_w_log2;
 	enc->params.code_block_h_log2 = opts->code_block_h_log2;
+	enc->params.colour_transform = opts->colour_transform != 0;
 	if (ops->state_new && !(enc->params.state = ops->state_new())) {
 		free(enc);
 		return RP_E_NOMEM;
@@ -175,6 +176,35 @@ rp_encoder_encode(struct rp_encoder *enc, const struct rp_image_desc *img, const
 			       src_size, rp_image_frame_size(img));
 	return enc->ops->encode(img, &enc->params, src, src_size, dst, dst_capacity, dst_size,
 				err);
+}
+
+enum rp_photometric
+rp_encoder_output_photometric(const struct rp_encoder *enc, const struct rp_image_desc *img)
+{
+	if (!enc || !img)
+		return RP_PHOTOMETRIC_UNKNOWN;
+	if (enc->ops->encoded_photometric)
+		return enc->ops->encoded_photometric(img, &enc->params);
+	return (enum rp_photometric)img->photometric;
+}
+
+const char *
+rp_photometric_name(enum rp_photometric p)
+{
+	static const char *const names[] = {
+		[RP_PHOTOMETRIC_MONOCHROME1] = "MONOCHROME1",
+		[RP_PHOTOMETRIC_MONOCHROME2] = "MONOCHROME2",
+		[RP_PHOTOMETRIC_PALETTE_COLOR] = "PALETTE COLOR",
+		[RP_PHOTOMETRIC_RGB] = "RGB",
+		[RP_PHOTOMETRIC_YBR_FULL] = "YBR_FULL",
+		[RP_PHOTOMETRIC_YBR_FULL_422] = "YBR_FULL_422",
+		[RP_PHOTOMETRIC_YBR_PARTIAL_420] = "YBR_PARTIAL_420",
+		[RP_PHOTOMETRIC_YBR_ICT] = "YBR_ICT",
+		[RP_PHOTOMETRIC_YBR_RCT] = "YBR_RCT",
+	};
+	if ((size_t)p >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[p];
 }
 
 const char *

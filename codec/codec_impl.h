@@ -18,6 +18,7 @@ struct rp__encode_params {
 	unsigned wavelet_levels;     /* J2K/HTJ2K decomposition levels; 0 = codec default */
 	unsigned code_block_w_log2;  /* J2K/HTJ2K code-block size, log2; 0 = default */
 	unsigned code_block_h_log2;
+	int colour_transform;        /* RCT for RGB, lossless J2K/HTJ2K */
 	void *state;                 /* the codec's state_new() result, or NULL */
 };
 
@@ -52,6 +53,10 @@ struct rp__codec_ops {
 	/* Photometric interpretation of what decode() writes, given the stored one (e.g.
 	 * YBR_RCT -> RGB when the decoder undoes the colour transform).  NULL: unchanged. */
 	enum rp_photometric (*decoded_photometric)(enum rp_photometric stored);
+	/* Photometric interpretation the output of encode() must be labelled with (e.g.
+	 * YBR_RCT when the encoder applied the colour transform).  NULL: img's. */
+	enum rp_photometric (*encoded_photometric)(const struct rp_image_desc *img,
+						   const struct rp__encode_params *p);
 	/* Optional (both or neither): state one encoder or decoder object keeps between
 	 * frames, e.g. buffers that would otherwise be allocated and first-touched per frame.
 	 * state_new() returns NULL when out of memory.  Encode and decode work without one

@@ -411,6 +411,7 @@ const struct rp__codec_ops rp__codec_htj2k_ojph = {
 	.encode = htj2k_encode,
 	.decode = htj2k_decode,
 	.decoded_photometric = htj2k_decoded_photometric,
+	.encoded_photometric = nullptr,
 	.state_new = nullptr,
 	.state_free = nullptr,
 };

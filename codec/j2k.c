@@ -530,6 +530,21 @@ resolutions_for(uint32_t w, uint32_t h, unsigned levels)
 	return r;
 }
 
+/* The reversible colour transform: RGB, lossless, when the caller can label the result
+ * YBR_RCT (rp__encode_params.colour_transform). */
+static bool
+j2k_uses_rct(const struct rp_image_desc *img, const struct rp__encode_params *p)
+{
+	return p && p->colour_transform && !(p->lossy_ratio > 0) && img->components == 3 &&
+	       img->photometric == RP_PHOTOMETRIC_RGB;
+}
+
+static enum rp_photometric
+j2k_encoded_photometric(const struct rp_image_desc *img, const struct rp__encode_params *p)
+{
+	return j2k_uses_rct(img, p) ? RP_PHOTOMETRIC_YBR_RCT : (enum rp_photometric)img->photometric;
+}
+
 static int
 j2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 	   const uint8_t *src, size_t src_size, uint8_t *dst, size_t dst_capacity,
@@ -594,7 +609,8 @@ j2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 		par.cblockw_init = 1 << p->code_block_w_log2;
 		par.cblockh_init = 1 << p->code_block_h_log2;
 	}
-	par.tcp_mct = 0;
+	/* RCT only when lossless and asked for: the dataset is then labelled YBR_RCT. */
+	par.tcp_mct = j2k_uses_rct(img, p) ? 1 : 0;
 	par.prog_order = OPJ_LRCP;
 	bool lossy = p && p->lossy_ratio > 0;
 	if (lossy) {
@@ -640,4 +656,5 @@ const struct rp__codec_ops rp__codec_j2k = {
 	.encode = j2k_encode,
 	.decode = j2k_decode,
 	.decoded_photometric = j2k_decoded_photometric,
+	.encoded_photometric = j2k_encoded_photometric,
 };

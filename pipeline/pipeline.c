@@ -59,6 +59,7 @@ struct rp__pl {
 	const struct rp__kernels *k;
 	bool to_native;              /* NATIVE or DEFLATE: frames stay canonical */
 	const char *ts_uid;          /* target transfer syntax */
+	struct rp_encoder *probe;    /* answers questions about the output (never encodes) */
 	bool lossy;
 	uint64_t max_error_allowed;  /* verify: 0 lossless, NEAR near-lossless */
 	unsigned nslots;
@@ -483,6 +484,10 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 		/* JPEG-LS and JPEG 2000 code interleaved colour (PS3.5 8.2). */
 		if (info->img.components == 3)
 			wo.planar = 0;
+		/* YBR_RCT when the encoder applied the reversible colour transform. */
+		enum rp_photometric pi = rp_encoder_output_photometric(pl->probe, &info->img);
+		if (pi != (enum rp_photometric)info->img.photometric)
+			wo.photometric = rp_photometric_name(pi);
 		f->action = "compressed";
 	}
 	RP_TRY(rp_dicom_write_file(f->output, obj->ds, &wo, raw_copy ? NULL : obj->refs,
@@ -709,26 +714,28 @@ rp_pipeline_run(const struct rp_pipeline_options *opts, struct rp_pipeline_file 
 		pl.ts_uid = pl.enc_opts.codec == RP_CODEC_DEFLATE && !opts->decompress ?
 				    RP__TS_DEFLATED : RP__TS_EXPLICIT_LE;
 	} else {
-		struct rp_encoder *probe = NULL;
-		int s = rp_encoder_create(&pl.enc_opts, &probe);
+		int s = rp_encoder_create(&pl.enc_opts, &pl.probe);
 		if (s < 0)
 			return rp__err(err, s, "cannot create the %s encoder",
 				       rp_codec_name(pl.enc_opts.codec) ?
 				       rp_codec_name(pl.enc_opts.codec) : "?");
-		pl.ts_uid = rp_encoder_transfer_syntax(probe);
-		pl.lossy = rp_encoder_is_lossy(probe);
-		rp_encoder_destroy(probe);
-		if (!pl.ts_uid)
+		pl.ts_uid = rp_encoder_transfer_syntax(pl.probe);
+		pl.lossy = rp_encoder_is_lossy(pl.probe);
+		if (!pl.ts_uid) {
+			rp_encoder_destroy(pl.probe);
 			return rp__err(err, RP_E_UNSUPPORTED, "%s has no transfer syntax",
 				       rp_codec_name(pl.enc_opts.codec));
+		}
 		/* Near-lossless promises |x - x'| <= NEAR; other lossy coding no bound. */
 		pl.max_error_allowed = !pl.lossy ? 0 :
 				       pl.enc_opts.near_lossless > 0 ?
 				       (uint64_t)pl.enc_opts.near_lossless : UINT32_MAX;
 	}
 	pl.w = calloc(pl.nslots, sizeof(*pl.w));
-	if (!pl.w)
+	if (!pl.w) {
+		rp_encoder_destroy(pl.probe);
 		return rp__err(err, RP_E_NOMEM, "out of memory");
+	}
 	pthread_mutex_init(&pl.lock, NULL);
 	pthread_cond_init(&pl.changed, NULL);
 	pthread_mutex_init(&pl.done_lock, NULL);
@@ -754,6 +761,7 @@ rp_pipeline_run(const struct rp_pipeline_options *opts, struct rp_pipeline_file 
 		free(pl.w[i].buf[1]);
 	}
 	free(pl.w);
+	rp_encoder_destroy(pl.probe);
 	pthread_cond_destroy(&pl.changed);
 	pthread_mutex_destroy(&pl.lock);
 	pthread_mutex_destroy(&pl.done_lock);

@@ -662,6 +662,85 @@ test_wavelet_options(void **state)
 	free(back);
 }
 
+/* colour_transform: RGB through the RCT (j2k, htj2k) says YBR_RCT, is smaller on a smooth
+ * colour image, and decodes to the same RGB; grey images, lossy j2k and the option off
+ * keep their photometric interpretation. */
+static void
+test_colour_transform(void **state)
+{
+	(void)state;
+	static const enum rp_codec codecs[] = { RP_CODEC_J2K, RP_CODEC_HTJ2K };
+	struct rp_image_desc rgb = { .width = 97, .height = 64, .components = 3,
+				     .bits_allocated = 8, .bits_stored = 8,
+				     .photometric = RP_PHOTOMETRIC_RGB };
+	struct rp_image_desc grey = { .width = 97, .height = 64, .components = 1,
+				      .bits_allocated = 8, .bits_stored = 8,
+				      .photometric = RP_PHOTOMETRIC_MONOCHROME2 };
+	struct rp_errbuf err = { "" };
+	size_t fs = rp_image_frame_size(&rgb);
+	/* Textured, strongly correlated colour (one texture in all three channels), as
+	 * ultrasound and photographs are: the transform leaves the texture once, in Y. */
+	uint8_t *src = malloc(fs), *back = malloc(fs);
+	uint32_t seed = 12345;
+	for (uint32_t y = 0; y < rgb.height; y++)
+		for (uint32_t x = 0; x < rgb.width; x++) {
+			seed = seed * 1664525u + 1013904223u;
+			uint8_t t = (uint8_t)(64 + x + (seed >> 27));
+			uint8_t *p = src + 3 * ((size_t)y * rgb.width + x);
+			p[0] = t;
+			p[1] = (uint8_t)(t + 7);
+			p[2] = (uint8_t)(t + 20);
+		}
+	for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
+		size_t sizes_[2] = { 0, 0 };
+		for (int rct = 0; rct <= 1; rct++) {
+			struct rp_encoder_options eo;
+			struct rp_encoder *enc = NULL;
+			struct rp_decoder_options dop;
+			struct rp_decoder *dec = NULL;
+			rp_encoder_options_init(&eo);
+			eo.codec = codecs[c];
+			eo.colour_transform = rct;
+			CHECK(rp_encoder_create(&eo, &enc), &err);
+			assert_int_equal(rp_encoder_output_photometric(enc, &rgb),
+					 rct ? RP_PHOTOMETRIC_YBR_RCT : RP_PHOTOMETRIC_RGB);
+			assert_int_equal(rp_encoder_output_photometric(enc, &grey),
+					 RP_PHOTOMETRIC_MONOCHROME2);
+			size_t cap = rp_encoder_bound(enc, &rgb);
+			uint8_t *cs = malloc(cap);
+			CHECK(rp_encoder_encode(enc, &rgb, src, fs, cs, cap, &sizes_[rct], &err), &err);
+			rp_decoder_options_init(&dop);
+			dop.codec = codecs[c];
+			CHECK(rp_decoder_create(&dop, &dec), &err);
+			struct rp_image_desc as_stored = rgb;
+			as_stored.photometric = rct ? RP_PHOTOMETRIC_YBR_RCT : RP_PHOTOMETRIC_RGB;
+			memset(back, 0, fs);
+			CHECK(rp_decoder_decode(dec, &as_stored, cs, sizes_[rct], back, fs, &err),
+			      &err);
+			assert_memory_equal(src, back, fs);
+			rp_decoder_destroy(dec);
+			rp_encoder_destroy(enc);
+			free(cs);
+		}
+		printf("%s: %zu bytes without the colour transform, %zu with\n",
+		       rp_codec_name(codecs[c]), sizes_[0], sizes_[1]);
+		assert_true(sizes_[1] < sizes_[0]);
+	}
+	struct rp_encoder_options eo;
+	struct rp_encoder *enc = NULL;
+	rp_encoder_options_init(&eo);
+	eo.codec = RP_CODEC_J2K;
+	eo.colour_transform = 1;
+	eo.lossy_ratio = 10;
+	CHECK(rp_encoder_create(&eo, &enc), &err);
+	assert_int_equal(rp_encoder_output_photometric(enc, &rgb), RP_PHOTOMETRIC_RGB);
+	rp_encoder_destroy(enc);
+	assert_string_equal(rp_photometric_name(RP_PHOTOMETRIC_YBR_RCT), "YBR_RCT");
+	assert_null(rp_photometric_name(RP_PHOTOMETRIC_UNKNOWN));
+	free(src);
+	free(back);
+}
+
 static void
 test_geometry_mismatch(void **state)
 {
@@ -707,6 +786,7 @@ main(void)
 		cmocka_unit_test(test_hostile_codestreams),
 		cmocka_unit_test(test_geometry_mismatch),
 		cmocka_unit_test(test_wavelet_options),
+		cmocka_unit_test(test_colour_transform),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,17 +290,6 @@ rp_dicom_decode_frame(const struct rp_dicom *ds, uint32_t index, void *dst,
 const char *
 rp_dicom_decoded_photometric(const struct rp_dicom *ds)
 {
-	static const char *const names[] = {
-		[RP_PHOTOMETRIC_MONOCHROME1] = "MONOCHROME1",
-		[RP_PHOTOMETRIC_MONOCHROME2] = "MONOCHROME2",
-		[RP_PHOTOMETRIC_PALETTE_COLOR] = "PALETTE COLOR",
-		[RP_PHOTOMETRIC_RGB] = "RGB",
-		[RP_PHOTOMETRIC_YBR_FULL] = "YBR_FULL",
-		[RP_PHOTOMETRIC_YBR_FULL_422] = "YBR_FULL_422",
-		[RP_PHOTOMETRIC_YBR_PARTIAL_420] = "YBR_PARTIAL_420",
-		[RP_PHOTOMETRIC_YBR_ICT] = "YBR_ICT",
-		[RP_PHOTOMETRIC_YBR_RCT] = "YBR_RCT",
-	};
 	if (!ds || !ds->info.has_pixels)
 		return NULL;
 	enum rp_photometric p = (enum rp_photometric)ds->info.img.photometric;
@@ -309,9 +298,8 @@ rp_dicom_decoded_photometric(const struct rp_dicom *ds)
 		if (ops && ops->decoded_photometric)
 			p = ops->decoded_photometric(p);
 	}
-	if (p == RP_PHOTOMETRIC_UNKNOWN || (size_t)p >= sizeof(names) / sizeof(names[0]))
-		return ds->info.photometric;
-	return names[p];
+	const char *name = rp_photometric_name(p);
+	return name ? name : ds->info.photometric;
 }
 
 int

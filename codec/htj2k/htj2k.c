@@ -32,6 +32,21 @@ htj2k_check(const struct rp_image_desc *img, const struct rp__encode_params *p,
 	return RP_OK;
 }
 
+/* The reversible colour transform when the caller asked for it and can label the result
+ * YBR_RCT: RGB only (DICOM defines YBR_RCT as the RCT of RGB). */
+static int
+uses_rct(const struct rp_image_desc *img, const struct rp__encode_params *p)
+{
+	return p->colour_transform && img->components == 3 &&
+	       img->photometric == RP_PHOTOMETRIC_RGB;
+}
+
+static enum rp_photometric
+htj2k_encoded_photometric(const struct rp_image_desc *img, const struct rp__encode_params *p)
+{
+	return uses_rct(img, p) ? RP_PHOTOMETRIC_YBR_RCT : (enum rp_photometric)img->photometric;
+}
+
 static size_t
 htj2k_bound(const struct rp_image_desc *img, const struct rp__encode_params *p)
 {
@@ -63,6 +78,7 @@ htj2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 		hp.cb_w_log2 = p->code_block_w_log2;
 		hp.cb_h_log2 = p->code_block_h_log2;
 	}
+	hp.rct = uses_rct(img, p);
 	return rp__htj2k_encode_params(img, &hp, src, src_size, dst, dst_capacity, dst_size,
 				       p->pool, p->state, err);
 }
@@ -94,6 +110,7 @@ const struct rp__codec_ops rp__codec_htj2k = {
 	.encode = htj2k_encode,
 	.decode = htj2k_decode,
 	.decoded_photometric = htj2k_decoded_photometric,
+	.encoded_photometric = htj2k_encoded_photometric,
 	.state_new = rp__ht_workspace_new,
 	.state_free = rp__ht_workspace_free,
 };

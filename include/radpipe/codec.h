@@ -103,6 +103,11 @@ struct rp_encoder_options {
 	 * in 2..10 with w + h <= 12 (ISO/IEC 15444-1 A.6.1); RP_E_UNSUPPORTED from
 	 * rp_encoder_check() when the codec cannot use the size. */
 	unsigned code_block_w_log2, code_block_h_log2;
+	/* JPEG 2000 and HTJ2K, lossless: 1 codes RGB frames (3 samples) through the
+	 * reversible colour transform (ISO/IEC 15444-1 G.2), typically 20-30% smaller.  The
+	 * dataset must then say YBR_RCT (PS3.3 C.7.6.3.1.2): rp_encoder_output_photometric()
+	 * tells, and `radpipe compress` sets it.  0 (default): colour is coded as it is. */
+	int colour_transform;
 };
 
 /* Fills defaults: RP_CODEC_JPEGLS, lossless, no pool. */
@@ -129,6 +134,14 @@ RP_API RP_NODISCARD int
 rp_encoder_encode(struct rp_encoder *enc, const struct rp_image_desc *img, const void *src,
 		  size_t src_size, void *dst, size_t dst_capacity, size_t *dst_size,
 		  struct rp_errbuf *err);
+
+/* The Photometric Interpretation a dataset carrying this encoder's output of img must
+ * declare: img->photometric, or RP_PHOTOMETRIC_YBR_RCT when the colour transform applies. */
+RP_API enum rp_photometric rp_encoder_output_photometric(const struct rp_encoder *enc,
+							 const struct rp_image_desc *img);
+
+/* The DICOM defined term of p ("MONOCHROME2", "YBR_RCT", ...), or NULL for UNKNOWN. */
+RP_API const char *rp_photometric_name(enum rp_photometric p);
 
 /* The transfer syntax UID this encoder's output belongs to (lossless or lossy variant). */
 RP_API const char *rp_encoder_transfer_syntax(const struct rp_encoder *enc);

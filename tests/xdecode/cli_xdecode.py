@@ -3,8 +3,9 @@
 # tests/xdecode/cli_xdecode.py - end to end through the CLI: `radpipe compress -c CODEC`
 # over real corpus images, then every output decoded by other people's tools must give
 # the original pixels: gdcmconv --raw (j2k, rle, jpeg-lossless), dcmdjpeg / dcmdrle
-# (jpeg-lossless, rle), opj_decompress on the extracted codestreams (j2k, htj2k-ojph) and
-# ojph_expand (htj2k-ojph, unsigned images: its raw writer clamps negatives).  GDCM 3.0.21
+# (jpeg-lossless, rle), opj_decompress on the extracted codestreams (j2k, htj2k,
+# htj2k-ojph) and ojph_expand (htj2k, htj2k-ojph; its raw writer clamps negatives).  The
+# ",rct" variants code RGB through the reversible colour transform and must say YBR_RCT.  GDCM 3.0.21
 # does not know the HTJ2K UIDs, so HTJ2K DICOM files are checked through the codestreams.
 #
 # Usage: cli_xdecode.py RADPIPE CORPUS.  Runs with Debian's python3 (python3-pydicom,
@@ -33,6 +34,9 @@ FILES = [
 ]
 CODECS = {
     "j2k": ["gdcmconv", "opj_decompress"],
+    "j2k,rct": ["gdcmconv", "opj_decompress"],      # RGB -> YBR_RCT
+    "htj2k": ["opj_decompress", "ojph_expand"],     # radpipe's own HTJ2K codec
+    "htj2k,rct": ["opj_decompress", "ojph_expand"],
     "htj2k-ojph": ["opj_decompress", "ojph_expand"],
     "rle": ["gdcmconv", "dcmdrle"],
     "jpeg-lossless": ["gdcmconv", "dcmdjpeg"],
@@ -76,13 +80,31 @@ def by_codestream_tool(tool, path, ref_ds, tmp, signed):
         cs = os.path.join(tmp, "f.j2c")
         with open(cs, "wb") as fh:
             fh.write(f)
-        out = os.path.join(tmp, "f.rawl" if tool == "opj_decompress" else "f.raw")
+        # ojph_expand writes colour that needs the inverse colour transform only as PPM.
+        ppm = tool == "ojph_expand" and ds.SamplesPerPixel == 3
+        out = os.path.join(tmp, "f.rawl" if tool == "opj_decompress" else
+                           "f.ppm" if ppm else "f.raw")
         p = subprocess.run([tool, "-i", cs, "-o", out], capture_output=True, text=True)
         if p.returncode:
             raise RuntimeError(f"{tool} failed on {path}: {p.stderr.strip()[-300:]}")
-        raw = np.fromfile(out, dtype="<u1" if ds.BitsStored <= 8 else "<u2").astype(np.int64)
         n = ds.Rows * ds.Columns
-        raw = raw.reshape(ds.SamplesPerPixel, n).T.reshape(-1)   # planar -> interleaved
+        if ppm:
+            with open(out, "rb") as fh:
+                data = fh.read()
+            fields, pos = [], 0
+            while len(fields) < 4:      # P6, width, height, maxval; then one whitespace
+                while data[pos:pos + 1].isspace():
+                    pos += 1
+                start = pos
+                while not data[pos:pos + 1].isspace():
+                    pos += 1
+                fields.append(data[start:pos])
+            body = data[pos + 1:]
+            dt = ">u2" if int(fields[3]) > 255 else "u1"
+            raw = np.frombuffer(body, dtype=dt).astype(np.int64)   # interleaved already
+        else:
+            raw = np.fromfile(out, dtype="<u1" if ds.BitsStored <= 8 else "<u2").astype(np.int64)
+            raw = raw.reshape(ds.SamplesPerPixel, n).T.reshape(-1)   # planar -> interleaved
         bs = ds.BitsStored
         raw &= (1 << bs) - 1
         if signed and tool == "opj_decompress":
@@ -123,6 +145,13 @@ def main():
                     continue
                 ref_ds, ref = native(src, tmp)
                 signed = ref_ds.PixelRepresentation == 1
+                if ref_ds.SamplesPerPixel == 3:
+                    # The colour transform must be declared, and only when applied.
+                    pi = pydicom.dcmread(out, stop_before_pixels=True).PhotometricInterpretation
+                    want_pi = "YBR_RCT" if codec.endswith(",rct") else ref_ds.PhotometricInterpretation
+                    if pi != want_pi:
+                        print(f"FAIL {codec} {f}: Photometric Interpretation {pi}, want {want_pi}")
+                        failures += 1
                 for tool in tools:
                     try:
                         if tool in ("opj_decompress", "ojph_expand"):
