@@ -312,7 +312,12 @@ quad_cw(struct vlc_r *v, struct mel_q *mq, const uint32_t *tbl, unsigned c)
 		mq->q >>= 1;
 		mq->n--;
 	}
-	unsigned t = tbl[c | (unsigned)(v->acc & 127) | insig << 10];
+	/* The row of the table first, off the chain through acc (the empty asm keeps
+	 * the compiler from folding it back into the index): that chain is then and,
+	 * load, shift. */
+	const uint32_t *row = tbl + (c | insig << 10);
+	__asm__("" : "+r"(row));
+	unsigned t = row[v->acc & 127];
 	v->acc >>= t & 63;      /* bits 3-5 are 0: the count is the codeword length */
 	v->n -= t & 7;
 	return t;
@@ -370,7 +375,9 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 			goto store;
 		}
 	}
-	unsigned e = uvlc_pair[(uo << 6) | (unsigned)(v->acc & 63)];
+	const uint32_t *urow = uvlc_pair + (uo << 6);
+	__asm__("" : "+r"(urow));       /* as in quad_cw() */
+	unsigned e = urow[v->acc & 63];
 	u0 = ((e >> 20) & 7) + (unsigned)bzhi64(v->acc >> ((e >> 6) & 15), (e >> 14) & 7);
 	u1 = ((e >> 23) & 7) + (unsigned)bzhi64(v->acc >> ((e >> 10) & 15), (e >> 17) & 7);
 	v->acc >>= e & 63;
