@@ -2,14 +2,17 @@
 /* bench/bench_ofi.c - raw libfabric message bandwidth, the ceiling for the libfabric
  * backend: two FI_EP_RDM endpoints of one provider in two processes (fork), the sender
  * keeps `window` tagged sends of `size` bytes in flight from one registered buffer, the
- * receiver keeps as many receives posted; both poll their completion queues.  Prints one
- * JSON line.  Usage: bench_ofi [PROVIDER [SIZE [WINDOW [SECONDS]]]]
- * (defaults "tcp;ofi_rxm", 1 MiB, 16, 5).  Build: bench/bench_ofi.sh builds and runs it. */
+ * receiver keeps as many receives posted; both poll their completion queues.  With MODE
+ * "rma" the sender fi_writedata()s into the receiver's registered buffer instead (the
+ * libfabric backend's RMA path), the receiver counting the remote CQ data completions.
+ * Prints one JSON line.  Usage: bench_ofi [PROVIDER [SIZE [WINDOW [SECONDS [MODE]]]]]
+ * (defaults "tcp;ofi_rxm", 1 MiB, 16, 5, tagged).  bench/bench_ofi.sh builds and runs it. */
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
 #include <rdma/fi_domain.h>
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
 #include <rdma/fi_tagged.h>
 
 #include <stdbool.h>
@@ -51,10 +54,10 @@ now(void)
 	} while (0)
 
 static void
-setup(struct side *s, const char *prov, size_t bytes, unsigned window)
+setup(struct side *s, const char *prov, size_t bytes, unsigned window, bool rma)
 {
 	struct fi_info *h = fi_allocinfo();
-	h->caps = FI_TAGGED | FI_SEND | FI_RECV;
+	h->caps = FI_TAGGED | FI_SEND | FI_RECV | (rma ? FI_RMA | FI_WRITE | FI_REMOTE_WRITE : 0);
 	h->mode = FI_CONTEXT | FI_CONTEXT2;
 	h->ep_attr->type = FI_EP_RDM;
 	h->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_VIRT_ADDR;
@@ -74,8 +77,8 @@ setup(struct side *s, const char *prov, size_t bytes, unsigned window)
 	if (posix_memalign(&s->buf, 4096, bytes * window))
 		exit(1);
 	memset(s->buf, 0x5a, bytes * window);
-	CHECK(fi_mr_reg(s->domain, s->buf, bytes * window, FI_SEND | FI_RECV, 0, 0, 0, &s->mr,
-			NULL));
+	uint64_t access = FI_SEND | FI_RECV | (rma ? FI_WRITE | FI_REMOTE_WRITE : 0);
+	CHECK(fi_mr_reg(s->domain, s->buf, bytes * window, access, 0, 1, 0, &s->mr, NULL));
 	s->desc = fi_mr_desc(s->mr);
 }
 
@@ -100,25 +103,38 @@ main(int argc, char **argv)
 	size_t size = argc > 2 ? strtoull(argv[2], NULL, 10) : (1u << 20);
 	unsigned window = argc > 3 ? (unsigned)atoi(argv[3]) : 16;
 	double secs = argc > 4 ? atof(argv[4]) : 5;
+	bool rma = argc > 5 && strcmp(argv[5], "rma") == 0;
 	int to_child[2], to_parent[2];
 	if (pipe(to_child) || pipe(to_parent))
 		return 1;
 	pid_t pid = fork();
 	struct side s = {0};
-	setup(&s, prov, size, window);
-	char addr[256];
-	size_t alen = sizeof(addr);
+	setup(&s, prov, size, window, rma);
+	/* The name, then the key and RMA address of the buffer (an offset without
+	 * FI_MR_VIRT_ADDR). */
+	char addr[256 + 16];
+	size_t alen = 256;
 	CHECK(fi_getname(&s.ep->fid, addr, &alen));
+	uint64_t rkey = fi_mr_key(s.mr), raddr = (s.info->domain_attr->mr_mode & FI_MR_VIRT_ADDR)
+							 ? (uint64_t)(uintptr_t)s.buf
+							 : 0;
+	memcpy(addr + alen, &rkey, 8);
+	memcpy(addr + alen + 8, &raddr, 8);
+	alen += 16;
 	/* Swap names over the pipes. */
 	int out = pid == 0 ? to_parent[1] : to_child[1], in = pid == 0 ? to_child[0] : to_parent[0];
 	xwrite(out, &alen, sizeof(alen));
 	xwrite(out, addr, alen);
-	char peer[256];
+	char peer[256 + 16];
 	size_t plen;
 	xread(in, &plen, sizeof(plen));
-	if (plen > sizeof(peer))
+	if (plen > sizeof(peer) || plen < 16)
 		return 1;
 	xread(in, peer, plen);
+	plen -= 16;
+	uint64_t peer_key, peer_addr;
+	memcpy(&peer_key, peer + plen, 8);
+	memcpy(&peer_addr, peer + plen + 8, 8);
 	if (fi_av_insert(s.av, peer, 1, &s.peer, 0, NULL) != 1)
 		return 1;
 	struct fi_context2 *ctx = calloc(window, sizeof(*ctx));
@@ -136,6 +152,10 @@ main(int argc, char **argv)
 				continue;
 			CHECK(n);
 			for (ssize_t k = 0; k < n; k++) {
+				if (e[k].flags & FI_REMOTE_CQ_DATA) {
+					msgs++;  /* an RMA write landed; nothing to repost */
+					continue;
+				}
 				if (e[k].tag == 1) {
 					done = 1;
 					continue;
@@ -159,8 +179,11 @@ main(int argc, char **argv)
 		bool more = t1 - t0 < secs;
 		while (more && inflight < window) {
 			unsigned i = (unsigned)(posted % window);
-			int r = (int)fi_tsend(s.ep, (char *)s.buf + i * size, size, s.desc, s.peer, 0,
-					      &ctx[i]);
+			int r = rma ? (int)fi_writedata(s.ep, (char *)s.buf + i * size, size, s.desc,
+							posted, s.peer, peer_addr + i * size,
+							peer_key, &ctx[i])
+				    : (int)fi_tsend(s.ep, (char *)s.buf + i * size, size, s.desc, s.peer,
+						    0, &ctx[i]);
 			if (r == -FI_EAGAIN)
 				break;
 			CHECK(r);
@@ -193,9 +216,10 @@ main(int argc, char **argv)
 	}
 	xread(to_parent[0], &got, sizeof(got));
 	double mbps = (double)msgs * (double)size / (t1 - t0) / 1e6;
-	printf("{\"bench\":\"ofi_raw\",\"provider\":\"%s\",\"msg_bytes\":%zu,\"window\":%u,"
+	printf("{\"bench\":\"ofi_raw\",\"provider\":\"%s\",\"mode\":\"%s\",\"msg_bytes\":%zu,"
+	       "\"window\":%u,"
 	       "\"messages\":%llu,\"received\":%llu,\"seconds\":%.3f,\"MBps\":%.1f}\n",
-	       prov, size, window, (unsigned long long)msgs, (unsigned long long)got, t1 - t0,
+	       prov, rma ? "rma" : "tagged", size, window, (unsigned long long)msgs, (unsigned long long)got, t1 - t0,
 	       mbps);
 	return got == msgs ? 0 : 1;
 }

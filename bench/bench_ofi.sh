@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # bench/bench_ofi.sh - libfabric figures for docs/LIBFABRIC.md (issue 8):
-#  1. raw fi_ message bandwidth (bench_ofi.c: 1 MiB tagged messages, 16 in flight) over
-#     the tcp;ofi_rxm and shm providers;
+#  1. raw fi_ bandwidth (bench_ofi.c: 1 MiB tagged messages or RMA writes with CQ data,
+#     16 in flight) over the tcp;ofi_rxm and shm providers;
 #  2. `radpipe send` of the demo study (corpus/files.tsv rows tagged demo-study) over
 #     loopback with the TCP backend and the libfabric backend (tcp;ofi_rxm, shm), each
 #     REPS times, codec jpegls (the default) and native (transport-bound).
@@ -24,7 +24,9 @@ trap cleanup EXIT
 cc -O2 -std=gnu11 -o "$work/bench_ofi" "$root/bench/bench_ofi.c" \
 	$(pkg-config --cflags --libs libfabric)
 for prov in "tcp;ofi_rxm" shm; do
-	timeout 60 "$work/bench_ofi" "$prov" 1048576 16 5
+	for mode in tagged rma; do
+		timeout 60 "$work/bench_ofi" "$prov" 1048576 16 5 "$mode"
+	done
 done
 
 study=$(grep -v '^#' "$root/corpus/files.tsv" | awk -F'\t' '$3 ~ /demo-study/ {print $1}' |
