@@ -24,6 +24,7 @@
  * Determinism: a file's output bytes depend only on its input (each frame is coded on its
  * own by a deterministic encoder and the writer puts frames in index order), never on
  * which worker coded which frame or when. */
+#include "codec/codec_impl.h"
 #include "common/internal.h"
 #include "simd/kernels.h"
 
@@ -88,6 +89,10 @@ struct rp__pl_obj {
 	size_t map_size;
 	struct rp_dicom *ds;
 	const struct rp_dicom_info *info;
+	/* info->img with the photometric interpretation of the canonical frames, which is
+	 * what a decoder made of the stored one (YBR_FULL_422 JPEG -> RGB, YBR_RCT -> RGB):
+	 * what the encoder is told it gets, and what the output must declare. */
+	struct rp_image_desc img;
 	size_t frame_size;
 	uint32_t nframes;
 	bool fast_high_bits;         /* frames checked by the kernel in place (16-bit LE) */
@@ -270,7 +275,7 @@ static int
 code_frame(struct rp__pl_obj *obj, struct rp__pl_worker *w, uint32_t f, struct rp_errbuf *e)
 {
 	struct rp__pl *pl = obj->pl;
-	const struct rp_image_desc *img = &obj->info->img;
+	const struct rp_image_desc *img = &obj->img;
 	uint8_t *src = worker_buf(pl, w, 0, obj->frame_size);
 	uint8_t *out = NULL;
 	size_t size = 0;
@@ -484,9 +489,12 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 		/* JPEG-LS and JPEG 2000 code interleaved colour (PS3.5 8.2). */
 		if (info->img.components == 3)
 			wo.planar = 0;
-		/* YBR_RCT when the encoder applied the reversible colour transform. */
-		enum rp_photometric pi = rp_encoder_output_photometric(pl->probe, &info->img);
-		if (pi != (enum rp_photometric)info->img.photometric)
+		/* The frames were coded as obj->img says (decoded from a compressed source they
+		 * may be RGB where the source said YBR_*); YBR_RCT when the encoder applied the
+		 * reversible colour transform.  A transcoded J2K YBR_RCT or JPEG YBR_FULL_422
+		 * file that kept its label would tell viewers to convert colours twice. */
+		enum rp_photometric pi = rp_encoder_output_photometric(pl->probe, &obj->img);
+		if (pi != (enum rp_photometric)info->img.photometric && rp_photometric_name(pi))
 			wo.photometric = rp_photometric_name(pi);
 		f->action = "compressed";
 	}
@@ -585,6 +593,14 @@ obj_open(struct rp__pl *pl, struct rp__pl_obj *obj, struct rp_errbuf *e)
 	f->input_size = obj->map_size;
 	RP_TRY(rp_dicom_parse(obj->map, obj->map_size, NULL, &obj->ds, e));
 	obj->info = rp_dicom_get_info(obj->ds);
+	obj->img = obj->info->img;
+	if (obj->info->encapsulated) {
+		const struct rp__codec_ops *ops =
+			rp__codec_ops((enum rp_codec)obj->info->ts->codec);
+		if (ops && ops->decoded_photometric)
+			obj->img.photometric = (uint8_t)ops->decoded_photometric(
+				(enum rp_photometric)obj->info->img.photometric);
+	}
 	const struct rp_dicom_info *info = obj->info;
 	if (!info->has_pixels)
 		return RP_OK;
@@ -614,7 +630,7 @@ obj_open(struct rp__pl *pl, struct rp__pl_obj *obj, struct rp_errbuf *e)
 		struct rp__pl_worker *w = worker_of(pl, pl->nslots - 1);
 		if (!w->enc)
 			RP_TRY(rp_encoder_create(&pl->enc_opts, &w->enc));
-		RP_TRY(rp_encoder_check(w->enc, &info->img, e));
+		RP_TRY(rp_encoder_check(w->enc, &obj->img, e));
 	}
 	obj->refs = calloc(obj->nframes, sizeof(*obj->refs));
 	obj->jobs = calloc(obj->nframes, sizeof(*obj->jobs));

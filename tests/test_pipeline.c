@@ -379,6 +379,64 @@ test_dirty_high_bits(void **state)
 	rmdir(dir);
 }
 
+/* The output declares the photometric interpretation of what was coded: a J2K YBR_RCT or
+ * JPEG YBR_FULL_422 source decodes to RGB, so its JPEG-LS copy says RGB (keeping the old
+ * label would make viewers convert colours that are no longer YBR); with htj2k,rct the
+ * RGB is coded through the RCT and says YBR_RCT.  Pixels equal the source's either way. */
+static void
+test_photometric_label(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *src;
+		enum rp_codec codec;
+		int rct;
+		const char *want;
+	} cases[] = {
+		{ "us/wg04/US1_J2KR.dcm", RP_CODEC_JPEGLS, 0, "RGB" },
+		{ "us/pydicom/examples_ybr_color.dcm", RP_CODEC_JPEGLS, 0, "RGB" },
+		{ "us/wg04/US1_J2KR.dcm", RP_CODEC_HTJ2K, 1, "YBR_RCT" },
+		{ "us/wg04/US1_RLE.dcm", RP_CODEC_HTJ2K, 1, "YBR_RCT" },
+		{ "us/wg04/US1_RLE.dcm", RP_CODEC_HTJ2K, 0, "RGB" },
+	};
+	char dir[4096], src[4200], out[4200];
+	struct rp_errbuf err = { "" }, *ep = &err;
+	rp_test_tmpdir(dir, sizeof(dir));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n;
+		uint8_t *sd = rp_test_corpus_load(cases[i].src, &n);
+		snprintf(src, sizeof(src), "%s/%s", rp_test_corpus_dir(), cases[i].src);
+		snprintf(out, sizeof(out), "%s/out%zu.dcm", dir, i);
+		struct rp_pipeline_file file = { .input = src, .output = out };
+		struct rp_pipeline_options o;
+		rp_pipeline_options_init(&o);
+		o.encoder.codec = cases[i].codec;
+		o.encoder.colour_transform = cases[i].rct;
+		RP_ASSERT_OK(rp_pipeline_run(&o, &file, 1, NULL, &err), ep);
+		size_t m;
+		uint8_t *od = rp_test_read_file(out, &m);
+		assert_non_null(od);
+		struct rp_dicom *a = NULL, *b = NULL;
+		RP_ASSERT_OK(rp_dicom_parse(sd, n, NULL, &a, &err), ep);
+		RP_ASSERT_OK(rp_dicom_parse(od, m, NULL, &b, &err), ep);
+		if (strcmp(rp_dicom_get_info(b)->photometric, cases[i].want) != 0)
+			fail_msg("%s -> %s%s: Photometric Interpretation %s, want %s",
+				 cases[i].src, rp_codec_name(cases[i].codec),
+				 cases[i].rct ? ",rct" : "", rp_dicom_get_info(b)->photometric,
+				 cases[i].want);
+		uint8_t ha[32], hb[32];
+		RP_ASSERT_OK(rp_dicom_pixel_hash(a, ha, &err), ep);
+		RP_ASSERT_OK(rp_dicom_pixel_hash(b, hb, &err), ep);
+		assert_memory_equal(ha, hb, 32);
+		rp_dicom_free(a);
+		rp_dicom_free(b);
+		free(sd);
+		free(od);
+		remove(out);
+	}
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -388,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_decompress),
 		cmocka_unit_test(test_failures_stay_per_file),
 		cmocka_unit_test(test_dirty_high_bits),
+		cmocka_unit_test(test_photometric_label),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
