@@ -11,6 +11,7 @@
  * read through bounds-checked cursors. */
 #include <stdlib.h>
 
+#include "codec/htj2k/ht_block_dec.h"
 #include "codec/htj2k/htj2k_cs.h"
 
 struct cur {
@@ -305,6 +306,7 @@ struct cb_ref {
 
 struct dec_ctx {
 	struct cb_ref *cbs;
+	uint32_t cpu_mask;
 };
 
 static void
@@ -318,7 +320,8 @@ cb_decode_run(void *arg, size_t i, unsigned worker)
 			memset(c->coef + (size_t)y * c->stride, 0, c->w * sizeof(int32_t));
 		return;
 	}
-	c->status = rp__ht_decode_block(c->seg, c->len, c->w, c->h, c->coef, c->stride, c->mb);
+	c->status = rp__ht_decode_block_isa(c->seg, c->len, c->w, c->h, c->coef, c->stride, c->mb,
+					    d->cpu_mask);
 }
 
 int
@@ -675,7 +678,7 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 	}
 	size_t cbi = ncb_total;
 
-	struct dec_ctx dctx = { cbs };
+	struct dec_ctx dctx = { cbs, cpu_mask };
 	rp_pool_parallel_for(pool, cbi, cb_decode_run, &dctx);
 	for (size_t i = 0; i < cbi; i++)
 		if (cbs[i].status < 0) {

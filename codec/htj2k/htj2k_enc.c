@@ -133,6 +133,7 @@ struct cb_job {
 struct enc_ctx {
 	struct cb_job *jobs;
 	struct rp__ht_enc_scratch *scratch;
+	uint32_t cpu_mask;
 };
 
 static void
@@ -140,8 +141,8 @@ cb_job_run(void *arg, size_t index, unsigned worker)
 {
 	struct enc_ctx *ctx = arg;
 	struct cb_job *j = &ctx->jobs[index];
-	j->status = rp__ht_encode_block(j->coef, j->stride, j->w, j->h, &ctx->scratch[worker],
-					j->out, j->cap, &j->len);
+	j->status = rp__ht_encode_block_isa(ctx->cpu_mask, j->coef, j->stride, j->w, j->h,
+					    &ctx->scratch[worker], j->out, j->cap, &j->len);
 }
 
 /* ---- markers ---- */
@@ -335,7 +336,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}
-	struct enc_ctx ectx = { jobs, scratch };
+	struct enc_ctx ectx = { jobs, scratch, p->cpu_mask };
 	rp_pool_parallel_for(pool, njobs, cb_job_run, &ectx);
 	for (j = 0; j < njobs; j++)
 		if (jobs[j].status < 0) {
