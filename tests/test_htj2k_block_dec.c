@@ -208,8 +208,8 @@ roundtrip(const int32_t *c, unsigned w, unsigned h, unsigned mb, const char *wha
 	for (unsigned y = 0; y < h; y++)
 		for (unsigned x = 0; x < w; x++)
 			if (base[y * STRIDE + x] != c[y * w + x])
-				fail_msg("%s %ux%u: (%u, %u) decodes to %d, encoded %d", what, w, h, x,
-					 y, base[y * STRIDE + x], c[y * w + x]);
+				fail_msg("%s %ux%u: (%u, %u) decodes to %d, encoded %d", what, w,
+					 h, x, y, base[y * STRIDE + x], c[y * w + x]);
 }
 
 static void
@@ -246,12 +246,14 @@ test_patterns(void **state)
 					make_block(c, w, h, pat, bits);
 					unsigned mb = max_bits_of(c, w * h);
 					char what[48];
-					snprintf(what, sizeof(what), "pattern %d bits %u", pat, bits);
+					snprintf(what, sizeof(what), "pattern %d bits %u", pat,
+						 bits);
 					roundtrip(c, w, h, mb, what);
 					/* A looser bound decodes the same; a tighter one is refused
 					 * the same way (or not) by both. */
 					if (mb && mb < 30)
-						roundtrip(c, w, h, mb + 1 + rng() % (30 - mb), what);
+						roundtrip(c, w, h, mb + 1 + rng() % (30 - mb),
+							  what);
 				}
 			}
 }

@@ -63,7 +63,8 @@ ms_begin_avx2(struct ms_row *r)
 			__m128i a = _mm_loadu_si128((const __m128i *)ea);
 			__m128i b = _mm_loadu_si128((const __m128i *)(ea + 2));
 			__m128i m = _mm_max_epu8(a, b);
-			m = _mm_max_epu16(_mm_and_si128(m, _mm_set1_epi16(0xFF)), _mm_srli_epi16(m, 8));
+			m = _mm_max_epu16(_mm_and_si128(m, _mm_set1_epi16(0xFF)),
+					  _mm_srli_epi16(m, 8));
 			__m256i me = _mm256_cvtepu16_epi32(m);
 			__m256i single = _mm256_cmpeq_epi32(_mm256_and_si256(
 				rho, _mm256_sub_epi32(rho, one)), zero);

@@ -6,18 +6,21 @@
  * the function's name, and may define RP__HTDEC_MS_BEGIN / RP__HTDEC_MS_GROUP to vector
  * versions of ms_begin_scalar() / ms_group_scalar(), defined after including this.
  *
- * Two phases per line pair instead of one pass per quad:
- *  1. VLC + MEL: the quads' codewords (rho, u_off, e_k, e_1 in one table word) and the
- *     unsigned residuals u_q, with the backward VLC reader refilled once per quad pair
- *     (a pair takes at most 38 bits) and four bytes at a time when none of them can be a
- *     stuffing byte.
+ * Two phases per line pair instead of one pass per quad, the first running one line pair
+ * ahead of the second in the same loop (VLC decoding is one chain of dependent lookups,
+ * MagSgn independent work, and the core overlaps them):
+ *  1. VLC + MEL: each quad's CxtVLC entry (rho, u_off, e_k, e_1, and the next quad's
+ *     context) and u_q.  The backward VLC reader takes 8 bytes at a time when none can be
+ *     a stuffing byte; a table entry is its own shift count, and its table row is
+ *     addressed off the reader's chain; MEL symbols are decoded ahead into a bit queue;
+ *     both U-VLC prefixes of a quad pair come from one lookup.
  *  2. MagSgn: the whole MagSgn segment is unstuffed once into a plain bit string (bytes
- *     after 0xFF carry 7 bits; ones past the end), so that every sample's bits are one
- *     unaligned 64-bit load at a known bit offset: samples no longer wait on a shared
- *     shifting accumulator, only on a running sum of their lengths.
+ *     after 0xFF carry 7 bits; ones past the end), so that a sample's bits are a load at
+ *     a known bit offset: samples wait only on a running sum of their lengths, and the
+ *     vector builds do 8 or 16 at a time.
  * The bit readers stay inside the segment (past its end they see the padding the
  * standard implies), and a quad whose exponent bound exceeds max_bits + 1 is refused, as
- * ht_block_dec_ref.c does, so statuses match too. */
+ * ht_block_dec_ref.c does, so statuses match too.  Stack: about 17 KB (the bit string). */
 #include "codec/htj2k/ht_block_dec.h"
 
 /* Unstuffed MagSgn: at most 4096 samples x 31 bits = 15872 bytes are ever read, plus one

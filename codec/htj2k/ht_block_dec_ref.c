@@ -3,10 +3,10 @@
  * 15444-15 clause 7), one quad and one sample at a time: the reference that the fast
  * decoder in ht_block_dec.c must match coefficient for coefficient and status for status
  * (tests/test_htj2k_block_dec.c).  It was the codec's decoder until the two-phase one
- * replaced it; it is kept unchanged so that the comparison has a fixed point.  The segment comes from an untrusted codestream: every
- * reader stays inside it (past its end they see the padding the standard implies: ones
- * for MagSgn and MEL, zeros for VLC), and magnitudes that could not come from a valid
- * stream are refused. */
+ * replaced it; it is kept unchanged so that the comparison has a fixed point.  The
+ * segment comes from an untrusted codestream: every reader stays inside it (past its end
+ * they see the padding the standard implies: ones for MagSgn and MEL, zeros for VLC), and
+ * magnitudes that could not come from a valid stream are refused. */
 #include "codec/htj2k/ht_block_dec.h"
 
 /* ---- MagSgn: forward, LSB first, 7 bits after 0xFF, ones past the end ---- */
