@@ -127,6 +127,7 @@ struct cb_job {
 	unsigned w, h;
 	uint8_t *out;           /* its own slice of the segment buffer */
 	size_t cap, len;
+	uint8_t *dst;           /* where its segment goes in the codestream */
 	int status;
 };
 
@@ -135,6 +136,18 @@ struct enc_ctx {
 	struct rp__ht_enc_scratch *scratch;
 	uint32_t cpu_mask;
 };
+
+/* The segments are copied into the codestream on the pool once the packet headers have
+ * placed them: on one thread the copy was a serial tenth of a large frame's encode. */
+static void
+cb_copy_run(void *arg, size_t index, unsigned worker)
+{
+	struct enc_ctx *ctx = arg;
+	const struct cb_job *j = &ctx->jobs[index];
+	(void)worker;
+	if (j->len)
+		memcpy(j->dst, j->out, j->len);
+}
 
 static void
 cb_job_run(void *arg, size_t index, unsigned worker)
@@ -505,7 +518,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 			}
 			o.p += bw.pos;
 			for (size_t k = first_job; k < j; k++) {
-				memcpy(o.p, jobs[k].out, jobs[k].len);
+				jobs[k].dst = o.p;
 				o.p += jobs[k].len;
 			}
 		}
@@ -517,6 +530,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 		ret = rp__err(err, RP_E_LIMIT, "htj2k: output buffer too small");
 		goto fail;
 	}
+	rp_pool_parallel_for(pool, njobs, cb_copy_run, &ectx);
 	for (unsigned t = 0; t < ntp; t++) {
 		const uint8_t *next = t + 1 < ntp ? sot_at[t + 1] : o.p - 2;   /* EOC */
 		uint32_t psot_v = (uint32_t)(next - sot_at[t]);
