@@ -1084,8 +1084,11 @@ ofi_recv(struct rp__conn *rc, void *data, size_t size, struct rp_errbuf *err)
 			pthread_mutex_unlock(&c->mu);
 			if (r < 0)
 				return fi_fail(err, "fi_trecv", c->prov, r);
-			if (c->rma)
-				RP_TRY(send_credit(c, consumed, err));
+			/* The bytes are ours whatever happens to the credit: the peer may have
+			 * closed after its last frame.  A lost credit fails later calls. */
+			struct rp_errbuf e2;
+			if (c->rma && send_credit(c, consumed, &e2) < 0)
+				conn_fail(c, "fabric credit: %.120s", e2.msg);
 		}
 	}
 	return RP_OK;
