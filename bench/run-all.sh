@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # bench/run-all.sh - every figure of bench/README.md in one go, one after the other (never
 # two benches at once: they would share the cores), into OUT (default bench-results/):
-# codec.jsonl, micro.json, peers/, scaling/, plots/*.png, and summary.txt.
+# codec.jsonl, micro.json, htj2k.jsonl, peers/, scaling/, plots/*.png, and summary.txt.
 #
 #   bench/run-all.sh [--out DIR] [--size-mb 200] [--quick]
 set -euo pipefail
@@ -34,6 +34,10 @@ rm -f "$out/codec.jsonl"
 	"$build/bench/bench_micro" --benchmark_repetitions="$iter" \
 		--benchmark_report_aggregates_only=true --benchmark_min_time=0.2 \
 		--benchmark_out="$out/micro.json" --benchmark_out_format=json
+	echo "== own HTJ2K vs OpenJPH (bench_htj2k; one large frame on 1 and 2 threads)"
+	ct=$RADPIPE_CORPUS/ct/dcm_qa_ct_Philips_Ingenuity_S21610/S2010
+	"$build/bench/bench_htj2k" -n $((iter * 3)) -T 2 -clock cpu \
+		-big "$RADPIPE_CORPUS/mg/wg04/MG1_J2KI.dcm" "$ct"/I1* >"$out/htj2k.jsonl"
 	echo "== peers (hyperfine)"
 	"$here/peers.sh" --runs "$runs" --out "$out/peers"
 	echo "== scaling"
