@@ -8,7 +8,7 @@
 #
 # BUILD_DIR holds radpipe and bench/wan/wanemu (default build/); STUDY_DIR defaults to the
 # corpus CT series.  Profiles (rate Mbit/s, RTT ms, loss % per direction): 1000/10/0 and
-# 1000/100/1, or PROFILES="RATE/RTT/LOSS ..." from the environment.  Both ends run in
+# 1000/100/1, or PROFILES="RATE/RTT/LOSS ..." from the environment (CONFIGS: below).  Both ends run in
 # the namespaces of netns.sh joined by wanemu; BBR in both (the host default here);
 # --insecure on both backends (no TLS on either data path, so the comparison is of the
 # data paths, not of encryption), -c native (no encoder in the way), send --timeout 60.
@@ -49,7 +49,11 @@ configs=(
 	"ofi-rxm-1|-n 1|--fabric tcp;ofi_rxm --trusted-fabric"
 	"ofi-rxm-$nstreams|-n $nstreams|--fabric tcp;ofi_rxm --trusted-fabric"
 	"ofi-rxm-$nstreams-tagged|-n $nstreams --ofi-no-rma|--fabric tcp;ofi_rxm --trusted-fabric"
+	"ofi-rxm-1-w64|-n 1|--fabric tcp;ofi_rxm --trusted-fabric --ofi-window 64"
 )
+# CONFIGS="label ..." from the environment runs only those (default: all but the last,
+# a 64-message window on one endpoint, which covers a 100 ms x 1 Gbit/s BDP).
+only=${CONFIGS:-"tcp-1 tcp-$nstreams ofi-rxm-1 ofi-rxm-$nstreams ofi-rxm-$nstreams-tagged"}
 
 echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) study: $study ($(du -sm "$study" | cut -f1) MB) reps: $reps"
 results=$work/results.jsonl
@@ -67,6 +71,7 @@ for prof in $profiles; do
 	ip netns exec "$nsa" ping -c 3 -i 0.2 -q 198.18.0.2 | tail -n 1 | sed "s|^|# $prof ping: |"
 	for cfg in "${configs[@]}"; do
 		IFS='|' read -r label sflags fflags <<<"$cfg"
+		case " $only " in *" $label "*) ;; *) continue ;; esac
 		# shellcheck disable=SC2206
 		fab=($fflags)  # no spaces inside the words: a plain split is enough
 		for rep in $(seq "$reps"); do
