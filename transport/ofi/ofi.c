@@ -73,11 +73,12 @@
 struct ofi_ep {
 	struct fid_cq *cq;
 	struct fid_ep *ep;
-	struct fid_mr *mr;
+	struct fid_mr *mr;           /* the whole region, local access */
+	struct fid_mr *rx_mr;        /* the receive slots, remote write (RMA path only) */
 	void *mem, *desc;
 	size_t mem_size;
 	bool cq_waits;               /* fi_cq_sread works (else the progress thread polls) */
-	uint64_t key;                /* of mr, for the peer's RMA writes */
+	uint64_t key;                /* of rx_mr, for the peer's RMA writes */
 	uint64_t rx_addr;            /* RMA address of receive slot 0 */
 	uint8_t addr[OFI_MAX_ADDR];
 	size_t addrlen;
@@ -218,6 +219,8 @@ ep_free(struct ofi_ep *e)
 		return;
 	if (e->ep)
 		fi_close(&e->ep->fid);
+	if (e->rx_mr)
+		fi_close(&e->rx_mr->fid);
 	if (e->mr)
 		fi_close(&e->mr->fid);
 	if (e->cq)
@@ -273,35 +276,43 @@ ep_build(struct ofi_tls *t, struct ofi_ep **ret, struct rp_errbuf *err)
 		goto fail;
 	}
 
-	/* One registered region holds every buffer: window sends, window receives (the
-	 * peer's RMA writes land there), then the credit receives.  Registration pins pages
-	 * on verbs/efa (RLIMIT_MEMLOCK: ulimit -l). */
+	/* One region holds every buffer: window sends, window receives (the peer's RMA
+	 * writes land there), then the credit receives.  Registration pins pages on
+	 * verbs/efa (RLIMIT_MEMLOCK: ulimit -l). */
 	size_t slots = 2 * (size_t)t->window * t->seg;
 	e->mem_size = slots + OFI_CREDIT_SLOTS * 8;
 	if (posix_memalign(&e->mem, 4096, e->mem_size)) {
 		e->mem = NULL;
 		goto fail;
 	}
-	uint64_t access = FI_SEND | FI_RECV | (t->rma ? FI_WRITE | FI_REMOTE_WRITE : 0);
+	uint64_t access = FI_SEND | FI_RECV | (t->rma ? FI_WRITE : 0);
 	pthread_mutex_lock(&t->mu);
-	uint64_t key = t->next_key++;
+	uint64_t key = t->next_key, rx_key = t->next_key + 1;
+	t->next_key += 2;
 	pthread_mutex_unlock(&t->mu);
-	if ((r = fi_mr_reg(t->domain, e->mem, e->mem_size, access, 0, key, 0, &e->mr, NULL))) {
-		st = rp__err(err, RP_E_NET,
-			     "libfabric fi_mr_reg of %zu bytes (%s): %s (on verbs/efa raise "
-			     "ulimit -l, or lower --ofi-window / --ofi-seg)",
-			     e->mem_size, t->prov, fi_strerror(-r));
-		goto fail;
-	}
+	if ((r = fi_mr_reg(t->domain, e->mem, e->mem_size, access, 0, key, 0, &e->mr, NULL)))
+		goto reg_fail;
 	e->desc = fi_mr_desc(e->mr);
-	e->key = fi_mr_key(e->mr);
-	/* Without FI_MR_VIRT_ADDR an RMA address is an offset into the region. */
-	size_t rx_off = (size_t)t->window * t->seg;
-	e->rx_addr = (t->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR)
-			     ? (uint64_t)(uintptr_t)e->mem + rx_off
-			     : rx_off;
+	if (t->rma) {
+		/* The peer may write only into the receive slots: a second registration of
+		 * just them, whose key and address are what the peer gets.  Without
+		 * FI_MR_VIRT_ADDR an RMA address is an offset into that registration. */
+		uint8_t *rx = (uint8_t *)e->mem + (size_t)t->window * t->seg;
+		if ((r = fi_mr_reg(t->domain, rx, (size_t)t->window * t->seg, FI_REMOTE_WRITE, 0,
+				   rx_key, 0, &e->rx_mr, NULL)))
+			goto reg_fail;
+		e->key = fi_mr_key(e->rx_mr);
+		e->rx_addr = (t->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR)
+				     ? (uint64_t)(uintptr_t)rx
+				     : 0;
+	}
 	*ret = e;
 	return RP_OK;
+reg_fail:
+	st = rp__err(err, RP_E_NET,
+		     "libfabric fi_mr_reg of %zu bytes (%s): %s (on verbs/efa raise ulimit -l, "
+		     "or lower --ofi-window / --ofi-seg)",
+		     e->mem_size, t->prov, fi_strerror(-r));
 fail:
 	ep_free(e);
 	return st;
