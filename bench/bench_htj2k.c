@@ -438,7 +438,7 @@ main(int argc, char **argv)
 			return 1;
 		struct result r1, rt;
 		uint64_t bp = (uint64_t)big.img.width * big.img.height;
-		int it = iters < 3 ? iters : 3;
+		int it = iters;
 		force_wall = 1;
 		if (run_codec("big", ours_enc, ours_dec, &big, 1, it, NULL, &r1, NULL, NULL) < 0 ||
 		    run_codec("big", ours_enc, ours_dec, &big, 1, it, pool, &rt, NULL, NULL) < 0)
