@@ -3,7 +3,6 @@
  * encoder and decoder. */
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <string.h>
 
 #include "codec/htj2k/htj2k_cs.h"
 
@@ -94,29 +93,6 @@ load_sample(const uint8_t *src, size_t i, unsigned bytes, int is_signed)
 	return is_signed ? (int32_t)(int16_t)v : (int32_t)v;
 }
 
-/* Canonical 16-bit samples are little endian; on a little-endian host a plain 16-bit
- * load/store through memcpy is that, and unlike the byte-wise rp__load_le16 it lets the
- * compiler vectorize the loops below (the byte-wise store kept the output conversion
- * scalar: 6% of a large-frame decode). */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-static inline uint16_t
-ld16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static inline void
-st16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-#else
-#define ld16 rp__load_le16
-#define st16 rp__store_le16
-#endif
-
 /* Samples [i0, i1) of one plane.  The one-component cases are separate loops with no
  * per-sample branch so that the compiler vectorizes them (they run at memory speed). */
 static void
@@ -130,10 +106,10 @@ to_plane_range(const struct rp__ht_params *p, unsigned bytes, const uint8_t *src
 		const uint8_t *restrict s = src;
 		if (p->is_signed)
 			for (size_t i = i0; i < i1; i++)
-				d[i] = (int16_t)ld16(s + 2 * i);
+				d[i] = (int16_t)rp__load_le16(s + 2 * i);
 		else
 			for (size_t i = i0; i < i1; i++)
-				d[i] = (int32_t)ld16(s + 2 * i) - shift;
+				d[i] = (int32_t)rp__load_le16(s + 2 * i) - shift;
 		return;
 	}
 	for (unsigned c = 0; c < nc; c++) {
@@ -171,7 +147,7 @@ from_plane_range(const struct rp__ht_params *p, unsigned bytes, int32_t *const *
 		for (size_t i = i0; i < i1; i++) {
 			int32_t v = s[i] + shift;
 			v = v < lo ? lo : v > hi ? hi : v;
-			st16(d + 2 * i, (uint16_t)v);
+			rp__store_le16(d + 2 * i, (uint16_t)v);
 		}
 		return;
 	}
