@@ -237,6 +237,19 @@ rp__ht_ws_get(struct rp__ht_workspace *ws, unsigned slot, size_t size)
 	return ws->buf[slot];
 }
 
+int
+rp__ht_ws_planes(struct rp__ht_workspace *ws, const struct rp__ht_params *p,
+		 int32_t **planes, int32_t **dwt_tmp)
+{
+	size_t npix = (size_t)p->width * p->height;
+	for (unsigned c = 0; c < p->components; c++)
+		if (!(planes[c] = rp__ht_ws_get(ws, RP__HT_WS_PLANE0 + c, npix * sizeof(int32_t))))
+			return RP_E_NOMEM;
+	*dwt_tmp = rp__ht_ws_get(ws, RP__HT_WS_DWT,
+				 rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
+	return *dwt_tmp ? RP_OK : RP_E_NOMEM;
+}
+
 void
 rp__ht_ws_release(struct rp__ht_workspace *ws)
 {

@@ -92,6 +92,10 @@ void rp__ht_ws_release(struct rp__ht_workspace *ws);
  * they are a small part of its coding time). */
 #define RP__HT_WS_KEEP ((size_t)64 << 20)
 void rp__ht_ws_trim(struct rp__ht_workspace *ws);
+/* The coefficient planes of p's components and the DWT scratch, from ws.  RP_OK or
+ * RP_E_NOMEM. */
+int rp__ht_ws_planes(struct rp__ht_workspace *ws, const struct rp__ht_params *p,
+		     int32_t **planes, int32_t **dwt_tmp);
 void *rp__ht_workspace_new(void);
 void rp__ht_workspace_free(void *ws);
 

@@ -445,7 +445,6 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 	}
 
 	unsigned nb = rp__ht_layout(p, bands);
-	size_t npix = (size_t)p->width * p->height;
 	unsigned nc = p->components;
 	for (unsigned b = 0; b < nb; b++) {
 		/* Mb from this stream's QCD (guard bits + eps - 1). */
@@ -458,16 +457,7 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 	}
 	/* Not cleared: every code-block writes all its coefficients, and one that is in no
 	 * packet is zeroed by its job (in parallel, not here on one thread). */
-	for (unsigned k = 0; k < nc; k++) {
-		planes[k] = rp__ht_ws_get(ws, RP__HT_WS_PLANE0 + k, npix * sizeof(int32_t));
-		if (!planes[k]) {
-			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
-			goto fail;
-		}
-	}
-	tmp = rp__ht_ws_get(ws, RP__HT_WS_DWT,
-			    rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
-	if (!tmp) {
+	if (rp__ht_ws_planes(ws, p, planes, &tmp) < 0) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}

@@ -277,21 +277,11 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 		return rp__err(err, RP_E_INVALID_ARG, "htj2k: source frame too small");
 
 	unsigned nb = rp__ht_layout(p, bands);
-	size_t npix = (size_t)p->width * p->height;
 	unsigned nc = p->components;
 	if (!ws)
 		ws = &call_ws;
 
-	for (unsigned c = 0; c < nc; c++) {
-		planes[c] = rp__ht_ws_get(ws, RP__HT_WS_PLANE0 + c, npix * sizeof(int32_t));
-		if (!planes[c]) {
-			ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
-			goto fail;
-		}
-	}
-	tmp = rp__ht_ws_get(ws, RP__HT_WS_DWT,
-			    rp__dwt_tmp_count(p->width, p->height) * sizeof(int32_t));
-	if (!tmp) {
+	if (rp__ht_ws_planes(ws, p, planes, &tmp) < 0) {
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}
