@@ -28,8 +28,15 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null || true
 	done
 	{ wait; } 2>/dev/null || true
+	# A killed grandchild (radpipe under timeout) is not waited for above and may still
+	# hold files on a test mount for a moment (longer under ASan): retry the unmount
+	# rather than leave a busy mount that makes rm fail and the test with it.
 	for m in $MOUNTS; do
-		umount "$m" 2>/dev/null || true
+		for _ in $(seq 100); do
+			umount "$m" 2>/dev/null && break
+			mountpoint -q "$m" || break
+			sleep 0.1
+		done
 	done
 	rm -rf "$WORK"
 }
