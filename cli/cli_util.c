@@ -45,6 +45,7 @@ rp_cli_exit_code(int status)
 	case RP_E_NOSPACE:
 		return RP_EXIT_IO;
 	case RP_E_NET:
+	case RP_E_CLOSED:
 	case RP_E_AUTH:
 	case RP_E_PROTOCOL:
 	case RP_E_TIMEOUT:

@@ -12,13 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static volatile int stop_flag;
+static struct rp_server *server;
 
 static void
 on_signal(int sig)
 {
 	(void)sig;
-	stop_flag = 1;
+	rp_server_stop(server);
 }
 
 struct serve_ctx {
@@ -38,9 +38,8 @@ on_log(void *ctx, const char *line)
 }
 
 static void
-on_ready(void *ctx, uint16_t port)
+on_ready(struct serve_ctx *c, uint16_t port)
 {
-	struct serve_ctx *c = ctx;
 	if (!rp_cli_quiet)
 		fprintf(stderr, "radpipe: serving on %s:%u\n", c->host, port);
 	if (c->port_file) {
@@ -228,18 +227,20 @@ rp_cmd_serve(int argc, char **argv)
 	}
 	o.log = on_log;
 	o.log_ctx = &ctx;
-	o.ready = on_ready;
-	o.ready_ctx = &ctx;
-	o.stop = &stop_flag;
-
-	struct sigaction sa = {0};
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	struct rp_errbuf err = {""};
-	int st = rp_serve(&o, &err);
+	int st = rp_server_create(&o, &server, &err);
+	if (st == RP_OK) {
+		/* The handler reads `server`: installed only once it is set. */
+		struct sigaction sa = {0};
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		on_ready(&ctx, rp_server_port(server));
+		st = rp_server_run(server, &err);
+		rp_server_destroy(server);
+	}
 	if (ctx.log != stdout)
 		fclose(ctx.log);
 	if (st != RP_OK) {

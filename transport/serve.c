@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* transport/serve.c - rp_serve(): one thread per connection; a session gathers the
+/* transport/serve.c - rp_server_*(): one thread per connection; a session gathers the
  * chunks of its N connections into a spool written in place, journals what is durable,
  * rebuilds groups from parity, asks for what is still missing, then rebuilds, verifies
  * and atomically delivers every object (spool.c).  Every connection and session outcome
@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,7 +33,7 @@ rp_serve_options_init(struct rp_serve_options *o)
 /* Logging */
 
 void
-rp__srv_log(struct rp__server *srv, const char *event, const char *peer, const char *session,
+rp__srv_log(struct rp_server *srv, const char *event, const char *peer, const char *session,
 	    const char *reason, const char *extra_fmt, ...)
 {
 	if (!srv->o->log)
@@ -79,7 +80,7 @@ rp__srv_log(struct rp__server *srv, const char *event, const char *peer, const c
 /* Connections */
 
 struct conn {
-	struct rp__server *srv;
+	struct rp_server *srv;
 	struct rp__conn *c;
 	struct rp__session *s;
 	unsigned run;
@@ -171,7 +172,7 @@ send_error(struct conn *cn, int status, const char *msg)
 static int
 conn_hello(struct conn *cn, struct rp__wbuf *buf, struct rp_errbuf *err)
 {
-	struct rp__server *srv = cn->srv;
+	struct rp_server *srv = cn->srv;
 	struct rp__frame_hdr h;
 	bool crc_ok;
 	struct rp__hello hello;
@@ -263,7 +264,7 @@ static void *
 conn_main(void *arg)
 {
 	struct conn *cn = arg;
-	struct rp__server *srv = cn->srv;
+	struct rp_server *srv = cn->srv;
 	struct rp_errbuf err = {""};
 	struct rp__wbuf buf = {0};
 	char peer[256];
@@ -318,7 +319,7 @@ conn_main(void *arg)
 		break;
 	}
 	/* A peer that closes after END or COMPLETE is the normal end of a connection. */
-	if (st < 0 && !(st == RP_E_NET && strstr(err.msg, "closed by peer"))) {
+	if (st < 0 && st != RP_E_CLOSED) {
 		char hex[33] = "";
 		if (cn->s)
 			rp__session_hex(cn->s->id, hex);
@@ -348,12 +349,33 @@ out:
 	return NULL;
 }
 
-int
-rp_serve(const struct rp_serve_options *o, struct rp_errbuf *err)
+static void
+server_free(struct rp_server *srv)
 {
+	if (srv->listener)
+		srv->ops->close_listener(srv->listener);
+	if (srv->tls)
+		srv->ops->tls_destroy(srv->tls);
+	rp__sessions_free(srv);
+	if (srv->radfd > 0)
+		close(srv->radfd);
+	if (srv->dirfd > 0)
+		close(srv->dirfd);
+	pthread_cond_destroy(&srv->cv);
+	pthread_mutex_destroy(&srv->log_mu);
+	pthread_mutex_destroy(&srv->mu);
+	free(srv);
+}
+
+int
+rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struct rp_errbuf *err)
+{
+	if (!ret)
+		return rp__err(err, RP_E_INVALID_ARG, "rp_server_create: ret is NULL");
+	*ret = NULL;
 	if (!o || o->struct_size != sizeof(*o) || !o->dir)
-		return rp__err(err, RP_E_INVALID_ARG, "rp_serve: bad options");
-	struct rp__server *srv = calloc(1, sizeof(*srv));
+		return rp__err(err, RP_E_INVALID_ARG, "rp_server_create: bad options");
+	struct rp_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return RP_E_NOMEM;
 	srv->o = o;
@@ -362,34 +384,57 @@ rp_serve(const struct rp_serve_options *o, struct rp_errbuf *err)
 	pthread_mutex_init(&srv->log_mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	int st = RP_OK;
-	struct rp__listener *l = NULL;
 	srv->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (srv->dirfd < 0) {
 		st = rp__err(err, RP_E_IO, "%s: %s", o->dir, strerror(errno));
-		goto out;
+		goto fail;
 	}
 	if (mkdirat(srv->dirfd, ".radpipe", 0700) < 0 && errno != EEXIST) {
 		st = rp__err(err, RP_E_IO, "%s/.radpipe: %s", o->dir, strerror(errno));
-		goto out;
+		goto fail;
 	}
 	srv->radfd = openat(srv->dirfd, ".radpipe", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (srv->radfd < 0) {
 		st = rp__err(err, RP_E_IO, "%s/.radpipe: %s", o->dir, strerror(errno));
-		goto out;
+		goto fail;
 	}
 	if ((st = srv->ops->tls_create(&o->tls, true, &srv->tls, err)) < 0)
-		goto out;
-	uint16_t port;
-	if ((st = srv->ops->listen(o->host ? o->host : "127.0.0.1", o->port, &l, &port, err)) < 0)
-		goto out;
-	rp__srv_log(srv, "listen", NULL, NULL, NULL, "\"port\":%u,\"tls\":%s", port,
+		goto fail;
+	if ((st = srv->ops->listen(o->host ? o->host : "127.0.0.1", o->port, &srv->listener,
+				   &srv->port, err)) < 0)
+		goto fail;
+	*ret = srv;
+	return RP_OK;
+fail:
+	server_free(srv);
+	return st;
+}
+
+uint16_t
+rp_server_port(const struct rp_server *srv)
+{
+	return srv ? srv->port : 0;
+}
+
+void
+rp_server_stop(struct rp_server *srv)
+{
+	if (srv)
+		atomic_store(&srv->stop, 1);
+}
+
+int
+rp_server_run(struct rp_server *srv, struct rp_errbuf *err)
+{
+	if (!srv || !srv->listener)
+		return rp__err(err, RP_E_INVALID_ARG, "rp_server_run: no server");
+	const struct rp_serve_options *o = srv->o;
+	rp__srv_log(srv, "listen", NULL, NULL, NULL, "\"port\":%u,\"tls\":%s", srv->port,
 		    o->tls.insecure ? "false" : "true");
-	if (o->ready)
-		o->ready(o->ready_ctx, port);
-	while (!(o->stop && *o->stop)) {
+	while (!atomic_load(&srv->stop)) {
 		struct rp__conn *c;
 		struct rp_errbuf e;
-		int a = srv->ops->accept(l, 0.25, &c, &e);
+		int a = srv->ops->accept(srv->listener, 0.25, &c, &e);
 		if (a == RP_E_TIMEOUT)
 			continue;
 		if (a < 0) {
@@ -423,9 +468,17 @@ rp_serve(const struct rp_serve_options *o, struct rp_errbuf *err)
 		}
 		pthread_attr_destroy(&attr);
 	}
-	/* Stop: let connections finish for a moment, then leave them the server struct. */
-	srv->ops->close_listener(l);
-	l = NULL;
+	srv->ops->close_listener(srv->listener);
+	srv->listener = NULL;
+	return RP_OK;
+}
+
+void
+rp_server_destroy(struct rp_server *srv)
+{
+	if (!srv)
+		return;
+	/* Let connections finish for a moment, then leave them the server struct. */
 	pthread_mutex_lock(&srv->mu);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -435,17 +488,6 @@ rp_serve(const struct rp_serve_options *o, struct rp_errbuf *err)
 	bool busy = srv->nconns != 0;
 	pthread_mutex_unlock(&srv->mu);
 	if (busy)
-		return RP_OK; /* detached threads still use srv: leak it rather than free it */
-out:
-	if (l)
-		srv->ops->close_listener(l);
-	if (srv->tls)
-		srv->ops->tls_destroy(srv->tls);
-	rp__sessions_free(srv);
-	if (srv->radfd > 0)
-		close(srv->radfd);
-	if (srv->dirfd > 0)
-		close(srv->dirfd);
-	free(srv);
-	return st;
+		return; /* detached threads still use srv: leak it rather than free it */
+	server_free(srv);
 }

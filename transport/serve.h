@@ -7,14 +7,18 @@
 #include "transport/transport.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct conn;
 struct decoders;
 
-struct rp__server {
+struct rp_server {
 	const struct rp_serve_options *o;
 	const struct rp__transport_ops *ops;
 	struct rp__tls *tls;
+	struct rp__listener *listener;  /* NULL once rp_server_run returned */
+	uint16_t port;
+	atomic_int stop;
 	int dirfd, radfd;            /* DIR and DIR/.radpipe */
 	pthread_mutex_t mu, log_mu;
 	pthread_cond_t cv;
@@ -76,28 +80,28 @@ struct rp__session {
 	int stage;                   /* stage/ directory, opened on first delivery */
 };
 
-void rp__srv_log(struct rp__server *srv, const char *event, const char *peer,
+void rp__srv_log(struct rp_server *srv, const char *event, const char *peer,
 		 const char *session, const char *reason, const char *extra_fmt, ...)
 	RP__PRINTF(6, 7);
 
 /* Finds the session in memory, or loads it from DIR/.radpipe/<id> (journal replay), or
  * creates it.  Returns a reference (rp__session_put). */
-int rp__session_open(struct rp__server *srv, const uint8_t id[16], const uint8_t *manifest,
+int rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *manifest,
 		     size_t manifest_len, const struct rp__manifest *mf,
 		     struct rp__session **ret, struct rp_errbuf *err);
 /* A reference to a session in memory, or NULL. */
-struct rp__session *rp__session_find(struct rp__server *srv, const uint8_t id[16]);
-void rp__session_put(struct rp__server *srv, struct rp__session *s);
-void rp__sessions_free(struct rp__server *srv);
+struct rp__session *rp__session_find(struct rp_server *srv, const uint8_t id[16]);
+void rp__session_put(struct rp_server *srv, struct rp__session *s);
+void rp__sessions_free(struct rp_server *srv);
 void rp__session_abort_conns(struct rp__session *s, const void *except);
 
-void rp__session_crc_error(struct rp__server *srv, struct rp__session *s, const char *peer);
+void rp__session_crc_error(struct rp_server *srv, struct rp__session *s, const char *peer);
 /* Validates a chunk against the session and writes it in place. */
-int rp__session_chunk(struct rp__server *srv, struct rp__session *s, const struct rp__chunk *ch,
+int rp__session_chunk(struct rp_server *srv, struct rp__session *s, const struct rp__chunk *ch,
 		      struct rp_errbuf *err);
 /* DONE on connection c: waits for the run's streams, rebuilds groups, then sends NEED or
  * delivers and sends COMPLETE. */
-int rp__session_done(struct rp__server *srv, struct rp__session *s, const void *self,
+int rp__session_done(struct rp_server *srv, struct rp__session *s, const void *self,
 		     struct rp__conn *c, const struct rp__done *d, struct rp_errbuf *err);
 
 #endif /* RP_TRANSPORT_SERVE_H */

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int deliver_ahead(struct rp__server *srv, struct rp__session *s, struct rp_errbuf *err);
+static int deliver_ahead(struct rp_server *srv, struct rp__session *s, struct rp_errbuf *err);
 
 #define J_KEY 1
 #define J_OBJECT 2
@@ -108,7 +108,7 @@ decoders_free(struct decoders *dec)
 /* Sessions in memory */
 
 struct rp__session *
-rp__session_find(struct rp__server *srv, const uint8_t id[16])
+rp__session_find(struct rp_server *srv, const uint8_t id[16])
 {
 	pthread_mutex_lock(&srv->mu);
 	struct rp__session *s = srv->sessions;
@@ -150,7 +150,7 @@ session_free(struct rp__session *s)
 /* Sessions stay in memory (their journal state is small) so joins and reruns find
  * them; the server frees them on exit. */
 void
-rp__session_put(struct rp__server *srv, struct rp__session *s)
+rp__session_put(struct rp_server *srv, struct rp__session *s)
 {
 	pthread_mutex_lock(&srv->mu);
 	s->refs--;
@@ -158,7 +158,7 @@ rp__session_put(struct rp__server *srv, struct rp__session *s)
 }
 
 void
-rp__sessions_free(struct rp__server *srv)
+rp__sessions_free(struct rp_server *srv)
 {
 	while (srv->sessions) {
 		struct rp__session *s = srv->sessions;
@@ -262,7 +262,7 @@ open_spool(struct rp__session *s, int radfd, const uint8_t *man, size_t man_len,
 }
 
 int
-rp__session_open(struct rp__server *srv, const uint8_t id[16], const uint8_t *manifest,
+rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *manifest,
 		 size_t manifest_len, const struct rp__manifest *mf, struct rp__session **ret,
 		 struct rp_errbuf *err)
 {
@@ -338,7 +338,7 @@ fail:
 /* Chunks and durability */
 
 void
-rp__session_crc_error(struct rp__server *srv, struct rp__session *s, const char *peer)
+rp__session_crc_error(struct rp_server *srv, struct rp__session *s, const char *peer)
 {
 	pthread_mutex_lock(&s->mu);
 	uint64_t n = ++s->stats[RP__ST_CRC];
@@ -420,7 +420,7 @@ mark_got(struct rp__session *s, uint64_t key)
 }
 
 int
-rp__session_chunk(struct rp__server *srv, struct rp__session *s, const struct rp__chunk *ch,
+rp__session_chunk(struct rp_server *srv, struct rp__session *s, const struct rp__chunk *ch,
 		  struct rp_errbuf *err)
 {
 	const uint32_t cs = s->mf.chunk_size, k = s->mf.k, m = s->mf.m;
@@ -618,7 +618,7 @@ out_write(struct out *o, const void *p, size_t n)
 /* The verified original in o->mem, rewritten as encapsulated DICOM whose frames are the
  * codestreams that crossed the link: parse, then rp_dicom_write_file (atomic). */
 static int
-write_compressed(struct rp__server *srv, struct rp__session *s, const struct rp__objhdr *h,
+write_compressed(struct rp_server *srv, struct rp__session *s, const struct rp__objhdr *h,
 		 const uint8_t *frames, const struct out *o, struct decoders *dec,
 		 struct rp_errbuf *err)
 {
@@ -656,7 +656,7 @@ write_compressed(struct rp__server *srv, struct rp__session *s, const struct rp_
 }
 
 static int
-deliver_object(struct rp__server *srv, struct rp__session *s, int stage, uint32_t j,
+deliver_object(struct rp_server *srv, struct rp__session *s, int stage, uint32_t j,
 	       const struct rp__objhdr *h, const uint8_t *body, struct decoders *dec,
 	       struct rp_errbuf *err)
 {
@@ -793,7 +793,7 @@ out:
 }
 
 static void
-send_progress(struct rp__server *srv, struct rp__conn *c, uint64_t bytes, uint64_t objects)
+send_progress(struct rp_server *srv, struct rp__conn *c, uint64_t bytes, uint64_t objects)
 {
 	uint64_t v[2] = {bytes, objects};
 	struct rp__wbuf b = {0};
@@ -806,7 +806,7 @@ send_progress(struct rp__server *srv, struct rp__conn *c, uint64_t bytes, uint64
 
 /* The first path component of every entry, each once, in manifest order. */
 static int
-move_into_place(struct rp__server *srv, struct rp__session *s, int stage, struct rp_errbuf *err)
+move_into_place(struct rp_server *srv, struct rp__session *s, int stage, struct rp_errbuf *err)
 {
 	char **tops = calloc(s->mf.count, sizeof(*tops));
 	size_t n = 0;
@@ -956,7 +956,7 @@ range_present(struct rp__session *s, uint64_t a, uint64_t b)
  * goes on: decoding overlaps the network instead of following it.  Called by whichever
  * connection thread wrote a chunk; one at a time (trylock: the others keep receiving). */
 static int
-deliver_ahead(struct rp__server *srv, struct rp__session *s, struct rp_errbuf *err)
+deliver_ahead(struct rp_server *srv, struct rp__session *s, struct rp_errbuf *err)
 {
 	if (pthread_mutex_trylock(&s->deliver_mu) != 0)
 		return RP_OK;
@@ -1027,7 +1027,7 @@ deliver_ahead(struct rp__server *srv, struct rp__session *s, struct rp_errbuf *e
 }
 
 static int
-deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint64_t stream_len,
+deliver(struct rp_server *srv, struct rp__session *s, struct rp__conn *c, uint64_t stream_len,
 	struct rp_errbuf *err)
 {
 	RP_TRY(delivery_prepare(s, err));
@@ -1093,7 +1093,7 @@ deliver(struct rp__server *srv, struct rp__session *s, struct rp__conn *c, uint6
 }
 
 int
-rp__session_done(struct rp__server *srv, struct rp__session *s, const void *self,
+rp__session_done(struct rp_server *srv, struct rp__session *s, const void *self,
 		 struct rp__conn *c, const struct rp__done *d, struct rp_errbuf *err)
 {
 	const uint32_t cs = s->mf.chunk_size;

@@ -41,7 +41,8 @@ extern "C" {
 	X(E_NET, -11, "network error")                                           \
 	X(E_TIMEOUT, -12, "timed out")                                           \
 	X(E_INTERNAL, -13, "internal error")                                     \
-	X(E_CANCELLED, -14, "cancelled")
+	X(E_CANCELLED, -14, "cancelled")                                         \
+	X(E_CLOSED, -15, "connection closed by peer")
 
 enum rp_status {
 #define RP__STATUS_ENUM(name, value, text) RP_##name = value,

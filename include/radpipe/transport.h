@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* include/radpipe/transport.h - moving a study between sites: rp_send() at the scanning
- * site, rp_serve() at the reading site, over N parallel TLS 1.3 connections with
+ * site, rp_server_*() at the reading site, over N parallel TLS 1.3 connections with
  * Reed-Solomon parity, frames compressed in flight, resume and atomic delivery.  The wire
  * format is docs/FORMAT.md. */
 #ifndef RADPIPE_TRANSPORT_H
@@ -116,7 +116,7 @@ struct rp_serve_options {
 	size_t struct_size;          /* set by rp_serve_options_init() */
 	const char *dir;             /* delivery directory; must exist */
 	const char *host;            /* listen address; default "127.0.0.1" */
-	uint16_t port;               /* 0: any free port (see ready) */
+	uint16_t port;               /* 0: any free port (rp_server_port) */
 	struct rp_tls_config tls;
 	enum rp_deliver deliver;
 	uint32_t max_objects;        /* per session; default 1,000,000 */
@@ -126,18 +126,29 @@ struct rp_serve_options {
 	double io_timeout_s;         /* default 60 */
 	rp_log_fn *log;              /* one JSON line per accepted/rejected session/connection */
 	void *log_ctx;
-	/* Called once the socket listens, with the port actually bound. */
-	void (*ready)(void *ctx, uint16_t port);
-	void *ready_ctx;
-	volatile int *stop;          /* optional: rp_serve returns soon after *stop != 0 */
 };
 
 RP_API void rp_serve_options_init(struct rp_serve_options *opts);
 
-/* Listens and serves sessions (one thread per connection) until *opts->stop becomes
- * non-zero.  A failing or hostile peer never stops the server; RP_E_* is returned only
- * when listening fails or the configuration is invalid. */
-RP_API RP_NODISCARD int rp_serve(const struct rp_serve_options *opts, struct rp_errbuf *err);
+/* A receiver, driven as libuv drives a loop: create (validates the options, opens the
+ * directory, listens), run (serves until stopped), stop (from any thread or a signal
+ * handler), destroy (after run returned: ends every connection and frees everything). */
+struct rp_server;
+
+/* Listens on opts->host:opts->port; opts and the strings it points to must outlive the
+ * server.  RP_E_* when the configuration is invalid or listening fails. */
+RP_API RP_NODISCARD int rp_server_create(const struct rp_serve_options *opts,
+					 struct rp_server **ret, struct rp_errbuf *err);
+/* The port actually bound (useful with opts->port == 0). */
+RP_API uint16_t rp_server_port(const struct rp_server *srv);
+/* Serves sessions until rp_server_stop().  A failing or hostile peer never stops the
+ * server; returns RP_OK after a stop, RP_E_* only when the server cannot go on. */
+RP_API RP_NODISCARD int rp_server_run(struct rp_server *srv, struct rp_errbuf *err);
+/* Makes rp_server_run return soon; async-signal-safe, idempotent. */
+RP_API void rp_server_stop(struct rp_server *srv);
+/* Ends the remaining connections, waits for their threads and frees the server.  NULL
+ * is a no-op. */
+RP_API void rp_server_destroy(struct rp_server *srv);
 
 /* Test PKI: with ca_dir == NULL writes a self-signed CA (dir/ca.pem, dir/ca.key);
  * otherwise writes dir/<name>.pem and dir/<name>.key signed by ca_dir's CA, valid for

@@ -973,7 +973,7 @@ ofi_send(struct rp__conn *rc, const void *data, size_t size, struct rp_errbuf *e
 		int st;
 		while ((st = conn_state(c, err)) == RP_OK && !tx_ready(c, s)) {
 			if (c->peer_gone) {
-				st = rp__err(err, RP_E_NET, "peer closed the connection");
+				st = rp__err(err, RP_E_CLOSED, "peer closed the connection");
 				break;
 			}
 			if (rp__now() >= until) {
@@ -1005,7 +1005,7 @@ ofi_send(struct rp__conn *rc, const void *data, size_t size, struct rp_errbuf *e
 			int bad = r != -FI_EAGAIN ? fi_fail(err, c->rma ? "fi_writedata" : "fi_tsend",
 							    c->prov, (int)r)
 				: conn_state(c, err) < 0 ? RP_E_NET
-				: c->peer_gone ? rp__err(err, RP_E_NET, "peer closed the connection")
+				: c->peer_gone ? rp__err(err, RP_E_CLOSED, "peer closed the connection")
 				: rp__now() >= until ? rp__err(err, RP_E_TIMEOUT, "fabric send timed out")
 						     : RP_OK;
 			if (bad < 0) {
@@ -1041,7 +1041,7 @@ send_credit(struct ofi_conn *c, uint32_t count, struct rp_errbuf *err)
 		pthread_mutex_lock(&c->mu);
 		int st = conn_state(c, err);
 		if (st == RP_OK && c->peer_gone)
-			st = rp__err(err, RP_E_NET, "peer closed the connection");
+			st = rp__err(err, RP_E_CLOSED, "peer closed the connection");
 		if (st == RP_OK && rp__now() >= until)
 			st = rp__err(err, RP_E_TIMEOUT, "fabric send timed out");
 		pthread_mutex_unlock(&c->mu);
@@ -1064,7 +1064,7 @@ ofi_recv(struct rp__conn *rc, void *data, size_t size, struct rp_errbuf *err)
 		while (s->state != SLOT_DONE && (st = conn_state(c, err)) == RP_OK) {
 			double now = rp__now();
 			if (c->peer_gone && now - c->peer_gone_at > OFI_PEER_GRACE_S) {
-				st = rp__err(err, RP_E_NET, "peer closed the connection");
+				st = rp__err(err, RP_E_CLOSED, "peer closed the connection");
 				break;
 			}
 			if (now >= until) {

@@ -457,7 +457,7 @@ io_error(struct rp__conn *c, const char *what, int e, struct rp_errbuf *err)
 	if (e == EAGAIN || e == EWOULDBLOCK)
 		return rp__err(err, RP_E_TIMEOUT, "%s %s: timed out", what, c->peer);
 	if (e == 0)
-		return rp__err(err, RP_E_NET, "%s %s: connection closed by peer", what, c->peer);
+		return rp__err(err, RP_E_CLOSED, "%s %s: connection closed by peer", what, c->peer);
 	return rp__err(err, RP_E_NET, "%s %s: %s", what, c->peer, strerror(e));
 }
 
