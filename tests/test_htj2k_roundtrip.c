@@ -243,8 +243,8 @@ test_dwt_isa_identical(void **state)
 		rp__dwt53_forward_levels(ks[1], c, w, w, h, 4, tmp, pool);
 		assert_memory_equal(a, b, n * 4);
 		assert_memory_equal(a, c, n * 4);
-		rp__dwt53_inverse_levels(ks[1], b, w, w, h, 4, tmp, NULL);
-		rp__dwt53_inverse_levels(ks[0], c, w, w, h, 4, tmp, pool);
+		rp__dwt53_inverse_levels(ks[1], b, w, w, h, 4, tmp, NULL, NULL);
+		rp__dwt53_inverse_levels(ks[0], c, w, w, h, 4, tmp, pool, NULL);
 		assert_memory_equal(o, b, n * 4);
 		assert_memory_equal(o, c, n * 4);
 		free(c);

@@ -98,11 +98,24 @@ size_t rp__dwt_tmp_count(unsigned w, unsigned h);
 void rp__dwt53_forward(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 void rp__dwt53_inverse(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 
+/* Where the last inverse level writes when it is fused with the sample conversion: 16-bit
+ * little-endian samples, row r at dst + r * dst_stride bytes, each coefficient + shift
+ * clamped to [lo, hi].  Writing them straight from the vertical pass saves a whole pass
+ * over the int32 plane (read 4 bytes, write 2 per pixel) after the DWT. */
+struct rp__dwt_out16 {
+	uint8_t *dst;
+	size_t dst_stride;
+	int32_t shift, lo, hi;
+};
+
 /* The 5/3 kernels of one ISA build (dwt53.c: scalar, dwt53_avx2.c: AVX2). */
 struct rp__dwt_kernels {
 	const char *name;
 	void (*fwd_vert)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 	void (*inv_vert)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp);
+	/* inv_vert whose rows go to out (columns starting at dst, h >= 2) instead of d. */
+	void (*inv_vert_out16)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
+			       const struct rp__dwt_out16 *out, uint8_t *dst);
 	void (*fwd_line)(int32_t *x, unsigned n, int32_t *tmp);
 	void (*inv_line)(int32_t *x, unsigned n, int32_t *tmp);
 };
@@ -119,8 +132,10 @@ struct rp_pool;
 void rp__dwt53_forward_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
 			      unsigned w, unsigned h, unsigned levels, int32_t *tmp,
 			      struct rp_pool *pool);
+/* out: NULL, or where the last level writes its samples (levels >= 1 and h >= 2 only; the
+ * plane is then left partly transformed). */
 void rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
 			      unsigned w, unsigned h, unsigned levels, int32_t *tmp,
-			      struct rp_pool *pool);
+			      struct rp_pool *pool, const struct rp__dwt_out16 *out);
 
 #endif /* RP_CODEC_HTJ2K_HT_INTERNAL_H */
