@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* bench/bench_htj2k.c - radpipe's own HTJ2K codec side by side with OpenJPH (the
- * htj2k-ojph adapter, Debian's OpenJPH) and OpenJPEG (decoding our streams), on the same
+ * htj2k-ojph adapter: Debian's OpenJPH, or the one under CMake's OPENJPH_ROOT; its version
+ * is in the codec name) and OpenJPEG (decoding our streams), on the same
  * frames in one run: median MB/s (MB = 10^6 bytes of 16-bit pixels), cycles per pixel
  * (TSC), compression ratio; where our encoder's time goes (level shift, DWT, block coder,
  * packets); and one large frame with 1 and T threads.
@@ -385,12 +386,14 @@ main(int argc, char **argv)
 	fprintf(stderr, "%d frames, %.2f Mpixel, TSC %.2f GHz, ISA %s\n", nf, pixels / 1e6,
 		tsc_hz / 1e9, rp__cpu_level_name(rp__cpu_features(0)));
 	struct result r, r2;
+	char ojph_name[32];
+	snprintf(ojph_name, sizeof(ojph_name), "openjph-%s", rp__htj2k_ojph_version());
 	if (only) {
 		int ours = !strcmp(only, "ours");
 		if (run_codec(only, ours ? ours_enc : ojph_enc, ours ? ours_dec : ojph_dec, frames,
 			      nf, iters, NULL, &r, NULL, NULL) < 0)
 			return 1;
-		report(ours ? "radpipe-htj2k" : "openjph-0.9", &r, pixels, 1, 1);
+		report(ours ? "radpipe-htj2k" : ojph_name, &r, pixels, 1, 1);
 		return 0;
 	}
 	if (run_codec("radpipe-htj2k", ours_enc, ours_dec, frames, nf, iters, NULL, &r, opj_dec,
@@ -400,7 +403,7 @@ main(int argc, char **argv)
 	report("openjpeg-dec-of-ours", &r2, pixels, 1, 0);
 	if (run_codec("openjph", ojph_enc, ojph_dec, frames, nf, iters, NULL, &r, NULL, NULL) < 0)
 		return 1;
-	report("openjph-0.9", &r, pixels, 1, 1);
+	report(ojph_name, &r, pixels, 1, 1);
 	stage_profile(&frames[0], iters);
 
 	if (!quick && threads >= 2) {

@@ -27,6 +27,7 @@ extern "C" {
 #include <openjph/ojph_mem.h>
 #include <openjph/ojph_message.h>
 #include <openjph/ojph_params.h>
+#include <openjph/ojph_version.h>
 
 #include <cstdio>
 #include <stdio.h>
@@ -441,4 +442,13 @@ rp__htj2k_ojph_decode_only(const struct rp_image_desc *img, const uint8_t *src,
 	} catch (...) {
 		return rp__err(err, RP_E_UNSUPPORTED, "OpenJPH: unknown exception");
 	}
+}
+
+#define RP__STR2(x) #x
+#define RP__STR(x) RP__STR2(x)
+extern "C" const char *
+rp__htj2k_ojph_version(void)
+{
+	return RP__STR(OPENJPH_VERSION_MAJOR) "." RP__STR(OPENJPH_VERSION_MINOR) "."
+	       RP__STR(OPENJPH_VERSION_PATCH);
 }

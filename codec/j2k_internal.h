@@ -23,6 +23,8 @@ int rp__j2k_decode_openjpeg(const struct rp_image_desc *img, const uint8_t *src,
 int rp__htj2k_ojph_decode_only(const struct rp_image_desc *img, const uint8_t *src,
 			       size_t src_size, uint8_t *dst, size_t dst_capacity,
 			       struct rp_errbuf *err);
+/* The OpenJPH version the adapter was compiled against, e.g. "0.9.0" (benches print it). */
+const char *rp__htj2k_ojph_version(void);
 
 /* What the SIZ marker of a codestream (or the first one inside a JP2/JPH file) says. */
 struct rp__j2k_siz {

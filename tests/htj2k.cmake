@@ -23,9 +23,33 @@ set_tests_properties(fuzz_htj2k_decode_seeds PROPERTIES TIMEOUT 300 LABELS fuzz)
 
 # bench/bench_htj2k.c (speed is measured there, never asserted): built with the tests so
 # that bench/CMakeLists.txt stays its owner's; a 1-iteration smoke run keeps it working.
+# -DOPENJPH_ROOT=<prefix> builds the bench (and nothing else) against the OpenJPH installed
+# there, e.g. an upstream release, instead of the system one: the library's objects plus
+# the adapter compiled against <prefix>/include and linked with <prefix>/lib's libopenjph.
 if(RP_BUILD_BENCH)
   add_executable(bench_htj2k ${CMAKE_SOURCE_DIR}/bench/bench_htj2k.c)
-  target_link_libraries(bench_htj2k PRIVATE radpipe_static)
+  if(OPENJPH_ROOT)
+    find_library(RP_BENCH_OPENJPH_LIBRARY NAMES openjph
+                 PATHS ${OPENJPH_ROOT}/lib ${OPENJPH_ROOT}/lib64 NO_DEFAULT_PATH REQUIRED)
+    if(NOT EXISTS ${OPENJPH_ROOT}/include/openjph/ojph_codestream.h)
+      message(FATAL_ERROR "OPENJPH_ROOT=${OPENJPH_ROOT} has no include/openjph/ojph_codestream.h")
+    endif()
+    add_library(radpipe_ojph_root OBJECT ${CMAKE_SOURCE_DIR}/codec/htj2k_ojph.cpp)
+    target_include_directories(radpipe_ojph_root BEFORE PRIVATE ${OPENJPH_ROOT}/include)
+    target_include_directories(radpipe_ojph_root PRIVATE ${CMAKE_SOURCE_DIR}/include
+                               ${CMAKE_SOURCE_DIR})
+    target_link_libraries(radpipe_ojph_root PUBLIC ${RP_LIB_DEPS})
+    add_library(radpipe_static_ojph_root STATIC $<TARGET_OBJECTS:radpipe_objs>
+                $<TARGET_OBJECTS:radpipe_ojph_root>)
+    target_link_libraries(radpipe_static_ojph_root PUBLIC ${RP_LIB_DEPS}
+                          ${RP_BENCH_OPENJPH_LIBRARY})
+    target_include_directories(radpipe_static_ojph_root PUBLIC ${CMAKE_SOURCE_DIR}/include
+                               ${CMAKE_SOURCE_DIR})
+    target_link_libraries(bench_htj2k PRIVATE radpipe_static_ojph_root)
+    message(STATUS "bench_htj2k: OpenJPH from ${OPENJPH_ROOT} (${RP_BENCH_OPENJPH_LIBRARY})")
+  else()
+    target_link_libraries(bench_htj2k PRIVATE radpipe_static)
+  endif()
   set_target_properties(bench_htj2k PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
   add_test(NAME bench_htj2k_smoke
            COMMAND bench_htj2k -n 1 -q

@@ -237,14 +237,14 @@ test_dwt_isa_identical(void **state)
 		memcpy(a, o, n * 4);
 		memcpy(b, o, n * 4);
 		memcpy(c, o, n * 4);
-		rp__dwt53_forward_levels(ks[0], a, w, w, h, 4, tmp, NULL);
-		rp__dwt53_forward_levels(ks[1], b, w, w, h, 4, tmp, NULL);
+		rp__dwt53_forward_levels(ks[0], a, w, w, h, 4, tmp, NULL, NULL);
+		rp__dwt53_forward_levels(ks[1], b, w, w, h, 4, tmp, NULL, NULL);
 		/* With a pool the levels are cut into strips: same integers. */
-		rp__dwt53_forward_levels(ks[1], c, w, w, h, 4, tmp, pool);
+		rp__dwt53_forward_levels(ks[1], c, w, w, h, 4, tmp, pool, NULL);
 		assert_memory_equal(a, b, n * 4);
 		assert_memory_equal(a, c, n * 4);
-		rp__dwt53_inverse_levels(ks[1], b, w, w, h, 4, tmp, NULL);
-		rp__dwt53_inverse_levels(ks[0], c, w, w, h, 4, tmp, pool);
+		rp__dwt53_inverse_levels(ks[1], b, w, w, h, 4, tmp, NULL, NULL);
+		rp__dwt53_inverse_levels(ks[0], c, w, w, h, 4, tmp, pool, NULL);
 		assert_memory_equal(o, b, n * 4);
 		assert_memory_equal(o, c, n * 4);
 		free(c);

@@ -11,6 +11,8 @@ const struct rp__dwt_kernels rp__dwt_kernels_scalar = {
 	.name = "scalar",
 	.fwd_vert = fwd_vert,
 	.inv_vert = inv_vert,
+	.inv_vert_out16 = inv_vert_out16,
+	.fwd_vert_in16 = fwd_vert_in16,
 	.fwd_line = fwd_line,
 	.inv_line = inv_line,
 };
@@ -83,6 +85,8 @@ struct dwt_pass {
 	size_t line_tmp;        /* per-strip line scratch, after the vertical pass's block */
 	int inverse;
 	unsigned nstrips;
+	const struct rp__dwt_out16 *out;   /* the fused last inverse level, or NULL */
+	const struct rp__dwt_in16 *in;     /* the fused first forward level, or NULL */
 };
 
 static void
@@ -98,8 +102,14 @@ vert_strip(void *arg, size_t i, unsigned worker)
 		return;
 	/* Strip i's high rows go to columns [x0, x1) of a w x (h / 2 + 1) block. */
 	int32_t *t = p->tmp + (size_t)x0 * (p->h / 2 + 1);
-	if (p->inverse)
+	if (p->inverse && p->out)
+		p->k->inv_vert_out16(p->data + x0, p->stride, x1 - x0, p->h, t, p->out,
+				     p->out->dst + 2 * (size_t)x0);
+	else if (p->inverse)
 		p->k->inv_vert(p->data + x0, p->stride, x1 - x0, p->h, t);
+	else if (p->in)
+		p->k->fwd_vert_in16(p->data + x0, p->stride, x1 - x0, p->h, t, p->in,
+				    p->in->src + 2 * (size_t)x0);
 	else
 		p->k->fwd_vert(p->data + x0, p->stride, x1 - x0, p->h, t);
 }
@@ -123,11 +133,12 @@ horiz_strip(void *arg, size_t i, unsigned worker)
 void
 rp__dwt53_forward_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
 			 unsigned w, unsigned h, unsigned levels, int32_t *tmp,
-			 struct rp_pool *pool)
+			 struct rp_pool *pool, const struct rp__dwt_in16 *in)
 {
 	size_t line = 2 * (size_t)(w > h ? w : h) + 16;
 	for (unsigned l = 0; l < levels; l++) {
-		struct dwt_pass p = { k, data, stride, w, h, tmp, line, 0, 0 };
+		struct dwt_pass p = { k, data, stride, w, h, tmp, line, 0, 0, NULL,
+				      l == 0 ? in : NULL };
 		p.nstrips = strips_for(pool, w, MIN_STRIP_COLS);
 		rp_pool_parallel_for(pool, p.nstrips, vert_strip, &p);
 		p.nstrips = strips_for(pool, h, MIN_STRIP_ROWS);
@@ -140,7 +151,7 @@ rp__dwt53_forward_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t 
 void
 rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
 			 unsigned w, unsigned h, unsigned levels, int32_t *tmp,
-			 struct rp_pool *pool)
+			 struct rp_pool *pool, const struct rp__dwt_out16 *out)
 {
 	size_t line = 2 * (size_t)(w > h ? w : h) + 16;
 	for (int l = (int)levels - 1; l >= 0; l--) {
@@ -149,7 +160,8 @@ rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t 
 			lw = (lw + 1) / 2;
 			lh = (lh + 1) / 2;
 		}
-		struct dwt_pass p = { k, data, stride, lw, lh, tmp, line, 1, 0 };
+		struct dwt_pass p = { k, data, stride, lw, lh, tmp, line, 1, 0, l == 0 ? out : NULL,
+				      NULL };
 		p.nstrips = strips_for(pool, lh, MIN_STRIP_ROWS);
 		rp_pool_parallel_for(pool, p.nstrips, horiz_strip, &p);
 		p.nstrips = strips_for(pool, lw, MIN_STRIP_COLS);

@@ -10,6 +10,8 @@ const struct rp__dwt_kernels rp__dwt_kernels_avx512 = {
 	.name = "avx512",
 	.fwd_vert = fwd_vert,
 	.inv_vert = inv_vert,
+	.inv_vert_out16 = inv_vert_out16,
+	.fwd_vert_in16 = fwd_vert_in16,
 	.fwd_line = fwd_line,
 	.inv_line = inv_line,
 };

@@ -131,4 +131,84 @@ inv_vert(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp)
 	}
 }
 
+/* fwd_vert of the first level fused with the input conversion: the same lifting, each
+ * sample converted as it is read (rows 2i and 2i + 2 are read twice; the int32 plane is
+ * written once, low rows in place and high rows from tmp). */
+static inline int32_t
+in16_sample(const uint8_t *row, unsigned x, int is_signed, int32_t shift)
+{
+	uint16_t v = rp__load_le16(row + 2 * (size_t)x);
+	return is_signed ? (int32_t)(int16_t)v : (int32_t)v - shift;
+}
+
+static void
+fwd_vert_in16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
+	      const struct rp__dwt_in16 *in, const uint8_t *src)
+{
+	unsigned nl = (h + 1) / 2, nh = h / 2;
+	int sg = in->is_signed;
+	int32_t sh = in->shift;
+	size_t ss = in->src_stride;
+	for (unsigned i = 0; i < nl; i++) {
+		const uint8_t *e = src + 2 * (size_t)i * ss;
+		if (i < nh) {
+			const uint8_t *o = e + ss;
+			const uint8_t *b = 2 * i + 2 < h ? o + ss : e;
+			int32_t *hi = tmp + (size_t)i * w;
+			for (unsigned x = 0; x < w; x++)
+				hi[x] = in16_sample(o, x, sg, sh) -
+					((in16_sample(e, x, sg, sh) + in16_sample(b, x, sg, sh)) >> 1);
+		}
+		const int32_t *ha = tmp + (size_t)(i > 0 ? i - 1 : 0) * w;
+		const int32_t *hb = tmp + (size_t)(i < nh ? i : i - 1) * w;
+		int32_t *lo = d + (size_t)i * stride;
+		for (unsigned x = 0; x < w; x++)
+			lo[x] = in16_sample(e, x, sg, sh) + ((ha[x] + hb[x] + 2) >> 2);
+	}
+	for (unsigned i = 0; i < nh; i++)
+		memcpy(d + (size_t)(nl + i) * stride, tmp + (size_t)i * w, w * sizeof(*d));
+}
+
+/* inv_vert of the last level fused with the output conversion: the same pass, but each
+ * even and odd row is also (odd rows: only) written as clamped 16-bit samples.  Even rows
+ * still go back to d, because the odd row above reads them; odd rows are read by nothing. */
+static inline void
+out16_row(uint8_t *restrict dst, const int32_t *restrict s, unsigned w,
+	  const struct rp__dwt_out16 *out)
+{
+	int32_t shift = out->shift, lo = out->lo, hi = out->hi;
+	for (unsigned x = 0; x < w; x++) {
+		int32_t v = s[x] + shift;
+		v = v < lo ? lo : v > hi ? hi : v;
+		rp__store_le16(dst + 2 * (size_t)x, (uint16_t)v);
+	}
+}
+
+static void
+inv_vert_out16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
+	       const struct rp__dwt_out16 *out, uint8_t *dst)
+{
+	unsigned nl = (h + 1) / 2, nh = h / 2;
+	for (unsigned i = 0; i < nh; i++)
+		memcpy(tmp + (size_t)i * w, d + (size_t)(nl + i) * stride, w * sizeof(*d));
+	/* The odd row is formed in tmp's spare row (past the parked high rows). */
+	int32_t *orow = tmp + (size_t)nh * w;
+	for (unsigned i = nl; i-- > 0;) {
+		const int32_t *lo = d + (size_t)i * stride;
+		const int32_t *ha = tmp + (size_t)(i > 0 ? i - 1 : 0) * w;
+		const int32_t *hb = tmp + (size_t)(i < nh ? i : i - 1) * w;
+		int32_t *e = d + 2 * (size_t)i * stride;
+		for (unsigned x = 0; x < w; x++)
+			e[x] = lo[x] - ((ha[x] + hb[x] + 2) >> 2);
+		out16_row(dst + 2 * (size_t)i * out->dst_stride, e, w, out);
+		if (i < nh) {
+			const int32_t *hi = tmp + (size_t)i * w;
+			const int32_t *b = 2 * i + 2 < h ? e + 2 * stride : e;
+			for (unsigned x = 0; x < w; x++)
+				orow[x] = hi[x] + ((e[x] + b[x]) >> 1);
+			out16_row(dst + (2 * (size_t)i + 1) * out->dst_stride, orow, w, out);
+		}
+	}
+}
+
 #endif /* RP_CODEC_HTJ2K_DWT53_IMPL_H */

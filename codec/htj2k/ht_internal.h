@@ -98,11 +98,38 @@ size_t rp__dwt_tmp_count(unsigned w, unsigned h);
 void rp__dwt53_forward(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 void rp__dwt53_inverse(int32_t *data, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 
+/* Where the last inverse level writes when it is fused with the sample conversion: 16-bit
+ * little-endian samples, row r at dst + r * dst_stride bytes, each coefficient + shift
+ * clamped to [lo, hi].  Writing them straight from the vertical pass saves a whole pass
+ * over the int32 plane (read 4 bytes, write 2 per pixel) after the DWT. */
+struct rp__dwt_out16 {
+	uint8_t *dst;
+	size_t dst_stride;
+	int32_t shift, lo, hi;
+};
+
+/* Where the first forward level reads when it is fused with the sample conversion: 16-bit
+ * little-endian samples, row r at src + r * src_stride bytes, taken as int16 when signed,
+ * else minus shift (the DC level shift).  Read straight into the vertical pass, the frame
+ * is never first copied into the int32 plane. */
+struct rp__dwt_in16 {
+	const uint8_t *src;
+	size_t src_stride;
+	int is_signed;
+	int32_t shift;
+};
+
 /* The 5/3 kernels of one ISA build (dwt53.c: scalar, dwt53_avx2.c: AVX2). */
 struct rp__dwt_kernels {
 	const char *name;
 	void (*fwd_vert)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp);
 	void (*inv_vert)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp);
+	/* fwd_vert whose rows come from in (columns starting at src, h >= 2), not d. */
+	void (*fwd_vert_in16)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
+			      const struct rp__dwt_in16 *in, const uint8_t *src);
+	/* inv_vert whose rows go to out (columns starting at dst, h >= 2) instead of d. */
+	void (*inv_vert_out16)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
+			       const struct rp__dwt_out16 *out, uint8_t *dst);
 	void (*fwd_line)(int32_t *x, unsigned n, int32_t *tmp);
 	void (*inv_line)(int32_t *x, unsigned n, int32_t *tmp);
 };
@@ -116,11 +143,15 @@ const struct rp__dwt_kernels *rp__dwt_kernels_select(uint32_t cpu_mask);
 /* All levels of a w x h plane, each pass cut into strips run on pool (NULL: the caller's
  * thread).  tmp holds rp__dwt_tmp_count(w, h) int32. */
 struct rp_pool;
+/* in: NULL, or where the first level reads its samples (levels >= 1 and h >= 2 only;
+ * data's contents are then ignored). */
 void rp__dwt53_forward_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
 			      unsigned w, unsigned h, unsigned levels, int32_t *tmp,
-			      struct rp_pool *pool);
+			      struct rp_pool *pool, const struct rp__dwt_in16 *in);
+/* out: NULL, or where the last level writes its samples (levels >= 1 and h >= 2 only; the
+ * plane is then left partly transformed). */
 void rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t stride,
 			      unsigned w, unsigned h, unsigned levels, int32_t *tmp,
-			      struct rp_pool *pool);
+			      struct rp_pool *pool, const struct rp__dwt_out16 *out);
 
 #endif /* RP_CODEC_HTJ2K_HT_INTERNAL_H */

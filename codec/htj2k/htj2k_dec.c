@@ -676,10 +676,26 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 				      cbs[i].status == RP_E_CORRUPT ? "corrupt" : "unsupported");
 			goto fail;
 		}
-	for (unsigned k = 0; k < nc; k++)
-		rp__dwt53_inverse_levels(rp__dwt_kernels_select(cpu_mask), planes[k], p->width,
-					 p->width, p->height, p->levels, tmp, pool);
-	rp__ht_planes_to_frame(img, p, planes, dst, pool);
+	/* One 16-bit component (CT, MR, ...): the last inverse level writes the samples
+	 * itself, while its rows are in cache; else a separate conversion pass. */
+	if (nc == 1 && img->bits_allocated == 16 && p->levels >= 1 && p->height >= 2) {
+		struct rp__dwt_out16 out = {
+			.dst = dst,
+			.dst_stride = 2 * (size_t)p->width,
+			.shift = p->is_signed ? 0 : (int32_t)1 << (p->depth - 1),
+			.lo = p->is_signed ? -((int32_t)1 << (p->depth - 1)) : 0,
+			.hi = p->is_signed ? ((int32_t)1 << (p->depth - 1)) - 1
+					   : (int32_t)((1u << p->depth) - 1),
+		};
+		rp__dwt53_inverse_levels(rp__dwt_kernels_select(cpu_mask), planes[0], p->width,
+					 p->width, p->height, p->levels, tmp, pool, &out);
+	} else {
+		for (unsigned k = 0; k < nc; k++)
+			rp__dwt53_inverse_levels(rp__dwt_kernels_select(cpu_mask), planes[k],
+						 p->width, p->width, p->height, p->levels, tmp,
+						 pool, NULL);
+		rp__ht_planes_to_frame(img, p, planes, dst, pool);
+	}
 	ret = RP_OK;
 fail:
 	free(incl.nodes);

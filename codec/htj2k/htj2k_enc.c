@@ -285,10 +285,24 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}
-	rp__ht_frame_to_planes(img, p, src, planes, pool);
-	for (unsigned c = 0; c < nc; c++)
-		rp__dwt53_forward_levels(rp__dwt_kernels_select(p->cpu_mask), planes[c], p->width,
-					 p->width, p->height, p->levels, tmp, pool);
+	/* One 16-bit component: the first forward level reads the frame itself; else a
+	 * separate conversion pass into the planes. */
+	if (nc == 1 && img->bits_allocated == 16 && p->levels >= 1 && p->height >= 2) {
+		struct rp__dwt_in16 in = {
+			.src = src,
+			.src_stride = 2 * (size_t)p->width,
+			.is_signed = p->is_signed,
+			.shift = p->is_signed ? 0 : (int32_t)1 << (p->depth - 1),
+		};
+		rp__dwt53_forward_levels(rp__dwt_kernels_select(p->cpu_mask), planes[0],
+					 p->width, p->width, p->height, p->levels, tmp, pool, &in);
+	} else {
+		rp__ht_frame_to_planes(img, p, src, planes, pool);
+		for (unsigned c = 0; c < nc; c++)
+			rp__dwt53_forward_levels(rp__dwt_kernels_select(p->cpu_mask), planes[c],
+						 p->width, p->width, p->height, p->levels, tmp,
+						 pool, NULL);
+	}
 
 	/* Code-block jobs, in packet order (resolution, component, band, block raster). */
 	size_t njobs = 0, segcap = 0;
