@@ -16,7 +16,9 @@
  *    coded sample for sample) - the Standard Photometric Interpretations Table 8.2.15-1
  *    allows for the lossless syntax; the samples are coded as they are (no XYB, no colour
  *    conversion: uses_original_profile), so the Photometric Interpretation is unchanged.
- *  - a bare codestream (FF 0A), one frame, no container boxes.
+ *  - one frame, as a bare codestream (FF 0A) up to 12 bits; above 12 bits libjxl 0.7
+ *    needs codestream level 10 and writes it in the container with the jxll box that
+ *    announces the level (ISO/IEC 18181-2).  The decoder takes both forms.
  *
  * libjxl 0.7 (Debian 12) takes and returns samples scaled to the full range of the buffer
  * type (UINT8 / UINT16), whatever bits_per_sample is: a b-bit value x travels as
