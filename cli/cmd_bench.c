@@ -305,7 +305,7 @@ print_row(const struct codec_opts *o, const char *codec, const struct modality_s
 /* Returns 0, or an exit code when the codec misbehaved (a lossless mismatch). */
 static int
 bench_codec_set(const struct codec_opts *o, struct rp_pool *pool, enum rp_codec codec,
-		const struct modality_set *set)
+		unsigned effort, const struct modality_set *set)
 {
 	struct codec_run r = { .codec = codec };
 	const unsigned slots = rp_pool_threads(pool) + 1;
@@ -315,6 +315,12 @@ bench_codec_set(const struct codec_opts *o, struct rp_pool *pool, enum rp_codec 
 
 	rp_encoder_options_init(&eo);
 	eo.codec = codec;
+	eo.effort = effort;
+	char label[32];
+	if (effort)
+		snprintf(label, sizeof(label), "%s-e%u", rp_codec_name(codec), effort);
+	else
+		snprintf(label, sizeof(label), "%s", rp_codec_name(codec));
 	rp_decoder_options_init(&dopt);
 	dopt.codec = codec;
 	r.enc = calloc(slots, sizeof(*r.enc));
@@ -394,7 +400,7 @@ bench_codec_set(const struct codec_opts *o, struct rp_pool *pool, enum rp_codec 
 			rc = RP_EXIT_FAILED;
 			break;
 		}
-		print_row(o, rp_codec_name(codec), set, r.n, r.bytes, ratio, widths[p],
+		print_row(o, label, set, r.n, r.bytes, ratio, widths[p],
 			  stat3_of(encv, o->iterations), stat3_of(decv, o->iterations));
 	}
 out:
@@ -423,7 +429,8 @@ codec_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: radpipe bench codec [-c CODECS] [-m MODALITIES] [-n N] [-T THREADS]\n"
-		"                           [--max-mb MB] [--json FILE] [-q] [PATH...]\n"
+		"                           [--effort LIST] [--max-mb MB] [--json FILE] [-q]\n"
+		"                           [PATH...]\n"
 		"\n"
 		"Encodes and decodes the frames of every DICOM file under PATH (default:\n"
 		"$RADPIPE_CORPUS, else ../shared/corpus) per codec and modality, checks that each\n"
@@ -436,6 +443,8 @@ codec_usage(FILE *f)
 		"                       CT,MR,PT,NM,XA,CR,US; 'all' for one set of everything)\n"
 		"  -n, --iterations N   timed passes (default 5)\n"
 		"  -T, --threads N      width of the all-threads run (default: all CPUs)\n"
+		"      --effort LIST    jpegxl efforts 1..9, comma-separated, one row each\n"
+		"                       (labelled jpegxl-eN; default: the codec's default, 3)\n"
 		"      --max-mb MB      decoded pixels per modality (default 64)\n"
 		"      --json FILE      append one JSON line per result ('-': stdout)\n"
 		"  -q, --quiet          no table\n");
@@ -450,6 +459,7 @@ cmd_bench_codec(int argc, char **argv)
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "max-mb", required_argument, NULL, 'M' },
+		{ "effort", required_argument, NULL, 'E' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -457,6 +467,8 @@ cmd_bench_codec(int argc, char **argv)
 	};
 	const char *codecs = NULL, *modalities = "CT,MR,PT,NM,XA,CR,US", *json = NULL;
 	struct codec_opts o = { .iterations = 5, .threads = 0, .table = true };
+	unsigned efforts[9] = { 0 };     /* 0: the codec's default */
+	size_t neffort = 1;
 	unsigned long v, max_mb = 64;
 	int opt;
 
@@ -489,6 +501,24 @@ cmd_bench_codec(int argc, char **argv)
 				return RP_EXIT_USAGE;
 			}
 			break;
+		case 'E': {
+			char buf[64];
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			neffort = 0;
+			for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				if (neffort == 9 || !parse_uint(t, 9, &v) || v == 0) {
+					rp_cli_errorf("--effort takes up to 9 efforts from 1 to 9");
+					return RP_EXIT_USAGE;
+				}
+				efforts[neffort++] = (unsigned)v;
+			}
+			if (neffort == 0) {
+				rp_cli_errorf("--effort takes up to 9 efforts from 1 to 9");
+				return RP_EXIT_USAGE;
+			}
+			break;
+		}
 		case 'j':
 			json = optarg;
 			break;
@@ -584,13 +614,19 @@ cmd_bench_codec(int argc, char **argv)
 		printf("%-13s %-4s %6s %8s %6s %3s %24s %24s\n", "codec", "mod", "frames", "MB",
 		       "ratio", "thr", "encode MB/s", "decode MB/s");
 	}
-	for (size_t ci = 0; ci < nc; ci++)
-		for (size_t si = 0; si < c.nsets; si++) {
-			if (sets[si].count == 0)
-				continue;
-			int r = bench_codec_set(&o, pool, list[ci], &sets[si]);
-			rc = rc ? rc : r;
-		}
+	for (size_t ci = 0; ci < nc; ci++) {
+		/* Efforts apply to JPEG XL only; other codecs get one row. */
+		size_t ne = list[ci] == RP_CODEC_JPEGXL ? neffort : 1;
+		for (size_t ei = 0; ei < ne; ei++)
+			for (size_t si = 0; si < c.nsets; si++) {
+				if (sets[si].count == 0)
+					continue;
+				int r = bench_codec_set(&o, pool, list[ci],
+							list[ci] == RP_CODEC_JPEGXL ? efforts[ei] : 0,
+							&sets[si]);
+				rc = rc ? rc : r;
+			}
+	}
 	if (o.table) {
 		for (size_t si = 0; si < c.nsets; si++)
 			if (sets[si].count == 0)

@@ -33,6 +33,7 @@ struct run {
 	unsigned levels;                 /* j2k/htj2k wavelet levels, 0 = default */
 	unsigned cb_w_log2, cb_h_log2;   /* j2k/htj2k code-block size, 0 = default */
 	bool rct;                        /* j2k/htj2k reversible colour transform */
+	unsigned effort;                 /* jpegxl effort 1..9, 0 = default */
 	bool verify;
 	const char *outdir;
 	struct rp_pool *pool;
@@ -91,6 +92,7 @@ run_pipeline(struct run *r)
 	po.encoder.code_block_w_log2 = r->cb_w_log2;
 	po.encoder.code_block_h_log2 = r->cb_h_log2;
 	po.encoder.colour_transform = r->rct;
+	po.encoder.effort = r->effort;
 	po.pool = r->pool;
 	po.verify = r->verify;
 	po.decompress = r->decompress;
@@ -171,10 +173,12 @@ usage(FILE *out, bool decompress)
 			"                most 64 each way; W x H <= 4096 (default 64x64)\n"
 			"  rct           j2k/htj2k lossless: RGB through the reversible colour\n"
 			"                transform (smaller; the output says YBR_RCT)\n"
+			"  effort=N      jpegxl effort 1 (fastest) .. 9 (densest), default 3;\n"
+			"                changes size and speed, never the pixels\n"
 			"\n"
 			"Codecs:\n");
 	if (!decompress)
-		for (int c = 0; c <= RP_CODEC_DEFLATE; c++)
+		for (int c = 0; rp_codec_name((enum rp_codec)c); c++)
 			if (rp_codec_can_encode((enum rp_codec)c))
 				fprintf(out, "  %-14s %s\n", rp_codec_name((enum rp_codec)c),
 					rp_codec_description((enum rp_codec)c));
@@ -215,6 +219,13 @@ parse_codec(const char *spec, struct run *r)
 				return RP_EXIT_USAGE;
 			}
 			r->levels = (unsigned)v;
+		} else if (strncmp(tok, "effort=", 7) == 0) {
+			long v = strtol(tok + 7, &end, 10);
+			if (v < 1 || v > 9) {
+				rp_cli_errorf("effort= takes 1 to 9");
+				return RP_EXIT_USAGE;
+			}
+			r->effort = (unsigned)v;
 		} else if (strncmp(tok, "cb=", 3) == 0) {
 			unsigned long w = strtoul(tok + 3, &end, 10), h = 0;
 			if (*end == 'x')

@@ -13,6 +13,7 @@ extern const struct rp__codec_ops rp__codec_htj2k;
 extern const struct rp__codec_ops rp__codec_jpeg;
 extern const struct rp__codec_ops rp__codec_jpeg_lossless;
 extern const struct rp__codec_ops rp__codec_rle;
+extern const struct rp__codec_ops rp__codec_jpegxl;
 
 static const struct rp__codec_ops *const codec_table[] = {
 	&rp__codec_jpegls,
@@ -22,6 +23,7 @@ static const struct rp__codec_ops *const codec_table[] = {
 	&rp__codec_jpeg,
 	&rp__codec_jpeg_lossless,
 	&rp__codec_rle,
+	&rp__codec_jpegxl,
 };
 
 const struct rp__codec_ops *
@@ -118,7 +120,7 @@ rp_encoder_create(const struct rp_encoder_options *opts, struct rp_encoder **enc
 	    opts->quality < 0 || opts->quality > 100 || opts->wavelet_levels > 32 ||
 	    (opts->code_block_w_log2 && (opts->code_block_w_log2 < 2 || opts->code_block_w_log2 > 10)) ||
 	    (opts->code_block_h_log2 && (opts->code_block_h_log2 < 2 || opts->code_block_h_log2 > 10)) ||
-	    !opts->code_block_w_log2 != !opts->code_block_h_log2)
+	    !opts->code_block_w_log2 != !opts->code_block_h_log2 || opts->effort > 9)
 		return RP_E_INVALID_ARG;
 	const struct rp__codec_ops *ops = rp__codec_ops(opts->codec);
 	if (!ops || !ops->encode)
@@ -137,6 +139,7 @@ rp_encoder_create(const struct rp_encoder_options *opts, struct rp_encoder **enc
 	enc->params.code_block_w_log2 = opts->code_block_w_log2;
 	enc->params.code_block_h_log2 = opts->code_block_h_log2;
 	enc->params.colour_transform = opts->colour_transform != 0;
+	enc->params.effort = opts->effort;
 	if (ops->state_new && !(enc->params.state = ops->state_new())) {
 		free(enc);
 		return RP_E_NOMEM;

@@ -19,6 +19,7 @@ struct rp__encode_params {
 	unsigned code_block_w_log2;  /* J2K/HTJ2K code-block size, log2; 0 = default */
 	unsigned code_block_h_log2;
 	int colour_transform;        /* RCT for RGB, lossless J2K/HTJ2K */
+	unsigned effort;             /* JPEG XL effort 1..9; 0 = codec default */
 	void *state;                 /* the codec's state_new() result, or NULL */
 };
 

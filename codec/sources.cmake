@@ -27,3 +27,7 @@ find_path(OPENJPH_INCLUDE_DIR NAMES openjph/ojph_codestream.h REQUIRED)
 list(APPEND RP_LIB_DEPS PkgConfig::OPENJP2 PkgConfig::LIBJPEG)
 set(RP_OJPH_DEPS ${OPENJPH_LIBRARY})
 include(codec/htj2k/sources.cmake)
+# JPEG XL lossless through libjxl (Debian libjxl-dev); headers only in codec/jpegxl.c.
+list(APPEND RP_LIB_SOURCES codec/jpegxl.c)
+pkg_check_modules(LIBJXL REQUIRED IMPORTED_TARGET libjxl)
+list(APPEND RP_LIB_DEPS PkgConfig::LIBJXL)

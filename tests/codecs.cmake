@@ -42,3 +42,20 @@ add_test(NAME cli_codec_xdecode
          COMMAND ${RP_SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/xdecode/cli_xdecode.py
                  $<TARGET_FILE:radpipe_cli> ${RADPIPE_CORPUS})
 set_tests_properties(cli_codec_xdecode PROPERTIES TIMEOUT 600 LABELS "cli;xdecode")
+
+# JPEG XL lossless (codec/jpegxl.c over libjxl): synthetic, djxl cross-check, corrupt
+# streams, corpus CT/MR.  Its fuzz target runs over seeds made by our encoder (each with
+# the 6-byte image tail the target reads).
+rp_add_test(test_jpegxl SOURCES test_jpegxl.c LABELS unit codec corpus)
+if(RP_FUZZ)
+  add_executable(fuzz_jpegxl_decode fuzz/fuzz_jpegxl_decode.c)
+  target_compile_options(fuzz_jpegxl_decode PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_jpegxl_decode PRIVATE -fsanitize=fuzzer)
+else()
+  add_executable(fuzz_jpegxl_decode fuzz/fuzz_jpegxl_decode.c fuzz/standalone.c)
+endif()
+target_link_libraries(fuzz_jpegxl_decode PRIVATE radpipe_static)
+add_test(NAME fuzz_jpegxl_decode_seeds
+         COMMAND fuzz_jpegxl_decode ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds/jpegxl_decode
+                 ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
+set_tests_properties(fuzz_jpegxl_decode_seeds PROPERTIES TIMEOUT 300 LABELS fuzz)

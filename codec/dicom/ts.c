@@ -24,6 +24,7 @@ static const struct rp_ts_info ts_table[] = {
 	ENCAP("1.2.840.10008.1.2.4.81", "JPEG-LS Near-Lossless", 1, RP_CODEC_JPEGLS),
 	ENCAP("1.2.840.10008.1.2.4.90", "JPEG 2000 (Lossless Only)", 0, RP_CODEC_J2K),
 	ENCAP("1.2.840.10008.1.2.4.91", "JPEG 2000", 1, RP_CODEC_J2K),
+	ENCAP("1.2.840.10008.1.2.4.110", "JPEG XL Lossless", 0, RP_CODEC_JPEGXL),
 	ENCAP("1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 (Lossless Only)", 0,
 	      RP_CODEC_HTJ2K),
 	ENCAP("1.2.840.10008.1.2.4.202",

@@ -63,7 +63,8 @@ RP_API int rp_image_desc_check(const struct rp_image_desc *img, struct rp_errbuf
 	X(JPEG, 5, "jpeg", "JPEG baseline/extended (libjpeg-turbo)")              \
 	X(JPEG_LOSSLESS, 6, "jpeg-lossless", "JPEG lossless, process 14")          \
 	X(RLE, 7, "rle", "RLE lossless (DICOM PS3.5 Annex G)")                     \
-	X(DEFLATE, 8, "deflate", "deflated explicit VR little endian (ISA-L)")
+	X(DEFLATE, 8, "deflate", "deflated explicit VR little endian (ISA-L)")     \
+	X(JPEGXL, 9, "jpegxl", "JPEG XL lossless (libjxl)")
 
 enum rp_codec {
 #define RP__CODEC_ENUM(name, value, cli, text) RP_CODEC_##name = value,
@@ -108,6 +109,9 @@ struct rp_encoder_options {
 	 * dataset must then say YBR_RCT (PS3.3 C.7.6.3.1.2): rp_encoder_output_photometric()
 	 * tells, and `radpipe compress` sets it.  0 (default): colour is coded as it is. */
 	int colour_transform;
+	/* JPEG XL only: libjxl effort 1 (fastest) .. 9 (densest); 0 = default (3).  Effort
+	 * changes size and speed, never the decoded pixels. */
+	unsigned effort;
 };
 
 /* Fills defaults: RP_CODEC_JPEGLS, lossless, no pool. */

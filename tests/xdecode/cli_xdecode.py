@@ -4,7 +4,8 @@
 # over real corpus images, then every output decoded by other people's tools must give
 # the original pixels: gdcmconv --raw (j2k, rle, jpeg-lossless), dcmdjpeg / dcmdrle
 # (jpeg-lossless, rle), opj_decompress on the extracted codestreams (j2k, htj2k,
-# htj2k-ojph) and ojph_expand (htj2k, htj2k-ojph; its raw writer clamps negatives).  The
+# htj2k-ojph), ojph_expand (htj2k, htj2k-ojph; its raw writer clamps negatives) and djxl
+# (jpegxl, from libjxl-tools, on the extracted codestreams).  The
 # ",rct" variants code RGB through the reversible colour transform and must say YBR_RCT.  GDCM 3.0.21
 # does not know the HTJ2K UIDs, so HTJ2K DICOM files are checked through the codestreams.
 #
@@ -27,6 +28,7 @@ except ImportError as e:
 
 FILES = [
     "ct/dcm_qa_ct_GE_HiSpeedDual/01.dcm",     # signed 16-bit CT
+    "ct/dcm_qa_ct_Philips_Ingenuity_S21610/S2010/I10",   # unsigned 12-bit CT
     "mr/wg04/MR2_UNC.dcm",                    # 12-bit MR, 1024x1024
     "mr/dcm_qa_ts_Siemens_Trio/1.dcm",        # 12-bit MR
     "us/wg04/US1_UNC.dcm",                    # RGB
@@ -40,6 +42,7 @@ CODECS = {
     "htj2k-ojph": ["opj_decompress", "ojph_expand"],
     "rle": ["gdcmconv", "dcmdrle"],
     "jpeg-lossless": ["gdcmconv", "dcmdjpeg"],
+    "jpegxl": ["djxl"],
 }
 
 
@@ -77,18 +80,20 @@ def by_codestream_tool(tool, path, ref_ds, tmp, signed):
     frames = list(generate_pixel_data_frame(ds.PixelData, int(getattr(ds, "NumberOfFrames", 1) or 1)))
     out_all = []
     for f in frames:
-        cs = os.path.join(tmp, "f.j2c")
+        cs = os.path.join(tmp, "f.jxl" if tool == "djxl" else "f.j2c")
         with open(cs, "wb") as fh:
             fh.write(f)
         # ojph_expand writes colour that needs the inverse colour transform only as PPM.
         ppm = tool == "ojph_expand" and ds.SamplesPerPixel == 3
+        pnm = ppm or tool == "djxl"
         out = os.path.join(tmp, "f.rawl" if tool == "opj_decompress" else
-                           "f.ppm" if ppm else "f.raw")
-        p = subprocess.run([tool, "-i", cs, "-o", out], capture_output=True, text=True)
+                           ("f.ppm" if ds.SamplesPerPixel == 3 else "f.pgm") if pnm else "f.raw")
+        args = [tool, cs, out] if tool == "djxl" else [tool, "-i", cs, "-o", out]
+        p = subprocess.run(args, capture_output=True, text=True)
         if p.returncode:
             raise RuntimeError(f"{tool} failed on {path}: {p.stderr.strip()[-300:]}")
         n = ds.Rows * ds.Columns
-        if ppm:
+        if pnm:
             with open(out, "rb") as fh:
                 data = fh.read()
             fields, pos = [], 0
@@ -102,12 +107,19 @@ def by_codestream_tool(tool, path, ref_ds, tmp, signed):
             body = data[pos + 1:]
             dt = ">u2" if int(fields[3]) > 255 else "u1"
             raw = np.frombuffer(body, dtype=dt).astype(np.int64)   # interleaved already
+            if tool == "djxl":
+                # libjxl 0.7's PNM writer keeps maxval 2^BitsStored - 1 but writes the
+                # samples scaled to 8 or 16 bits; the nearest BitsStored-bit value is exact.
+                bmax, tmax = (1 << ds.BitsStored) - 1, 255 if int(fields[3]) <= 255 else 65535
+                if int(fields[3]) != bmax:
+                    raise RuntimeError(f"djxl wrote maxval {int(fields[3])}, not {bmax}")
+                raw = (raw * bmax + tmax // 2) // tmax
         else:
             raw = np.fromfile(out, dtype="<u1" if ds.BitsStored <= 8 else "<u2").astype(np.int64)
             raw = raw.reshape(ds.SamplesPerPixel, n).T.reshape(-1)   # planar -> interleaved
         bs = ds.BitsStored
         raw &= (1 << bs) - 1
-        if signed and tool == "opj_decompress":
+        if signed and tool in ("opj_decompress", "djxl"):
             raw = np.where(raw >> (bs - 1), raw - (1 << bs), raw)
         out_all.append(raw)
     return np.concatenate(out_all)
@@ -117,7 +129,7 @@ def main():
     if len(sys.argv) != 3:
         sys.exit("usage: cli_xdecode.py RADPIPE CORPUS")
     radpipe, corpus = sys.argv[1], sys.argv[2]
-    for t in ("gdcmconv", "opj_decompress", "ojph_expand", "dcmdrle", "dcmdjpeg"):
+    for t in ("gdcmconv", "opj_decompress", "ojph_expand", "dcmdrle", "dcmdjpeg", "djxl"):
         if not shutil.which(t):
             sys.exit(f"cli_xdecode: {t} missing: run scripts/install-deps.sh")
     for f in FILES:
@@ -154,7 +166,7 @@ def main():
                         failures += 1
                 for tool in tools:
                     try:
-                        if tool in ("opj_decompress", "ojph_expand"):
+                        if tool in ("opj_decompress", "ojph_expand", "djxl"):
                             got = by_codestream_tool(tool, out, ref_ds, tmp, signed)
                             # ojph_expand 0.9 writes negatives as 0.
                             want = np.maximum(ref, 0) if (tool == "ojph_expand" and signed) else ref
