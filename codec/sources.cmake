@@ -14,6 +14,7 @@ list(APPEND RP_LIB_SOURCES
 list(APPEND RP_LIB_SOURCES
   codec/j2k.c
   codec/htj2k_ojph.cpp
+  codec/htj2k_rpcl.c
   codec/jpeg.c
   codec/jpeg12.c
   codec/jpeg_lossless.c
