@@ -19,6 +19,7 @@ struct file_job {
 	int status;
 	char msg[RP_ERRBUF_SIZE];
 	const char *action;          /* "compressed", "copied", ... */
+	const char *warning;         /* written, but worth a look; NULL when none */
 	uint64_t in_bytes, out_bytes, pixel_bytes;
 	uint64_t max_error;
 	double seconds;
@@ -35,6 +36,7 @@ struct run {
 	bool rct;                        /* j2k/htj2k reversible colour transform */
 	unsigned effort;                 /* jpegxl effort 1..9, 0 = default */
 	bool verify;
+	bool strict;                     /* refuse what is otherwise copied with a warning */
 	const char *outdir;
 	struct rp_pool *pool;
 	struct file_job *jobs;
@@ -96,6 +98,7 @@ run_pipeline(struct run *r)
 	po.pool = r->pool;
 	po.verify = r->verify;
 	po.decompress = r->decompress;
+	po.strict = r->strict;
 	po.on_done = file_done;
 	po.on_done_ctx = r;
 	for (size_t i = 0; i < r->count; i++) {
@@ -131,6 +134,7 @@ run_pipeline(struct run *r)
 		j->status = f->status;
 		snprintf(j->msg, sizeof(j->msg), "%s", f->message);
 		j->action = f->action;
+		j->warning = f->warning;
 		j->in_bytes = f->input_size;
 		j->out_bytes = f->output_size;
 		j->pixel_bytes = f->pixel_size;
@@ -148,7 +152,8 @@ usage(FILE *out, bool decompress)
 {
 	if (decompress)
 		fprintf(out,
-			"Usage: radpipe decompress [-T THREADS] [--no-verify] [-q] [--json] -o OUTDIR INPUT...\n"
+			"Usage: radpipe decompress [-T THREADS] [--no-verify] [--strict] [-q] [--json]\n"
+			"                          -o OUTDIR INPUT...\n"
 			"\n"
 			"Decodes every DICOM file under INPUT (files or directories, recursively) and\n"
 			"writes it as explicit VR little endian under OUTDIR, keeping relative paths.\n"
@@ -156,7 +161,7 @@ usage(FILE *out, bool decompress)
 	else
 		fprintf(out,
 			"Usage: radpipe compress -c CODEC[,OPTION=VALUE...] [-T THREADS]\n"
-			"                        [--no-verify] [-q] [--json] -o OUTDIR INPUT...\n"
+			"                        [--no-verify] [--strict] [-q] [--json] -o OUTDIR INPUT...\n"
 			"\n"
 			"Compresses every DICOM file under INPUT (files or directories, recursively)\n"
 			"into OUTDIR, keeping relative paths.  Files without pixel data are copied.\n"
@@ -187,6 +192,8 @@ usage(FILE *out, bool decompress)
 		"  -o, --output DIR   output directory (created)\n"
 		"  -T, --threads N    worker threads (default: all cores)\n"
 		"      --no-verify    do not read outputs back to compare pixels\n"
+		"      --strict       refuse an image SOP class without pixel data (truncated?)\n"
+		"                     instead of copying it with a warning\n"
 		"  -q, --quiet        no progress, only errors\n"
 		"      --json         one JSON object per file, then a summary object\n"
 		"  -h, --help         this text\n");
@@ -268,6 +275,7 @@ run_command(int argc, char **argv, bool decompress)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-verify", no_argument, NULL, 'n' },
+		{ "strict", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -306,6 +314,9 @@ run_command(int argc, char **argv, bool decompress)
 		case 'n':
 			r.verify = false;
 			break;
+		case 's':
+			r.strict = true;
+			break;
 		case 'h':
 			usage(stdout, decompress);
 			return RP_EXIT_OK;
@@ -335,9 +346,14 @@ run_command(int argc, char **argv, bool decompress)
 	rp_cli_progress_end(r.progress);
 
 	uint64_t in = 0, out = 0, px = 0;
-	size_t failed = 0;
+	size_t failed = 0, warned = 0;
 	for (size_t i = 0; i < r.count; i++) {
 		struct file_job *j = &r.jobs[i];
+		if (j->status == RP_OK && j->warning) {
+			warned++;
+			if (!rp_cli_json)
+				fprintf(stderr, "radpipe: warning: %s: %s\n", j->path, j->warning);
+		}
 		if (j->status != RP_OK) {
 			failed++;
 			rp_cli_error(j->path, j->status, j->msg);
@@ -363,23 +379,29 @@ run_command(int argc, char **argv, bool decompress)
 				       (unsigned long long)j->out_bytes,
 				       (unsigned long long)j->pixel_bytes,
 				       (unsigned long long)j->max_error, j->seconds);
+				if (j->warning) {
+					printf(",\"warning\":");
+					rp_cli_json_string(stdout, j->warning);
+				}
 			}
 			printf("}\n");
 		}
 	}
 	double ratio = out ? (double)in / (double)out : 0;
 	if (rp_cli_json)
-		printf("{\"summary\":true,\"files\":%zu,\"failed\":%zu,\"in_bytes\":%llu,"
+		printf("{\"summary\":true,\"files\":%zu,\"failed\":%zu,\"warnings\":%zu,"
+		       "\"in_bytes\":%llu,"
 		       "\"out_bytes\":%llu,\"pixel_bytes\":%llu,\"ratio\":%.4f,\"seconds\":%.6f,"
 		       "\"pixel_mb_per_s\":%.3f,\"threads\":%u,\"verified\":%s}\n",
-		       r.count, failed, (unsigned long long)in, (unsigned long long)out,
+		       r.count, failed, warned, (unsigned long long)in, (unsigned long long)out,
 		       (unsigned long long)px, ratio, wall, wall > 0 ? (double)px / 1e6 / wall : 0,
 		       rp_pool_threads(r.pool), r.verify ? "true" : "false");
 	else if (!rp_cli_quiet)
 		fprintf(stderr,
-			"%s: %zu file(s), %zu failed, %.1f MB -> %.1f MB (ratio %.2f), %.2f s, "
-			"%.1f MB/s of pixels%s\n",
-			decompress ? "decompress" : "compress", r.count, failed, (double)in / 1e6,
+			"%s: %zu file(s), %zu failed, %zu with warnings, %.1f MB -> %.1f MB "
+			"(ratio %.2f), %.2f s, %.1f MB/s of pixels%s\n",
+			decompress ? "decompress" : "compress", r.count, failed, warned,
+			(double)in / 1e6,
 			(double)out / 1e6, ratio, wall, wall > 0 ? (double)px / 1e6 / wall : 0,
 			r.verify ? ", every output verified" : "");
 	rp_pool_destroy(r.pool);

@@ -163,6 +163,14 @@ rp_encoder_check(const struct rp_encoder *enc, const struct rp_image_desc *img,
 	if (!enc || !img)
 		return RP_E_INVALID_ARG;
 	RP_TRY(rp_image_desc_check(img, err));
+	/* Palette samples are indices into a lookup table, not intensities: a lossy coder
+	 * that moves one by a step picks another colour (PS3.3 C.7.6.3.1.5).  Lossless
+	 * coding keeps the indices, so it stays allowed. */
+	if (img->photometric == RP_PHOTOMETRIC_PALETTE_COLOR && rp_encoder_is_lossy(enc))
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "refusing lossy %s coding of PALETTE COLOR pixels: they are "
+			       "palette indices, and any error changes the colour (use a "
+			       "lossless codec)", rp_codec_name(enc->codec));
 	return enc->ops->check(img, &enc->params, err);
 }
 
@@ -217,6 +225,17 @@ rp_encoder_transfer_syntax(const struct rp_encoder *enc)
 		return NULL;
 	return rp_encoder_is_lossy(enc) && enc->ops->ts_lossy ? enc->ops->ts_lossy :
 								 enc->ops->ts_lossless;
+}
+
+const char *
+rp_encoder_stream_transfer_syntax(const struct rp_encoder *enc, const void *cs, size_t size)
+{
+	if (!enc)
+		return NULL;
+	if (!rp_encoder_is_lossy(enc) && enc->ops->in_lossless_profile && cs &&
+	    enc->ops->in_lossless_profile(cs, size, NULL) == 1)
+		return enc->ops->ts_lossless_profile;
+	return rp_encoder_transfer_syntax(enc);
 }
 
 int

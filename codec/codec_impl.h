@@ -35,6 +35,11 @@ struct rp__codec_ops {
 	enum rp_codec id;
 	const char *ts_lossless;     /* transfer syntax UID of lossless output, or NULL */
 	const char *ts_lossy;        /* UID when lossy, or NULL */
+	/* A narrower lossless syntax some codestreams qualify for (HTJ2K: .202, RPCL
+	 * options), and the test of one codestream (1 qualifies, 0 not, why says which
+	 * rule failed).  Both NULL when the codec has none. */
+	const char *ts_lossless_profile;
+	int (*in_lossless_profile)(const uint8_t *cs, size_t size, struct rp_errbuf *why);
 
 	/* RP_OK when img can be encoded with p (lossless stays lossless), else
 	 * RP_E_UNSUPPORTED and a reason.  NULL when the codec cannot encode. */
@@ -65,6 +70,9 @@ struct rp__codec_ops {
 	void *(*state_new)(void);
 	void (*state_free)(void *state);
 };
+
+/* Whether an HTJ2K codestream meets PS3.5's .202 (RPCL options) rules (htj2k_rpcl.c). */
+int rp__htj2k_is_rpcl_lossless(const uint8_t *cs, size_t size, struct rp_errbuf *why);
 
 /* The adapter for `codec`, or NULL when this build has none. */
 const struct rp__codec_ops *rp__codec_ops(enum rp_codec codec);

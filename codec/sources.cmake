@@ -9,13 +9,14 @@ list(APPEND RP_LIB_SOURCES
   codec/dicom/frames.c
   codec/dicom/write.c
   codec/dicom/inflate.c)
-# Issue 3: one adapter per library (OpenJPEG, OpenJPH, libjpeg-turbo) and our own JPEG
+# One adapter per library (OpenJPEG, OpenJPH, libjpeg-turbo) and our own JPEG
 # lossless and RLE.  Debian's openjph.pc has empty Libs, hence find_library.  The OpenJPH
 # adapter is its own object set (RP_OJPH_SOURCES, linked with RP_OJPH_DEPS) so that
 # bench_htj2k can be built against another OpenJPH (OPENJPH_ROOT, tests/htj2k.cmake).
 set(RP_OJPH_SOURCES codec/htj2k_ojph.cpp)
 list(APPEND RP_LIB_SOURCES
   codec/j2k.c
+  codec/htj2k_rpcl.c
   codec/jpeg.c
   codec/jpeg12.c
   codec/jpeg_lossless.c

@@ -60,6 +60,8 @@ struct rp__pl {
 	const struct rp__kernels *k;
 	bool to_native;              /* NATIVE or DEFLATE: frames stay canonical */
 	const char *ts_uid;          /* target transfer syntax */
+	const char *ts_profile;      /* its narrower form for objects whose every frame
+				      * qualifies (HTJ2K .202), or NULL */
 	struct rp_encoder *probe;    /* answers questions about the output (never encodes) */
 	bool lossy;
 	uint64_t max_error_allowed;  /* verify: 0 lossless, NEAR near-lossless */
@@ -101,6 +103,8 @@ struct rp__pl_obj {
 	struct rp__pl_job *jobs;
 	_Atomic uint32_t left;       /* frames not yet done */
 	_Atomic bool dirty;          /* some native frame has overlay bits */
+	_Atomic bool not_profile;    /* some frame misses the codec's narrower lossless
+				      * syntax (HTJ2K .202): the object keeps pl->ts_uid */
 	_Atomic uint64_t max_error;
 	_Atomic int status;          /* first failure (RP_OK while none) */
 	pthread_mutex_t err_lock;
@@ -300,6 +304,9 @@ code_frame(struct rp__pl_obj *obj, struct rp__pl_worker *w, uint32_t f, struct r
 	uint8_t *shrunk = realloc(out, size ? size : 1);
 	obj->refs[f].data = shrunk ? shrunk : out;
 	obj->refs[f].size = size;
+	if (pl->ts_profile && strcmp(rp_encoder_stream_transfer_syntax(w->enc, obj->refs[f].data,
+								       size), pl->ts_profile) != 0)
+		atomic_store(&obj->not_profile, true);
 	if (!pl->opts->verify)
 		return RP_OK;
 	/* Verify: the codestream decodes back to the input (within NEAR when lossy).  The
@@ -377,7 +384,8 @@ done:
  * verified (coded: the same codestream bytes; native: the same canonical frame).  For a
  * raw copy (overlay bits kept), the output's frames against the input's. */
 static int
-check_output(struct rp__pl_obj *obj, const char *path, bool raw_copy, struct rp_errbuf *e)
+check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool raw_copy,
+	     struct rp_errbuf *e)
 {
 	struct rp__pl *pl = obj->pl;
 	const uint8_t *data;
@@ -389,7 +397,7 @@ check_output(struct rp__pl_obj *obj, const char *path, bool raw_copy, struct rp_
 	int s = rp_dicom_parse(data, size, NULL, &ds, e);
 	const struct rp_dicom_info *oi = s == RP_OK ? rp_dicom_get_info(ds) : NULL;
 	if (s == RP_OK && (oi->frames != obj->nframes || !oi->has_pixels ||
-			   strcmp(oi->ts->uid, pl->ts_uid) != 0))
+			   strcmp(oi->ts->uid, ts_uid) != 0))
 		s = rp__err(e, RP_E_MISMATCH, "written file reads back as %u frame(s) in %s",
 			    oi->frames, oi->ts->uid);
 	if (s == RP_OK && (pl->to_native || raw_copy)) {
@@ -455,8 +463,13 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 		return s;
 	}
 	if (!info->has_pixels) {
-		/* Not an image (SR, presentation state, ...): carried over as it is. */
+		/* Not an image (SR, presentation state, ...): carried over as it is.  An image
+		 * class without pixels is copied as well (as DCMTK does), but flagged: it may
+		 * be a file cut short, which nothing here can repair or tell apart. */
 		f->action = "copied (no pixel data)";
+		if (info->image_without_pixels)
+			f->warning = "image SOP class without Pixel Data (truncated?): copied "
+				     "unchanged";
 		RP_TRY(rp_file_write_atomic(f->output, obj->map, obj->map_size, e));
 		f->output_size = obj->map_size;
 		return RP_OK;
@@ -474,6 +487,10 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 	struct rp_dicom_write_options wo;
 	rp_dicom_write_options_init(&wo);
 	wo.ts_uid = pl->ts_uid;
+	/* Every frame meets the narrower syntax's rules (HTJ2K RPCL options): say so, so
+	 * that readers may rely on them (PS3.5 8.2.15). */
+	if (pl->ts_profile && !atomic_load(&obj->not_profile))
+		wo.ts_uid = pl->ts_profile;
 	if (pl->to_native) {
 		wo.photometric = info->encapsulated ? rp_dicom_decoded_photometric(obj->ds) : NULL;
 		f->action = pl->opts->decompress ? "decompressed" : "rewritten";
@@ -501,7 +518,7 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 	RP_TRY(rp_dicom_write_file(f->output, obj->ds, &wo, raw_copy ? NULL : obj->refs,
 				   obj->nframes, e));
 	if (pl->opts->verify) {
-		s = check_output(obj, f->output, raw_copy, e);
+		s = check_output(obj, f->output, wo.ts_uid, raw_copy, e);
 		if (s < 0) {
 			remove(f->output); /* never leave an unverified file as if done */
 			return s;
@@ -555,6 +572,7 @@ obj_finish(struct rp__pl_obj *obj)
 	f->status = s;
 	if (s < 0) {
 		f->action = NULL;
+		f->warning = NULL;
 		f->frames = 0;
 		f->output_size = 0;
 		msg_copy(f->message, sizeof(f->message), e.msg[0] ? e.msg : rp_status_str(s));
@@ -602,6 +620,9 @@ obj_open(struct rp__pl *pl, struct rp__pl_obj *obj, struct rp_errbuf *e)
 				(enum rp_photometric)obj->info->img.photometric);
 	}
 	const struct rp_dicom_info *info = obj->info;
+	if (!info->has_pixels && info->image_without_pixels && pl->opts->strict)
+		return rp__err(e, RP_E_CORRUPT, "SOP class %s is an image class but the file "
+			       "has no pixel data (truncated?)", info->sop_class_uid);
 	if (!info->has_pixels)
 		return RP_OK;
 	obj->frame_size = rp_image_frame_size(&info->img);
@@ -655,6 +676,7 @@ admit(struct rp__pl *pl, size_t i)
 		atomic_init(&obj->status, RP_OK);
 		atomic_init(&obj->max_error, 0);
 		atomic_init(&obj->dirty, false);
+		atomic_init(&obj->not_profile, false);
 		s = obj_open(pl, obj, &e);
 	}
 	if (s < 0) {
@@ -737,6 +759,8 @@ rp_pipeline_run(const struct rp_pipeline_options *opts, struct rp_pipeline_file 
 				       rp_codec_name(pl.enc_opts.codec) : "?");
 		pl.ts_uid = rp_encoder_transfer_syntax(pl.probe);
 		pl.lossy = rp_encoder_is_lossy(pl.probe);
+		pl.ts_profile = pl.lossy ? NULL :
+				rp__codec_ops(pl.enc_opts.codec)->ts_lossless_profile;
 		if (!pl.ts_uid) {
 			rp_encoder_destroy(pl.probe);
 			return rp__err(err, RP_E_UNSUPPORTED, "%s has no transfer syntax",

@@ -5,6 +5,7 @@ rp_add_test(test_htj2k_roundtrip SOURCES test_htj2k_roundtrip.c LABELS unit code
 rp_add_test(test_htj2k_corpus SOURCES test_htj2k_corpus.c LABELS corpus codec htj2k)
 rp_add_test(test_htj2k_block_dec SOURCES test_htj2k_block_dec.c LABELS unit codec htj2k)
 rp_add_test(test_htj2k_block_enc SOURCES test_htj2k_block_enc.c LABELS unit codec htj2k)
+rp_add_test(test_htj2k_label SOURCES test_htj2k_label.c LABELS unit codec htj2k)
 
 # Fuzz target for our decoder: the standalone harness runs it over the seeds (small
 # codestreams from our encoder and OpenJPH's) and the committed regressions.

@@ -647,6 +647,16 @@ write_compressed(struct rp_server *srv, struct rp__session *s, const struct rp__
 	struct rp_dicom_write_options wo;
 	rp_dicom_write_options_init(&wo);
 	wo.ts_uid = rp_encoder_transfer_syntax(dec->e[h->codec]);
+	/* The narrower syntax (HTJ2K .202) when every frame that crossed meets its rules,
+	 * as `compress` labels the same frames. */
+	const char *narrow = h->frame_count ?
+		rp_encoder_stream_transfer_syntax(dec->e[h->codec], refs[0].data, refs[0].size) :
+		wo.ts_uid;
+	for (uint32_t i = 1; i < h->frame_count && strcmp(narrow, wo.ts_uid) != 0; i++)
+		if (strcmp(rp_encoder_stream_transfer_syntax(dec->e[h->codec], refs[i].data,
+							     refs[i].size), narrow) != 0)
+			narrow = wo.ts_uid;
+	wo.ts_uid = narrow;
 	char full[8192];
 	snprintf(full, sizeof(full), "%s/.radpipe/%s/stage/%s", srv->o->dir, s->hex, path);
 	st = rp_dicom_write_file(full, ds, &wo, refs, h->frame_count, err);

@@ -379,10 +379,10 @@ parse_image(struct rp_dicom *ds, struct rp_errbuf *err)
 		if (ds->elem_count == 0 && info->has_meta)
 			return rp__err(err, RP_E_CORRUPT,
 				       "file ends after the meta information: no dataset (truncated?)");
-		if (is_image_class(info->sop_class_uid))
-			return rp__err(err, RP_E_CORRUPT,
-				       "SOP class %s is an image class but the file has no pixel "
-				       "data (truncated?)", info->sop_class_uid);
+		/* An image class without Pixel Data is either cut short or a (rare) valid
+		 * file that omits it: say so and let the caller decide (DCMTK copies it with
+		 * a warning; `--strict` refuses it). */
+		info->image_without_pixels = is_image_class(info->sop_class_uid);
 		return RP_OK;
 	}
 	const struct rp__elem *px = &ds->elems[ds->pixel_elem];

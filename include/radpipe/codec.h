@@ -150,6 +150,13 @@ RP_API const char *rp_photometric_name(enum rp_photometric p);
 /* The transfer syntax UID this encoder's output belongs to (lossless or lossy variant). */
 RP_API const char *rp_encoder_transfer_syntax(const struct rp_encoder *enc);
 
+/* The transfer syntax UID for one codestream this encoder wrote: a narrower lossless
+ * syntax when the stream meets its rules (HTJ2K: 1.2.840.10008.1.2.4.202, RPCL options,
+ * PS3.5 8.2.15), else rp_encoder_transfer_syntax().  An object whose frames differ must
+ * use rp_encoder_transfer_syntax() for all.  Pure; thread-safe. */
+RP_API const char *rp_encoder_stream_transfer_syntax(const struct rp_encoder *enc,
+						     const void *cs, size_t size);
+
 /* Whether the output is lossy (near_lossless > 0, lossy_ratio > 0, JPEG baseline). */
 RP_API int rp_encoder_is_lossy(const struct rp_encoder *enc);
 

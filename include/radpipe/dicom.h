@@ -48,7 +48,8 @@ RP_API void rp_dicom_options_init(struct rp_dicom_options *opts);
  * VR little endian as DCMTK does).  data is borrowed and must outlive *ds_ret.
  * Returns RP_OK, RP_E_CORRUPT (truncated or malformed, with the offset in err),
  * RP_E_UNSUPPORTED (unknown transfer syntax), RP_E_LIMIT or RP_E_NOMEM.
- * A file without pixel data parses fine; info->has_pixels is then 0. */
+ * A file without pixel data parses fine; info->has_pixels is then 0 (and
+ * info->image_without_pixels 1 when its SOP class is an image class). */
 RP_API RP_NODISCARD int rp_dicom_parse(const void *data, size_t size,
 				       const struct rp_dicom_options *opts,
 				       struct rp_dicom **ds_ret, struct rp_errbuf *err);
@@ -81,6 +82,8 @@ struct rp_dicom_info {
 	uint64_t pixel_element_offset;
 	uint64_t pixel_value_offset;
 	uint64_t pixel_value_length;
+	uint8_t image_without_pixels;/* the SOP class is an image storage class (PS3.4 B.5)
+				      * but there is no Pixel Data: perhaps truncated */
 };
 
 RP_API const struct rp_dicom_info *rp_dicom_get_info(const struct rp_dicom *ds);

@@ -40,6 +40,9 @@ struct rp_pipeline_file {
 	uint64_t max_error;          /* largest |input - output| sample seen by verify */
 	double seconds;              /* from admission to written (and verified) */
 	char message[RP_ERRBUF_SIZE];/* why it failed, "" otherwise */
+	const char *warning;         /* static text: written, but something the user should
+				      * look at (e.g. an image SOP class without pixel data
+				      * copied unchanged); NULL when none */
 };
 
 /* Called once per finished file, from whichever thread finished it (a pool worker, or the
@@ -62,13 +65,16 @@ struct rp_pipeline_options {
 	uint8_t decompress;          /* name the action "decompressed" (else "rewritten")
 				      * for native targets */
 	uint8_t stop_on_error;       /* stop admitting files after the first failure */
+	uint8_t strict;              /* refuse what is otherwise copied with a warning: an
+				      * image SOP class without pixel data (truncated?) */
 	rp_pipeline_done_fn *on_done;/* optional */
 	void *on_done_ctx;
 };
 
 /* Defaults: JPEG-LS lossless, no pool, 512 MiB, verify on, stop_on_error off.
  *
- * Per file: no pixel data -> copied unchanged; native pixels whose bits above
+ * Per file: no pixel data -> copied unchanged (an image SOP class without pixel data too,
+ * with file->warning set, unless `strict`, which refuses it as RP_E_CORRUPT); native pixels whose bits above
  * BitsStored are not a sign/zero extension (overlays) -> RP_E_UNSUPPORTED for a codec
  * (they would be lost), kept byte for byte for a native target; pixels the codec refuses
  * (rp_encoder_check) -> that status.  Colour frames are written pixel-interleaved

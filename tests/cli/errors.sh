@@ -27,9 +27,19 @@ check() { # name, expected exit, command...
 src=$corpus/ct/wg04/CT1_UNC.dcm
 size=$(stat -c %s "$src")
 mkdir -p "$work/bad"
-for cut in 0 100 131 132 200 700 1500 $((size / 2)) $((size - 1)); do
+for cut in 0 100 131 132 200 700 $((size / 2)) $((size - 1)); do
 	head -c "$cut" "$src" >"$work/bad/cut_$cut.dcm"
 done
+# Cut at 1500 the file ends between two elements, before Pixel Data: it reads as a CT
+# image without pixels, which compress copies with a warning (as DCMTK does) and
+# --strict refuses, leaving no output.
+mkdir -p "$work/cut_between"
+head -c 1500 "$src" >"$work/cut_between/cut_1500.dcm"
+check "compress cut between elements" 0 "$rp" compress -q -c jpegls -o "$work/cb" "$work/cut_between"
+grep -q "warning: .*truncated" "$work/stderr" ||
+	{ echo "FAIL: no truncation warning: $(cat "$work/stderr")"; fail=$((fail + 1)); }
+check "compress --strict cut between elements" 1 "$rp" compress -q --strict -c jpegls -o "$work/cbs" "$work/cut_between"
+[ -e "$work/cbs/cut_1500.dcm" ] && { echo "FAIL: --strict left an output"; fail=$((fail + 1)); }
 # a length field blown up: the first element after the meta group gets 0xFFFFFFF0
 python3 - "$src" "$work/bad/biglen.dcm" <<'PY'
 import sys

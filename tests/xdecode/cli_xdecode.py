@@ -39,11 +39,29 @@ CODECS = {
     "j2k,rct": ["gdcmconv", "opj_decompress"],      # RGB -> YBR_RCT
     "htj2k": ["opj_decompress", "ojph_expand"],     # radpipe's own HTJ2K codec
     "htj2k,rct": ["opj_decompress", "ojph_expand"],
+    "htj2k,levels=1": ["opj_decompress", "ojph_expand"],   # too few levels for .202
     "htj2k-ojph": ["opj_decompress", "ojph_expand"],
     "rle": ["gdcmconv", "dcmdrle"],
     "jpeg-lossless": ["gdcmconv", "dcmdjpeg"],
     "jpegxl": ["djxl"],
 }
+
+
+def expected_ts(codec, ds):
+    """The transfer syntax the output must carry, or None where the test has no view.
+    Our HTJ2K streams are RPCL with a TLM and one tile-part per resolution, so they are
+    .202 (PS3.5 8.2.15) when the lowest resolution is 64 or less each way: always with
+    the default levels; with levels=N only when the image is small enough.  OpenJPH 0.9
+    writes no TLM, so its streams stay .201."""
+    if codec in ("htj2k", "htj2k,rct"):
+        return "1.2.840.10008.1.2.4.202"
+    if codec.startswith("htj2k,levels="):
+        n = int(codec.split("=")[1])
+        low = max(-(-ds.Rows // (1 << n)), -(-ds.Columns // (1 << n)))
+        return "1.2.840.10008.1.2.4.202" if low <= 64 else "1.2.840.10008.1.2.4.201"
+    if codec == "htj2k-ojph":
+        return "1.2.840.10008.1.2.4.201"
+    return None
 
 
 def values(ds, data):
@@ -157,6 +175,13 @@ def main():
                     continue
                 ref_ds, ref = native(src, tmp)
                 signed = ref_ds.PixelRepresentation == 1
+                want_ts = expected_ts(codec, ref_ds)
+                ts = pydicom.dcmread(out, stop_before_pixels=True).file_meta.TransferSyntaxUID
+                if want_ts and ts != want_ts:
+                    print(f"FAIL {codec} {f}: transfer syntax {ts}, want {want_ts}")
+                    failures += 1
+                elif want_ts:
+                    print(f"ok {codec} {f}: labelled {ts}")
                 if ref_ds.SamplesPerPixel == 3:
                     # The colour transform must be declared, and only when applied.
                     pi = pydicom.dcmread(out, stop_before_pixels=True).PhotometricInterpretation
