@@ -15,7 +15,7 @@ gnuplot-nox libbenchmark-dev
 openssl procps
 iproute2
 libfabric-dev libfabric-bin
-slurm-wlm munge python3-yaml"
+slurm-wlm munge python3-yaml bc"
 
 missing=""
 for p in $PKGS; do
