@@ -296,10 +296,10 @@ usage(FILE *out, bool decompress)
 		"                     go to one shard (reads each file's header)\n"
 		"  -h, --help         this text\n"
 		"\n"
-		"Restart: each verified output is recorded in OUTDIR/.radpipe/journal-I-of-N.log;\n"
-		"a rerun skips recorded outputs whose size still matches (reported as skipped).\n"
-		"Each run writes OUTDIR/.radpipe/report-I-of-N.json; merge them with\n"
-		"'radpipe report OUTDIR'.\n");
+		"Restart (with --shard; --shard 0/1 for one task): each verified output is recorded\n"
+		"in OUTDIR/.radpipe/journal-I-of-N.log; a rerun skips recorded outputs whose size\n"
+		"still matches (reported as skipped).  Each run writes\n"
+		"OUTDIR/.radpipe/report-I-of-N.json; merge them with 'radpipe report OUTDIR'.\n");
 }
 
 static int
@@ -605,7 +605,10 @@ run_command(int argc, char **argv, bool decompress)
 		rp_cli_errorf("--shard-count goes with --shard auto (--shard I/N names the count)");
 		return RP_EXIT_USAGE;
 	}
-	if (r.shard_count == 0) {
+	/* The journal and report live only in sharded runs for now: a plain run leaves
+	 * OUTDIR holding its outputs and nothing else, as scripts counting files expect. */
+	bool sharded = r.shard_count != 0;
+	if (!sharded) {
 		r.shard_index = 0;
 		r.shard_count = 1;
 	}
@@ -615,7 +618,7 @@ run_command(int argc, char **argv, bool decompress)
 	if (r.study_fallbacks && !rp_cli_quiet)
 		rp_cli_errorf("warning: %zu file(s) without a readable StudyInstanceUID were "
 			      "sharded by path", r.study_fallbacks);
-	{
+	if (sharded) {
 		char probe[PATH_MAX], name[64];
 		struct rp_errbuf err = { "" };
 		snprintf(probe, sizeof(probe), "%s/" STATE_DIR "/x", r.outdir);
@@ -700,8 +703,10 @@ run_command(int argc, char **argv, bool decompress)
 			(double)in / 1e6,
 			(double)out / 1e6, ratio, wall, wall > 0 ? (double)px / 1e6 / wall : 0,
 			r.verify ? ", every output verified" : "");
-	int rrc = write_report(&r, codec_name, wall, run_in, px, rp_pool_threads(r.pool));
-	rc = rc ? rc : rrc;
+	if (sharded) {
+		int rrc = write_report(&r, codec_name, wall, run_in, px, rp_pool_threads(r.pool));
+		rc = rc ? rc : rrc;
+	}
 	rp_journal_close(r.journal);
 	rp_pool_destroy(r.pool);
 	for (size_t i = 0; i < r.count; i++) {

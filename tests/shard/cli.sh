@@ -16,16 +16,17 @@ for i in 0 1 2; do
 		-o "$T/k8s" "$src" || fail "k8s index $i"
 done
 diff -r -x '.*' "$T/plain" "$T/k8s" || fail "3 Indexed Job shards differ from one run"
+[ ! -e "$T/plain/.radpipe" ] || fail "an unsharded run left state in OUTDIR"
 [ "$(count "$T/k8s")" -eq "$(count "$T/plain")" ] || fail "file count"
 "$rp" report --expect "$src" "$T/k8s" >/dev/null || fail "report --expect on k8s shards"
 n0=$(grep -c '"file"' "$T/k8s/.radpipe/report-0-of-3.json")
 [ "$n0" -gt 0 ] && [ "$n0" -lt "$(count "$T/plain")" ] || fail "shard 0 took $n0 files"
 # A rerun skips everything; a deleted output is made again.
 rm "$T/k8s/CT1_UNC.dcm"
-out=$("$rp" compress -q --json -c jpegls -o "$T/k8s" "$src" | tail -1)
+out=$("$rp" compress -q --json -c jpegls --shard 0/1 -o "$T/k8s" "$src" | tail -1)
 echo "$out" | grep -q "\"skipped\":$(($(count "$T/plain") - 1))," || fail "rerun: $out"
 cmp "$T/plain/CT1_UNC.dcm" "$T/k8s/CT1_UNC.dcm" || fail "remade output differs"
-# The unsharded rerun reports every file a second time: duplicates.
+# The one-shard rerun reports every file a second time: duplicates.
 "$rp" report --expect "$src" "$T/k8s" 2>"$T/err" >/dev/null && fail "duplicates not found"
 grep -q 'done 2 times' "$T/err" || fail "no duplicate list"
 # Study sharding: every file of one study in one shard (wg04 CT is one study per file
