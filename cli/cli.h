@@ -29,6 +29,7 @@ int rp_cmd_info(int argc, char **argv);
 int rp_cmd_compress(int argc, char **argv);
 int rp_cmd_decompress(int argc, char **argv);
 int rp_cmd_verify(int argc, char **argv);
+int rp_cmd_report(int argc, char **argv);
 int rp_cmd_send(int argc, char **argv);
 int rp_cmd_serve(int argc, char **argv);
 int rp_cmd_keygen(int argc, char **argv);

@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* cli/cmd_compress.c - `radpipe compress` and `radpipe decompress`: every file of the
- * inputs, one pool job per file and the frames of a multi-frame object spread over the
- * pool, each output written atomically and (by default) read back and verified. */
+ * inputs (or of this task's shard of them), one pool job per file and the frames of a
+ * multi-frame object spread over the pool, each output written atomically and (by
+ * default) read back and verified.  Complete outputs are recorded in a journal under
+ * OUTDIR/.radpipe/, so a rerun of a killed task skips them; every run leaves its report
+ * there for `radpipe report`. */
 #include "cli.h"
 
+#include <radpipe/pipeline.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where compress keeps its restart journal and per-shard reports (dot-named: the
+ * directory walk never takes it for input). */
+#define STATE_DIR ".radpipe"
 
 struct run;
 
@@ -18,7 +30,7 @@ struct file_job {
 	/* results */
 	int status;
 	char msg[RP_ERRBUF_SIZE];
-	const char *action;          /* "compressed", "copied", ... */
+	const char *action;          /* "compressed", "copied", "skipped", ... */
 	const char *warning;         /* written, but worth a look; NULL when none */
 	uint64_t in_bytes, out_bytes, pixel_bytes;
 	uint64_t max_error;
@@ -38,6 +50,15 @@ struct run {
 	bool verify;
 	bool strict;                     /* refuse what is otherwise copied with a warning */
 	const char *outdir;
+	/* sharding: this task takes the files whose key hashes to shard_index mod shard_count */
+	uint32_t shard_index, shard_count;
+	enum rp_shard_by shard_by;
+	size_t tree_files;               /* files seen under the inputs, before the filter */
+	size_t study_fallbacks;          /* --shard-by study files keyed by path instead */
+	struct rp_journal *journal;
+	bool journal_failed;             /* warned once; outputs still count, a rerun redoes them */
+	size_t *job_of;                  /* pipeline index -> jobs[] index */
+	size_t skipped;
 	struct rp_pool *pool;
 	struct file_job *jobs;
 	size_t count, cap;
@@ -45,10 +66,38 @@ struct run {
 	pthread_mutex_t lock;
 };
 
+/* The shard filter sits where the input list is built, so a task never maps or parses a
+ * file of another shard (beyond its header with --shard-by study). */
+static bool
+in_my_shard(struct run *r, const char *path, const char *rel)
+{
+	if (r->shard_count <= 1)
+		return true;
+	if (r->shard_by == RP_SHARD_BY_STUDY) {
+		const void *data;
+		size_t size;
+		char uid[80];
+		struct rp_errbuf err = { "" };
+		if (rp_cli_map(path, &data, &size, &err) == RP_OK) {
+			int st = rp_shard_study_key(data, size, uid, sizeof(uid), &err);
+			rp_cli_unmap(data, size);
+			if (st == RP_OK)
+				return rp_shard_of(uid, strlen(uid), r->shard_count) == r->shard_index;
+		}
+		/* No readable StudyInstanceUID: the path decides, so the file still lands in
+		 * exactly one shard (and fails there with its own message if it is bad). */
+		r->study_fallbacks++;
+	}
+	return rp_shard_of(rel, strlen(rel), r->shard_count) == r->shard_index;
+}
+
 static int
 collect(void *ctx, const char *path, const char *rel)
 {
 	struct run *r = ctx;
+	r->tree_files++;
+	if (!in_my_shard(r, path, rel))
+		return 0;
 	if (r->count == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 64;
 		struct file_job *n = realloc(r->jobs, r->cap * sizeof(*n));
@@ -66,8 +115,35 @@ static void
 file_done(void *ctx, size_t index, const struct rp_pipeline_file *f)
 {
 	struct run *r = ctx;
-	(void)index;
 	rp_cli_progress_add(r->progress, 1, f->input_size);
+	/* Only now is the output durable (fsync, rename) and verified: record it. */
+	if (f->status == RP_OK && r->journal) {
+		struct rp_errbuf err = { "" };
+		const char *rel = r->jobs[r->job_of[index]].rel;
+		if (rp_journal_append(r->journal, rel, f->output_size, &err) != RP_OK &&
+		    !r->journal_failed) {
+			r->journal_failed = true;
+			rp_cli_errorf("warning: restart journal: %s (a rerun redoes these files)",
+				      err.msg);
+		}
+	}
+}
+
+/* An output the journal records, still there with the recorded size, is not made again. */
+static bool
+already_done(struct run *r, struct file_job *j, const char *out)
+{
+	uint64_t size;
+	struct stat st, in;
+	if (!r->journal || !rp_journal_lookup(r->journal, j->rel, &size))
+		return false;
+	if (stat(out, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return false;
+	j->status = RP_OK;
+	j->action = "skipped";
+	j->out_bytes = size;
+	j->in_bytes = stat(j->path, &in) == 0 ? (uint64_t)in.st_size : 0;
+	return true;
 }
 
 static void
@@ -75,14 +151,17 @@ run_pipeline(struct run *r)
 {
 	struct rp_pipeline_file *files = calloc(r->count ? r->count : 1, sizeof(*files));
 	char **outs = calloc(r->count ? r->count : 1, sizeof(*outs));
+	bool *skip = calloc(r->count ? r->count : 1, sizeof(*skip));
+	r->job_of = calloc(r->count ? r->count : 1, sizeof(*r->job_of));
 	struct rp_pipeline_options po;
 	struct rp_errbuf err = { "" };
 
-	if (!files || !outs) {
+	if (!files || !outs || !skip || !r->job_of) {
 		for (size_t i = 0; i < r->count; i++)
 			r->jobs[i].status = RP_E_NOMEM;
 		free(files);
 		free(outs);
+		free(skip);
 		return;
 	}
 	rp_pipeline_options_init(&po);
@@ -105,6 +184,12 @@ run_pipeline(struct run *r)
 		struct file_job *j = &r->jobs[i];
 		char out[PATH_MAX];
 		snprintf(out, sizeof(out), "%s/%s", r->outdir, j->rel);
+		if (already_done(r, j, out)) {
+			skip[i] = true;
+			r->skipped++;
+			rp_cli_progress_add(r->progress, 1, j->in_bytes);
+			continue;
+		}
 		files[i].input = j->path;
 		files[i].output = outs[i] = strdup(out);
 		if (!outs[i] || rp_cli_mkdirs_for(out, &err) != RP_OK)
@@ -112,6 +197,10 @@ run_pipeline(struct run *r)
 	}
 	for (size_t i = 0; i < r->count; i++) {
 		struct file_job *j = &r->jobs[i];
+		if (skip[i]) {
+			files[i].input = NULL;
+			continue;
+		}
 		if (!files[i].output) {
 			j->status = !outs[i] ? RP_E_NOMEM : RP_E_IO;
 			snprintf(j->msg, sizeof(j->msg), "%s", err.msg);
@@ -121,14 +210,16 @@ run_pipeline(struct run *r)
 	/* Files that could not get an output directory were reported above; run the rest. */
 	size_t n = 0;
 	for (size_t i = 0; i < r->count; i++)
-		if (files[i].input)
+		if (files[i].input) {
+			r->job_of[n] = i;
 			files[n++] = files[i];
+		}
 	/* Its status repeats the first per-file failure, which the caller reports per file. */
 	int status = rp_pipeline_run(&po, files, n, NULL, &err);
 	(void)status;
 	for (size_t i = 0, k = 0; i < r->count; i++) {
 		struct file_job *j = &r->jobs[i];
-		if (j->status != RP_OK)
+		if (j->status != RP_OK || skip[i])
 			continue;
 		const struct rp_pipeline_file *f = &files[k++];
 		j->status = f->status;
@@ -144,7 +235,10 @@ run_pipeline(struct run *r)
 	for (size_t i = 0; i < r->count; i++)
 		free(outs[i]);
 	free(outs);
+	free(skip);
 	free(files);
+	free(r->job_of);
+	r->job_of = NULL;
 }
 
 static void
@@ -153,7 +247,7 @@ usage(FILE *out, bool decompress)
 	if (decompress)
 		fprintf(out,
 			"Usage: radpipe decompress [-T THREADS] [--no-verify] [--strict] [-q] [--json]\n"
-			"                          -o OUTDIR INPUT...\n"
+			"                          [--shard I/N|auto [--shard-count N]] -o OUTDIR INPUT...\n"
 			"\n"
 			"Decodes every DICOM file under INPUT (files or directories, recursively) and\n"
 			"writes it as explicit VR little endian under OUTDIR, keeping relative paths.\n"
@@ -161,7 +255,9 @@ usage(FILE *out, bool decompress)
 	else
 		fprintf(out,
 			"Usage: radpipe compress -c CODEC[,OPTION=VALUE...] [-T THREADS]\n"
-			"                        [--no-verify] [--strict] [-q] [--json] -o OUTDIR INPUT...\n"
+			"                        [--no-verify] [--strict] [-q] [--json] [--shard I/N|auto]\n"
+			"                        [--shard-count N] [--shard-by path|study]\n"
+			"                        -o OUTDIR INPUT...\n"
 			"\n"
 			"Compresses every DICOM file under INPUT (files or directories, recursively)\n"
 			"into OUTDIR, keeping relative paths.  Files without pixel data are copied.\n"
@@ -196,7 +292,24 @@ usage(FILE *out, bool decompress)
 		"                     instead of copying it with a warning\n"
 		"  -q, --quiet        no progress, only errors\n"
 		"      --json         one JSON object per file, then a summary object\n"
-		"  -h, --help         this text\n");
+		"      --shard I/N    take only shard I of N (0 <= I < N): the files whose key\n"
+		"                     hashes to I mod N (FNV-1a 64 of the path relative to its\n"
+		"                     INPUT, '/' separators; docs/SCALE.md)\n"
+		"      --shard auto   I and N from a Slurm array job (SLURM_ARRAY_TASK_ID,\n"
+		"                     SLURM_ARRAY_TASK_COUNT; use --array=0-(N-1)) or a\n"
+		"                     Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with\n"
+		"                     --shard-count N)\n"
+		"      --shard-count N  the number of shards for --shard auto (required with\n"
+		"                     JOB_COMPLETION_INDEX; overrides SLURM_ARRAY_TASK_COUNT,\n"
+		"                     e.g. when one task is resubmitted alone)\n"
+		"      --shard-by KEY path (default) or study: all files of one StudyInstanceUID\n"
+		"                     go to one shard (reads each file's header)\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"Restart (with --shard; --shard 0/1 for one task): each verified output is recorded\n"
+		"in OUTDIR/.radpipe/journal-I-of-N.log; a rerun skips recorded outputs whose size\n"
+		"still matches (reported as skipped).  Each run writes\n"
+		"OUTDIR/.radpipe/report-I-of-N.json; merge them with 'radpipe report OUTDIR'.\n");
 }
 
 static int
@@ -262,12 +375,152 @@ parse_codec(const char *spec, struct run *r)
 	return 0;
 }
 
+/* A decimal environment variable; -1 when unset, -2 when not a number. */
+static long
+env_index(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return -1;
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (*end || errno || x < 0 || x > 1000000)
+		return -2;
+	return x;
+}
+
+/* --shard auto: the batch engine says which task this is.  Slurm array task ids are used
+ * as shard indexes as they are (submit --array=0-(N-1)), so a single task resubmitted
+ * with --array=I --shard-count N is still shard I. */
+static int
+resolve_shard_auto(struct run *r, long count_opt)
+{
+	long id = env_index("SLURM_ARRAY_TASK_ID"), n = -1;
+	const char *id_name = "SLURM_ARRAY_TASK_ID", *n_name = "--shard-count";
+	if (id == -1) {
+		id = env_index("JOB_COMPLETION_INDEX");
+		id_name = "JOB_COMPLETION_INDEX";
+		if (id == -1) {
+			rp_cli_errorf("--shard auto: neither SLURM_ARRAY_TASK_ID (Slurm array job) "
+				      "nor JOB_COMPLETION_INDEX (Kubernetes Indexed Job) is set");
+			return RP_EXIT_USAGE;
+		}
+		if (count_opt <= 0) {
+			rp_cli_errorf("--shard auto: JOB_COMPLETION_INDEX is set but a Kubernetes "
+				      "Job does not export its completion count: give "
+				      "--shard-count N (= .spec.completions)");
+			return RP_EXIT_USAGE;
+		}
+	}
+	if (id == -2) {
+		rp_cli_errorf("--shard auto: %s is not a task index", id_name);
+		return RP_EXIT_USAGE;
+	}
+	if (count_opt > 0) {
+		n = count_opt;
+	} else {
+		n = env_index("SLURM_ARRAY_TASK_COUNT");
+		n_name = "SLURM_ARRAY_TASK_COUNT";
+		if (n < 1) {
+			rp_cli_errorf("--shard auto: SLURM_ARRAY_TASK_COUNT is %s: give "
+				      "--shard-count N", n == -1 ? "not set" : "not a count");
+			return RP_EXIT_USAGE;
+		}
+	}
+	if (id >= n) {
+		rp_cli_errorf("--shard auto: %s=%ld is not below %s=%ld (shard indexes are "
+			      "0..N-1: submit Slurm arrays as --array=0-%ld)", id_name, id, n_name, n,
+			      n - 1);
+		return RP_EXIT_USAGE;
+	}
+	r->shard_index = (uint32_t)id;
+	r->shard_count = (uint32_t)n;
+	return 0;
+}
+
+/* OUTDIR/.radpipe/<what>-I-of-N<ext> */
+static void
+state_path(char *buf, size_t size, const struct run *r, const char *what, const char *ext)
+{
+	snprintf(buf, size, "%s/" STATE_DIR "/%s-%u-of-%u%s", r->outdir, what, r->shard_index,
+		 r->shard_count, ext);
+}
+
+/* The per-shard report `radpipe report` merges: a JSON Lines file, one summary object
+ * and then one object per file of the shard, written atomically so a reader never sees
+ * half of it.  A rerun of the shard replaces it (its skipped files still listed). */
+static int
+write_report(const struct run *r, const char *codec, double wall, uint64_t run_in,
+	     uint64_t run_px, unsigned threads)
+{
+	char *buf = NULL, path[PATH_MAX], host[256] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return RP_EXIT_INTERNAL;
+	uint64_t in = 0, out = 0;
+	size_t failed = 0;
+	for (size_t i = 0; i < r->count; i++) {
+		if (r->jobs[i].status != RP_OK) {
+			failed++;
+		} else {
+			in += r->jobs[i].in_bytes;
+			out += r->jobs[i].out_bytes;
+		}
+	}
+	gethostname(host, sizeof(host) - 1);
+	fprintf(f, "{\"radpipe_report\":1,\"command\":\"%s\",\"shard\":%u,\"shards\":%u,"
+		"\"shard_by\":\"%s\",\"host\":", r->decompress ? "decompress" : "compress",
+		r->shard_index, r->shard_count,
+		r->shard_by == RP_SHARD_BY_STUDY ? "study" : "path");
+	rp_cli_json_string(f, host);
+	fprintf(f, ",\"pid\":%ld,\"codec\":\"%s\",\"threads\":%u,\"tree_files\":%zu,"
+		"\"files\":%zu,\"done\":%zu,\"skipped\":%zu,\"failed\":%zu,"
+		"\"in_bytes\":%llu,\"out_bytes\":%llu,\"run_in_bytes\":%llu,"
+		"\"run_pixel_bytes\":%llu,\"seconds\":%.6f,\"mb_per_s\":%.3f}\n",
+		(long)getpid(), codec, threads, r->tree_files, r->count,
+		r->count - failed - r->skipped, r->skipped, failed, (unsigned long long)in,
+		(unsigned long long)out, (unsigned long long)run_in, (unsigned long long)run_px,
+		wall, wall > 0 ? (double)run_in / 1e6 / wall : 0);
+	for (size_t i = 0; i < r->count; i++) {
+		const struct file_job *j = &r->jobs[i];
+		fprintf(f, "{\"file\":");
+		rp_cli_json_string(f, j->rel);
+		fprintf(f, ",\"status\":\"%s\"", rp_status_name(j->status));
+		if (j->status != RP_OK) {
+			fprintf(f, ",\"error\":");
+			rp_cli_json_string(f, j->msg);
+		} else {
+			fprintf(f, ",\"action\":\"%s\",\"in_bytes\":%llu,\"out_bytes\":%llu",
+				j->action, (unsigned long long)j->in_bytes,
+				(unsigned long long)j->out_bytes);
+		}
+		fprintf(f, "}\n");
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return RP_EXIT_INTERNAL;
+	}
+	struct rp_errbuf err = { "" };
+	state_path(path, sizeof(path), r, "report", ".json");
+	int st = rp_file_write_atomic(path, buf, len, &err);
+	free(buf);
+	if (st != RP_OK) {
+		rp_cli_error(path, st, err.msg);
+		return rp_cli_exit_code(st);
+	}
+	return 0;
+}
+
 static int
 run_command(int argc, char **argv, bool decompress)
 {
 	struct run r = { .decompress = decompress, .codec = RP_CODEC_NATIVE, .verify = true };
 	unsigned threads = 0;
-	bool have_codec = false;
+	bool have_codec = false, shard_auto = false;
+	long shard_count_opt = 0;
+	const char *codec_name = decompress ? "native" : "";
 	static const struct option longopts[] = {
 		{ "codec", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
@@ -276,6 +529,9 @@ run_command(int argc, char **argv, bool decompress)
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-verify", no_argument, NULL, 'n' },
 		{ "strict", no_argument, NULL, 's' },
+		{ "shard", required_argument, NULL, 'S' },
+		{ "shard-count", required_argument, NULL, 'N' },
+		{ "shard-by", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -291,6 +547,38 @@ run_command(int argc, char **argv, bool decompress)
 			if (parse_codec(optarg, &r))
 				return RP_EXIT_USAGE;
 			have_codec = true;
+			codec_name = rp_codec_name(r.codec);
+			break;
+		case 'S':
+			if (strcmp(optarg, "auto") == 0) {
+				shard_auto = true;
+			} else {
+				struct rp_errbuf err = { "" };
+				if (rp_shard_parse(optarg, &r.shard_index, &r.shard_count, &err)) {
+					rp_cli_errorf("--shard: %s", err.msg);
+					return RP_EXIT_USAGE;
+				}
+				shard_auto = false;
+			}
+			break;
+		case 'N': {
+			char *end;
+			shard_count_opt = strtol(optarg, &end, 10);
+			if (*end || shard_count_opt < 1 || shard_count_opt > 1000000) {
+				rp_cli_errorf("--shard-count takes a count from 1 to 1000000");
+				return RP_EXIT_USAGE;
+			}
+			break;
+		}
+		case 'B':
+			if (strcmp(optarg, "path") == 0)
+				r.shard_by = RP_SHARD_BY_PATH;
+			else if (strcmp(optarg, "study") == 0)
+				r.shard_by = RP_SHARD_BY_STUDY;
+			else {
+				rp_cli_errorf("--shard-by takes 'path' or 'study'");
+				return RP_EXIT_USAGE;
+			}
 			break;
 		case 'o':
 			r.outdir = optarg;
@@ -331,9 +619,41 @@ run_command(int argc, char **argv, bool decompress)
 		usage(stderr, decompress);
 		return RP_EXIT_USAGE;
 	}
+	if (shard_auto) {
+		if (resolve_shard_auto(&r, shard_count_opt))
+			return RP_EXIT_USAGE;
+	} else if (shard_count_opt > 0) {
+		rp_cli_errorf("--shard-count goes with --shard auto (--shard I/N names the count)");
+		return RP_EXIT_USAGE;
+	}
+	/* The journal and report live only in sharded runs for now: a plain run leaves
+	 * OUTDIR holding its outputs and nothing else, as scripts counting files expect. */
+	bool sharded = r.shard_count != 0;
+	if (!sharded) {
+		r.shard_index = 0;
+		r.shard_count = 1;
+	}
 	int rc = rp_cli_walk(argv + optind, argc - optind, collect, &r);
 	if (rc)
 		return rc;
+	if (r.study_fallbacks && !rp_cli_quiet)
+		rp_cli_errorf("warning: %zu file(s) without a readable StudyInstanceUID were "
+			      "sharded by path", r.study_fallbacks);
+	if (sharded) {
+		char probe[PATH_MAX], name[64];
+		struct rp_errbuf err = { "" };
+		snprintf(probe, sizeof(probe), "%s/" STATE_DIR "/x", r.outdir);
+		snprintf(name, sizeof(name), "%u-of-%u", r.shard_index, r.shard_count);
+		int st = rp_cli_mkdirs_for(probe, &err);
+		if (st == RP_OK) {
+			snprintf(probe, sizeof(probe), "%s/" STATE_DIR, r.outdir);
+			st = rp_journal_open(probe, name, &r.journal, &err);
+		}
+		if (st != RP_OK) {
+			rp_cli_error(probe, st, err.msg);
+			return rp_cli_exit_code(st);
+		}
+	}
 	if (rp_pool_create(threads, 0, &r.pool) != RP_OK) {
 		rp_cli_errorf("cannot start worker threads");
 		return RP_EXIT_INTERNAL;
@@ -345,7 +665,7 @@ run_command(int argc, char **argv, bool decompress)
 	double wall = rp_cli_now() - t0;
 	rp_cli_progress_end(r.progress);
 
-	uint64_t in = 0, out = 0, px = 0;
+	uint64_t in = 0, out = 0, px = 0, run_in = 0;
 	size_t failed = 0, warned = 0;
 	for (size_t i = 0; i < r.count; i++) {
 		struct file_job *j = &r.jobs[i];
@@ -364,8 +684,16 @@ run_command(int argc, char **argv, bool decompress)
 			in += j->in_bytes;
 			out += j->out_bytes;
 			px += j->pixel_bytes;
+			if (strcmp(j->action, "skipped") != 0)
+				run_in += j->in_bytes;
 		}
-		if (rp_cli_json) {
+		if (rp_cli_json && j->action && strcmp(j->action, "skipped") == 0) {
+			printf("{\"file\":");
+			rp_cli_json_string(stdout, j->path);
+			printf(",\"status\":\"OK\",\"action\":\"skipped\",\"in_bytes\":%llu,"
+			       "\"out_bytes\":%llu}\n", (unsigned long long)j->in_bytes,
+			       (unsigned long long)j->out_bytes);
+		} else if (rp_cli_json) {
 			printf("{\"file\":");
 			rp_cli_json_string(stdout, j->path);
 			printf(",\"status\":\"%s\"", rp_status_name(j->status));
@@ -389,21 +717,28 @@ run_command(int argc, char **argv, bool decompress)
 	}
 	double ratio = out ? (double)in / (double)out : 0;
 	if (rp_cli_json)
-		printf("{\"summary\":true,\"files\":%zu,\"failed\":%zu,\"warnings\":%zu,"
-		       "\"in_bytes\":%llu,"
+		printf("{\"summary\":true,\"files\":%zu,\"skipped\":%zu,\"failed\":%zu,"
+		       "\"warnings\":%zu,\"shard\":%u,\"shards\":%u,\"in_bytes\":%llu,"
 		       "\"out_bytes\":%llu,\"pixel_bytes\":%llu,\"ratio\":%.4f,\"seconds\":%.6f,"
 		       "\"pixel_mb_per_s\":%.3f,\"threads\":%u,\"verified\":%s}\n",
-		       r.count, failed, warned, (unsigned long long)in, (unsigned long long)out,
+		       r.count, r.skipped, failed, warned, r.shard_index, r.shard_count,
+		       (unsigned long long)in, (unsigned long long)out,
 		       (unsigned long long)px, ratio, wall, wall > 0 ? (double)px / 1e6 / wall : 0,
 		       rp_pool_threads(r.pool), r.verify ? "true" : "false");
 	else if (!rp_cli_quiet)
 		fprintf(stderr,
-			"%s: %zu file(s), %zu failed, %zu with warnings, %.1f MB -> %.1f MB "
-			"(ratio %.2f), %.2f s, %.1f MB/s of pixels%s\n",
-			decompress ? "decompress" : "compress", r.count, failed, warned,
+			"%s: %zu file(s), %zu skipped (done before), %zu failed, %zu with warnings, "
+			"%.1f MB -> %.1f MB (ratio %.2f), %.2f s, %.1f MB/s of pixels%s\n",
+			decompress ? "decompress" : "compress", r.count, r.skipped, failed, warned,
 			(double)in / 1e6,
 			(double)out / 1e6, ratio, wall, wall > 0 ? (double)px / 1e6 / wall : 0,
-			r.verify ? ", every output verified" : "");
+			!r.verify ? "" : failed ? ", the written outputs verified"
+						: ", every output verified");
+	if (sharded) {
+		int rrc = write_report(&r, codec_name, wall, run_in, px, rp_pool_threads(r.pool));
+		rc = rc ? rc : rrc;
+	}
+	rp_journal_close(r.journal);
 	rp_pool_destroy(r.pool);
 	for (size_t i = 0; i < r.count; i++) {
 		free(r.jobs[i].path);

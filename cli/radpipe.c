@@ -13,6 +13,8 @@ static const struct rp_cli_cmd commands[] = {
 	{ "compress", "compress DICOM files losslessly (JPEG-LS, ...) into OUTDIR", rp_cmd_compress },
 	{ "decompress", "decode DICOM files to explicit VR little endian into OUTDIR",
 	  rp_cmd_decompress },
+	{ "report", "merge the per-shard reports of compress runs; check every input done once",
+	  rp_cmd_report },
 	{ "verify", "check that two files or trees hold the same pixels", rp_cmd_verify },
 	{ "send", "send files or studies to a radpipe serve (TLS, parallel, resumable)", rp_cmd_send },
 	{ "serve", "receive studies from radpipe send into a directory", rp_cmd_serve },

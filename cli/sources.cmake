@@ -5,6 +5,7 @@ add_executable(radpipe_cli
   cli/cmd_info.c
   cli/cmd_compress.c
   cli/cmd_verify.c
+  cli/cmd_report.c
   cli/cmd_send.c
   cli/cmd_serve.c
   cli/cmd_keygen.c

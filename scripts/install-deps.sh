@@ -14,7 +14,8 @@ clang libclang-rt-14-dev hyperfine zstd
 gnuplot-nox libbenchmark-dev
 openssl procps
 iproute2
-libfabric-dev libfabric-bin"
+libfabric-dev libfabric-bin
+slurm-wlm munge python3-yaml bc"
 
 missing=""
 for p in $PKGS; do

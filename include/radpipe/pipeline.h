@@ -98,6 +98,72 @@ RP_API RP_NODISCARD int rp_pipeline_run(const struct rp_pipeline_options *opts,
 					struct rp_pipeline_file *files, size_t count,
 					struct rp_pipeline_stats *stats, struct rp_errbuf *err);
 
+
+/* ---- Sharding: one task of N takes a stable share of a tree ----
+ *
+ * A file belongs to shard FNV-1a-64(key) mod count, where the key is the file's path
+ * relative to its input (the same relative path it gets under the output directory, '/'
+ * between components, no leading "./"), or with RP_SHARD_BY_STUDY its
+ * StudyInstanceUID (0020,000D) as stored, trailing spaces and NULs removed.  FNV-1a 64:
+ * h = 0xcbf29ce484222325; for each byte b: h ^= b; h *= 0x100000001b3 (mod 2^64).
+ * A file's shard depends on its own key and on count only, so adding files to a tree never
+ * moves the others between shards. */
+enum rp_shard_by {
+	RP_SHARD_BY_PATH = 0,
+	RP_SHARD_BY_STUDY = 1
+};
+
+/* FNV-1a 64 of key[0..key_size). */
+RP_API uint64_t rp_shard_hash(const void *key, size_t key_size);
+
+/* The shard of a key: rp_shard_hash(key) % count; 0 when count is 0. */
+RP_API uint32_t rp_shard_of(const void *key, size_t key_size, uint32_t count);
+
+/* Parses "I/N" (decimal, 0 <= I < N <= 1000000) into *index and *count.  RP_OK, or
+ * RP_E_INVALID_ARG with the reason in err. */
+RP_API RP_NODISCARD int rp_shard_parse(const char *spec, uint32_t *index, uint32_t *count,
+				       struct rp_errbuf *err);
+
+/* The key of `data` (a DICOM file's bytes) for RP_SHARD_BY_STUDY: its StudyInstanceUID
+ * copied into key[0..key_capacity) with a NUL.  Only the header is parsed.  RP_OK,
+ * or the parser's status (RP_E_CORRUPT, ...) when there is no usable UID; the caller then
+ * falls back to the path key so every file still lands in exactly one shard. */
+RP_API RP_NODISCARD int rp_shard_study_key(const void *data, size_t size, char *key,
+					   size_t key_capacity, struct rp_errbuf *err);
+
+/* ---- The restart journal: which outputs are complete ----
+ *
+ * One append-only text file per writer name (DIR/journal-NAME.log); a record is one line
+ * "RPJ1 <size> <crc32c> <relpath>\n" written with a single write() on an O_APPEND
+ * descriptor, where crc32c (8 hex digits) covers "<size> <relpath>".  A record is added
+ * only once its output is durable (fsync + rename) and verified.  Readers keep only whole
+ * lines whose checksum matches, so a torn or interleaved line (a task killed mid-write, two
+ * tasks of one shard on an NFS client) is ignored, never misread.  Shards write different
+ * files, so no lock is needed; a lost record only means that output is made again. */
+struct rp_journal;
+
+/* Creates DIR if needed, loads the records of every DIR/journal-*.log, and opens
+ * DIR/journal-NAME.log for appending (NAME: letters, digits, '-', '_', '.').  RP_OK,
+ * RP_E_INVALID_ARG, RP_E_IO or RP_E_NOMEM with the reason in err. */
+RP_API RP_NODISCARD int rp_journal_open(const char *dir, const char *name,
+					struct rp_journal **journal_ret, struct rp_errbuf *err);
+
+/* 1 and the recorded size in *size when relpath has a record, else 0. */
+RP_API int rp_journal_lookup(const struct rp_journal *journal, const char *relpath,
+			     uint64_t *size);
+
+/* Number of valid records loaded by rp_journal_open() (and appended since). */
+RP_API size_t rp_journal_count(const struct rp_journal *journal);
+
+/* Appends the record of a complete output.  Not thread-safe (call from one thread at a
+ * time, e.g. the pipeline's on_done).  RP_OK, RP_E_INVALID_ARG (a newline in relpath) or
+ * RP_E_IO. */
+RP_API RP_NODISCARD int rp_journal_append(struct rp_journal *journal, const char *relpath,
+					  uint64_t size, struct rp_errbuf *err);
+
+/* NULL is a no-op. */
+RP_API void rp_journal_close(struct rp_journal *journal);
+
 #ifdef __cplusplus
 }
 #endif
