@@ -85,8 +85,11 @@ usage(FILE *out)
 		"      --listen ADDR:PORT   default 127.0.0.1:7470 (PORT 0: any free port)\n"
 		"      --cert F --key F     this site's certificate and key (PEM)\n"
 		"      --ca F               CA that client certificates must chain to\n"
-		"      --allow FP[,FP]      or accept these client certificate SHA-256s\n"
-		"      --insecure           plain TCP, no TLS (loopback tests only)\n"
+		"      --allow FP[,FP]      client certificate SHA-256s: alone, accept exactly these\n"
+		"                           (no CA needed); with --ca, accept only these of the\n"
+		"                           certificates that chain to the CA\n"
+		"      --insecure           plain TCP, no TLS: refused (exit 2) unless ADDR is a\n"
+		"                           loopback address (tests on one machine)\n"
 		"      --fabric PROV        data over libfabric (tcp;ofi_rxm, shm, verbs;ofi_rxm,\n"
 		"                           efa); unencrypted: needs --trusted-fabric\n"
 		"      --ofi-window N       fabric messages in flight per connection, 1..256 (16)\n"
@@ -96,6 +99,9 @@ usage(FILE *out)
 		"      --deliver compressed encapsulated DICOM in the codec's transfer syntax, with\n"
 		"                           the codestreams that crossed the link (pixels checked\n"
 		"                           against the sender's pixel hash); other files as sent\n"
+		"      --file-mode MODE     delivered files' mode, octal (default 0640: patient data\n"
+		"                           for owner and group only); directories get x where r\n"
+		"                           is set (0750)\n"
 		"      --log FILE           session log, JSON lines (default DIR/.radpipe/sessions.log;\n"
 		"                           '-' for stdout)\n"
 		"      --port-file F        write the bound port to F once listening\n"
@@ -126,6 +132,7 @@ rp_cmd_serve(int argc, char **argv)
 		{"max-object-size", required_argument, NULL, 10},
 		{"max-session-size", required_argument, NULL, 11},
 		{"timeout", required_argument, NULL, 12},  {"quiet", no_argument, NULL, 'q'},
+		{"file-mode", required_argument, NULL, 13},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c;
 	optind = 1;
@@ -177,6 +184,17 @@ rp_cmd_serve(int argc, char **argv)
 				o.max_session_size = v;
 			break;
 		case 12: o.io_timeout_s = atof(optarg); break;
+		case 13: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (!*optarg || *end || m > 0777 || (m & 0600) != 0600) {
+				rp_cli_errorf("--file-mode '%s': expected an octal mode of at most "
+					      "0777 that includes 0600", optarg);
+				return RP_EXIT_USAGE;
+			}
+			o.file_mode = (uint32_t)m;
+			break;
+		}
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;

@@ -6,7 +6,10 @@
  * is logged as a JSON line. */
 #include "transport/serve.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,6 +25,7 @@ rp_serve_options_init(struct rp_serve_options *o)
 	memset(o, 0, sizeof(*o));
 	o->struct_size = sizeof(*o);
 	o->host = "127.0.0.1";
+	o->file_mode = 0640;
 	o->max_objects = RP__MAX_OBJECTS;
 	o->max_object_size = 64ull << 30;
 	o->max_session_size = 4ull << 40;
@@ -367,6 +371,33 @@ server_free(struct rp_server *srv)
 	free(srv);
 }
 
+/* Every address the name resolves to is a loopback address (so plain TCP stays on this
+ * machine). */
+static bool
+host_is_loopback(const char *host)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	if (!host[0] || getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+		return false;
+	bool all = true;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		if (a->ai_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)a->ai_addr;
+			all = all && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+		} else if (a->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const void *)a->ai_addr;
+			const struct in6_addr *x = &in6->sin6_addr;
+			all = all && (IN6_IS_ADDR_LOOPBACK(x) ||
+				      (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127));
+		} else {
+			all = false;
+		}
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
 int
 rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struct rp_errbuf *err)
 {
@@ -375,6 +406,15 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	*ret = NULL;
 	if (!o || o->struct_size != sizeof(*o) || !o->dir)
 		return rp__err(err, RP_E_INVALID_ARG, "rp_server_create: bad options");
+	const char *host = o->host ? o->host : "127.0.0.1";
+	if (o->tls.insecure && !host_is_loopback(host))
+		return rp__err(err, RP_E_INVALID_ARG,
+			       "plain TCP (insecure) is refused on %s: anyone who reaches that "
+			       "address could write studies; use TLS, or listen on a loopback "
+			       "address (127.0.0.1, ::1)", host);
+	if (o->file_mode > 0777 || (o->file_mode & 0600) != 0600)
+		return rp__err(err, RP_E_INVALID_ARG,
+			       "file mode %04o: must be at most 0777 and include 0600", o->file_mode);
 	struct rp_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return RP_E_NOMEM;
@@ -400,7 +440,7 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	}
 	if ((st = srv->ops->tls_create(&o->tls, true, &srv->tls, err)) < 0)
 		goto fail;
-	if ((st = srv->ops->listen(o->host ? o->host : "127.0.0.1", o->port, &srv->listener,
+	if ((st = srv->ops->listen(host, o->port, &srv->listener,
 				   &srv->port, err)) < 0)
 		goto fail;
 	*ret = srv;

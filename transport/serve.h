@@ -7,6 +7,7 @@
 #include "transport/transport.h"
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 
 struct conn;
@@ -25,6 +26,14 @@ struct rp_server {
 	unsigned nconns;
 	struct rp__session *sessions;
 };
+
+/* A delivered directory's mode from the files' mode: search (x) wherever read is
+ * allowed, so 0640 files sit in 0750 directories. */
+static inline mode_t
+rp__dir_mode(mode_t file_mode)
+{
+	return file_mode | ((file_mode & 0444) >> 2);
+}
 
 /* COMPLETE counters (FORMAT.md 2.6). */
 enum {

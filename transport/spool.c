@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -557,9 +558,11 @@ rebuild_groups(struct rp__session *s, uint64_t stream_len, uint64_t data_chunks,
 /* Delivery */
 
 
-/* Opens (creating) every directory of `path` below `base`, refusing symlinks. */
+/* Opens (creating, with mode dir_mode) every directory of `path` below `base`, refusing
+ * symlinks. */
 static int
-open_parent(int base, const char *path, const char **leaf, struct rp_errbuf *err)
+open_parent(int base, const char *path, mode_t dir_mode, const char **leaf,
+	    struct rp_errbuf *err)
 {
 	int fd = dup(base);
 	const char *p = path;
@@ -571,7 +574,10 @@ open_parent(int base, const char *path, const char **leaf, struct rp_errbuf *err
 		size_t n = (size_t)(slash - p);
 		memcpy(comp, p, n);
 		comp[n] = 0;
-		if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+		if (mkdirat(fd, comp, dir_mode) == 0) {
+			/* Exactly the configured mode, whatever the process umask. */
+			(void)fchmodat(fd, comp, dir_mode, 0);
+		} else if (errno != EEXIST) {
 			int e = errno;
 			close(fd);
 			return rp__err(err, errno_status(e), "mkdir %s: %s", comp, strerror(e));
@@ -663,11 +669,15 @@ deliver_object(struct rp_server *srv, struct rp__session *s, int stage, uint32_t
 	bool compressed = srv->o->deliver == RP_DELIVER_COMPRESSED && h->kind == RP__OBJ_FRAMED;
 	const struct rp__mentry *e = &s->mf.e[j];
 	const char *leaf = NULL;
-	int dfd = open_parent(stage, e->path, &leaf, err);
+	mode_t file_mode = srv->o->file_mode & 07777;
+	int dfd = open_parent(stage, e->path, rp__dir_mode(file_mode), &leaf, err);
 	if (dfd < 0)
 		return dfd;
-	char tmp[300];
-	snprintf(tmp, sizeof(tmp), ".%.200s.rp-tmp", leaf);
+	/* The stage belongs to this session alone, so the object index names the temporary
+	 * uniquely, at a fixed length whatever the final name's length (a copy of a long
+	 * leaf would be cut, and two cut names could collide). */
+	char tmp[32];
+	snprintf(tmp, sizeof(tmp), ".rp-%" PRIu32 ".tmp", j);
 	struct out o = {.fd = -1};
 	uint8_t *frame = NULL;
 	int st = rp__sha256_create(&o.sha);
@@ -680,8 +690,15 @@ deliver_object(struct rp_server *srv, struct rp__session *s, int stage, uint32_t
 		}
 		o.mem_cap = (size_t)e->size;
 	} else {
-		o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			      0644);
+		/* A leftover of an interrupted earlier delivery of this object is replaced. */
+		(void)unlinkat(dfd, tmp, 0);
+		o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      file_mode);
+		if (o.fd >= 0 && fchmod(o.fd, file_mode) < 0) {
+			st = rp__err(err, errno_status(errno), "%s: chmod: %s", e->path,
+				     strerror(errno));
+			goto out;
+		}
 	}
 	if (!compressed && o.fd < 0) {
 		st = rp__err(err, errno_status(errno), "%s: %s", e->path, strerror(errno));
@@ -752,6 +769,9 @@ deliver_object(struct rp_server *srv, struct rp__session *s, int stage, uint32_t
 	if (compressed) {
 		/* rp_dicom_write_file() made it durable; only the journal record waits. */
 		st = write_compressed(srv, s, h, body + h->prefix_len, &o, dec, err);
+		if (st == RP_OK && fchmodat(dfd, leaf, file_mode, 0) < 0)
+			st = rp__err(err, errno_status(errno), "%s: chmod: %s", e->path,
+				     strerror(errno));
 		if (st == RP_OK) {
 			if (s->nbatch == 0)
 				s->batch_t0 = rp__now();
