@@ -148,14 +148,35 @@ session_free(struct rp__session *s)
 	free(s);
 }
 
-/* Sessions stay in memory (their journal state is small) so joins and reruns find
- * them; the server frees them on exit. */
+static int session_sync(struct rp__session *s, struct rp_errbuf *err);
+
+/* A session nobody uses is dropped from memory, its files closed: a server that runs for
+ * months must hold no more after 2,000 sessions than after 10.  Everything a rerun or a
+ * late join needs is on disk (manifest, journal, stage), and rp__session_open() reloads
+ * it; chunks written but not yet journaled are journaled first, so a resume does not ask
+ * for them again. */
 void
 rp__session_put(struct rp_server *srv, struct rp__session *s)
 {
 	pthread_mutex_lock(&srv->mu);
-	s->refs--;
+	bool last = --s->refs == 0;
 	pthread_mutex_unlock(&srv->mu);
+	if (!last)
+		return;
+	struct rp_errbuf e;
+	if (s->stream_fd >= 0)
+		(void)session_sync(s, &e); /* best effort: what is not journaled is re-sent */
+	pthread_mutex_lock(&srv->mu);
+	bool drop = s->refs == 0;
+	if (drop)
+		for (struct rp__session **p = &srv->sessions; *p; p = &(*p)->next)
+			if (*p == s) {
+				*p = s->next;
+				break;
+			}
+	pthread_mutex_unlock(&srv->mu);
+	if (drop)
+		session_free(s);
 }
 
 void
