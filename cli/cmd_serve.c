@@ -74,6 +74,30 @@ parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* "7d", "12h", "30m", "90s" or plain seconds. */
+static int
+parse_duration(const char *s, double *v)
+{
+	char *end;
+	double x = strtod(s, &end);
+	if (end == s || x < 0 || x != x)
+		return -1;
+	double unit = 1;
+	if (*end) {
+		switch (*end) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		default: return -1;
+		}
+		if (end[1])
+			return -1;
+	}
+	*v = x * unit;
+	return 0;
+}
+
 static void
 usage(FILE *out)
 {
@@ -102,6 +126,9 @@ usage(FILE *out)
 		"      --file-mode MODE     delivered files' mode, octal (default 0640: patient data\n"
 		"                           for owner and group only); directories get x where r\n"
 		"                           is set (0750)\n"
+		"      --spool-retention T  remove spools of sessions idle this long (a sender that\n"
+		"                           died, failed or was refused), at start and while\n"
+		"                           running; a rerun within T resumes (default 7d; 0: never)\n"
 		"      --log FILE           session log, JSON lines (default DIR/.radpipe/sessions.log;\n"
 		"                           '-' for stdout)\n"
 		"      --port-file F        write the bound port to F once listening\n"
@@ -133,6 +160,7 @@ rp_cmd_serve(int argc, char **argv)
 		{"max-session-size", required_argument, NULL, 11},
 		{"timeout", required_argument, NULL, 12},  {"quiet", no_argument, NULL, 'q'},
 		{"file-mode", required_argument, NULL, 13},
+		{"spool-retention", required_argument, NULL, 14},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c;
 	optind = 1;
@@ -195,6 +223,13 @@ rp_cmd_serve(int argc, char **argv)
 			o.file_mode = (uint32_t)m;
 			break;
 		}
+		case 14:
+			if (parse_duration(optarg, &o.spool_retention_s) < 0) {
+				rp_cli_errorf("--spool-retention '%s': expected a duration such as "
+					      "7d, 12h, 30m, 90s, or 0 to keep spools forever", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;

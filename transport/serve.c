@@ -31,6 +31,7 @@ rp_serve_options_init(struct rp_serve_options *o)
 	o->max_session_size = 4ull << 40;
 	o->max_connections = 256;
 	o->io_timeout_s = 60;
+	o->spool_retention_s = 7 * 86400.0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -367,6 +368,7 @@ server_free(struct rp_server *srv)
 		close(srv->dirfd);
 	pthread_cond_destroy(&srv->cv);
 	pthread_mutex_destroy(&srv->log_mu);
+	pthread_mutex_destroy(&srv->spool_mu);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);
 }
@@ -422,6 +424,7 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	srv->ops = rp__transport_for(&o->tls);
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->log_mu, NULL);
+	pthread_mutex_init(&srv->spool_mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	int st = RP_OK;
 	srv->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -443,6 +446,9 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	if ((st = srv->ops->listen(host, o->port, &srv->listener,
 				   &srv->port, err)) < 0)
 		goto fail;
+	/* Spools abandoned before this start go now, before the first session can arrive. */
+	rp__spool_reap(srv);
+	srv->last_reap = rp__now();
 	*ret = srv;
 	return RP_OK;
 fail:
@@ -471,7 +477,14 @@ rp_server_run(struct rp_server *srv, struct rp_errbuf *err)
 	const struct rp_serve_options *o = srv->o;
 	rp__srv_log(srv, "listen", NULL, NULL, NULL, "\"port\":%u,\"tls\":%s", srv->port,
 		    o->tls.insecure ? "false" : "true");
+	/* rp_server_create() swept the leftovers of an earlier run; then every so often. */
+	double reap_every = o->spool_retention_s / 4;
+	reap_every = reap_every < 1 ? 1 : reap_every > 3600 ? 3600 : reap_every;
 	while (!atomic_load(&srv->stop)) {
+		if (rp__now() - srv->last_reap >= reap_every) {
+			rp__spool_reap(srv);
+			srv->last_reap = rp__now();
+		}
 		struct rp__conn *c;
 		struct rp_errbuf e;
 		int a = srv->ops->accept(srv->listener, 0.25, &c, &e);

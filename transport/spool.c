@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -175,8 +178,15 @@ rp__session_put(struct rp_server *srv, struct rp__session *s)
 				break;
 			}
 	pthread_mutex_unlock(&srv->mu);
-	if (drop)
-		session_free(s);
+	if (!drop)
+		return;
+	session_free(s);
+#ifdef __GLIBC__
+	/* A session's connection threads free multi-MiB chunk buffers into per-thread
+	 * arenas, which glibc keeps resident otherwise: a server idle between studies
+	 * would sit on the peak of the last one. */
+	malloc_trim(0);
+#endif
 }
 
 void
@@ -330,8 +340,12 @@ rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *man
 		st = rp__err(err, RP_E_LIMIT, "manifest sizes overflow");
 		goto fail;
 	}
-	if ((st = open_spool(s, srv->radfd, manifest, manifest_len, err)) < 0)
+	/* Held until the session is listed, so the retention sweep sees it in memory. */
+	pthread_mutex_lock(&srv->spool_mu);
+	if ((st = open_spool(s, srv->radfd, manifest, manifest_len, err)) < 0) {
+		pthread_mutex_unlock(&srv->spool_mu);
 		goto fail;
+	}
 	s->last_sync = rp__now();
 	pthread_mutex_lock(&srv->mu);
 	/* Another stream 0 of the same session may have raced us here. */
@@ -341,6 +355,7 @@ rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *man
 	if (o) {
 		o->refs++;
 		pthread_mutex_unlock(&srv->mu);
+		pthread_mutex_unlock(&srv->spool_mu);
 		session_free(s);
 		*ret = o;
 		return RP_OK;
@@ -349,6 +364,7 @@ rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *man
 	s->next = srv->sessions;
 	srv->sessions = s;
 	pthread_mutex_unlock(&srv->mu);
+	pthread_mutex_unlock(&srv->spool_mu);
 	*ret = s;
 	return RP_OK;
 fail:

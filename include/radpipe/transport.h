@@ -131,6 +131,10 @@ struct rp_serve_options {
 	uint64_t max_session_size;   /* original bytes per session; default 4 TiB */
 	unsigned max_connections;    /* at once; default 256 */
 	double io_timeout_s;         /* default 60 */
+	/* Spools of sessions nobody touched for this long (a sender that died, gave up,
+	 * failed or was refused) are removed, at start and then periodically; a sender
+	 * that reruns within it resumes.  Default 7 days; 0 keeps them forever. */
+	double spool_retention_s;
 	rp_log_fn *log;              /* one JSON line per accepted/rejected session/connection */
 	void *log_ctx;
 };

@@ -28,6 +28,7 @@ for i in $(seq "$N"); do
 	send "$SRV_PORT" --insecure
 	[ "$RC" = 0 ] || fail "session $i failed: $(cat "$WORK/send.err")"
 	rm -rf "$WORK/in/study$i"
+	[ -z "${SOAK_TRACE:-}" ] || { [ $((i % 100)) = 0 ] && echo "after $i: $(fds) fds, RSS $(rss) KiB"; }
 	if [ "$i" = 10 ]; then
 		settle
 		fd10=$(fds); th10=$(threads); rss10=$(rss)
