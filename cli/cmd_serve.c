@@ -74,6 +74,30 @@ parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* "7d", "12h", "30m", "90s" or plain seconds. */
+static int
+parse_duration(const char *s, double *v)
+{
+	char *end;
+	double x = strtod(s, &end);
+	if (end == s || x < 0 || x != x)
+		return -1;
+	double unit = 1;
+	if (*end) {
+		switch (*end) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		default: return -1;
+		}
+		if (end[1])
+			return -1;
+	}
+	*v = x * unit;
+	return 0;
+}
+
 static void
 usage(FILE *out)
 {
@@ -85,8 +109,11 @@ usage(FILE *out)
 		"      --listen ADDR:PORT   default 127.0.0.1:7470 (PORT 0: any free port)\n"
 		"      --cert F --key F     this site's certificate and key (PEM)\n"
 		"      --ca F               CA that client certificates must chain to\n"
-		"      --allow FP[,FP]      or accept these client certificate SHA-256s\n"
-		"      --insecure           plain TCP, no TLS (loopback tests only)\n"
+		"      --allow FP[,FP]      client certificate SHA-256s: alone, accept exactly these\n"
+		"                           (no CA needed); with --ca, accept only these of the\n"
+		"                           certificates that chain to the CA\n"
+		"      --insecure           plain TCP, no TLS: refused (exit 2) unless ADDR is a\n"
+		"                           loopback address (tests on one machine)\n"
 		"      --fabric PROV        data over libfabric (tcp;ofi_rxm, shm, verbs;ofi_rxm,\n"
 		"                           efa); unencrypted: needs --trusted-fabric\n"
 		"      --ofi-window N       fabric messages in flight per connection, 1..256 (16)\n"
@@ -96,6 +123,12 @@ usage(FILE *out)
 		"      --deliver compressed encapsulated DICOM in the codec's transfer syntax, with\n"
 		"                           the codestreams that crossed the link (pixels checked\n"
 		"                           against the sender's pixel hash); other files as sent\n"
+		"      --file-mode MODE     delivered files' mode, octal (default 0640: patient data\n"
+		"                           for owner and group only); directories get x where r\n"
+		"                           is set (0750)\n"
+		"      --spool-retention T  remove spools of sessions idle this long (a sender that\n"
+		"                           died, failed or was refused), at start and while\n"
+		"                           running; a rerun within T resumes (default 7d; 0: never)\n"
 		"      --log FILE           session log, JSON lines (default DIR/.radpipe/sessions.log;\n"
 		"                           '-' for stdout)\n"
 		"      --port-file F        write the bound port to F once listening\n"
@@ -126,6 +159,8 @@ rp_cmd_serve(int argc, char **argv)
 		{"max-object-size", required_argument, NULL, 10},
 		{"max-session-size", required_argument, NULL, 11},
 		{"timeout", required_argument, NULL, 12},  {"quiet", no_argument, NULL, 'q'},
+		{"file-mode", required_argument, NULL, 13},
+		{"spool-retention", required_argument, NULL, 14},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c;
 	optind = 1;
@@ -177,6 +212,24 @@ rp_cmd_serve(int argc, char **argv)
 				o.max_session_size = v;
 			break;
 		case 12: o.io_timeout_s = atof(optarg); break;
+		case 13: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (!*optarg || *end || m > 0777 || (m & 0600) != 0600) {
+				rp_cli_errorf("--file-mode '%s': expected an octal mode of at most "
+					      "0777 that includes 0600", optarg);
+				return RP_EXIT_USAGE;
+			}
+			o.file_mode = (uint32_t)m;
+			break;
+		}
+		case 14:
+			if (parse_duration(optarg, &o.spool_retention_s) < 0) {
+				rp_cli_errorf("--spool-retention '%s': expected a duration such as "
+					      "7d, 12h, 30m, 90s, or 0 to keep spools forever", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;

@@ -40,13 +40,14 @@ rp__atomic_open(struct rp__atomic_file *f, const char *path, struct rp_errbuf *e
 	/* Not mkstemp(): it creates mode 0600, and the delivered file would then be
 	 * unreadable to the archive's other users.  O_EXCL with mode 0666 lets the umask
 	 * decide, as for any file a tool writes; the name is unique per process and call,
-	 * and a collision with a stale temporary just takes the next number. */
+	 * and a collision with a stale temporary just takes the next number.  The final
+	 * name is not part of it: a long leaf plus a suffix would pass NAME_MAX. */
 	static atomic_uint seq;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	for (int attempt = 0; attempt < 100; attempt++) {
-		snprintf(f->tmp, n + 64, "%.*s.%s.rp-tmp-%x-%x-%lx", (int)dirlen, path,
-			 path + dirlen, (unsigned)getpid(), atomic_fetch_add(&seq, 1),
+		snprintf(f->tmp, n + 64, "%.*s.rp-tmp-%x-%x-%lx", (int)dirlen, path,
+			 (unsigned)getpid(), atomic_fetch_add(&seq, 1),
 			 (unsigned long)ts.tv_nsec);
 		f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (f->fd >= 0 || errno != EEXIST)

@@ -6,7 +6,10 @@
  * is logged as a JSON line. */
 #include "transport/serve.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,11 +25,13 @@ rp_serve_options_init(struct rp_serve_options *o)
 	memset(o, 0, sizeof(*o));
 	o->struct_size = sizeof(*o);
 	o->host = "127.0.0.1";
+	o->file_mode = 0640;
 	o->max_objects = RP__MAX_OBJECTS;
 	o->max_object_size = 64ull << 30;
 	o->max_session_size = 4ull << 40;
 	o->max_connections = 256;
 	o->io_timeout_s = 60;
+	o->spool_retention_s = 7 * 86400.0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -363,8 +368,36 @@ server_free(struct rp_server *srv)
 		close(srv->dirfd);
 	pthread_cond_destroy(&srv->cv);
 	pthread_mutex_destroy(&srv->log_mu);
+	pthread_mutex_destroy(&srv->spool_mu);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);
+}
+
+/* Every address the name resolves to is a loopback address (so plain TCP stays on this
+ * machine). */
+static bool
+host_is_loopback(const char *host)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	if (!host[0] || getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+		return false;
+	bool all = true;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		if (a->ai_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)a->ai_addr;
+			all = all && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+		} else if (a->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const void *)a->ai_addr;
+			const struct in6_addr *x = &in6->sin6_addr;
+			all = all && (IN6_IS_ADDR_LOOPBACK(x) ||
+				      (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127));
+		} else {
+			all = false;
+		}
+	}
+	freeaddrinfo(res);
+	return all;
 }
 
 int
@@ -375,6 +408,15 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	*ret = NULL;
 	if (!o || o->struct_size != sizeof(*o) || !o->dir)
 		return rp__err(err, RP_E_INVALID_ARG, "rp_server_create: bad options");
+	const char *host = o->host ? o->host : "127.0.0.1";
+	if (o->tls.insecure && !host_is_loopback(host))
+		return rp__err(err, RP_E_INVALID_ARG,
+			       "plain TCP (insecure) is refused on %s: anyone who reaches that "
+			       "address could write studies; use TLS, or listen on a loopback "
+			       "address (127.0.0.1, ::1)", host);
+	if (o->file_mode > 0777 || (o->file_mode & 0600) != 0600)
+		return rp__err(err, RP_E_INVALID_ARG,
+			       "file mode %04o: must be at most 0777 and include 0600", o->file_mode);
 	struct rp_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return RP_E_NOMEM;
@@ -382,6 +424,7 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	srv->ops = rp__transport_for(&o->tls);
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->log_mu, NULL);
+	pthread_mutex_init(&srv->spool_mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
 	int st = RP_OK;
 	srv->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -400,9 +443,12 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	}
 	if ((st = srv->ops->tls_create(&o->tls, true, &srv->tls, err)) < 0)
 		goto fail;
-	if ((st = srv->ops->listen(o->host ? o->host : "127.0.0.1", o->port, &srv->listener,
+	if ((st = srv->ops->listen(host, o->port, &srv->listener,
 				   &srv->port, err)) < 0)
 		goto fail;
+	/* Spools abandoned before this start go now, before the first session can arrive. */
+	rp__spool_reap(srv);
+	srv->last_reap = rp__now();
 	*ret = srv;
 	return RP_OK;
 fail:
@@ -431,7 +477,14 @@ rp_server_run(struct rp_server *srv, struct rp_errbuf *err)
 	const struct rp_serve_options *o = srv->o;
 	rp__srv_log(srv, "listen", NULL, NULL, NULL, "\"port\":%u,\"tls\":%s", srv->port,
 		    o->tls.insecure ? "false" : "true");
+	/* rp_server_create() swept the leftovers of an earlier run; then every so often. */
+	double reap_every = o->spool_retention_s / 4;
+	reap_every = reap_every < 1 ? 1 : reap_every > 3600 ? 3600 : reap_every;
 	while (!atomic_load(&srv->stop)) {
+		if (rp__now() - srv->last_reap >= reap_every) {
+			rp__spool_reap(srv);
+			srv->last_reap = rp__now();
+		}
 		struct rp__conn *c;
 		struct rp_errbuf e;
 		int a = srv->ops->accept(srv->listener, 0.25, &c, &e);

@@ -7,6 +7,7 @@
 #include "transport/transport.h"
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 
 struct conn;
@@ -19,12 +20,22 @@ struct rp_server {
 	struct rp__listener *listener;  /* NULL once rp_server_run returned */
 	uint16_t port;
 	atomic_int stop;
+	pthread_mutex_t spool_mu;    /* a session spool is opened or removed, never both */
+	double last_reap;
 	int dirfd, radfd;            /* DIR and DIR/.radpipe */
 	pthread_mutex_t mu, log_mu;
 	pthread_cond_t cv;
 	unsigned nconns;
 	struct rp__session *sessions;
 };
+
+/* A delivered directory's mode from the files' mode: search (x) wherever read is
+ * allowed, so 0640 files sit in 0750 directories. */
+static inline mode_t
+rp__dir_mode(mode_t file_mode)
+{
+	return file_mode | ((file_mode & 0444) >> 2);
+}
 
 /* COMPLETE counters (FORMAT.md 2.6). */
 enum {
@@ -79,6 +90,9 @@ struct rp__session {
 	double batch_t0;
 	int stage;                   /* stage/ directory, opened on first delivery */
 };
+
+/* Removes session spools idle longer than o->spool_retention_s (spool_retention.c). */
+void rp__spool_reap(struct rp_server *srv);
 
 void rp__srv_log(struct rp_server *srv, const char *event, const char *peer,
 		 const char *session, const char *reason, const char *extra_fmt, ...)

@@ -6,6 +6,7 @@ list(APPEND RP_LIB_SOURCES
   transport/send.c
   transport/serve.c
   transport/spool.c
+  transport/spool_retention.c
   transport/tcp/tcp.c
   transport/tcp/keygen.c)
 include(${CMAKE_CURRENT_LIST_DIR}/ofi/sources.cmake OPTIONAL)

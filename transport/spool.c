@@ -11,6 +11,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -147,14 +151,42 @@ session_free(struct rp__session *s)
 	free(s);
 }
 
-/* Sessions stay in memory (their journal state is small) so joins and reruns find
- * them; the server frees them on exit. */
+static int session_sync(struct rp__session *s, struct rp_errbuf *err);
+
+/* A session nobody uses is dropped from memory, its files closed: a server that runs for
+ * months must hold no more after 2,000 sessions than after 10.  Everything a rerun or a
+ * late join needs is on disk (manifest, journal, stage), and rp__session_open() reloads
+ * it; chunks written but not yet journaled are journaled first, so a resume does not ask
+ * for them again. */
 void
 rp__session_put(struct rp_server *srv, struct rp__session *s)
 {
 	pthread_mutex_lock(&srv->mu);
-	s->refs--;
+	bool last = --s->refs == 0;
 	pthread_mutex_unlock(&srv->mu);
+	if (!last)
+		return;
+	struct rp_errbuf e;
+	if (s->stream_fd >= 0)
+		(void)session_sync(s, &e); /* best effort: what is not journaled is re-sent */
+	pthread_mutex_lock(&srv->mu);
+	bool drop = s->refs == 0;
+	if (drop)
+		for (struct rp__session **p = &srv->sessions; *p; p = &(*p)->next)
+			if (*p == s) {
+				*p = s->next;
+				break;
+			}
+	pthread_mutex_unlock(&srv->mu);
+	if (!drop)
+		return;
+	session_free(s);
+#ifdef __GLIBC__
+	/* A session's connection threads free multi-MiB chunk buffers into per-thread
+	 * arenas, which glibc keeps resident otherwise: a server idle between studies
+	 * would sit on the peak of the last one. */
+	malloc_trim(0);
+#endif
 }
 
 void
@@ -308,8 +340,12 @@ rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *man
 		st = rp__err(err, RP_E_LIMIT, "manifest sizes overflow");
 		goto fail;
 	}
-	if ((st = open_spool(s, srv->radfd, manifest, manifest_len, err)) < 0)
+	/* Held until the session is listed, so the retention sweep sees it in memory. */
+	pthread_mutex_lock(&srv->spool_mu);
+	if ((st = open_spool(s, srv->radfd, manifest, manifest_len, err)) < 0) {
+		pthread_mutex_unlock(&srv->spool_mu);
 		goto fail;
+	}
 	s->last_sync = rp__now();
 	pthread_mutex_lock(&srv->mu);
 	/* Another stream 0 of the same session may have raced us here. */
@@ -319,6 +355,7 @@ rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *man
 	if (o) {
 		o->refs++;
 		pthread_mutex_unlock(&srv->mu);
+		pthread_mutex_unlock(&srv->spool_mu);
 		session_free(s);
 		*ret = o;
 		return RP_OK;
@@ -327,6 +364,7 @@ rp__session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *man
 	s->next = srv->sessions;
 	srv->sessions = s;
 	pthread_mutex_unlock(&srv->mu);
+	pthread_mutex_unlock(&srv->spool_mu);
 	*ret = s;
 	return RP_OK;
 fail:
@@ -557,9 +595,11 @@ rebuild_groups(struct rp__session *s, uint64_t stream_len, uint64_t data_chunks,
 /* Delivery */
 
 
-/* Opens (creating) every directory of `path` below `base`, refusing symlinks. */
+/* Opens (creating, with mode dir_mode) every directory of `path` below `base`, refusing
+ * symlinks. */
 static int
-open_parent(int base, const char *path, const char **leaf, struct rp_errbuf *err)
+open_parent(int base, const char *path, mode_t dir_mode, const char **leaf,
+	    struct rp_errbuf *err)
 {
 	int fd = dup(base);
 	const char *p = path;
@@ -571,7 +611,10 @@ open_parent(int base, const char *path, const char **leaf, struct rp_errbuf *err
 		size_t n = (size_t)(slash - p);
 		memcpy(comp, p, n);
 		comp[n] = 0;
-		if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+		if (mkdirat(fd, comp, dir_mode) == 0) {
+			/* Exactly the configured mode, whatever the process umask. */
+			(void)fchmodat(fd, comp, dir_mode, 0);
+		} else if (errno != EEXIST) {
 			int e = errno;
 			close(fd);
 			return rp__err(err, errno_status(e), "mkdir %s: %s", comp, strerror(e));
@@ -673,11 +716,15 @@ deliver_object(struct rp_server *srv, struct rp__session *s, int stage, uint32_t
 	bool compressed = srv->o->deliver == RP_DELIVER_COMPRESSED && h->kind == RP__OBJ_FRAMED;
 	const struct rp__mentry *e = &s->mf.e[j];
 	const char *leaf = NULL;
-	int dfd = open_parent(stage, e->path, &leaf, err);
+	mode_t file_mode = srv->o->file_mode & 07777;
+	int dfd = open_parent(stage, e->path, rp__dir_mode(file_mode), &leaf, err);
 	if (dfd < 0)
 		return dfd;
-	char tmp[300];
-	snprintf(tmp, sizeof(tmp), ".%.200s.rp-tmp", leaf);
+	/* The stage belongs to this session alone, so the object index names the temporary
+	 * uniquely, at a fixed length whatever the final name's length (a copy of a long
+	 * leaf would be cut, and two cut names could collide). */
+	char tmp[32];
+	snprintf(tmp, sizeof(tmp), ".rp-%" PRIu32 ".tmp", j);
 	struct out o = {.fd = -1};
 	uint8_t *frame = NULL;
 	int st = rp__sha256_create(&o.sha);
@@ -690,8 +737,15 @@ deliver_object(struct rp_server *srv, struct rp__session *s, int stage, uint32_t
 		}
 		o.mem_cap = (size_t)e->size;
 	} else {
-		o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			      0644);
+		/* A leftover of an interrupted earlier delivery of this object is replaced. */
+		(void)unlinkat(dfd, tmp, 0);
+		o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      file_mode);
+		if (o.fd >= 0 && fchmod(o.fd, file_mode) < 0) {
+			st = rp__err(err, errno_status(errno), "%s: chmod: %s", e->path,
+				     strerror(errno));
+			goto out;
+		}
 	}
 	if (!compressed && o.fd < 0) {
 		st = rp__err(err, errno_status(errno), "%s: %s", e->path, strerror(errno));
@@ -762,6 +816,9 @@ deliver_object(struct rp_server *srv, struct rp__session *s, int stage, uint32_t
 	if (compressed) {
 		/* rp_dicom_write_file() made it durable; only the journal record waits. */
 		st = write_compressed(srv, s, h, body + h->prefix_len, &o, dec, err);
+		if (st == RP_OK && fchmodat(dfd, leaf, file_mode, 0) < 0)
+			st = rp__err(err, errno_status(errno), "%s: chmod: %s", e->path,
+				     strerror(errno));
 		if (st == RP_OK) {
 			if (s->nbatch == 0)
 				s->batch_t0 = rp__now();

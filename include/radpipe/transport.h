@@ -15,10 +15,13 @@ extern "C" {
 
 struct rp_pool;
 
-/* TLS settings of one side.  Both sides present a certificate (mutual authentication);
- * a peer is accepted when its chain verifies against ca_file, or when the SHA-256 of its
- * certificate (64 hex digits, ':' allowed) is listed in allow_fingerprints (comma
- * separated).  insecure = 1 turns TLS off entirely (plain TCP): for loopback tests. */
+/* TLS settings of one side.  Both sides present a certificate (mutual authentication).
+ * allow_fingerprints lists certificate SHA-256s (64 hex digits, ':' allowed, comma
+ * separated).  With ca_file alone a peer is accepted when its chain verifies; with
+ * allow_fingerprints alone, when its certificate is listed (pinning, no CA needed); with
+ * both, only when its chain verifies and its certificate is listed (narrowing: a few of
+ * the CA's sites).  insecure = 1 turns TLS off entirely (plain TCP): refused by
+ * rp_server_create() unless it listens on a loopback address. */
 struct rp_tls_config {
 	const char *cert_file;       /* PEM certificate (chain) of this side */
 	const char *key_file;        /* PEM private key */
@@ -119,11 +122,19 @@ struct rp_serve_options {
 	uint16_t port;               /* 0: any free port (rp_server_port) */
 	struct rp_tls_config tls;
 	enum rp_deliver deliver;
+	/* Mode of delivered files, default 0640 (patient data: owner and group only);
+	 * directories get the same plus search wherever read is allowed (0750).  Must
+	 * include owner read and write (0600). */
+	uint32_t file_mode;
 	uint32_t max_objects;        /* per session; default 1,000,000 */
 	uint64_t max_object_size;    /* default 64 GiB */
 	uint64_t max_session_size;   /* original bytes per session; default 4 TiB */
 	unsigned max_connections;    /* at once; default 256 */
 	double io_timeout_s;         /* default 60 */
+	/* Spools of sessions nobody touched for this long (a sender that died, gave up,
+	 * failed or was refused) are removed, at start and then periodically; a sender
+	 * that reruns within it resumes.  Default 7 days; 0 keeps them forever. */
+	double spool_retention_s;
 	rp_log_fn *log;              /* one JSON line per accepted/rejected session/connection */
 	void *log_ctx;
 };

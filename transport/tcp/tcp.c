@@ -26,6 +26,7 @@ struct rp__tls {
 	bool server;
 	uint8_t (*fp)[32];           /* allowlisted certificate SHA-256s */
 	size_t nfp;
+	bool have_ca;                /* with a CA the list narrows trust; without, it grants */
 };
 
 struct rp__conn {
@@ -98,28 +99,46 @@ parse_fingerprints(struct rp__tls *t, const char *list, struct rp_errbuf *err)
 	return RP_OK;
 }
 
-/* Accepts a leaf certificate that fails chain verification when its SHA-256 is on the
- * allowlist: sites that exchange fingerprints need no common CA. */
+static bool
+leaf_listed(const struct rp__tls *t, X509 *cert)
+{
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	if (!cert || !X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
+		return false;
+	for (size_t i = 0; i < t->nfp; i++)
+		if (memcmp(t->fp[i], md, 32) == 0)
+			return true;
+	return false;
+}
+
+/* The allowlist of fingerprints works two ways.  Without a CA it pins: a leaf whose
+ * SHA-256 is listed is accepted although no chain verifies (sites that exchange
+ * fingerprints need no common CA).  With a CA it narrows: the chain must verify AND the
+ * leaf must be listed, so a site can admit three of the CA's many certificates. */
 static int
 verify_cb(int ok, X509_STORE_CTX *x)
 {
-	if (ok)
-		return 1;
-	if (X509_STORE_CTX_get_error_depth(x) != 0)
-		return 0;
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct rp__tls *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	X509 *cert = X509_STORE_CTX_get_current_cert(x);
-	uint8_t md[32];
-	unsigned mdlen = 0;
-	if (!t || !cert || !X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
+	if (!t)
 		return 0;
-	for (size_t i = 0; i < t->nfp; i++)
-		if (memcmp(t->fp[i], md, 32) == 0) {
-			X509_STORE_CTX_set_error(x, X509_V_OK);
-			return 1;
+	bool leaf = X509_STORE_CTX_get_error_depth(x) == 0;
+	if (t->have_ca && t->nfp) {
+		if (!ok)
+			return 0;
+		if (leaf && !leaf_listed(t, X509_STORE_CTX_get_current_cert(x))) {
+			X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
+			return 0;
 		}
-	return 0;
+		return 1;
+	}
+	if (ok)
+		return 1;
+	if (!leaf || !leaf_listed(t, X509_STORE_CTX_get_current_cert(x)))
+		return 0;
+	X509_STORE_CTX_set_error(x, X509_V_OK);
+	return 1;
 }
 
 static void
@@ -176,6 +195,7 @@ tcp_tls_create(const struct rp_tls_config *cfg, bool server, struct rp__tls **re
 		s = ssl_err(err, RP_E_AUTH, "cannot load CA file");
 		goto fail;
 	}
+	t->have_ca = cfg->ca_file != NULL;
 	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 	if (server)
 		SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
