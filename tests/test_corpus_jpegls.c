@@ -116,8 +116,15 @@ test_native_roundtrip(void **state)
 			done++;
 		}
 		/* near-lossless on every 4th file keeps the run short */
-		if (st == RP_OK && k % 4 == 0)
-			assert_int_equal(roundtrip_file(data, size, 2, &err), RP_OK);
+		if (st == RP_OK && k % 4 == 0) {
+			int nst = roundtrip_file(data, size, 2, &err);
+			/* Palette indices are refused for any lossy coding: an index off by one
+			 * is another colour. */
+			if (nst == RP_E_UNSUPPORTED && strstr(err.msg, "PALETTE COLOR"))
+				print_message("  near-lossless refused (as it must): %s\n", files[k]);
+			else
+				assert_int_equal(nst, RP_OK);
+		}
 		free(data);
 	}
 	print_message("native -> JPEG-LS: %zu files bit-exact, %zu refused\n", done, refused);
