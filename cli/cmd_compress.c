@@ -26,6 +26,7 @@ struct run;
 
 struct file_job {
 	char *path, *rel;
+	char *journal_key;           /* what the journal records this output under */
 	struct run *run;
 	/* results */
 	int status;
@@ -119,8 +120,8 @@ file_done(void *ctx, size_t index, const struct rp_pipeline_file *f)
 	/* Only now is the output durable (fsync, rename) and verified: record it. */
 	if (f->status == RP_OK && r->journal) {
 		struct rp_errbuf err = { "" };
-		const char *rel = r->jobs[r->job_of[index]].rel;
-		if (rp_journal_append(r->journal, rel, f->output_size, &err) != RP_OK &&
+		const char *key = r->jobs[r->job_of[index]].journal_key;
+		if (key && rp_journal_append(r->journal, key, f->output_size, &err) != RP_OK &&
 		    !r->journal_failed) {
 			r->journal_failed = true;
 			rp_cli_errorf("warning: restart journal: %s (a rerun redoes these files)",
@@ -129,13 +130,39 @@ file_done(void *ctx, size_t index, const struct rp_pipeline_file *f)
 	}
 }
 
-/* An output the journal records, still there with the recorded size, is not made again. */
+/* The journal records an output under its relative path and a fingerprint of what it was
+ * made from: the input's size and modification time and every coding option.  A rerun
+ * after the input changed, or with another codec or option, makes the output again
+ * instead of keeping one that no longer answers the command. */
+static char *
+make_journal_key(const struct run *r, const struct file_job *j)
+{
+	struct stat in;
+	if (stat(j->path, &in) != 0)
+		return NULL;
+	char what[256];
+	int n = snprintf(what, sizeof(what),
+			 "%d %d %d %.17g %d %u %u %u %d %u %d %d %lld %lld.%09ld",
+			 r->decompress, (int)r->codec, r->near, r->ratio, r->quality, r->levels,
+			 r->cb_w_log2, r->cb_h_log2, r->rct, r->effort, r->verify, r->strict,
+			 (long long)in.st_size, (long long)in.st_mtim.tv_sec, in.st_mtim.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof(what))
+		return NULL;
+	char *key = malloc(strlen(j->rel) + 18);
+	if (key)
+		sprintf(key, "%016llx %s", (unsigned long long)rp_shard_hash(what, (size_t)n),
+			j->rel);
+	return key;
+}
+
+/* An output the journal records for this input and these options, still there with the
+ * recorded size, is not made again. */
 static bool
 already_done(struct run *r, struct file_job *j, const char *out)
 {
 	uint64_t size;
 	struct stat st, in;
-	if (!r->journal || !rp_journal_lookup(r->journal, j->rel, &size))
+	if (!r->journal || !j->journal_key || !rp_journal_lookup(r->journal, j->journal_key, &size))
 		return false;
 	if (stat(out, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
 		return false;
@@ -184,6 +211,7 @@ run_pipeline(struct run *r)
 		struct file_job *j = &r->jobs[i];
 		char out[PATH_MAX];
 		snprintf(out, sizeof(out), "%s/%s", r->outdir, j->rel);
+		j->journal_key = make_journal_key(r, j);
 		if (already_done(r, j, out)) {
 			skip[i] = true;
 			r->skipped++;
@@ -306,9 +334,10 @@ usage(FILE *out, bool decompress)
 		"                     go to one shard (reads each file's header)\n"
 		"  -h, --help         this text\n"
 		"\n"
-		"Restart (with --shard; --shard 0/1 for one task): each verified output is recorded\n"
-		"in OUTDIR/.radpipe/journal-I-of-N.log; a rerun skips recorded outputs whose size\n"
-		"still matches (reported as skipped).  Each run writes\n"
+		"Restart: each verified output is recorded in OUTDIR/.radpipe/journal-I-of-N.log\n"
+		"(0-of-1 without --shard); a rerun skips recorded outputs made from the same input\n"
+		"(size, mtime) with the same options whose size still matches (reported as\n"
+		"skipped).  Each run writes\n"
 		"OUTDIR/.radpipe/report-I-of-N.json; merge them with 'radpipe report OUTDIR'.\n");
 }
 
@@ -626,10 +655,9 @@ run_command(int argc, char **argv, bool decompress)
 		rp_cli_errorf("--shard-count goes with --shard auto (--shard I/N names the count)");
 		return RP_EXIT_USAGE;
 	}
-	/* The journal and report live only in sharded runs for now: a plain run leaves
-	 * OUTDIR holding its outputs and nothing else, as scripts counting files expect. */
-	bool sharded = r.shard_count != 0;
-	if (!sharded) {
+	/* Every run is restartable: an unsharded one is shard 0 of 1, with its journal and
+	 * report under OUTDIR/.radpipe like any other shard's. */
+	if (r.shard_count == 0) {
 		r.shard_index = 0;
 		r.shard_count = 1;
 	}
@@ -639,20 +667,18 @@ run_command(int argc, char **argv, bool decompress)
 	if (r.study_fallbacks && !rp_cli_quiet)
 		rp_cli_errorf("warning: %zu file(s) without a readable StudyInstanceUID were "
 			      "sharded by path", r.study_fallbacks);
-	if (sharded) {
-		char probe[PATH_MAX], name[64];
-		struct rp_errbuf err = { "" };
-		snprintf(probe, sizeof(probe), "%s/" STATE_DIR "/x", r.outdir);
-		snprintf(name, sizeof(name), "%u-of-%u", r.shard_index, r.shard_count);
-		int st = rp_cli_mkdirs_for(probe, &err);
-		if (st == RP_OK) {
-			snprintf(probe, sizeof(probe), "%s/" STATE_DIR, r.outdir);
-			st = rp_journal_open(probe, name, &r.journal, &err);
-		}
-		if (st != RP_OK) {
-			rp_cli_error(probe, st, err.msg);
-			return rp_cli_exit_code(st);
-		}
+	char probe[PATH_MAX], name[64];
+	struct rp_errbuf err = { "" };
+	snprintf(probe, sizeof(probe), "%s/" STATE_DIR "/x", r.outdir);
+	snprintf(name, sizeof(name), "%u-of-%u", r.shard_index, r.shard_count);
+	int st = rp_cli_mkdirs_for(probe, &err);
+	if (st == RP_OK) {
+		snprintf(probe, sizeof(probe), "%s/" STATE_DIR, r.outdir);
+		st = rp_journal_open(probe, name, &r.journal, &err);
+	}
+	if (st != RP_OK) {
+		rp_cli_error(probe, st, err.msg);
+		return rp_cli_exit_code(st);
 	}
 	if (rp_pool_create(threads, 0, &r.pool) != RP_OK) {
 		rp_cli_errorf("cannot start worker threads");
@@ -734,15 +760,14 @@ run_command(int argc, char **argv, bool decompress)
 			(double)out / 1e6, ratio, wall, wall > 0 ? (double)px / 1e6 / wall : 0,
 			!r.verify ? "" : failed ? ", the written outputs verified"
 						: ", every output verified");
-	if (sharded) {
-		int rrc = write_report(&r, codec_name, wall, run_in, px, rp_pool_threads(r.pool));
-		rc = rc ? rc : rrc;
-	}
+	int rrc = write_report(&r, codec_name, wall, run_in, px, rp_pool_threads(r.pool));
+	rc = rc ? rc : rrc;
 	rp_journal_close(r.journal);
 	rp_pool_destroy(r.pool);
 	for (size_t i = 0; i < r.count; i++) {
 		free(r.jobs[i].path);
 		free(r.jobs[i].rel);
+		free(r.jobs[i].journal_key);
 	}
 	free(r.jobs);
 	pthread_mutex_destroy(&r.lock);

@@ -31,12 +31,12 @@ if [ $rc -ne 0 ]; then
 	echo "FAIL: radpipe compress exited $rc" >&2
 	exit 1
 fi
-out=$(find "$work/jls" -type f | wc -l)
+out=$(find "$work/jls" -path "$work/jls/.radpipe" -prune -o -type f -print | wc -l)
 [ "$out" -eq "$count" ] || { echo "FAIL: $count inputs but $out outputs" >&2; exit 1; }
 
 pass=0
 fail=0
-for f in $(cd "$work/jls" && find . -type f | sort); do
+for f in $(cd "$work/jls" && find . -path ./.radpipe -prune -o -type f -print | sort); do
 	orig="$work/in/$f"
 	mkdir -p "$work/gdcm/$(dirname "$f")" "$work/dcmtk/$(dirname "$f")"
 	if ! gdcmconv --raw "$work/jls/$f" "$work/gdcm/$f" 2>"$work/err"; then

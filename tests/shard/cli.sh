@@ -16,7 +16,7 @@ for i in 0 1 2; do
 		-o "$T/k8s" "$src" || fail "k8s index $i"
 done
 diff -r -x '.*' "$T/plain" "$T/k8s" || fail "3 Indexed Job shards differ from one run"
-[ ! -e "$T/plain/.radpipe" ] || fail "an unsharded run left state in OUTDIR"
+[ -s "$T/plain/.radpipe/journal-0-of-1.log" ] || fail "an unsharded run kept no restart journal"
 [ "$(count "$T/k8s")" -eq "$(count "$T/plain")" ] || fail "file count"
 "$rp" report --expect "$src" "$T/k8s" >/dev/null || fail "report --expect on k8s shards"
 n0=$(grep -c '"file"' "$T/k8s/.radpipe/report-0-of-3.json")
@@ -26,6 +26,18 @@ rm "$T/k8s/CT1_UNC.dcm"
 out=$("$rp" compress -q --json -c jpegls --shard 0/1 -o "$T/k8s" "$src" | tail -1)
 echo "$out" | grep -q "\"skipped\":$(($(count "$T/plain") - 1))," || fail "rerun: $out"
 cmp "$T/plain/CT1_UNC.dcm" "$T/k8s/CT1_UNC.dcm" || fail "remade output differs"
+# A plain rerun is restartable too; another codec, or an input that changed, is made again.
+out=$("$rp" compress -q --json -c jpegls -o "$T/plain" "$src" | tail -1)
+echo "$out" | grep -q "\"skipped\":$(count "$T/plain")," || fail "plain rerun skipped: $out"
+out=$("$rp" compress -q --json -c rle -o "$T/plain" "$src" | tail -1)
+echo "$out" | grep -q '"skipped":0,' || fail "a rerun with another codec kept outputs: $out"
+"$rp" compress -q -c jpegls -o "$T/plain" "$src" || fail "back to jpegls"
+cp -r "$src" "$T/src2"
+"$rp" compress -q -c jpegls -o "$T/p2" "$T/src2" || fail "compress of the copy"
+touch "$T/src2/CT1_UNC.dcm"
+out=$("$rp" compress -q --json -c jpegls -o "$T/p2" "$T/src2" | tail -1)
+echo "$out" | grep -q "\"skipped\":$(($(count "$T/p2") - 1))," ||
+	fail "a changed input was not made again: $out"
 # The one-shard rerun reports every file a second time: duplicates.
 "$rp" report --expect "$src" "$T/k8s" 2>"$T/err" >/dev/null && fail "duplicates not found"
 grep -q 'done 2 times' "$T/err" || fail "no duplicate list"
