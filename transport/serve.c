@@ -91,7 +91,71 @@ struct conn {
 	unsigned run;
 	bool ended;
 	struct conn *next;           /* in the session's list */
+	/* Until its handshake ends (under srv->mu): in srv->unauth, oldest first. */
+	struct conn *unext, **uprev;
+	char source[64];             /* the peer's address without its port */
+	bool evicted;                /* aborted to make room; leaving */
+	bool authed;                 /* counted in srv->nauth */
 };
+
+/* Connections that have not authenticated yet get a pool of their own, apart from the
+ * max_connections kept for authenticated peers, so that idle or slow sockets opened by
+ * anyone who can reach the port never starve a real sender.  When the pool or one
+ * source's share of it is full, the connection that has waited longest is dropped: a
+ * real TLS handshake takes milliseconds, so the oldest is the idlest. */
+#define UNAUTH_MAX 64
+#define UNAUTH_PER_SOURCE 8
+#define HANDSHAKE_TIMEOUT_S 10.0
+
+static void
+source_of(const char *peer, char *out, size_t size)
+{
+	snprintf(out, size, "%s", peer);
+	char *colon = strrchr(out, ':');
+	if (colon && colon != out)
+		*colon = 0;
+}
+
+/* Under srv->mu: room for cn in the unauthenticated pool, evicting if need be. */
+static void
+unauth_admit(struct rp_server *srv, struct conn *cn)
+{
+	unsigned total = 0, same = 0;
+	struct conn *oldest = NULL, *oldest_same = NULL, **tail = &srv->unauth;
+	for (struct conn *u = srv->unauth; u; tail = &u->unext, u = u->unext) {
+		if (u->evicted)
+			continue;
+		total++;
+		if (!oldest)
+			oldest = u;
+		if (strcmp(u->source, cn->source) == 0) {
+			same++;
+			if (!oldest_same)
+				oldest_same = u;
+		}
+	}
+	struct conn *victim = same >= UNAUTH_PER_SOURCE ? oldest_same
+			      : total >= UNAUTH_MAX ? oldest : NULL;
+	if (victim) {
+		victim->evicted = true;
+		srv->ops->abort(victim->c);
+	}
+	cn->unext = NULL;
+	cn->uprev = tail;
+	*tail = cn;
+}
+
+/* Under srv->mu. */
+static void
+unauth_leave(struct conn *cn)
+{
+	if (!cn->uprev)
+		return;
+	*cn->uprev = cn->unext;
+	if (cn->unext)
+		cn->unext->uprev = cn->uprev;
+	cn->uprev = NULL;
+}
 
 static void
 conn_mark_ended(struct conn *cn)
@@ -273,10 +337,26 @@ conn_main(void *arg)
 	struct rp_errbuf err = {""};
 	struct rp__wbuf buf = {0};
 	char peer[256];
-	int st = srv->ops->handshake(cn->c, srv->tls, 10.0, &err);
+	int st = srv->ops->handshake(cn->c, srv->tls, HANDSHAKE_TIMEOUT_S, &err);
 	snprintf(peer, sizeof(peer), "%s", srv->ops->peer(cn->c));
+	pthread_mutex_lock(&srv->mu);
+	bool evicted = cn->evicted;
+	unauth_leave(cn);
+	unsigned max = srv->o->max_connections ? srv->o->max_connections : 256;
+	bool full = st == RP_OK && srv->nauth >= max;
+	if (st == RP_OK && !full) {
+		srv->nauth++;
+		cn->authed = true;
+	}
+	pthread_mutex_unlock(&srv->mu);
 	if (st < 0) {
-		rp__srv_log(srv, "reject", peer, NULL, err.msg, NULL);
+		rp__srv_log(srv, "reject", peer, NULL,
+			    evicted ? "not authenticated while others waited (dropped to make room)"
+				    : err.msg, NULL);
+		goto out;
+	}
+	if (full) {
+		rp__srv_log(srv, "reject", peer, NULL, "too many connections", NULL);
 		goto out;
 	}
 	srv->ops->set_timeout(cn->c, srv->o->io_timeout_s);
@@ -346,11 +426,14 @@ out:
 	conn_detach(cn);
 	rp__wbuf_free(&buf);
 	srv->ops->close(cn->c);
-	free(cn);
 	pthread_mutex_lock(&srv->mu);
+	unauth_leave(cn);
+	if (cn->authed)
+		srv->nauth--;
 	srv->nconns--;
 	pthread_cond_broadcast(&srv->cv);
 	pthread_mutex_unlock(&srv->mu);
+	free(cn);
 	return NULL;
 }
 
@@ -495,29 +578,39 @@ rp_server_run(struct rp_server *srv, struct rp_errbuf *err)
 			usleep(100000);
 			continue;
 		}
+		/* Threads: the authenticated, the unauthenticated pool, and as many again of
+		 * evicted ones on their way out. */
+		unsigned max = o->max_connections ? o->max_connections : 256;
+		struct conn *cn = calloc(1, sizeof(*cn));
 		pthread_mutex_lock(&srv->mu);
-		bool full = srv->nconns >= (o->max_connections ? o->max_connections : 256);
-		if (!full)
+		bool full = !cn || srv->nconns >= max + 2 * UNAUTH_MAX;
+		if (!full) {
 			srv->nconns++;
+			cn->srv = srv;
+			cn->c = c;
+			source_of(srv->ops->peer(c), cn->source, sizeof(cn->source));
+			unauth_admit(srv, cn);
+		}
 		pthread_mutex_unlock(&srv->mu);
 		if (full) {
 			rp__srv_log(srv, "reject", srv->ops->peer(c), NULL, "too many connections",
 				    NULL);
+			free(cn);
 			srv->ops->abort(c);
 			srv->ops->close(c);
 			continue;
 		}
-		struct conn *cn = calloc(1, sizeof(*cn));
 		pthread_t t;
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (!cn || (cn->srv = srv, cn->c = c, pthread_create(&t, &attr, conn_main, cn)) != 0) {
-			free(cn);
-			srv->ops->close(c);
+		if (pthread_create(&t, &attr, conn_main, cn) != 0) {
 			pthread_mutex_lock(&srv->mu);
+			unauth_leave(cn);
 			srv->nconns--;
 			pthread_mutex_unlock(&srv->mu);
+			srv->ops->close(c);
+			free(cn);
 		}
 		pthread_attr_destroy(&attr);
 	}

@@ -25,7 +25,9 @@ struct rp_server {
 	int dirfd, radfd;            /* DIR and DIR/.radpipe */
 	pthread_mutex_t mu, log_mu;
 	pthread_cond_t cv;
-	unsigned nconns;
+	unsigned nconns;             /* connection threads alive */
+	unsigned nauth;              /* of which authenticated (at most max_connections) */
+	struct conn *unauth;         /* not authenticated yet, oldest first (serve.c) */
 	struct rp__session *sessions;
 };
 

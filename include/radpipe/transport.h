@@ -129,7 +129,8 @@ struct rp_serve_options {
 	uint32_t max_objects;        /* per session; default 1,000,000 */
 	uint64_t max_object_size;    /* default 64 GiB */
 	uint64_t max_session_size;   /* original bytes per session; default 4 TiB */
-	unsigned max_connections;    /* at once; default 256 */
+	unsigned max_connections;    /* authenticated at once; default 256 (peers that have
+				      * not authenticated yet have a pool of their own) */
 	double io_timeout_s;         /* default 60 */
 	/* Spools of sessions nobody touched for this long (a sender that died, gave up,
 	 * failed or was refused) are removed, at start and then periodically; a sender
