@@ -57,6 +57,10 @@ send "$SRV_PORT" --insecure "${FAB[@]}" --ofi-no-rma --ofi-window 3 --ofi-seg 16
 check_identical "$WORK/rx2"
 grep -q "fabric=$PROV path=tagged" "$WORK/rx.log" || fail "--ofi-no-rma did not give the tagged path"
 ! grep -q "path=rma" "$WORK/rx.log" || fail "a connection used RMA despite --ofi-no-rma"
+# A sender that closes its connections after COMPLETE is the normal end: no error logged.
+sleep 0.5
+! grep -q '"event":"connection_error"' "$WORK/rx.log" ||
+	fail "a normal close was logged as an error: $(grep -m1 connection_error "$WORK/rx.log")"
 echo "PASS: $PROV forced tagged path: $(json wire_bytes) bytes in $(json wall_s) s"
 
 # Out-of-range tuning is refused with the reason.
