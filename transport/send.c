@@ -12,17 +12,21 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define GROUP_SLOTS 8
 
-/* One input file, mapped for the whole run. */
+/* One input file.  Inputs are read with pread, never mapped: a file truncated under a
+ * mapping kills the process with SIGBUS, where a read just comes up short.  What the
+ * scan saw (size, inode, mtime, ctime) is checked again around every later read, so a
+ * file that changes during the send is refused by name instead of sent inconsistent. */
 struct src {
 	const char *path;
-	const uint8_t *map;
 	size_t size;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime;
 	uint8_t sha256[32];
 	int status;
 	char msg[RP_ERRBUF_SIZE];
@@ -31,6 +35,7 @@ struct src {
 /* An object's in-flight form as up to four pieces (FORMAT.md section 5). */
 struct inflight {
 	struct rp__wbuf hdr;
+	uint8_t *file;               /* the input's bytes, owned */
 	uint8_t *enc;                /* encoded frames, owned */
 	struct {
 		const uint8_t *p;
@@ -44,6 +49,8 @@ struct inflight {
 struct slot {
 	size_t index;
 	bool busy, done;
+	int status;                  /* of reading the input */
+	char msg[RP_ERRBUF_SIZE];
 	struct inflight obj;
 	struct sender *s;
 };
@@ -164,6 +171,7 @@ static void
 inflight_free(struct inflight *f)
 {
 	rp__wbuf_free(&f->hdr);
+	free(f->file);
 	free(f->enc);
 	memset(f, 0, sizeof(*f));
 }
@@ -176,7 +184,7 @@ make_verbatim(struct sender *s, size_t j, struct inflight *f)
 	rp__objhdr_encode(&f->hdr, &h);
 	f->seg[0].p = f->hdr.p;
 	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = s->src[j].map;
+	f->seg[1].p = f->file;
 	f->seg[1].n = s->src[j].size;
 	f->nseg = 2;
 	f->len = f->hdr.len + s->src[j].size;
@@ -191,7 +199,7 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 	struct rp_dicom *ds = NULL;
 	bool ok = false;
 	uint32_t *lens = NULL;
-	if (rp_dicom_parse(in->map, in->size, NULL, &ds, NULL) != RP_OK)
+	if (rp_dicom_parse(f->file, in->size, NULL, &ds, NULL) != RP_OK)
 		return false;
 	const struct rp_dicom_info *info = rp_dicom_get_info(ds);
 	const struct rp_image_desc *img = &info->img;
@@ -221,7 +229,7 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 	lens = malloc((size_t)info->frames * sizeof(*lens));
 	if (!lens)
 		goto out;
-	const uint8_t *pixels = in->map + info->pixel_value_offset;
+	const uint8_t *pixels = f->file + info->pixel_value_offset;
 	for (uint32_t i = 0; i < info->frames; i++) {
 		if (cap - used < bound) {
 			size_t ncap = cap ? cap * 2 : bound * 2;
@@ -258,7 +266,7 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 		goto out;
 	f->seg[0].p = f->hdr.p;
 	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = in->map;
+	f->seg[1].p = f->file;
 	f->seg[1].n = h.prefix_len;
 	f->seg[2].p = f->enc;
 	f->seg[2].n = used;
@@ -271,18 +279,91 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 out:
 	free(lens);
 	rp_dicom_free(ds);
-	if (!ok)
+	if (!ok) {
+		uint8_t *file = f->file;
+		f->file = NULL;
 		inflight_free(f);
+		f->file = file;
+	}
 	return ok;
 }
 
-static void
-build_object(struct sender *s, size_t j, unsigned worker, struct inflight *f)
+static bool
+same_file(const struct src *in, const struct stat *st)
+{
+	return st->st_dev == in->dev && st->st_ino == in->ino &&
+	       (uint64_t)st->st_size == (uint64_t)in->size &&
+	       st->st_mtim.tv_sec == in->mtime.tv_sec && st->st_mtim.tv_nsec == in->mtime.tv_nsec &&
+	       st->st_ctim.tv_sec == in->ctime.tv_sec && st->st_ctim.tv_nsec == in->ctime.tv_nsec;
+}
+
+static int
+changed(struct rp_errbuf *err, const struct src *in)
+{
+	return rp__err(err, RP_E_IO, "%s: the file changed while it was being sent (size, "
+		       "time or identity differs from the scan); nothing of it was delivered",
+		       in->path);
+}
+
+/* Reads the whole input into a buffer of its own, checking that it is still the file
+ * the scan hashed: before (fstat), during (a short read means it shrank) and after. */
+static int
+read_input(const struct src *in, uint8_t **ret, struct rp_errbuf *err)
+{
+	*ret = NULL;
+	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rp__err(err, RP_E_IO, "%s: %s", in->path, strerror(errno));
+	struct stat st;
+	int status = RP_OK;
+	uint8_t *p = malloc(in->size ? in->size : 1);
+	if (!p) {
+		status = rp__err(err, RP_E_NOMEM, "%s: no memory for %zu bytes", in->path,
+				 in->size);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !same_file(in, &st)) {
+		status = changed(err, in);
+		goto out;
+	}
+	for (size_t done = 0; done < in->size;) {
+		ssize_t n = pread(fd, p + done, in->size - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			status = rp__err(err, RP_E_IO, "%s: read at offset %zu: %s", in->path, done,
+					 strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			status = rp__err(err, RP_E_IO, "%s: file shrank to %zu bytes while it was "
+					 "being sent (%zu at the scan); nothing of it was delivered",
+					 in->path, done, in->size);
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	if (fstat(fd, &st) < 0 || !same_file(in, &st))
+		status = changed(err, in);
+out:
+	close(fd);
+	if (status < 0)
+		free(p);
+	else
+		*ret = p;
+	return status;
+}
+
+static int
+build_object(struct sender *s, size_t j, unsigned worker, struct inflight *f,
+	     struct rp_errbuf *err)
 {
 	memset(f, 0, sizeof(*f));
+	RP_TRY(read_input(&s->src[j], &f->file, err));
 	if (s->o->codec != RP_CODEC_NATIVE && try_framed(s, j, worker, f))
-		return;
+		return RP_OK;
 	make_verbatim(s, j, f);
+	return RP_OK;
 }
 
 static void
@@ -291,8 +372,11 @@ slot_job(void *arg, unsigned worker)
 	struct slot *sl = arg;
 	struct sender *s = sl->s;
 	unsigned w = worker < s->nenc - 1 ? worker : s->nenc - 1;
-	build_object(s, sl->index, w, &sl->obj);
+	struct rp_errbuf e = {""};
+	int st = build_object(s, sl->index, w, &sl->obj, &e);
 	pthread_mutex_lock(&s->mu);
+	sl->status = st;
+	snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
 	sl->done = true;
 	pthread_cond_broadcast(&s->cv_slot);
 	pthread_mutex_unlock(&s->mu);
@@ -593,7 +677,8 @@ struct regen {
 };
 
 static int
-regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t *size_ret)
+regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t *size_ret,
+	   struct rp_errbuf *err)
 {
 	uint64_t start = d * s->cs, end = start + s->cs;
 	if (end > s->stream_len)
@@ -613,7 +698,8 @@ regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t
 	for (size_t j = lo; j < s->count && pos < end; j++) {
 		if (r->cached != j) {
 			inflight_free(&r->obj);
-			build_object(s, j, s->nenc - 1, &r->obj);
+			r->cached = SIZE_MAX;
+			RP_TRY(build_object(s, j, s->nenc - 1, &r->obj, err));
 			r->cached = j;
 		}
 		uint64_t obase = s->obj_off[j], segbase = obase;
@@ -656,7 +742,7 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 				break;
 			}
 			uint32_t size;
-			if ((st = regen_data(s, &r, d, buf, &size)) < 0)
+			if ((st = regen_data(s, &r, d, buf, &size, err)) < 0)
 				break;
 			uint64_t kg = data_chunks - g * s->k;
 			struct rp__chunk ch = {.group = g, .index = (uint16_t)idx,
@@ -689,37 +775,69 @@ report_progress(struct sender *s, bool force)
 	s->o->progress(s->o->progress_ctx, &s->prog);
 }
 
+/* Hashes one input with pread (the manifest and the session id need the hashes) and
+ * records what it looked like, for read_input() to check against later. */
 static void
 scan_job(void *arg, size_t i, unsigned worker)
 {
 	struct src *in = (struct src *)arg + i;
-	struct rp_errbuf e;
+	struct rp_errbuf e = {""};
+	struct rp__sha256 *sha = NULL;
+	uint8_t *buf = NULL;
 	(void)worker;
+	in->status = RP_OK;
 	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
 	struct stat stt;
 	if (fd < 0 || fstat(fd, &stt) < 0) {
 		in->status = rp__err(&e, RP_E_IO, "%s: %s", in->path, strerror(errno));
-		snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
-		if (fd >= 0)
-			close(fd);
-		return;
+		goto out;
+	}
+	if (!S_ISREG(stt.st_mode)) {
+		in->status = rp__err(&e, RP_E_IO, "%s: not a regular file", in->path);
+		goto out;
 	}
 	in->size = (size_t)stt.st_size;
-	if (in->size) {
-		void *m = mmap(NULL, in->size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m == MAP_FAILED) {
-			in->status = rp__err(&e, RP_E_IO, "%s: mmap: %s", in->path, strerror(errno));
-			snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
-			close(fd);
-			return;
-		}
-		in->map = m;
-		madvise(m, in->size, MADV_SEQUENTIAL);
-	} else {
-		in->map = (const uint8_t *)"";
+	in->dev = stt.st_dev;
+	in->ino = stt.st_ino;
+	in->mtime = stt.st_mtim;
+	in->ctime = stt.st_ctim;
+	const size_t bs = 1u << 20;
+	if ((in->status = rp__sha256_create(&sha)) < 0 || !(buf = malloc(bs))) {
+		in->status = rp__err(&e, RP_E_NOMEM, "%s: out of memory", in->path);
+		goto out;
 	}
-	close(fd);
-	in->status = rp__sha256(in->map, in->size, in->sha256);
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (size_t done = 0; done < in->size;) {
+		size_t want = in->size - done < bs ? in->size - done : bs;
+		ssize_t n = pread(fd, buf, want, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			in->status = rp__err(&e, RP_E_IO, "%s: read at offset %zu: %s", in->path,
+					     done, strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			in->status = rp__err(&e, RP_E_IO, "%s: file shrank to %zu bytes while it "
+					     "was being read (%zu at the start)", in->path, done,
+					     in->size);
+			goto out;
+		}
+		rp__sha256_update(sha, buf, (size_t)n);
+		done += (size_t)n;
+	}
+	if (fstat(fd, &stt) < 0 || !same_file(in, &stt)) {
+		in->status = changed(&e, in);
+		goto out;
+	}
+	rp__sha256_final(sha, in->sha256);
+out:
+	if (in->status < 0)
+		snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
+	rp__sha256_destroy(sha);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
 }
 
 static int
@@ -1050,8 +1168,15 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 				pthread_cond_wait(&s->cv_slot, &s->mu);
 			pthread_mutex_unlock(&s->mu);
 		} else {
+			struct rp_errbuf e = {""};
 			*sl = (struct slot){.index = j, .busy = true, .s = s};
-			build_object(s, j, 0, &sl->obj);
+			sl->status = build_object(s, j, 0, &sl->obj, &e);
+			snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
+		}
+		if (sl->status < 0) {
+			set_fail(s, sl->status, sl->msg);
+			sl->busy = false;
+			break;
 		}
 		s->obj_off[j] = off;
 		off += sl->obj.len;
@@ -1108,9 +1233,6 @@ out:
 	for (unsigned i = 0; ch.data && i < s->k; i++)
 		cbuf_put(ch.data[i]);
 	free(ch.data);
-	for (size_t i = 0; s->src && i < count; i++)
-		if (s->src[i].map && s->src[i].size)
-			munmap((void *)s->src[i].map, s->src[i].size);
 	for (unsigned i = 0; s->enc && i < s->nenc; i++)
 		rp_encoder_destroy(s->enc[i]);
 	free(slots);

@@ -66,7 +66,7 @@ start_server() {
 	shift
 	rm -f "$WORK/srv.port"
 	timeout -s KILL 300 "$RADPIPE_BIN" serve --dir "$dir" --listen 127.0.0.1:0 \
-		--port-file "$WORK/srv.port" --log "$WORK/rx.log" --timeout 10 -q "$@" &
+		--port-file "$WORK/srv.port" --log "$WORK/rx.log" -q "$@" &
 	SRV_TPID=$!
 	PIDS="$PIDS $SRV_TPID"
 	wait_file "$WORK/srv.port"
@@ -112,7 +112,7 @@ send() {
 	port=$1
 	shift
 	set +e
-	timeout -s KILL 120 "$RADPIPE_BIN" send --json -q --timeout 10 "$@" "127.0.0.1:$port" \
+	timeout -s KILL 120 "$RADPIPE_BIN" send --json -q "$@" "127.0.0.1:$port" \
 		$INPUTS >"$WORK/report.json" 2>"$WORK/send.err"
 	RC=$?
 	set -e
@@ -151,7 +151,7 @@ make_pki() {
 send_bg() {
 	port=$1
 	shift
-	timeout -s KILL 120 "$RADPIPE_BIN" send --json -q --timeout 10 "$@" "127.0.0.1:$port" \
+	timeout -s KILL 120 "$RADPIPE_BIN" send --json -q "$@" "127.0.0.1:$port" \
 		$INPUTS >"$WORK/report.json" 2>"$WORK/send.err" &
 	SEND_TPID=$!
 	PIDS="$PIDS $SEND_TPID"
