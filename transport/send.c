@@ -16,6 +16,15 @@
 #include <unistd.h>
 
 #define GROUP_SLOTS 8
+/* Chunk data goes to the backend in slices this big, so the stall watchdog sees progress
+ * within a chunk (chunks reach 4 MiB; a slice must cross the link well within the stall
+ * limit, which holds down to about 20 KB/s). */
+#define SEND_SLICE (64u << 10)
+/* A connection with data in flight and no progress for max(STALL_MIN_S, STALL_RTTS x the
+ * smallest handshake round trip) is dead: long enough for a loss burst and a few RTOs on
+ * a healthy path, far shorter than the idle timeout. */
+#define STALL_MIN_S 3.0
+#define STALL_RTTS 8.0
 
 /* One input file.  Inputs are read with pread, never mapped: a file truncated under a
  * mapping kills the process with SIGBUS, where a read just comes up short.  What the
@@ -75,6 +84,10 @@ struct stream {
 	struct rp__conn *conn;
 	pthread_t thread;
 	bool started, alive;
+	double rtt;                  /* HELLO -> WELCOME, seconds */
+	/* Read by the watchdog: a write is under way since (or progressed at) progress_ns. */
+	atomic_bool busy, stalled;
+	_Atomic uint64_t progress_ns;
 	uint64_t gslot[GROUP_SLOTS];
 	uint32_t gcount[GROUP_SLOTS];
 	uint64_t sent;
@@ -101,7 +114,11 @@ struct sender {
 	unsigned live;
 	int fail_status;
 	char fail_msg[RP_ERRBUF_SIZE];
-	bool failed;
+	_Atomic bool failed;         /* also polled without the lock */
+	pthread_mutex_t log_mu;      /* the log callback is never called from two threads */
+	double stall_s;
+	pthread_cond_t cv_watch;
+	bool watch_stop;
 
 	struct stream *st;
 	unsigned nst;
@@ -159,8 +176,11 @@ log_event(struct sender *s, const char *event, const char *detail)
 	rp__put_bytes(&b, t, strlen(t));
 	rp__json_str(&b, detail);
 	rp__put_bytes(&b, "}", 2);
-	if (!b.failed)
+	if (!b.failed) {
+		pthread_mutex_lock(&s->log_mu);
 		s->o->log(s->o->log_ctx, (const char *)b.p);
+		pthread_mutex_unlock(&s->log_mu);
+	}
 	rp__wbuf_free(&b);
 }
 
@@ -507,6 +527,54 @@ read_peer_error(struct sender *s, struct rp__conn *c, int status, const char *ms
 	rp__wbuf_free(&b);
 }
 
+static uint64_t
+now_ns(void)
+{
+	return (uint64_t)(rp__now() * 1e9);
+}
+
+static void
+progressed(struct stream *t)
+{
+	atomic_store(&t->progress_ns, now_ns());
+}
+
+/* One CHUNK frame, its data in slices, marking progress after each for the watchdog. */
+static int
+stream_send_chunk(struct stream *t, const struct rp__chunk *ch, const uint8_t *data,
+		  struct rp_errbuf *err)
+{
+	const struct rp__transport_ops *ops = t->s->ops;
+	uint8_t head[RP__CHUNK_HEAD_SIZE];
+	rp__chunk_head_encode(head, ch, data);
+	progressed(t);
+	atomic_store(&t->busy, true);
+	int st = ops->send(t->conn, head, sizeof(head), err);
+	for (uint32_t off = 0; st == RP_OK && off < ch->size; off += SEND_SLICE) {
+		uint32_t n = ch->size - off < SEND_SLICE ? ch->size - off : SEND_SLICE;
+		progressed(t);
+		st = ops->send(t->conn, data + off, n, err);
+	}
+	atomic_store(&t->busy, false);
+	return st;
+}
+
+/* A chunk whose write failed goes back to the head of the queue for the live streams
+ * (the receiver drops a duplicate if part of it did arrive). */
+static void
+requeue(struct sender *s, const struct item *it)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->qn < s->qcap + s->nst) {
+		memmove(s->q + 1, s->q, s->qn * sizeof(s->q[0]));
+		s->q[0] = *it;
+		s->qn++;
+		atomic_fetch_add(&it->buf->refs, 1);
+		pthread_cond_broadcast(&s->cv_q_item);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *
 stream_main(void *arg)
 {
@@ -519,22 +587,37 @@ stream_main(void *arg)
 		struct rp__chunk ch = {.group = it.group, .index = it.index, .k_group = it.kg,
 				       .size = it.size};
 		memcpy(ch.session, s->session, 16);
-		st = rp__send_chunk(s->ops, t->conn, &ch, it.buf->data, &e);
-		cbuf_put(it.buf);
-		if (st < 0)
+		st = stream_send_chunk(t, &ch, it.buf->data, &e);
+		if (st < 0) {
+			requeue(s, &it);
+			cbuf_put(it.buf);
 			break;
+		}
+		cbuf_put(it.buf);
+		pthread_mutex_lock(&s->mu);
 		t->sent++;
+		pthread_mutex_unlock(&s->mu);
 		atomic_fetch_add(&s->wire, it.size);
 		if (it.index >= s->k)
 			atomic_fetch_add(&s->parity_wire, it.size);
 	}
 	if (st == RP_OK && !s->failed) {
 		uint8_t p[8];
+		pthread_mutex_lock(&s->mu);
 		rp__store_le64(p, t->sent);
+		pthread_mutex_unlock(&s->mu);
+		progressed(t);
+		atomic_store(&t->busy, true);
 		st = rp__send_frame(s->ops, t->conn, RP__F_END, p, 8, &e);
+		atomic_store(&t->busy, false);
 	}
 	if (st < 0) {
-		read_peer_error(s, t->conn, st, e.msg);
+		if (atomic_load(&t->stalled))
+			rp__err(&e, RP_E_TIMEOUT, "connection %u made no progress for %.1f s with "
+				"data in flight (stall limit); its chunks go to the live "
+				"connections", t->idx, s->stall_s);
+		else
+			read_peer_error(s, t->conn, st, e.msg);
 		pthread_mutex_lock(&s->mu);
 		t->alive = false;
 		s->live--;
@@ -546,6 +629,41 @@ stream_main(void *arg)
 		if (none)
 			set_fail(s, st, e.msg);
 	}
+	return NULL;
+}
+
+/* Declares dead, by aborting it, a stream that has had a write under way without any
+ * progress for the stall limit (a black hole: no FIN, no RST, the socket buffer full);
+ * its thread then fails and hands its chunk back.  Runs for the data phase of rp_send. */
+static void *
+watchdog_main(void *arg)
+{
+	struct sender *s = arg;
+	const uint64_t limit_ns = (uint64_t)(s->stall_s * 1e9);
+	pthread_mutex_lock(&s->mu);
+	while (!s->watch_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->cv_watch, &s->mu, &ts);
+		uint64_t now = now_ns();
+		for (unsigned i = 0; i < s->nst; i++) {
+			struct stream *t = &s->st[i];
+			if (!t->started || !t->alive || atomic_load(&t->stalled) ||
+			    !atomic_load(&t->busy))
+				continue;
+			uint64_t p = atomic_load(&t->progress_ns);
+			if (now > p && now - p > limit_ns && atomic_load(&t->busy)) {
+				atomic_store(&t->stalled, true);
+				s->ops->abort(t->conn);
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
@@ -874,11 +992,13 @@ open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
 				  .stream_count = (uint16_t)s->nst};
 	memcpy(hello.session, s->session, 16);
 	rp__hello_encode(&b, &hello);
+	double t_hello = rp__now();
 	st = b.failed ? RP_E_NOMEM : rp__send_frame(s->ops, t->conn, RP__F_HELLO, b.p, b.len, err);
 	if (st == RP_OK && i == 0)
 		st = rp__send_frame(s->ops, t->conn, RP__F_MANIFEST, manifest->p, manifest->len, err);
 	if (st == RP_OK)
 		st = recv_expect(s, t->conn, &b, &h, err);
+	t->rtt = rp__now() - t_hello;
 	if (st == RP_OK && h.type != RP__F_WELCOME)
 		st = rp__err(err, RP_E_PROTOCOL, "expected WELCOME, got frame type %u", h.type);
 	struct rp__welcome w;
@@ -1045,6 +1165,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	s->nst = o->streams;
 	s->t0 = rp__now();
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->log_mu, NULL);
+	pthread_cond_init(&s->cv_watch, NULL);
 	pthread_cond_init(&s->cv_slot, NULL);
 	pthread_cond_init(&s->cv_q_item, NULL);
 	pthread_cond_init(&s->cv_q_space, NULL);
@@ -1056,6 +1178,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	unsigned window = 0;
 	struct chunker ch = {.s = s};
 	unsigned started = 0;
+	pthread_t watchdog;
+	bool watching = false;
 
 	s->src = calloc(count, sizeof(*s->src));
 	s->obj_off = calloc(count, sizeof(*s->obj_off));
@@ -1063,7 +1187,9 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	s->enc = calloc(s->nenc, sizeof(*s->enc));
 	s->st = calloc(s->nst, sizeof(*s->st));
 	s->qcap = 2 * ((size_t)s->k + s->m) + 2 * s->nst;
-	s->q = calloc(s->qcap, sizeof(*s->q));
+	/* Room for one chunk per stream beyond the producer's limit: a dying stream puts
+	 * the chunk it was writing back (requeue). */
+	s->q = calloc(s->qcap + s->nst, sizeof(*s->q));
 	ch.data = calloc(s->k, sizeof(*ch.data));
 	if (!s->src || !s->obj_off || !s->enc || !s->st || !s->q || !ch.data) {
 		st = RP_E_NOMEM;
@@ -1130,9 +1256,16 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		goto out;
 	}
 	open_streams(s, &man);
+	double rtt = 0;
 	for (unsigned i = 0; i < s->nst; i++)
-		if (s->st[i].alive)
+		if (s->st[i].alive) {
 			s->live++;
+			if (!rtt || s->st[i].rtt < rtt)
+				rtt = s->st[i].rtt;
+		}
+	s->stall_s = STALL_RTTS * rtt > STALL_MIN_S ? STALL_RTTS * rtt : STALL_MIN_S;
+	if (s->stall_s > o->io_timeout_s)
+		s->stall_s = o->io_timeout_s;
 	for (unsigned i = 0; i < s->nst; i++) {
 		if (!s->st[i].alive)
 			continue;
@@ -1143,6 +1276,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		s->st[i].started = true;
 		started++;
 	}
+	watching = pthread_create(&watchdog, NULL, watchdog_main, s) == 0;
 
 	/* Produce: objects in order, encoded `window` ahead on the pool. */
 	window = o->pool ? 2 * rp_pool_threads(o->pool) + 2 : 1;
@@ -1207,6 +1341,14 @@ drain:
 	for (unsigned i = 0; i < s->nst; i++)
 		if (s->st[i].started)
 			pthread_join(s->st[i].thread, NULL);
+	if (watching) {
+		pthread_mutex_lock(&s->mu);
+		s->watch_stop = true;
+		pthread_cond_broadcast(&s->cv_watch);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(watchdog, NULL);
+		watching = false;
+	}
 	if (o->pool)
 		rp_pool_wait(o->pool);
 	for (size_t i = 0; slots && i < window; i++)
@@ -1244,6 +1386,8 @@ out:
 	rp__ranges_free(&s->have);
 	rp__wbuf_free(&man);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->log_mu);
+	pthread_cond_destroy(&s->cv_watch);
 	pthread_cond_destroy(&s->cv_slot);
 	pthread_cond_destroy(&s->cv_q_item);
 	pthread_cond_destroy(&s->cv_q_space);
