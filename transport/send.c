@@ -12,17 +12,30 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define GROUP_SLOTS 8
+/* Chunk data goes to the backend in slices this big, so the stall watchdog sees progress
+ * within a chunk (chunks reach 4 MiB; a slice must cross the link well within the stall
+ * limit, which holds down to about 20 KB/s). */
+#define SEND_SLICE (64u << 10)
+/* A connection with data in flight and no progress for max(STALL_MIN_S, STALL_RTTS x the
+ * smallest handshake round trip) is dead: long enough for a loss burst and a few RTOs on
+ * a healthy path, far shorter than the idle timeout. */
+#define STALL_MIN_S 3.0
+#define STALL_RTTS 8.0
 
-/* One input file, mapped for the whole run. */
+/* One input file.  Inputs are read with pread, never mapped: a file truncated under a
+ * mapping kills the process with SIGBUS, where a read just comes up short.  What the
+ * scan saw (size, inode, mtime, ctime) is checked again around every later read, so a
+ * file that changes during the send is refused by name instead of sent inconsistent. */
 struct src {
 	const char *path;
-	const uint8_t *map;
 	size_t size;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime;
 	uint8_t sha256[32];
 	int status;
 	char msg[RP_ERRBUF_SIZE];
@@ -31,6 +44,7 @@ struct src {
 /* An object's in-flight form as up to four pieces (FORMAT.md section 5). */
 struct inflight {
 	struct rp__wbuf hdr;
+	uint8_t *file;               /* the input's bytes, owned */
 	uint8_t *enc;                /* encoded frames, owned */
 	struct {
 		const uint8_t *p;
@@ -44,6 +58,8 @@ struct inflight {
 struct slot {
 	size_t index;
 	bool busy, done;
+	int status;                  /* of reading the input */
+	char msg[RP_ERRBUF_SIZE];
 	struct inflight obj;
 	struct sender *s;
 };
@@ -68,6 +84,10 @@ struct stream {
 	struct rp__conn *conn;
 	pthread_t thread;
 	bool started, alive;
+	double rtt;                  /* HELLO -> WELCOME, seconds */
+	/* Read by the watchdog: a write is under way since (or progressed at) progress_ns. */
+	atomic_bool busy, stalled;
+	_Atomic uint64_t progress_ns;
 	uint64_t gslot[GROUP_SLOTS];
 	uint32_t gcount[GROUP_SLOTS];
 	uint64_t sent;
@@ -94,7 +114,11 @@ struct sender {
 	unsigned live;
 	int fail_status;
 	char fail_msg[RP_ERRBUF_SIZE];
-	bool failed;
+	_Atomic bool failed;         /* also polled without the lock */
+	pthread_mutex_t log_mu;      /* the log callback is never called from two threads */
+	double stall_s;
+	pthread_cond_t cv_watch;
+	bool watch_stop;
 
 	struct stream *st;
 	unsigned nst;
@@ -152,8 +176,11 @@ log_event(struct sender *s, const char *event, const char *detail)
 	rp__put_bytes(&b, t, strlen(t));
 	rp__json_str(&b, detail);
 	rp__put_bytes(&b, "}", 2);
-	if (!b.failed)
+	if (!b.failed) {
+		pthread_mutex_lock(&s->log_mu);
 		s->o->log(s->o->log_ctx, (const char *)b.p);
+		pthread_mutex_unlock(&s->log_mu);
+	}
 	rp__wbuf_free(&b);
 }
 
@@ -164,6 +191,7 @@ static void
 inflight_free(struct inflight *f)
 {
 	rp__wbuf_free(&f->hdr);
+	free(f->file);
 	free(f->enc);
 	memset(f, 0, sizeof(*f));
 }
@@ -176,7 +204,7 @@ make_verbatim(struct sender *s, size_t j, struct inflight *f)
 	rp__objhdr_encode(&f->hdr, &h);
 	f->seg[0].p = f->hdr.p;
 	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = s->src[j].map;
+	f->seg[1].p = f->file;
 	f->seg[1].n = s->src[j].size;
 	f->nseg = 2;
 	f->len = f->hdr.len + s->src[j].size;
@@ -191,7 +219,7 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 	struct rp_dicom *ds = NULL;
 	bool ok = false;
 	uint32_t *lens = NULL;
-	if (rp_dicom_parse(in->map, in->size, NULL, &ds, NULL) != RP_OK)
+	if (rp_dicom_parse(f->file, in->size, NULL, &ds, NULL) != RP_OK)
 		return false;
 	const struct rp_dicom_info *info = rp_dicom_get_info(ds);
 	const struct rp_image_desc *img = &info->img;
@@ -221,7 +249,7 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 	lens = malloc((size_t)info->frames * sizeof(*lens));
 	if (!lens)
 		goto out;
-	const uint8_t *pixels = in->map + info->pixel_value_offset;
+	const uint8_t *pixels = f->file + info->pixel_value_offset;
 	for (uint32_t i = 0; i < info->frames; i++) {
 		if (cap - used < bound) {
 			size_t ncap = cap ? cap * 2 : bound * 2;
@@ -258,7 +286,7 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 		goto out;
 	f->seg[0].p = f->hdr.p;
 	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = in->map;
+	f->seg[1].p = f->file;
 	f->seg[1].n = h.prefix_len;
 	f->seg[2].p = f->enc;
 	f->seg[2].n = used;
@@ -271,18 +299,91 @@ try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
 out:
 	free(lens);
 	rp_dicom_free(ds);
-	if (!ok)
+	if (!ok) {
+		uint8_t *file = f->file;
+		f->file = NULL;
 		inflight_free(f);
+		f->file = file;
+	}
 	return ok;
 }
 
-static void
-build_object(struct sender *s, size_t j, unsigned worker, struct inflight *f)
+static bool
+same_file(const struct src *in, const struct stat *st)
+{
+	return st->st_dev == in->dev && st->st_ino == in->ino &&
+	       (uint64_t)st->st_size == (uint64_t)in->size &&
+	       st->st_mtim.tv_sec == in->mtime.tv_sec && st->st_mtim.tv_nsec == in->mtime.tv_nsec &&
+	       st->st_ctim.tv_sec == in->ctime.tv_sec && st->st_ctim.tv_nsec == in->ctime.tv_nsec;
+}
+
+static int
+changed(struct rp_errbuf *err, const struct src *in)
+{
+	return rp__err(err, RP_E_IO, "%s: the file changed while it was being sent (size, "
+		       "time or identity differs from the scan); nothing of it was delivered",
+		       in->path);
+}
+
+/* Reads the whole input into a buffer of its own, checking that it is still the file
+ * the scan hashed: before (fstat), during (a short read means it shrank) and after. */
+static int
+read_input(const struct src *in, uint8_t **ret, struct rp_errbuf *err)
+{
+	*ret = NULL;
+	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rp__err(err, RP_E_IO, "%s: %s", in->path, strerror(errno));
+	struct stat st;
+	int status = RP_OK;
+	uint8_t *p = malloc(in->size ? in->size : 1);
+	if (!p) {
+		status = rp__err(err, RP_E_NOMEM, "%s: no memory for %zu bytes", in->path,
+				 in->size);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !same_file(in, &st)) {
+		status = changed(err, in);
+		goto out;
+	}
+	for (size_t done = 0; done < in->size;) {
+		ssize_t n = pread(fd, p + done, in->size - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			status = rp__err(err, RP_E_IO, "%s: read at offset %zu: %s", in->path, done,
+					 strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			status = rp__err(err, RP_E_IO, "%s: file shrank to %zu bytes while it was "
+					 "being sent (%zu at the scan); nothing of it was delivered",
+					 in->path, done, in->size);
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	if (fstat(fd, &st) < 0 || !same_file(in, &st))
+		status = changed(err, in);
+out:
+	close(fd);
+	if (status < 0)
+		free(p);
+	else
+		*ret = p;
+	return status;
+}
+
+static int
+build_object(struct sender *s, size_t j, unsigned worker, struct inflight *f,
+	     struct rp_errbuf *err)
 {
 	memset(f, 0, sizeof(*f));
+	RP_TRY(read_input(&s->src[j], &f->file, err));
 	if (s->o->codec != RP_CODEC_NATIVE && try_framed(s, j, worker, f))
-		return;
+		return RP_OK;
 	make_verbatim(s, j, f);
+	return RP_OK;
 }
 
 static void
@@ -291,8 +392,11 @@ slot_job(void *arg, unsigned worker)
 	struct slot *sl = arg;
 	struct sender *s = sl->s;
 	unsigned w = worker < s->nenc - 1 ? worker : s->nenc - 1;
-	build_object(s, sl->index, w, &sl->obj);
+	struct rp_errbuf e = {""};
+	int st = build_object(s, sl->index, w, &sl->obj, &e);
 	pthread_mutex_lock(&s->mu);
+	sl->status = st;
+	snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
 	sl->done = true;
 	pthread_cond_broadcast(&s->cv_slot);
 	pthread_mutex_unlock(&s->mu);
@@ -423,6 +527,54 @@ read_peer_error(struct sender *s, struct rp__conn *c, int status, const char *ms
 	rp__wbuf_free(&b);
 }
 
+static uint64_t
+now_ns(void)
+{
+	return (uint64_t)(rp__now() * 1e9);
+}
+
+static void
+progressed(struct stream *t)
+{
+	atomic_store(&t->progress_ns, now_ns());
+}
+
+/* One CHUNK frame, its data in slices, marking progress after each for the watchdog. */
+static int
+stream_send_chunk(struct stream *t, const struct rp__chunk *ch, const uint8_t *data,
+		  struct rp_errbuf *err)
+{
+	const struct rp__transport_ops *ops = t->s->ops;
+	uint8_t head[RP__CHUNK_HEAD_SIZE];
+	rp__chunk_head_encode(head, ch, data);
+	progressed(t);
+	atomic_store(&t->busy, true);
+	int st = ops->send(t->conn, head, sizeof(head), err);
+	for (uint32_t off = 0; st == RP_OK && off < ch->size; off += SEND_SLICE) {
+		uint32_t n = ch->size - off < SEND_SLICE ? ch->size - off : SEND_SLICE;
+		progressed(t);
+		st = ops->send(t->conn, data + off, n, err);
+	}
+	atomic_store(&t->busy, false);
+	return st;
+}
+
+/* A chunk whose write failed goes back to the head of the queue for the live streams
+ * (the receiver drops a duplicate if part of it did arrive). */
+static void
+requeue(struct sender *s, const struct item *it)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->qn < s->qcap + s->nst) {
+		memmove(s->q + 1, s->q, s->qn * sizeof(s->q[0]));
+		s->q[0] = *it;
+		s->qn++;
+		atomic_fetch_add(&it->buf->refs, 1);
+		pthread_cond_broadcast(&s->cv_q_item);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *
 stream_main(void *arg)
 {
@@ -435,22 +587,37 @@ stream_main(void *arg)
 		struct rp__chunk ch = {.group = it.group, .index = it.index, .k_group = it.kg,
 				       .size = it.size};
 		memcpy(ch.session, s->session, 16);
-		st = rp__send_chunk(s->ops, t->conn, &ch, it.buf->data, &e);
-		cbuf_put(it.buf);
-		if (st < 0)
+		st = stream_send_chunk(t, &ch, it.buf->data, &e);
+		if (st < 0) {
+			requeue(s, &it);
+			cbuf_put(it.buf);
 			break;
+		}
+		cbuf_put(it.buf);
+		pthread_mutex_lock(&s->mu);
 		t->sent++;
+		pthread_mutex_unlock(&s->mu);
 		atomic_fetch_add(&s->wire, it.size);
 		if (it.index >= s->k)
 			atomic_fetch_add(&s->parity_wire, it.size);
 	}
 	if (st == RP_OK && !s->failed) {
 		uint8_t p[8];
+		pthread_mutex_lock(&s->mu);
 		rp__store_le64(p, t->sent);
+		pthread_mutex_unlock(&s->mu);
+		progressed(t);
+		atomic_store(&t->busy, true);
 		st = rp__send_frame(s->ops, t->conn, RP__F_END, p, 8, &e);
+		atomic_store(&t->busy, false);
 	}
 	if (st < 0) {
-		read_peer_error(s, t->conn, st, e.msg);
+		if (atomic_load(&t->stalled))
+			rp__err(&e, RP_E_TIMEOUT, "connection %u made no progress for %.1f s with "
+				"data in flight (stall limit); its chunks go to the live "
+				"connections", t->idx, s->stall_s);
+		else
+			read_peer_error(s, t->conn, st, e.msg);
 		pthread_mutex_lock(&s->mu);
 		t->alive = false;
 		s->live--;
@@ -462,6 +629,41 @@ stream_main(void *arg)
 		if (none)
 			set_fail(s, st, e.msg);
 	}
+	return NULL;
+}
+
+/* Declares dead, by aborting it, a stream that has had a write under way without any
+ * progress for the stall limit (a black hole: no FIN, no RST, the socket buffer full);
+ * its thread then fails and hands its chunk back.  Runs for the data phase of rp_send. */
+static void *
+watchdog_main(void *arg)
+{
+	struct sender *s = arg;
+	const uint64_t limit_ns = (uint64_t)(s->stall_s * 1e9);
+	pthread_mutex_lock(&s->mu);
+	while (!s->watch_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->cv_watch, &s->mu, &ts);
+		uint64_t now = now_ns();
+		for (unsigned i = 0; i < s->nst; i++) {
+			struct stream *t = &s->st[i];
+			if (!t->started || !t->alive || atomic_load(&t->stalled) ||
+			    !atomic_load(&t->busy))
+				continue;
+			uint64_t p = atomic_load(&t->progress_ns);
+			if (now > p && now - p > limit_ns && atomic_load(&t->busy)) {
+				atomic_store(&t->stalled, true);
+				s->ops->abort(t->conn);
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
@@ -593,7 +795,8 @@ struct regen {
 };
 
 static int
-regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t *size_ret)
+regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t *size_ret,
+	   struct rp_errbuf *err)
 {
 	uint64_t start = d * s->cs, end = start + s->cs;
 	if (end > s->stream_len)
@@ -613,7 +816,8 @@ regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t
 	for (size_t j = lo; j < s->count && pos < end; j++) {
 		if (r->cached != j) {
 			inflight_free(&r->obj);
-			build_object(s, j, s->nenc - 1, &r->obj);
+			r->cached = SIZE_MAX;
+			RP_TRY(build_object(s, j, s->nenc - 1, &r->obj, err));
 			r->cached = j;
 		}
 		uint64_t obase = s->obj_off[j], segbase = obase;
@@ -656,7 +860,7 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 				break;
 			}
 			uint32_t size;
-			if ((st = regen_data(s, &r, d, buf, &size)) < 0)
+			if ((st = regen_data(s, &r, d, buf, &size, err)) < 0)
 				break;
 			uint64_t kg = data_chunks - g * s->k;
 			struct rp__chunk ch = {.group = g, .index = (uint16_t)idx,
@@ -689,37 +893,69 @@ report_progress(struct sender *s, bool force)
 	s->o->progress(s->o->progress_ctx, &s->prog);
 }
 
+/* Hashes one input with pread (the manifest and the session id need the hashes) and
+ * records what it looked like, for read_input() to check against later. */
 static void
 scan_job(void *arg, size_t i, unsigned worker)
 {
 	struct src *in = (struct src *)arg + i;
-	struct rp_errbuf e;
+	struct rp_errbuf e = {""};
+	struct rp__sha256 *sha = NULL;
+	uint8_t *buf = NULL;
 	(void)worker;
+	in->status = RP_OK;
 	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
 	struct stat stt;
 	if (fd < 0 || fstat(fd, &stt) < 0) {
 		in->status = rp__err(&e, RP_E_IO, "%s: %s", in->path, strerror(errno));
-		snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
-		if (fd >= 0)
-			close(fd);
-		return;
+		goto out;
+	}
+	if (!S_ISREG(stt.st_mode)) {
+		in->status = rp__err(&e, RP_E_IO, "%s: not a regular file", in->path);
+		goto out;
 	}
 	in->size = (size_t)stt.st_size;
-	if (in->size) {
-		void *m = mmap(NULL, in->size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m == MAP_FAILED) {
-			in->status = rp__err(&e, RP_E_IO, "%s: mmap: %s", in->path, strerror(errno));
-			snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
-			close(fd);
-			return;
-		}
-		in->map = m;
-		madvise(m, in->size, MADV_SEQUENTIAL);
-	} else {
-		in->map = (const uint8_t *)"";
+	in->dev = stt.st_dev;
+	in->ino = stt.st_ino;
+	in->mtime = stt.st_mtim;
+	in->ctime = stt.st_ctim;
+	const size_t bs = 1u << 20;
+	if ((in->status = rp__sha256_create(&sha)) < 0 || !(buf = malloc(bs))) {
+		in->status = rp__err(&e, RP_E_NOMEM, "%s: out of memory", in->path);
+		goto out;
 	}
-	close(fd);
-	in->status = rp__sha256(in->map, in->size, in->sha256);
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (size_t done = 0; done < in->size;) {
+		size_t want = in->size - done < bs ? in->size - done : bs;
+		ssize_t n = pread(fd, buf, want, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			in->status = rp__err(&e, RP_E_IO, "%s: read at offset %zu: %s", in->path,
+					     done, strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			in->status = rp__err(&e, RP_E_IO, "%s: file shrank to %zu bytes while it "
+					     "was being read (%zu at the start)", in->path, done,
+					     in->size);
+			goto out;
+		}
+		rp__sha256_update(sha, buf, (size_t)n);
+		done += (size_t)n;
+	}
+	if (fstat(fd, &stt) < 0 || !same_file(in, &stt)) {
+		in->status = changed(&e, in);
+		goto out;
+	}
+	rp__sha256_final(sha, in->sha256);
+out:
+	if (in->status < 0)
+		snprintf(in->msg, sizeof(in->msg), "%s", e.msg);
+	rp__sha256_destroy(sha);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
 }
 
 static int
@@ -756,11 +992,13 @@ open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
 				  .stream_count = (uint16_t)s->nst};
 	memcpy(hello.session, s->session, 16);
 	rp__hello_encode(&b, &hello);
+	double t_hello = rp__now();
 	st = b.failed ? RP_E_NOMEM : rp__send_frame(s->ops, t->conn, RP__F_HELLO, b.p, b.len, err);
 	if (st == RP_OK && i == 0)
 		st = rp__send_frame(s->ops, t->conn, RP__F_MANIFEST, manifest->p, manifest->len, err);
 	if (st == RP_OK)
 		st = recv_expect(s, t->conn, &b, &h, err);
+	t->rtt = rp__now() - t_hello;
 	if (st == RP_OK && h.type != RP__F_WELCOME)
 		st = rp__err(err, RP_E_PROTOCOL, "expected WELCOME, got frame type %u", h.type);
 	struct rp__welcome w;
@@ -927,6 +1165,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	s->nst = o->streams;
 	s->t0 = rp__now();
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->log_mu, NULL);
+	pthread_cond_init(&s->cv_watch, NULL);
 	pthread_cond_init(&s->cv_slot, NULL);
 	pthread_cond_init(&s->cv_q_item, NULL);
 	pthread_cond_init(&s->cv_q_space, NULL);
@@ -938,6 +1178,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	unsigned window = 0;
 	struct chunker ch = {.s = s};
 	unsigned started = 0;
+	pthread_t watchdog;
+	bool watching = false;
 
 	s->src = calloc(count, sizeof(*s->src));
 	s->obj_off = calloc(count, sizeof(*s->obj_off));
@@ -945,7 +1187,9 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	s->enc = calloc(s->nenc, sizeof(*s->enc));
 	s->st = calloc(s->nst, sizeof(*s->st));
 	s->qcap = 2 * ((size_t)s->k + s->m) + 2 * s->nst;
-	s->q = calloc(s->qcap, sizeof(*s->q));
+	/* Room for one chunk per stream beyond the producer's limit: a dying stream puts
+	 * the chunk it was writing back (requeue). */
+	s->q = calloc(s->qcap + s->nst, sizeof(*s->q));
 	ch.data = calloc(s->k, sizeof(*ch.data));
 	if (!s->src || !s->obj_off || !s->enc || !s->st || !s->q || !ch.data) {
 		st = RP_E_NOMEM;
@@ -1012,9 +1256,16 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		goto out;
 	}
 	open_streams(s, &man);
+	double rtt = 0;
 	for (unsigned i = 0; i < s->nst; i++)
-		if (s->st[i].alive)
+		if (s->st[i].alive) {
 			s->live++;
+			if (!rtt || s->st[i].rtt < rtt)
+				rtt = s->st[i].rtt;
+		}
+	s->stall_s = STALL_RTTS * rtt > STALL_MIN_S ? STALL_RTTS * rtt : STALL_MIN_S;
+	if (s->stall_s > o->io_timeout_s)
+		s->stall_s = o->io_timeout_s;
 	for (unsigned i = 0; i < s->nst; i++) {
 		if (!s->st[i].alive)
 			continue;
@@ -1025,6 +1276,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		s->st[i].started = true;
 		started++;
 	}
+	watching = pthread_create(&watchdog, NULL, watchdog_main, s) == 0;
 
 	/* Produce: objects in order, encoded `window` ahead on the pool. */
 	window = o->pool ? 2 * rp_pool_threads(o->pool) + 2 : 1;
@@ -1050,8 +1302,15 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 				pthread_cond_wait(&s->cv_slot, &s->mu);
 			pthread_mutex_unlock(&s->mu);
 		} else {
+			struct rp_errbuf e = {""};
 			*sl = (struct slot){.index = j, .busy = true, .s = s};
-			build_object(s, j, 0, &sl->obj);
+			sl->status = build_object(s, j, 0, &sl->obj, &e);
+			snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
+		}
+		if (sl->status < 0) {
+			set_fail(s, sl->status, sl->msg);
+			sl->busy = false;
+			break;
 		}
 		s->obj_off[j] = off;
 		off += sl->obj.len;
@@ -1082,6 +1341,14 @@ drain:
 	for (unsigned i = 0; i < s->nst; i++)
 		if (s->st[i].started)
 			pthread_join(s->st[i].thread, NULL);
+	if (watching) {
+		pthread_mutex_lock(&s->mu);
+		s->watch_stop = true;
+		pthread_cond_broadcast(&s->cv_watch);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(watchdog, NULL);
+		watching = false;
+	}
 	if (o->pool)
 		rp_pool_wait(o->pool);
 	for (size_t i = 0; slots && i < window; i++)
@@ -1108,9 +1375,6 @@ out:
 	for (unsigned i = 0; ch.data && i < s->k; i++)
 		cbuf_put(ch.data[i]);
 	free(ch.data);
-	for (size_t i = 0; s->src && i < count; i++)
-		if (s->src[i].map && s->src[i].size)
-			munmap((void *)s->src[i].map, s->src[i].size);
 	for (unsigned i = 0; s->enc && i < s->nenc; i++)
 		rp_encoder_destroy(s->enc[i]);
 	free(slots);
@@ -1122,6 +1386,8 @@ out:
 	rp__ranges_free(&s->have);
 	rp__wbuf_free(&man);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->log_mu);
+	pthread_cond_destroy(&s->cv_watch);
 	pthread_cond_destroy(&s->cv_slot);
 	pthread_cond_destroy(&s->cv_q_item);
 	pthread_cond_destroy(&s->cv_q_space);

@@ -3,8 +3,31 @@
  * sender and the receiver. */
 #include "transport/transport.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
+
+/* Set only by tests (transport/fault/); NULL in every real run. */
+static _Atomic(const struct rp__transport_ops *) override_ops;
+
+void
+rp__transport_set_override(const struct rp__transport_ops *ops)
+{
+	atomic_store(&override_ops, ops);
+}
+
+const struct rp__transport_ops *
+rp__transport_override(void)
+{
+	return atomic_load(&override_ops);
+}
+
+const struct rp__transport_ops *
+rp__transport_for(const struct rp_tls_config *cfg)
+{
+	const struct rp__transport_ops *o = atomic_load(&override_ops);
+	return o ? o : rp__transport_backend_for(cfg);
+}
 
 int
 rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
@@ -26,11 +49,10 @@ rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
 	return ops->send(c, payload, len, err);
 }
 
-int
-rp__send_chunk(const struct rp__transport_ops *ops, struct rp__conn *c,
-	       const struct rp__chunk *ch, const uint8_t *data, struct rp_errbuf *err)
+void
+rp__chunk_head_encode(uint8_t head[RP__CHUNK_HEAD_SIZE], const struct rp__chunk *ch,
+		      const uint8_t *data)
 {
-	uint8_t head[RP__FRAME_HDR_SIZE + RP__CHUNK_HDR_SIZE];
 	uint8_t *ph = head + RP__FRAME_HDR_SIZE;
 	uint32_t len = RP__CHUNK_HDR_SIZE + ch->size;
 	rp__chunk_header_encode(ph, ch);
@@ -44,6 +66,14 @@ rp__send_chunk(const struct rp__transport_ops *ops, struct rp__conn *c,
 	crc = rp__crc32c(crc, ph, RP__CHUNK_HDR_SIZE);
 	crc = rp__crc32c(crc, data, ch->size);
 	rp__store_le32(head + 12, crc);
+}
+
+int
+rp__send_chunk(const struct rp__transport_ops *ops, struct rp__conn *c,
+	       const struct rp__chunk *ch, const uint8_t *data, struct rp_errbuf *err)
+{
+	uint8_t head[RP__CHUNK_HEAD_SIZE];
+	rp__chunk_head_encode(head, ch, data);
 	RP_TRY(ops->send(c, head, sizeof(head), err));
 	return ops->send(c, data, ch->size, err);
 }

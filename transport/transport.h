@@ -46,13 +46,27 @@ struct rp__transport_ops {
 };
 
 extern const struct rp__transport_ops rp__tcp_ops;
-/* The backend for a config: TCP, or libfabric when cfg->fabric is set (transport/ofi/). */
+/* The backend for a config: TCP, or libfabric when cfg->fabric is set (transport/ofi/);
+ * the override instead while one is set. */
 const struct rp__transport_ops *rp__transport_for(const struct rp_tls_config *cfg);
+
+/* For tests only (never reachable from the public API or the CLI): makes
+ * rp__transport_for() return ops for every later sender and server in this process, so
+ * an in-process test can put the fault-injecting backend (transport/fault/) under both
+ * sides.  NULL restores the normal choice.  Set it before creating senders/servers. */
+void rp__transport_set_override(const struct rp__transport_ops *ops);
+const struct rp__transport_ops *rp__transport_override(void);
+/* The backend a config asks for, ignoring the override (transport/ofi/). */
+const struct rp__transport_ops *rp__transport_backend_for(const struct rp_tls_config *cfg);
 
 /* Sends one frame (header + payload). */
 int rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
 		   enum rp__frame_type type, const void *payload, size_t len,
 		   struct rp_errbuf *err);
+/* Frame header + chunk header of a CHUNK frame, CRC included (it covers the data). */
+#define RP__CHUNK_HEAD_SIZE (RP__FRAME_HDR_SIZE + RP__CHUNK_HDR_SIZE)
+void rp__chunk_head_encode(uint8_t head[RP__CHUNK_HEAD_SIZE], const struct rp__chunk *ch,
+			   const uint8_t *data);
 /* Sends a CHUNK frame without copying the data. */
 int rp__send_chunk(const struct rp__transport_ops *ops, struct rp__conn *c,
 		   const struct rp__chunk *ch, const uint8_t *data, struct rp_errbuf *err);

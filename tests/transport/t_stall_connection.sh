@@ -19,5 +19,7 @@ t1=$(date +%s)
 grep -q "stalled connection 3" "$WORK/proxy.log" || fail "the proxy never stalled the connection"
 check_identical "$WORK/rx"
 [ "$(json streams_lost)" -ge 1 ] || fail "sender did not notice the stall"
-[ $((t1 - t0)) -lt 55 ] || fail "send took $((t1 - t0)) s: the stalled connection held it up"
+# A correctness bound, not a speed one: with the 60 s idle timeout as the only way to
+# notice the black hole the send takes over 60 s.
+[ $((t1 - t0)) -lt 30 ] || fail "send took $((t1 - t0)) s: the stalled connection held it up"
 echo "PASS: stalled connection dropped, study identical, $((t1 - t0)) s"
