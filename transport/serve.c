@@ -224,6 +224,23 @@ rp__session_abort_conns(struct rp__session *s, const void *except)
 	pthread_mutex_unlock(&s->mu);
 }
 
+unsigned
+rp__session_abort_silent(struct rp__session *s, const void *except, double idle_s)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&s->mu);
+	for (struct conn *cn = s->conns; cn; cn = cn->next) {
+		const struct rp__transport_ops *ops = cn->srv->ops;
+		if (cn != except && cn->run == s->run && !cn->ended && ops->rx_idle_s &&
+		    ops->rx_idle_s(cn->c) > idle_s) {
+			ops->abort(cn->c);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
 static void
 send_error(struct conn *cn, int status, const char *msg)
 {

@@ -39,6 +39,9 @@ rp__dir_mode(mode_t file_mode)
 	return file_mode | ((file_mode & 0444) >> 2);
 }
 
+/* After DONE, a stream of the run that receives nothing for this long is given up. */
+#define RP__SILENT_AFTER_DONE_S 3.0
+
 /* COMPLETE counters (FORMAT.md 2.6). */
 enum {
 	RP__ST_OBJECTS, RP__ST_ORIG_BYTES, RP__ST_CHUNKS, RP__ST_CHUNK_BYTES, RP__ST_CRC,
@@ -110,6 +113,9 @@ struct rp__session *rp__session_find(struct rp_server *srv, const uint8_t id[16]
 void rp__session_put(struct rp_server *srv, struct rp__session *s);
 void rp__sessions_free(struct rp_server *srv);
 void rp__session_abort_conns(struct rp__session *s, const void *except);
+/* Aborts the connections of the session's run, but `except`, that have not ended and
+ * received nothing for idle_s seconds; returns how many. */
+unsigned rp__session_abort_silent(struct rp__session *s, const void *except, double idle_s);
 
 void rp__session_crc_error(struct rp_server *srv, struct rp__session *s, const char *peer);
 /* Validates a chunk against the session and writes it in place. */

@@ -1171,17 +1171,32 @@ rp__session_done(struct rp_server *srv, struct rp__session *s, const void *self,
 			       (unsigned long long)d->data_chunks);
 	if (s->delivered)
 		goto complete;
-	/* Wait until every stream of this run said END or went away; a stream silent for
-	 * the I/O timeout is aborted (its chunks come from parity or a NEED). */
+	/* Wait until every stream of this run said END or went away.  The sender sends DONE
+	 * once every stream it still has wrote its last chunk, so a stream that receives
+	 * nothing for a few seconds now is one the sender gave up on (black-holed: no FIN
+	 * reaches us): abort it rather than wait for the I/O timeout; its chunks come from
+	 * parity or a NEED.  A slow stream still draining its socket buffer keeps
+	 * receiving bytes and is left alone. */
 	pthread_mutex_lock(&s->mu);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)srv->o->io_timeout_s + 1;
+	double deadline = rp__now() + srv->o->io_timeout_s + 1;
 	while (s->ended < s->joined) {
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) != 0) {
-			pthread_mutex_unlock(&s->mu);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+			continue;
+		bool late = rp__now() >= deadline;
+		pthread_mutex_unlock(&s->mu);
+		if (late)
 			rp__session_abort_conns(s, self);
-			pthread_mutex_lock(&s->mu);
+		else
+			(void)rp__session_abort_silent(s, self, RP__SILENT_AFTER_DONE_S);
+		pthread_mutex_lock(&s->mu);
+		if (late) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 5;
 			while (s->ended < s->joined &&

@@ -43,6 +43,9 @@ struct rp__transport_ops {
 	const char *(*peer)(const struct rp__conn *c);
 	/* Sets the I/O timeout of later send/recv calls. */
 	void (*set_timeout)(struct rp__conn *c, double timeout_s);
+	/* Seconds since bytes last arrived on c, also inside a frame still being read;
+	 * safe from another thread.  NULL when the backend cannot tell. */
+	double (*rx_idle_s)(const struct rp__conn *c);
 };
 
 extern const struct rp__transport_ops rp__tcp_ops;

@@ -61,16 +61,14 @@ wait_file() {
 }
 
 # start_server DIR [serve options...]: sets SRV_TPID (the timeout wrapper) and SRV_PORT.
-# The sender runs with its defaults.  The receiver keeps --timeout 10 for now: after DONE
-# it still waits the whole I/O timeout for a black-holed stream (it has no stall detection
-# of its own yet, the receiver half of the work), so with its 60 s default
-# t_stall_connection.sh would measure that wait instead of the sender's.
+# Both sides run with their defaults (timeouts included), as users run them.  The server
+# lives at most SRV_LIFETIME seconds (default 300; long soaks raise it).
 start_server() {
 	dir=$1
 	shift
 	rm -f "$WORK/srv.port"
-	timeout -s KILL 300 "$RADPIPE_BIN" serve --dir "$dir" --listen 127.0.0.1:0 \
-		--port-file "$WORK/srv.port" --log "$WORK/rx.log" --timeout 10 -q "$@" &
+	timeout -s KILL "${SRV_LIFETIME:-300}" "$RADPIPE_BIN" serve --dir "$dir" \
+		--listen 127.0.0.1:0 --port-file "$WORK/srv.port" --log "$WORK/rx.log" -q "$@" &
 	SRV_TPID=$!
 	PIDS="$PIDS $SRV_TPID"
 	wait_file "$WORK/srv.port"

@@ -6,6 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 N=${1:-${SOAK_SESSIONS:-200}}
 [ "$N" -gt 10 ] || fail "N must exceed 10"
+# About 0.3 s a session on a loaded 2-core machine, with room to spare.
+SRV_LIFETIME=$((300 + N))
 src="$CT/$(ls "$CT" | head -n 1)"
 mkdir "$WORK/rx" "$WORK/in"
 start_server "$WORK/rx" --insecure

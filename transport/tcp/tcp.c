@@ -33,6 +33,7 @@ struct rp__conn {
 	int fd;
 	SSL *ssl;
 	atomic_bool aborted;
+	atomic_llong last_rx_us;     /* when bytes last arrived (rp__now, microseconds) */
 	char peer[256];
 };
 
@@ -252,6 +253,7 @@ conn_new(int fd)
 		return NULL;
 	c->fd = fd;
 	atomic_init(&c->aborted, false);
+	atomic_init(&c->last_rx_us, (long long)(rp__now() * 1e6));
 	addr_peer(fd, c->peer, sizeof(c->peer));
 	return c;
 }
@@ -538,10 +540,17 @@ tcp_recv(struct rp__conn *c, void *data, size_t size, struct rp_errbuf *err)
 				return io_error(c, "receive from", r == 0 ? 0 : errno, err);
 			n = (size_t)r;
 		}
+		atomic_store(&c->last_rx_us, (long long)(rp__now() * 1e6));
 		p += n;
 		size -= n;
 	}
 	return RP_OK;
+}
+
+static double
+tcp_rx_idle_s(const struct rp__conn *c)
+{
+	return rp__now() - (double)atomic_load(&((struct rp__conn *)c)->last_rx_us) / 1e6;
 }
 
 static void
@@ -582,4 +591,5 @@ const struct rp__transport_ops rp__tcp_ops = {
 	.close_listener = tcp_close_listener,
 	.peer = tcp_peer,
 	.set_timeout = tcp_set_timeout,
+	.rx_idle_s = tcp_rx_idle_s,
 };
