@@ -23,3 +23,20 @@ check_identical "$WORK/rx"
 # notice the black hole the send takes over 60 s.
 [ $((t1 - t0)) -lt 30 ] || fail "send took $((t1 - t0)) s: the stalled connection held it up"
 echo "PASS: stalled connection dropped, study identical, $((t1 - t0)) s"
+
+# The same with every default (8 streams, JPEG-LS in flight, k and m, chunk size): one of
+# the 8 connections black-holed after 300 KB (of about 700 KB each carries).
+stop_proxy
+stop_server
+mkdir "$WORK/rx2"
+mv "$WORK/proxy.log" "$WORK/proxy1.log"
+start_server "$WORK/rx2" --insecure
+start_proxy --rcvbuf 65536 --stall-conn 5 --stall-after 300000
+t0=$(date +%s)
+send "$PROXY_PORT" --insecure
+t1=$(date +%s)
+[ "$RC" = 0 ] || fail "send with defaults exited $RC: $(cat "$WORK/send.err")"
+grep -q "stalled connection 5" "$WORK/proxy.log" || fail "the proxy never stalled connection 5"
+check_identical "$WORK/rx2"
+[ $((t1 - t0)) -lt 30 ] || fail "send with defaults took $((t1 - t0)) s beside a black hole"
+echo "PASS: defaults, one of 8 connections black-holed after 300 KB: $((t1 - t0)) s, $(json streams_lost) stream(s) lost, $(json resent_bytes) bytes resent"
