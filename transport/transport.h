@@ -49,18 +49,8 @@ struct rp__transport_ops {
 };
 
 extern const struct rp__transport_ops rp__tcp_ops;
-/* The backend for a config: TCP, or libfabric when cfg->fabric is set (transport/ofi/);
- * the override instead while one is set. */
+/* The backend for a config: TCP, or libfabric when cfg->fabric is set (transport/ofi/). */
 const struct rp__transport_ops *rp__transport_for(const struct rp_tls_config *cfg);
-
-/* For tests only (never reachable from the public API or the CLI): makes
- * rp__transport_for() return ops for every later sender and server in this process, so
- * an in-process test can put the fault-injecting backend (transport/fault/) under both
- * sides.  NULL restores the normal choice.  Set it before creating senders/servers. */
-void rp__transport_set_override(const struct rp__transport_ops *ops);
-const struct rp__transport_ops *rp__transport_override(void);
-/* The backend a config asks for, ignoring the override (transport/ofi/). */
-const struct rp__transport_ops *rp__transport_backend_for(const struct rp_tls_config *cfg);
 
 /* Sends one frame (header + payload). */
 int rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
