@@ -488,13 +488,7 @@ dequeue(struct stream *t, struct item *out)
 		if (s->qn && !waited_since)
 			waited_since = rp__now();
 		if (s->qn) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = rp__timespec_in(0.1);
 			pthread_cond_timedwait(&s->cv_q_item, &s->mu, &ts);
 		} else {
 			pthread_cond_wait(&s->cv_q_item, &s->mu);
@@ -642,13 +636,7 @@ watchdog_main(void *arg)
 	const uint64_t limit_ns = (uint64_t)(s->stall_s * 1e9);
 	pthread_mutex_lock(&s->mu);
 	while (!s->watch_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		struct timespec ts = rp__timespec_in(0.1);
 		pthread_cond_timedwait(&s->cv_watch, &s->mu, &ts);
 		uint64_t now = now_ns();
 		for (unsigned i = 0; i < s->nst; i++) {

@@ -302,9 +302,7 @@ conn_hello(struct conn *cn, struct rp__wbuf *buf, struct rp_errbuf *err)
 		pthread_mutex_lock(&s->mu);
 		for (struct conn *o = s->conns; o; o = o->next)
 			srv->ops->abort(o->c);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 2 * (time_t)srv->o->io_timeout_s + 5;
+		struct timespec ts = rp__timespec_in(2 * srv->o->io_timeout_s + 5);
 		while (s->conns && pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
 			;
 		bool busy = s->conns != NULL;
@@ -643,9 +641,7 @@ rp_server_destroy(struct rp_server *srv)
 		return;
 	/* Let connections finish for a moment, then leave them the server struct. */
 	pthread_mutex_lock(&srv->mu);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 5;
+	struct timespec ts = rp__timespec_in(5);
 	while (srv->nconns && pthread_cond_timedwait(&srv->cv, &srv->mu, &ts) == 0)
 		;
 	bool busy = srv->nconns != 0;

@@ -1180,13 +1180,7 @@ rp__session_done(struct rp_server *srv, struct rp__session *s, const void *self,
 	pthread_mutex_lock(&s->mu);
 	double deadline = rp__now() + srv->o->io_timeout_s + 1;
 	while (s->ended < s->joined) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		struct timespec ts = rp__timespec_in(0.25);
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
 			continue;
 		bool late = rp__now() >= deadline;
@@ -1197,8 +1191,7 @@ rp__session_done(struct rp_server *srv, struct rp__session *s, const void *self,
 			(void)rp__session_abort_silent(s, self, RP__SILENT_AFTER_DONE_S);
 		pthread_mutex_lock(&s->mu);
 		if (late) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 5;
+			ts = rp__timespec_in(5);
 			while (s->ended < s->joined &&
 			       pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
 				;

@@ -107,3 +107,17 @@ rp__now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+struct timespec
+rp__timespec_in(double seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (seconds < 0)
+		seconds = 0;
+	time_t whole = (time_t)seconds;
+	long ns = ts.tv_nsec + (long)((seconds - (double)whole) * 1e9);
+	ts.tv_sec += whole + ns / 1000000000;
+	ts.tv_nsec = ns % 1000000000;
+	return ts;
+}

@@ -9,6 +9,8 @@
 #include "transport/frame.h"
 #include <radpipe/transport.h>
 
+#include <time.h>
+
 struct rp__conn;
 struct rp__listener;
 struct rp__tls;                      /* per-side security context, backend-owned */
@@ -75,5 +77,7 @@ void rp__json_str(struct rp__wbuf *b, const char *s);
 
 /* Seconds on a monotonic clock. */
 double rp__now(void);
+/* The CLOCK_REALTIME instant `seconds` from now, as pthread_cond_timedwait() takes it. */
+struct timespec rp__timespec_in(double seconds);
 
 #endif /* RP_TRANSPORT_TRANSPORT_H */

@@ -706,13 +706,7 @@ ofi_close(struct rp__conn *rc)
 		pthread_mutex_lock(&c->mu);
 		while (c->tx_busy && !c->failed && !c->aborted && !c->peer_gone &&
 		       rp__now() < until) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 20 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = rp__timespec_in(0.02);
 			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 		}
 		pthread_mutex_unlock(&c->mu);
@@ -917,12 +911,7 @@ deadline_ts(struct timespec *ts, double until)
 	double now = rp__now(), left = until - now;
 	if (left > 0.1)
 		left = 0.1;  /* re-check the peer and abort state often */
-	if (left < 0)
-		left = 0;
-	clock_gettime(CLOCK_REALTIME, ts);
-	long ns = ts->tv_nsec + (long)(left * 1e9);
-	ts->tv_sec += ns / 1000000000;
-	ts->tv_nsec = ns % 1000000000;
+	*ts = rp__timespec_in(left);
 }
 
 /* With c->mu held: an error status when the connection can no longer carry data. */
