@@ -34,6 +34,22 @@ in_memory(struct rp_server *srv, const char *hex)
 	return false;
 }
 
+/* A listing of dirfd from its start, leaving dirfd itself open (a dup shares the file
+ * offset, so each listing rewinds).  NULL when it cannot be read. */
+static DIR *
+open_listing(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 /* Newest modification time of the directory and the files directly in it (the journal
  * and the spool files change with every chunk; the directory when files come and go). */
 static double
@@ -41,14 +57,9 @@ newest_mtime(int dirfd)
 {
 	struct stat st;
 	double newest = fstat(dirfd, &st) == 0 ? (double)st.st_mtim.tv_sec : 0;
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = open_listing(dirfd);
+	if (!d)
 		return newest;
-	}
-	rewinddir(d); /* a dup shares the offset of an earlier listing */
 	struct dirent *e;
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, "..") != 0 &&
@@ -63,16 +74,9 @@ newest_mtime(int dirfd)
 static int
 remove_tree(int dirfd, int depth)
 {
-	if (depth > 64)
+	DIR *d = depth > 64 ? NULL : open_listing(dirfd);
+	if (!d)
 		return -1;
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	rewinddir(d); /* a dup shares the offset of an earlier listing */
 	int rc = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -104,14 +108,9 @@ rp__spool_reap(struct rp_server *srv)
 	double keep = srv->o->spool_retention_s;
 	if (keep <= 0)
 		return;
-	int fd = dup(srv->radfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = open_listing(srv->radfd);
+	if (!d)
 		return;
-	}
-	rewinddir(d); /* a dup shares the offset of an earlier listing */
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	struct dirent *e;
