@@ -224,21 +224,17 @@ rp__session_abort_conns(struct rp__session *s, const void *except)
 	pthread_mutex_unlock(&s->mu);
 }
 
-unsigned
+void
 rp__session_abort_silent(struct rp__session *s, const void *except, double idle_s)
 {
-	unsigned n = 0;
 	pthread_mutex_lock(&s->mu);
 	for (struct conn *cn = s->conns; cn; cn = cn->next) {
 		const struct rp__transport_ops *ops = cn->srv->ops;
 		if (cn != except && cn->run == s->run && !cn->ended && ops->rx_idle_s &&
-		    ops->rx_idle_s(cn->c) > idle_s) {
+		    ops->rx_idle_s(cn->c) > idle_s)
 			ops->abort(cn->c);
-			n++;
-		}
 	}
 	pthread_mutex_unlock(&s->mu);
-	return n;
 }
 
 static void
@@ -357,8 +353,7 @@ conn_main(void *arg)
 	pthread_mutex_lock(&srv->mu);
 	bool evicted = cn->evicted;
 	unauth_leave(cn);
-	unsigned max = srv->o->max_connections ? srv->o->max_connections : 256;
-	bool full = st == RP_OK && srv->nauth >= max;
+	bool full = st == RP_OK && srv->nauth >= srv->max_auth;
 	if (st == RP_OK && !full) {
 		srv->nauth++;
 		cn->authed = true;
@@ -520,6 +515,7 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 		return RP_E_NOMEM;
 	srv->o = o;
 	srv->ops = rp__transport_for(&o->tls);
+	srv->max_auth = o->max_connections ? o->max_connections : 256;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->log_mu, NULL);
 	pthread_mutex_init(&srv->spool_mu, NULL);
@@ -595,10 +591,9 @@ rp_server_run(struct rp_server *srv, struct rp_errbuf *err)
 		}
 		/* Threads: the authenticated, the unauthenticated pool, and as many again of
 		 * evicted ones on their way out. */
-		unsigned max = o->max_connections ? o->max_connections : 256;
 		struct conn *cn = calloc(1, sizeof(*cn));
 		pthread_mutex_lock(&srv->mu);
-		bool full = !cn || srv->nconns >= max + 2 * UNAUTH_MAX;
+		bool full = !cn || srv->nconns >= srv->max_auth + 2 * UNAUTH_MAX;
 		if (!full) {
 			srv->nconns++;
 			cn->srv = srv;

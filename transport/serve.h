@@ -26,7 +26,8 @@ struct rp_server {
 	pthread_mutex_t mu, log_mu;
 	pthread_cond_t cv;
 	unsigned nconns;             /* connection threads alive */
-	unsigned nauth;              /* of which authenticated (at most max_connections) */
+	unsigned nauth;              /* of which authenticated */
+	unsigned max_auth;           /* o->max_connections, its default applied */
 	struct conn *unauth;         /* not authenticated yet, oldest first (serve.c) */
 	struct rp__session *sessions;
 };
@@ -114,8 +115,8 @@ void rp__session_put(struct rp_server *srv, struct rp__session *s);
 void rp__sessions_free(struct rp_server *srv);
 void rp__session_abort_conns(struct rp__session *s, const void *except);
 /* Aborts the connections of the session's run, but `except`, that have not ended and
- * received nothing for idle_s seconds; returns how many. */
-unsigned rp__session_abort_silent(struct rp__session *s, const void *except, double idle_s);
+ * received nothing for idle_s seconds. */
+void rp__session_abort_silent(struct rp__session *s, const void *except, double idle_s);
 
 void rp__session_crc_error(struct rp_server *srv, struct rp__session *s, const char *peer);
 /* Validates a chunk against the session and writes it in place. */

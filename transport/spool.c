@@ -1188,7 +1188,7 @@ rp__session_done(struct rp_server *srv, struct rp__session *s, const void *self,
 		if (late)
 			rp__session_abort_conns(s, self);
 		else
-			(void)rp__session_abort_silent(s, self, RP__SILENT_AFTER_DONE_S);
+			rp__session_abort_silent(s, self, RP__SILENT_AFTER_DONE_S);
 		pthread_mutex_lock(&s->mu);
 		if (late) {
 			ts = rp__timespec_in(5);
