@@ -32,6 +32,7 @@ struct file_job {
 	int status;
 	char msg[RP_ERRBUF_SIZE];
 	const char *action;          /* "compressed", "copied", "skipped", ... */
+	bool skipped;                /* done by an earlier run (the journal says so) */
 	const char *warning;         /* written, but worth a look; NULL when none */
 	uint64_t in_bytes, out_bytes, pixel_bytes;
 	uint64_t max_error;
@@ -135,17 +136,14 @@ file_done(void *ctx, size_t index, const struct rp_pipeline_file *f)
  * after the input changed, or with another codec or option, makes the output again
  * instead of keeping one that no longer answers the command. */
 static char *
-make_journal_key(const struct run *r, const struct file_job *j)
+make_journal_key(const struct run *r, const struct file_job *j, const struct stat *in)
 {
-	struct stat in;
-	if (stat(j->path, &in) != 0)
-		return NULL;
 	char what[256];
 	int n = snprintf(what, sizeof(what),
 			 "%d %d %d %.17g %d %u %u %u %d %u %d %d %lld %lld.%09ld",
 			 r->decompress, (int)r->codec, r->near, r->ratio, r->quality, r->levels,
 			 r->cb_w_log2, r->cb_h_log2, r->rct, r->effort, r->verify, r->strict,
-			 (long long)in.st_size, (long long)in.st_mtim.tv_sec, in.st_mtim.tv_nsec);
+			 (long long)in->st_size, (long long)in->st_mtim.tv_sec, in->st_mtim.tv_nsec);
 	if (n < 0 || (size_t)n >= sizeof(what))
 		return NULL;
 	char *key = malloc(strlen(j->rel) + 18);
@@ -158,18 +156,19 @@ make_journal_key(const struct run *r, const struct file_job *j)
 /* An output the journal records for this input and these options, still there with the
  * recorded size, is not made again. */
 static bool
-already_done(struct run *r, struct file_job *j, const char *out)
+already_done(struct run *r, struct file_job *j, const char *out, const struct stat *in)
 {
 	uint64_t size;
-	struct stat st, in;
+	struct stat st;
 	if (!r->journal || !j->journal_key || !rp_journal_lookup(r->journal, j->journal_key, &size))
 		return false;
 	if (stat(out, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
 		return false;
 	j->status = RP_OK;
 	j->action = "skipped";
+	j->skipped = true;
 	j->out_bytes = size;
-	j->in_bytes = stat(j->path, &in) == 0 ? (uint64_t)in.st_size : 0;
+	j->in_bytes = (uint64_t)in->st_size;
 	return true;
 }
 
@@ -178,17 +177,17 @@ run_pipeline(struct run *r)
 {
 	struct rp_pipeline_file *files = calloc(r->count ? r->count : 1, sizeof(*files));
 	char **outs = calloc(r->count ? r->count : 1, sizeof(*outs));
-	bool *skip = calloc(r->count ? r->count : 1, sizeof(*skip));
 	r->job_of = calloc(r->count ? r->count : 1, sizeof(*r->job_of));
 	struct rp_pipeline_options po;
 	struct rp_errbuf err = { "" };
 
-	if (!files || !outs || !skip || !r->job_of) {
+	if (!files || !outs || !r->job_of) {
 		for (size_t i = 0; i < r->count; i++)
 			r->jobs[i].status = RP_E_NOMEM;
 		free(files);
 		free(outs);
-		free(skip);
+		free(r->job_of);
+		r->job_of = NULL;
 		return;
 	}
 	rp_pipeline_options_init(&po);
@@ -211,9 +210,11 @@ run_pipeline(struct run *r)
 		struct file_job *j = &r->jobs[i];
 		char out[PATH_MAX];
 		snprintf(out, sizeof(out), "%s/%s", r->outdir, j->rel);
-		j->journal_key = make_journal_key(r, j);
-		if (already_done(r, j, out)) {
-			skip[i] = true;
+		/* An input that cannot be stat'ed is left to the pipeline to report. */
+		struct stat in;
+		bool have = stat(j->path, &in) == 0;
+		j->journal_key = have ? make_journal_key(r, j, &in) : NULL;
+		if (have && already_done(r, j, out, &in)) {
 			r->skipped++;
 			rp_cli_progress_add(r->progress, 1, j->in_bytes);
 			continue;
@@ -225,7 +226,7 @@ run_pipeline(struct run *r)
 	}
 	for (size_t i = 0; i < r->count; i++) {
 		struct file_job *j = &r->jobs[i];
-		if (skip[i]) {
+		if (j->skipped) {
 			files[i].input = NULL;
 			continue;
 		}
@@ -247,7 +248,7 @@ run_pipeline(struct run *r)
 	(void)status;
 	for (size_t i = 0, k = 0; i < r->count; i++) {
 		struct file_job *j = &r->jobs[i];
-		if (j->status != RP_OK || skip[i])
+		if (j->status != RP_OK || j->skipped)
 			continue;
 		const struct rp_pipeline_file *f = &files[k++];
 		j->status = f->status;
@@ -263,7 +264,6 @@ run_pipeline(struct run *r)
 	for (size_t i = 0; i < r->count; i++)
 		free(outs[i]);
 	free(outs);
-	free(skip);
 	free(files);
 	free(r->job_of);
 	r->job_of = NULL;
@@ -710,16 +710,10 @@ run_command(int argc, char **argv, bool decompress)
 			in += j->in_bytes;
 			out += j->out_bytes;
 			px += j->pixel_bytes;
-			if (strcmp(j->action, "skipped") != 0)
+			if (!j->skipped)
 				run_in += j->in_bytes;
 		}
-		if (rp_cli_json && j->action && strcmp(j->action, "skipped") == 0) {
-			printf("{\"file\":");
-			rp_cli_json_string(stdout, j->path);
-			printf(",\"status\":\"OK\",\"action\":\"skipped\",\"in_bytes\":%llu,"
-			       "\"out_bytes\":%llu}\n", (unsigned long long)j->in_bytes,
-			       (unsigned long long)j->out_bytes);
-		} else if (rp_cli_json) {
+		if (rp_cli_json) {
 			printf("{\"file\":");
 			rp_cli_json_string(stdout, j->path);
 			printf(",\"status\":\"%s\"", rp_status_name(j->status));
