@@ -5,6 +5,7 @@
 #define RP_CLI_H
 
 #include <radpipe/radpipe.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -76,5 +77,11 @@ void rp_cli_progress_end(struct rp_cli_progress *p);
 
 /* Seconds on a monotonic clock. */
 double rp_cli_now(void);
+
+/* Expands every `--config FILE` in argv into the `--name=value` arguments its lines
+ * give (names: the long options in opts), ahead of the command line's own arguments so
+ * that these win.  Replaces *argc and *argv when a config was given.  RP_EXIT_OK, or the
+ * exit code after a message naming the file and line. */
+int rp_cli_config_expand(int *argc, char ***argv, const struct option *opts);
 
 #endif /* RP_CLI_H */

@@ -105,6 +105,9 @@ usage(FILE *out)
 		"Usage: radpipe serve --dir DIR [OPTIONS]\n"
 		"Receives `radpipe send` sessions; each study appears in DIR only once complete\n"
 		"and verified.  Interrupted sessions resume when the sender reruns.\n"
+		"      --config FILE        settings as `name = value` lines, the names of these\n"
+		"                           options without dashes ('#' comments); options on the\n"
+		"                           command line win (docs/radpipe-serve.conf)\n"
 		"      --dir DIR            delivery directory (spool in DIR/.radpipe)\n"
 		"      --listen ADDR:PORT   default 127.0.0.1:7470 (PORT 0: any free port)\n"
 		"      --cert F --key F     this site's certificate and key (PEM)\n"
@@ -161,8 +164,11 @@ rp_cmd_serve(int argc, char **argv)
 		{"timeout", required_argument, NULL, 12},  {"quiet", no_argument, NULL, 'q'},
 		{"file-mode", required_argument, NULL, 13},
 		{"spool-retention", required_argument, NULL, 14},
+		{"config", required_argument, NULL, 15},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-	int c;
+	int c = rp_cli_config_expand(&argc, &argv, lopts);
+	if (c != RP_EXIT_OK)
+		return c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", lopts, NULL)) != -1) {
 		uint64_t v;
@@ -230,6 +236,7 @@ rp_cmd_serve(int argc, char **argv)
 				return RP_EXIT_USAGE;
 			}
 			break;
+		case 15: break; /* expanded above */
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;
