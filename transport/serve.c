@@ -96,6 +96,12 @@ struct conn {
 	char source[64];             /* the peer's address without its port */
 	bool evicted;                /* aborted to make room; leaving */
 	bool authed;                 /* counted in srv->nauth */
+	/* Its thread, in srv->threads until joined (under srv->mu); finished once the
+	 * thread no longer touches anything but its own return. */
+	pthread_t thread;
+	bool closing;                /* c is being closed: no longer to be aborted */
+	bool finished;
+	struct conn *tnext, **tprev;
 };
 
 /* Connections that have not authenticated yet get a pool of their own, apart from the
@@ -106,6 +112,8 @@ struct conn {
 #define UNAUTH_MAX 64
 #define UNAUTH_PER_SOURCE 8
 #define HANDSHAKE_TIMEOUT_S 10.0
+/* How long rp_server_destroy() lets running connections end before aborting them. */
+#define STOP_GRACE_S 5.0
 
 static void
 source_of(const char *peer, char *out, size_t size)
@@ -435,16 +443,66 @@ conn_main(void *arg)
 out:
 	conn_detach(cn);
 	rp__wbuf_free(&buf);
-	srv->ops->close(cn->c);
+	/* Out of reach of rp_server_destroy()'s abort before the connection is closed. */
 	pthread_mutex_lock(&srv->mu);
 	unauth_leave(cn);
+	cn->closing = true;
+	pthread_mutex_unlock(&srv->mu);
+	srv->ops->close(cn->c);
+	pthread_mutex_lock(&srv->mu);
 	if (cn->authed)
 		srv->nauth--;
 	srv->nconns--;
+	/* The server joins and frees cn (threads_reap): nothing here may touch srv or cn
+	 * once the lock is released. */
+	cn->finished = true;
 	pthread_cond_broadcast(&srv->cv);
 	pthread_mutex_unlock(&srv->mu);
-	free(cn);
 	return NULL;
+}
+
+/* Under srv->mu. */
+static void
+threads_add(struct rp_server *srv, struct conn *cn)
+{
+	cn->tnext = srv->threads;
+	cn->tprev = &srv->threads;
+	if (srv->threads)
+		srv->threads->tprev = &cn->tnext;
+	srv->threads = cn;
+}
+
+/* Under srv->mu. */
+static void
+threads_remove(struct conn *cn)
+{
+	*cn->tprev = cn->tnext;
+	if (cn->tnext)
+		cn->tnext->tprev = cn->tprev;
+}
+
+/* Joins and frees the connection threads that have finished, so that a server up for
+ * months holds only its live ones.  Called by the thread that runs the server. */
+static void
+threads_reap(struct rp_server *srv)
+{
+	struct conn *done = NULL;
+	pthread_mutex_lock(&srv->mu);
+	for (struct conn *cn = srv->threads, *next; cn; cn = next) {
+		next = cn->tnext;
+		if (cn->finished) {
+			threads_remove(cn);
+			cn->tnext = done;
+			done = cn;
+		}
+	}
+	pthread_mutex_unlock(&srv->mu);
+	while (done) {
+		struct conn *next = done->tnext;
+		pthread_join(done->thread, NULL);
+		free(done);
+		done = next;
+	}
 }
 
 static void
@@ -582,6 +640,7 @@ rp_server_run(struct rp_server *srv, struct rp_errbuf *err)
 		struct rp__conn *c;
 		struct rp_errbuf e;
 		int a = srv->ops->accept(srv->listener, 0.25, &c, &e);
+		threads_reap(srv);
 		if (a == RP_E_TIMEOUT)
 			continue;
 		if (a < 0) {
@@ -610,19 +669,20 @@ rp_server_run(struct rp_server *srv, struct rp_errbuf *err)
 			srv->ops->close(c);
 			continue;
 		}
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, conn_main, cn) != 0) {
+		/* Listed before it starts, so that destroy can always reach it; only this
+		 * thread reaps, so the list cannot lose cn before its id is stored. */
+		pthread_mutex_lock(&srv->mu);
+		threads_add(srv, cn);
+		pthread_mutex_unlock(&srv->mu);
+		if (pthread_create(&cn->thread, NULL, conn_main, cn) != 0) {
 			pthread_mutex_lock(&srv->mu);
+			threads_remove(cn);
 			unauth_leave(cn);
 			srv->nconns--;
 			pthread_mutex_unlock(&srv->mu);
 			srv->ops->close(c);
 			free(cn);
 		}
-		pthread_attr_destroy(&attr);
 	}
 	srv->ops->close_listener(srv->listener);
 	srv->listener = NULL;
@@ -634,14 +694,19 @@ rp_server_destroy(struct rp_server *srv)
 {
 	if (!srv)
 		return;
-	/* Let connections finish for a moment, then leave them the server struct. */
+	/* Running sessions get a moment to end (a sender resumes the rest after a restart);
+	 * then every connection still open is aborted, which ends its blocked I/O, and each
+	 * thread is joined: a delivery already under way completes first. */
 	pthread_mutex_lock(&srv->mu);
-	struct timespec ts = rp__timespec_in(5);
+	struct timespec ts = rp__timespec_in(STOP_GRACE_S);
 	while (srv->nconns && pthread_cond_timedwait(&srv->cv, &srv->mu, &ts) == 0)
 		;
-	bool busy = srv->nconns != 0;
+	for (struct conn *cn = srv->threads; cn; cn = cn->tnext)
+		if (!cn->closing)
+			srv->ops->abort(cn->c);
+	while (srv->nconns)
+		pthread_cond_wait(&srv->cv, &srv->mu);
 	pthread_mutex_unlock(&srv->mu);
-	if (busy)
-		return; /* detached threads still use srv: leak it rather than free it */
+	threads_reap(srv);
 	server_free(srv);
 }

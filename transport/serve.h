@@ -26,6 +26,7 @@ struct rp_server {
 	pthread_mutex_t mu, log_mu;
 	pthread_cond_t cv;
 	unsigned nconns;             /* connection threads alive */
+	struct conn *threads;        /* every connection thread not joined yet (serve.c) */
 	unsigned nauth;              /* of which authenticated */
 	unsigned max_auth;           /* o->max_connections, its default applied */
 	struct conn *unauth;         /* not authenticated yet, oldest first (serve.c) */

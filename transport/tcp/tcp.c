@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -258,6 +259,60 @@ conn_new(int fd)
 	return c;
 }
 
+/* OpenSSL's socket BIO writes with write(2): a peer that is gone (or a connection we
+ * shut down to abort it) then raises SIGPIPE, which kills a process that embeds the
+ * library and never ignored the signal.  This BIO is the socket BIO with its write done
+ * by send(MSG_NOSIGNAL), so the failure comes back as EPIPE instead. */
+static BIO_METHOD *nosigpipe_method;
+static pthread_once_t nosigpipe_once = PTHREAD_ONCE_INIT;
+
+static int
+nosigpipe_write(BIO *b, const char *data, int len)
+{
+	int fd = -1;
+	BIO_get_fd(b, &fd);
+	BIO_clear_retry_flags(b);
+	ssize_t r = send(fd, data, (size_t)len, MSG_NOSIGNAL);
+	if (r <= 0 && BIO_sock_should_retry((int)r))
+		BIO_set_retry_write(b);
+	return (int)r;
+}
+
+static void
+nosigpipe_init(void)
+{
+	const BIO_METHOD *sock = BIO_s_socket();
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+					     BIO_TYPE_DESCRIPTOR, "radpipe socket");
+	if (!m)
+		return;
+	if (!BIO_meth_set_write(m, nosigpipe_write) ||
+	    !BIO_meth_set_read(m, BIO_meth_get_read(sock)) ||
+	    !BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) ||
+	    !BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) ||
+	    !BIO_meth_set_create(m, BIO_meth_get_create(sock)) ||
+	    !BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock))) {
+		BIO_meth_free(m);
+		return;
+	}
+	nosigpipe_method = m;
+}
+
+/* SSL_set_fd() with the BIO above; 1 on success, as SSL_set_fd. */
+static int
+ssl_set_socket(SSL *ssl, int fd)
+{
+	pthread_once(&nosigpipe_once, nosigpipe_init);
+	if (!nosigpipe_method)
+		return 0;
+	BIO *b = BIO_new(nosigpipe_method);
+	if (!b)
+		return 0;
+	BIO_set_fd(b, fd, BIO_NOCLOSE);
+	SSL_set_bio(ssl, b, b);
+	return 1;
+}
+
 static void
 tcp_close(struct rp__conn *c)
 {
@@ -297,7 +352,7 @@ tcp_handshake(struct rp__conn *c, struct rp__tls *t, double timeout_s, struct rp
 		return RP_OK;
 	set_timeout_fd(c->fd, timeout_s);
 	c->ssl = SSL_new(t->ctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
+	if (!c->ssl || ssl_set_socket(c->ssl, c->fd) != 1)
 		return ssl_err(err, RP_E_NOMEM, "SSL_new");
 	int r = t->server ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
 	if (r != 1) {
@@ -375,7 +430,7 @@ tcp_open(struct rp__tls *t, const char *host, uint16_t port, double timeout_s,
 		X509_VERIFY_PARAM *vp;
 		set_timeout_fd(fd, timeout_s);
 		c->ssl = SSL_new(t->ctx);
-		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+		if (!c->ssl || ssl_set_socket(c->ssl, fd) != 1) {
 			tcp_close(c);
 			return ssl_err(err, RP_E_NOMEM, "SSL_new");
 		}
