@@ -34,6 +34,7 @@ int rp_cmd_report(int argc, char **argv);
 int rp_cmd_send(int argc, char **argv);
 int rp_cmd_serve(int argc, char **argv);
 int rp_cmd_keygen(int argc, char **argv);
+int rp_cmd_audit(int argc, char **argv);
 int rp_cmd_bench(int argc, char **argv);
 
 /* Global flags shared by subcommands. */

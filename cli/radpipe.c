@@ -18,6 +18,8 @@ static const struct rp_cli_cmd commands[] = {
 	{ "verify", "check that two files or trees hold the same pixels", rp_cmd_verify },
 	{ "send", "send files or studies to a radpipe serve (TLS, parallel, resumable)", rp_cmd_send },
 	{ "serve", "receive studies from radpipe send into a directory", rp_cmd_serve },
+	{ "audit", "check the hash chain of audit logs (edited, deleted or reordered lines)",
+	  rp_cmd_audit },
 	{ "keygen", "make a test CA and site certificates for mutual TLS", rp_cmd_keygen },
 	{ "bench", "measure codecs and whole-study transcoding (ratio, MB/s, scaling)", rp_cmd_bench },
 };

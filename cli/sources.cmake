@@ -10,6 +10,7 @@ add_executable(radpipe_cli
   cli/cmd_send.c
   cli/cmd_serve.c
   cli/cmd_keygen.c
+  cli/cmd_audit.c
   cli/cmd_bench.c)
 target_link_libraries(radpipe_cli PRIVATE radpipe Threads::Threads)
 target_include_directories(radpipe_cli PRIVATE ${CMAKE_SOURCE_DIR}/include)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # tests/foundation.cmake - the foundation's tests: common code, DICOM I/O, JPEG-LS, CLI.
 rp_add_test(test_common SOURCES test_common.c LABELS unit)
+rp_add_test(test_audit SOURCES test_audit.c LABELS unit)
 rp_add_test(test_dicom SOURCES test_dicom.c LABELS unit)
 rp_add_test(test_jpegls SOURCES test_jpegls.c LABELS unit codec)
 rp_add_test(test_corpus_jpegls SOURCES test_corpus_jpegls.c LABELS corpus codec)
@@ -19,7 +20,8 @@ add_test(NAME cli_errors
 add_test(NAME cli_integrity
          COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/integrity.sh $<TARGET_FILE:radpipe_cli>
                  ${RADPIPE_CORPUS})
-set_tests_properties(cli_jpegls_xdecode cli_errors cli_integrity PROPERTIES TIMEOUT 900 LABELS cli)
+add_test(NAME cli_audit COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/audit.sh $<TARGET_FILE:radpipe_cli>)
+set_tests_properties(cli_jpegls_xdecode cli_errors cli_integrity cli_audit PROPERTIES TIMEOUT 900 LABELS cli)
 
 # The DICOM parser fuzz target, run over the corpus and the committed regressions.
 # Without libFuzzer it links tests/fuzz/standalone.c; with RP_FUZZ=ON (clang) it is a real

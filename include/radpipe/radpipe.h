@@ -9,5 +9,6 @@
 #include "pool.h"
 #include "transport.h"
 #include "pipeline.h"
+#include "audit.h"
 
 #endif /* RADPIPE_RADPIPE_H */
