@@ -1,4 +1,8 @@
-# net/ - what the gateway adds around the transport: the audit trail (and, next to it,
-# DICOM networking over DCMTK behind extern "C", DICOMweb, the study queue).
+# net/ - what the gateway adds around the transport: the audit trail, the Storage SCP
+# (DCMTK's dcmnet behind extern "C", in net/store_scp.cpp only) and the instance queue.
+find_package(DCMTK REQUIRED CONFIG)
 list(APPEND RP_LIB_SOURCES
-  net/audit.c)
+  net/audit.c
+  net/instance_store.c
+  net/store_scp.cpp)
+list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)

@@ -24,3 +24,6 @@ foreach(t multi_series deliver_compressed kill_receiver kill_sender cut_connecti
   set_tests_properties(transfer_${t} PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" TIMEOUT 300
                        SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "transport;transfer")
 endforeach()
+
+# The gateway's DICOM side against DCMTK's storescu/echoscu as the modality.
+rp_add_test(test_store_scp SOURCES test_store_scp.c LABELS net)

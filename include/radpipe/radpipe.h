@@ -10,5 +10,6 @@
 #include "transport.h"
 #include "pipeline.h"
 #include "audit.h"
+#include "dicomnet.h"
 
 #endif /* RADPIPE_RADPIPE_H */
