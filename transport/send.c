@@ -5,6 +5,7 @@
  * kept for retransmission: a chunk asked for again is rebuilt by encoding its objects
  * again (encoding is deterministic), which is also how a rerun resumes. */
 #include "transport/transport.h"
+#include "transport/chunk.h"
 #include "transport/fec.h"
 
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define GROUP_SLOTS 8
 /* Chunk data goes to the backend in slices this big, so the stall watchdog sees progress
  * within a chunk (chunks reach 4 MiB; a slice must cross the link well within the stall
  * limit, which holds down to about 20 KB/s). */
@@ -88,8 +88,7 @@ struct stream {
 	/* Read by the watchdog: a write is under way since (or progressed at) progress_ns. */
 	atomic_bool busy, stalled;
 	_Atomic uint64_t progress_ns;
-	uint64_t gslot[GROUP_SLOTS];
-	uint32_t gcount[GROUP_SLOTS];
+	struct rp__group_tally taken;  /* chunks of recent groups this stream carried */
 	uint64_t sent;
 };
 
@@ -101,6 +100,7 @@ struct sender {
 	size_t count;
 	uint32_t cs;
 	unsigned k, m;
+	struct rp__chunk_geom gm;    /* cs, k, m once the chunk size is chosen */
 	uint8_t session[16];
 	struct rp__ranges have;
 	struct rp_encoder **enc;     /* one per pool worker + the calling thread */
@@ -438,25 +438,6 @@ enqueue(struct sender *s, struct cbuf *buf, uint64_t g, unsigned i, unsigned kg,
 	return RP_OK;
 }
 
-static unsigned
-group_cap(const struct sender *s)
-{
-	unsigned live = s->live ? s->live : 1;
-	unsigned spread = (s->k + s->m + live - 1) / live;
-	return spread > s->m ? spread : (s->m ? s->m : 1);
-}
-
-static uint32_t *
-group_counter(struct stream *t, uint64_t g)
-{
-	unsigned i = (unsigned)(g % GROUP_SLOTS);
-	if (t->gslot[i] != g) {
-		t->gslot[i] = g;
-		t->gcount[i] = 0;
-	}
-	return &t->gcount[i];
-}
-
 /* Pull: the first queued chunk this stream may carry (at most `cap` per group, so one
  * lost connection costs at most that many chunks of any group).  After waiting a while
  * with only ineligible chunks queued it takes the head anyway: progress beats spread. */
@@ -469,9 +450,9 @@ dequeue(struct stream *t, struct item *out)
 	for (;;) {
 		if (s->failed)
 			break;
-		unsigned cap = group_cap(s);
+		unsigned cap = rp__chunk_group_cap(s->k, s->m, s->live);
 		for (size_t i = 0; i < s->qn; i++) {
-			uint32_t *cnt = group_counter(t, s->q[i].group);
+			uint32_t *cnt = rp__group_tally_of(&t->taken, s->q[i].group);
 			bool late = waited_since && rp__now() - waited_since > 5.0;
 			if (*cnt < cap || late) {
 				*out = s->q[i];
@@ -661,40 +642,38 @@ watchdog_main(void *arg)
 struct chunker {
 	struct sender *s;
 	struct cbuf **data;          /* k buffers of the current group */
-	unsigned kg;                 /* data chunks filled in the current group */
-	uint32_t fill;               /* bytes in data[kg] */
-	uint64_t group;
+	struct rp__chunker cut;
 };
 
 static bool
 have_key(const struct sender *s, uint64_t g, unsigned i)
 {
-	return rp__ranges_has(&s->have, g * (s->k + s->m) + i);
+	return rp__ranges_has(&s->have, rp__chunk_key(&s->gm, g, i));
 }
 
 static int
-emit_data(struct chunker *c, unsigned i, uint32_t size)
+emit_data(struct chunker *c, uint64_t g, unsigned i, uint32_t size)
 {
 	struct sender *s = c->s;
-	if (have_key(s, c->group, i)) {
+	if (have_key(s, g, i)) {
 		s->rep->skipped_bytes += size;
 		return RP_OK;
 	}
 	/* A data chunk leaves before its group is known to be complete, so it carries k;
 	 * the receiver takes group sizes from DONE (FORMAT.md 2.3). */
-	return enqueue(s, c->data[i], c->group, i, s->k, size);
+	return enqueue(s, c->data[i], g, i, s->k, size);
 }
 
-/* Computes and queues the parity of the current group of kg data chunks, the last of
- * which holds last_size bytes. */
+/* Computes and queues the parity of group g of kg data chunks, the last of which holds
+ * last_size bytes, and lets go of its data buffers. */
 static int
-close_group(struct chunker *c, unsigned kg, uint32_t last_size)
+close_group(struct chunker *c, uint64_t g, unsigned kg, uint32_t last_size)
 {
 	struct sender *s = c->s;
 	int st = RP_OK;
 	bool all_have = true;
 	for (unsigned i = 0; i < kg; i++)
-		all_have &= have_key(s, c->group, i);
+		all_have &= have_key(s, g, i);
 	if (s->m && !all_have) {
 		uint8_t *dp[RP__MAX_K], *pp[RP__MAX_M];
 		struct cbuf *par[RP__MAX_M] = {0};
@@ -712,10 +691,10 @@ close_group(struct chunker *c, unsigned kg, uint32_t last_size)
 		if (st == RP_OK)
 			st = rp__fec_encode(kg, s->m, s->cs, dp, pp);
 		for (unsigned j = 0; j < s->m && st == RP_OK; j++) {
-			if (have_key(s, c->group, s->k + j))
+			if (have_key(s, g, s->k + j))
 				s->rep->skipped_bytes += s->cs;
 			else
-				st = enqueue(s, par[j], c->group, s->k + j, kg, s->cs);
+				st = enqueue(s, par[j], g, s->k + j, kg, s->cs);
 		}
 		for (unsigned j = 0; j < s->m; j++)
 			cbuf_put(par[j]);
@@ -724,9 +703,6 @@ close_group(struct chunker *c, unsigned kg, uint32_t last_size)
 		cbuf_put(c->data[i]);
 		c->data[i] = NULL;
 	}
-	c->group++;
-	c->kg = 0;
-	c->fill = 0;
 	return st;
 }
 
@@ -735,24 +711,19 @@ chunker_feed(struct chunker *c, const uint8_t *p, size_t n)
 {
 	struct sender *s = c->s;
 	while (n) {
-		if (!c->data[c->kg]) {
-			c->data[c->kg] = cbuf_new(s->cs);
-			if (!c->data[c->kg])
+		if (!c->data[c->cut.index]) {
+			c->data[c->cut.index] = cbuf_new(s->cs);
+			if (!c->data[c->cut.index])
 				return RP_E_NOMEM;
 		}
-		size_t take = s->cs - c->fill;
-		if (take > n)
-			take = n;
-		memcpy(c->data[c->kg]->data + c->fill, p, take);
-		c->fill += (uint32_t)take;
-		p += take;
-		n -= take;
-		if (c->fill == s->cs) {
-			RP_TRY(emit_data(c, c->kg, s->cs));
-			c->kg++;
-			c->fill = 0;
-			if (c->kg == s->k)
-				RP_TRY(close_group(c, s->k, s->cs));
+		struct rp__chunk_step at = rp__chunker_step(&c->cut, n);
+		memcpy(c->data[at.index]->data + at.offset, p, at.take);
+		p += at.take;
+		n -= at.take;
+		if (at.chunk_full) {
+			RP_TRY(emit_data(c, at.group, at.index, s->cs));
+			if (at.group_full)
+				RP_TRY(close_group(c, at.group, s->k, s->cs));
 		}
 		if (s->failed)
 			return RP_E_CANCELLED;
@@ -764,14 +735,12 @@ chunker_feed(struct chunker *c, const uint8_t *p, size_t n)
 static int
 chunker_finish(struct chunker *c)
 {
-	if (c->fill) {
-		uint32_t last = c->fill;
-		RP_TRY(emit_data(c, c->kg, last));
-		return close_group(c, c->kg + 1, last);
-	}
-	if (c->kg)
-		return close_group(c, c->kg, c->s->cs);
-	return RP_OK;
+	struct rp__chunk_tail t;
+	if (!rp__chunker_finish(&c->cut, &t))
+		return RP_OK;
+	if (t.short_chunk)
+		RP_TRY(emit_data(c, t.group, t.kg - 1, t.last_size));
+	return close_group(c, t.group, t.kg, t.last_size);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -835,7 +804,7 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 	struct regen r = {.cached = SIZE_MAX};
 	uint8_t *buf = malloc(s->cs);
 	int st = buf ? RP_OK : RP_E_NOMEM;
-	uint64_t data_chunks = (s->stream_len + s->cs - 1) / s->cs;
+	uint64_t data_chunks = rp__chunk_data_count(&s->gm, s->stream_len);
 	for (uint32_t i = 0; i < need.count && st == RP_OK; i++) {
 		for (uint64_t key = need.r[i][0]; key - need.r[i][0] < need.r[i][1]; key++) {
 			uint64_t g = key / (s->k + s->m);
@@ -850,9 +819,9 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 			uint32_t size;
 			if ((st = regen_data(s, &r, d, buf, &size, err)) < 0)
 				break;
-			uint64_t kg = data_chunks - g * s->k;
 			struct rp__chunk ch = {.group = g, .index = (uint16_t)idx,
-					       .k_group = (uint8_t)(kg < s->k ? kg : s->k),
+					       .k_group = (uint8_t)rp__chunk_group_size(&s->gm,
+											 data_chunks, g),
 					       .size = size};
 			memcpy(ch.session, s->session, 16);
 			if ((st = rp__send_chunk(s->ops, c, &ch, buf, err)) < 0)
@@ -973,8 +942,7 @@ open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
 	int st;
 	t->s = s;
 	t->idx = i;
-	for (unsigned g = 0; g < GROUP_SLOTS; g++)
-		t->gslot[g] = UINT64_MAX;
+	rp__group_tally_init(&t->taken);
 	RP_TRY(s->ops->open(s->tls, s->o->host, s->o->port, s->o->io_timeout_s, &t->conn, err));
 	struct rp__hello hello = {.caps = RP__CAP_FEC | RP__CAP_RESUME, .stream_index = (uint16_t)i,
 				  .stream_count = (uint16_t)s->nst};
@@ -1075,7 +1043,7 @@ finish_session(struct sender *s, struct rp_errbuf *err)
 	struct rp__wbuf b = {0};
 	struct rp__frame_hdr h;
 	int st;
-	uint64_t data_chunks = (s->stream_len + s->cs - 1) / s->cs;
+	uint64_t data_chunks = rp__chunk_data_count(&s->gm, s->stream_len);
 	for (int round = 0;; round++) {
 		struct rp__done d = {s->stream_len, data_chunks};
 		b.len = 0;
@@ -1205,6 +1173,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		while (s->cs < (4u << 20) && (uint64_t)s->cs * 2 <= want)
 			s->cs *= 2;
 	}
+	s->gm = (struct rp__chunk_geom){.cs = s->cs, .k = s->k, .m = s->m};
+	rp__chunker_init(&ch.cut, &s->gm);
 	struct rp__manifest mf = {.count = (uint32_t)count, .chunk_size = s->cs,
 				  .k = (uint8_t)s->k, .m = (uint8_t)s->m, .e = ents};
 	for (size_t i = 0; i < count; i++) {

@@ -3,6 +3,7 @@ list(APPEND RP_LIB_SOURCES
   transport/frame.c
   transport/fec.c
   transport/transport.c
+  transport/chunk.c
   transport/send.c
   transport/serve.c
   transport/spool.c
