@@ -13,10 +13,58 @@
 #include <time.h>
 #include <unistd.h>
 
-static int
-errno_status(int e)
+int
+rp__errno_status(int e)
 {
 	return (e == ENOSPC || e == EDQUOT) ? RP_E_NOSPACE : RP_E_IO;
+}
+
+int
+rp__write_full(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n) {
+		ssize_t r = write(fd, b, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		b += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* pread or pwrite until n bytes moved; an end of file or a write of nothing is -1. */
+static int
+positioned_full(int fd, uint8_t *b, size_t n, uint64_t off, bool writing)
+{
+	while (n) {
+		ssize_t r = writing ? pwrite(fd, b, n, (off_t)off) : pread(fd, b, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0 && writing)
+				errno = EIO;
+			return -1;
+		}
+		b += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+int
+rp__pwrite_full(int fd, const void *p, size_t n, uint64_t off)
+{
+	return positioned_full(fd, (uint8_t *)(uintptr_t)p, n, off, true);
+}
+
+int
+rp__pread_full(int fd, void *p, size_t n, uint64_t off)
+{
+	return positioned_full(fd, p, n, off, false);
 }
 
 int
@@ -55,7 +103,7 @@ rp__atomic_open(struct rp__atomic_file *f, const char *path, struct rp_errbuf *e
 	}
 	if (f->fd < 0) {
 		int e = errno;
-		int st = rp__err(err, errno_status(e), "%s: cannot create temporary file: %s",
+		int st = rp__err(err, rp__errno_status(e), "%s: cannot create temporary file: %s",
 				 path, strerror(e));
 		free(f->tmp);
 		f->tmp = NULL;
@@ -76,7 +124,7 @@ rp__atomic_write(void *ctx, const void *data, size_t size)
 			if (errno == EINTR)
 				continue;
 			f->write_errno = errno;
-			return errno_status(errno);
+			return rp__errno_status(errno);
 		}
 		p += w;
 		size -= (size_t)w;
@@ -89,19 +137,19 @@ rp__atomic_commit(struct rp__atomic_file *f, struct rp_errbuf *err)
 {
 	int st = RP_OK;
 	if (f->write_errno) {
-		st = rp__err(err, errno_status(f->write_errno), "%s: write failed: %s", f->path,
+		st = rp__err(err, rp__errno_status(f->write_errno), "%s: write failed: %s", f->path,
 			     strerror(f->write_errno));
 		goto fail;
 	}
 	if (fsync(f->fd) != 0) {
 		int e = errno;
-		st = rp__err(err, errno_status(e), "%s: fsync failed: %s", f->path, strerror(e));
+		st = rp__err(err, rp__errno_status(e), "%s: fsync failed: %s", f->path, strerror(e));
 		goto fail;
 	}
 	if (close(f->fd) != 0) {
 		int e = errno;
 		f->fd = -1;
-		st = rp__err(err, errno_status(e), "%s: close failed: %s", f->path, strerror(e));
+		st = rp__err(err, rp__errno_status(e), "%s: close failed: %s", f->path, strerror(e));
 		goto fail;
 	}
 	f->fd = -1;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* common/fileio.h - atomic file creation (temporary name, fsync, rename, fsync dir). */
+/* common/fileio.h - atomic file creation (temporary name, fsync, rename, fsync dir), and
+ * whole-buffer reads and writes on descriptors. */
 #ifndef RP_COMMON_FILEIO_H
 #define RP_COMMON_FILEIO_H
 
@@ -22,5 +23,13 @@ int rp__atomic_commit(struct rp__atomic_file *f, struct rp_errbuf *err);
 void rp__atomic_abort(struct rp__atomic_file *f);
 /* fsync of the directory holding path. */
 int rp__fsync_parent(const char *path, struct rp_errbuf *err);
+
+/* RP_E_NOSPACE for a full disk or quota, else RP_E_IO. */
+int rp__errno_status(int e);
+/* Write / read exactly n bytes, retrying short transfers and EINTR.  0, or -1 with errno
+ * set (a read that meets end of file first is -1 too, errno left as it was). */
+int rp__write_full(int fd, const void *p, size_t n);
+int rp__pwrite_full(int fd, const void *p, size_t n, uint64_t off);
+int rp__pread_full(int fd, void *p, size_t n, uint64_t off);
 
 #endif /* RP_COMMON_FILEIO_H */
