@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* transport/serve.c - rp_server_*(): one thread per connection; a session gathers the
- * chunks of its N connections into a spool written in place, journals what is durable,
- * rebuilds groups from parity, asks for what is still missing, then rebuilds, verifies
- * and atomically delivers every object (spool.c).  Every connection and session outcome
- * is logged as a JSON line. */
+ * chunks of its N connections into its spool (spool.c: storage, journal, what is still
+ * missing), delivers objects as their bytes arrive and at the end (deliver.c), asks for
+ * what is still missing (NEED), and answers PROGRESS and COMPLETE.  Every frame the
+ * receiver sends is sent here, and every connection and session outcome is logged here
+ * as a JSON line. */
 #include "transport/serve.h"
+#include "transport/chunk.h"
+#include "transport/deliver.h"
+#include "transport/spool.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -79,6 +86,179 @@ rp__srv_log(struct rp_server *srv, const char *event, const char *peer, const ch
 		pthread_mutex_unlock(&srv->log_mu);
 	}
 	rp__wbuf_free(&b);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Sessions in memory */
+
+/* After DONE, a stream of the run that receives nothing for this long is given up. */
+#define SILENT_AFTER_DONE_S 3.0
+
+/* COMPLETE counters (FORMAT.md 2.6). */
+enum {
+	ST_OBJECTS, ST_ORIG_BYTES, ST_CHUNKS, ST_CHUNK_BYTES, ST_CRC,
+	ST_REBUILT, ST_DUPS, ST_NEEDED, ST_SKIPPED, ST_RESERVED
+};
+
+struct rp__session {
+	struct rp__session *next;
+	int refs;                    /* under srv->mu */
+	uint8_t id[16];
+	char hex[33];
+	struct rp__spool *spool;
+	struct rp__deliver *dl;
+	const struct rp__manifest *mf;  /* the spool's copy */
+
+	pthread_mutex_t mu;          /* everything below */
+	pthread_cond_t cv;
+	bool failed;
+	unsigned run, joined, ended, streams;
+	struct conn *conns;
+	uint64_t stats[RP__COMPLETE_FIELDS];
+	char peer[256];
+	double t_start;
+};
+
+bool
+rp__session_in_memory(struct rp_server *srv, const char *hex)
+{
+	for (struct rp__session *s = srv->sessions; s; s = s->next)
+		if (strcmp(s->hex, hex) == 0)
+			return true;
+	return false;
+}
+
+/* A reference to a session in memory, or NULL. */
+static struct rp__session *
+session_find(struct rp_server *srv, const uint8_t id[16])
+{
+	pthread_mutex_lock(&srv->mu);
+	struct rp__session *s = srv->sessions;
+	while (s && memcmp(s->id, id, 16) != 0)
+		s = s->next;
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&srv->mu);
+	return s;
+}
+
+static void
+session_free(struct rp__session *s)
+{
+	rp__deliver_destroy(s->dl);
+	rp__spool_close(s->spool);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+/* A session nobody uses is dropped from memory, its files closed: a server that runs for
+ * months must hold no more after 2,000 sessions than after 10.  Everything a rerun or a
+ * late join needs is on disk (manifest, journal, stage), and session_open() reloads it;
+ * chunks written but not yet journaled are journaled first, so a resume does not ask for
+ * them again. */
+static void
+session_put(struct rp_server *srv, struct rp__session *s)
+{
+	pthread_mutex_lock(&srv->mu);
+	bool last = --s->refs == 0;
+	pthread_mutex_unlock(&srv->mu);
+	if (!last)
+		return;
+	struct rp_errbuf e;
+	(void)rp__spool_sync(s->spool, &e); /* best effort: what is not journaled is re-sent */
+	pthread_mutex_lock(&srv->mu);
+	bool drop = s->refs == 0;
+	if (drop)
+		for (struct rp__session **p = &srv->sessions; *p; p = &(*p)->next)
+			if (*p == s) {
+				*p = s->next;
+				break;
+			}
+	pthread_mutex_unlock(&srv->mu);
+	if (!drop)
+		return;
+	session_free(s);
+#ifdef __GLIBC__
+	/* A session's connection threads free multi-MiB chunk buffers into per-thread
+	 * arenas, which glibc keeps resident otherwise: a server idle between studies
+	 * would sit on the peak of the last one. */
+	malloc_trim(0);
+#endif
+}
+
+static void
+sessions_free(struct rp_server *srv)
+{
+	while (srv->sessions) {
+		struct rp__session *s = srv->sessions;
+		srv->sessions = s->next;
+		session_free(s);
+	}
+}
+
+/* Finds the session in memory, or loads it from DIR/.radpipe/<id> (journal replay), or
+ * creates it.  Returns a reference (session_put). */
+static int
+session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *manifest,
+	     size_t manifest_len, const struct rp__manifest *mf, struct rp__session **ret,
+	     struct rp_errbuf *err)
+{
+	struct rp__session *s = session_find(srv, id);
+	if (s) {
+		*ret = s;
+		return RP_OK;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return RP_E_NOMEM;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	memcpy(s->id, id, 16);
+	rp__session_hex(id, s->hex);
+	/* Held until the session is listed, so the retention sweep sees it in memory. */
+	pthread_mutex_lock(&srv->spool_mu);
+	int st = rp__spool_open(srv->radfd, s->hex, manifest, manifest_len, mf, &s->spool, err);
+	if (st < 0) {
+		pthread_mutex_unlock(&srv->spool_mu);
+		goto fail;
+	}
+	s->mf = rp__spool_manifest(s->spool);
+	char stage[8192];
+	snprintf(stage, sizeof(stage), "%s/.radpipe/%s/stage", srv->o->dir, s->hex);
+	struct rp__deliver_config dc = {
+		.spool = s->spool, .session = s->hex, .dest_fd = srv->dirfd,
+		.dest_name = srv->o->dir, .stage_path = stage,
+		.compressed = srv->o->deliver == RP_DELIVER_COMPRESSED,
+		.file_mode = srv->o->file_mode,
+	};
+	if ((st = rp__deliver_create(&dc, &s->dl)) < 0) {
+		pthread_mutex_unlock(&srv->spool_mu);
+		goto fail;
+	}
+	pthread_mutex_lock(&srv->mu);
+	/* Another stream 0 of the same session may have raced us here. */
+	struct rp__session *o = srv->sessions;
+	while (o && memcmp(o->id, id, 16) != 0)
+		o = o->next;
+	if (o) {
+		o->refs++;
+		pthread_mutex_unlock(&srv->mu);
+		pthread_mutex_unlock(&srv->spool_mu);
+		session_free(s);
+		*ret = o;
+		return RP_OK;
+	}
+	s->refs = 1;
+	s->next = srv->sessions;
+	srv->sessions = s;
+	pthread_mutex_unlock(&srv->mu);
+	pthread_mutex_unlock(&srv->spool_mu);
+	*ret = s;
+	return RP_OK;
+fail:
+	session_free(s);
+	return st;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -190,8 +370,7 @@ conn_attach(struct conn *cn, struct rp__session *s, bool new_run, unsigned strea
 		s->streams = streams;
 		s->failed = false;
 		memset(s->stats, 0, sizeof(s->stats));
-		for (uint32_t i = 0; i < s->mf.count; i++)
-			s->stats[RP__ST_SKIPPED] += s->obj_done[i];
+		s->stats[ST_SKIPPED] = rp__spool_objects_done(s->spool);
 	}
 	cn->run = s->run;
 	s->joined++;
@@ -216,14 +395,14 @@ conn_detach(struct conn *cn)
 		}
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	rp__session_put(cn->srv, s);
+	session_put(cn->srv, s);
 	cn->s = NULL;
 }
 
 /* Stops every other connection of the session's current run (after a session error, or
  * when streams stay silent after DONE). */
-void
-rp__session_abort_conns(struct rp__session *s, const void *except)
+static void
+session_abort_conns(struct rp__session *s, const void *except)
 {
 	pthread_mutex_lock(&s->mu);
 	for (struct conn *cn = s->conns; cn; cn = cn->next)
@@ -232,8 +411,10 @@ rp__session_abort_conns(struct rp__session *s, const void *except)
 	pthread_mutex_unlock(&s->mu);
 }
 
-void
-rp__session_abort_silent(struct rp__session *s, const void *except, double idle_s)
+/* Aborts the connections of the session's run, but `except`, that have not ended and
+ * received nothing for idle_s seconds. */
+static void
+session_abort_silent(struct rp__session *s, const void *except, double idle_s)
 {
 	pthread_mutex_lock(&s->mu);
 	for (struct conn *cn = s->conns; cn; cn = cn->next) {
@@ -256,6 +437,202 @@ send_error(struct conn *cn, int status, const char *msg)
 		(void)rp__send_frame(cn->srv->ops, cn->c, RP__F_ERROR, b.p, b.len, &e);
 	}
 	rp__wbuf_free(&b);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* A session's chunks and the end of its runs */
+
+static void
+session_crc_error(struct rp_server *srv, struct rp__session *s, const char *peer)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t n = ++s->stats[ST_CRC];
+	pthread_mutex_unlock(&s->mu);
+	rp__srv_log(srv, "crc_error", peer, s->hex, "chunk dropped: CRC32C mismatch",
+		    "\"count\":%llu", (unsigned long long)n);
+}
+
+static void
+on_object_delivered(void *ctx, uint32_t index, uint64_t size)
+{
+	struct rp__session *s = ctx;
+	(void)index;
+	pthread_mutex_lock(&s->mu);
+	s->stats[ST_OBJECTS]++;
+	s->stats[ST_ORIG_BYTES] += size;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Validates a chunk against the session, writes it in place, and delivers the objects
+ * it completes. */
+static int
+session_chunk(struct rp__session *s, const struct rp__chunk *ch, struct rp_errbuf *err)
+{
+	if (memcmp(ch->session, s->id, 16) != 0)
+		return rp__err(err, RP_E_PROTOCOL, "chunk of another session");
+	RP_TRY(rp__spool_check_chunk(s->spool, ch, err));
+	pthread_mutex_lock(&s->mu);
+	bool failed = s->failed;
+	pthread_mutex_unlock(&s->mu);
+	if (failed)
+		return rp__err(err, RP_E_CANCELLED, "session %s failed", s->hex);
+	bool dup;
+	int st = rp__spool_write_chunk(s->spool, ch, &dup, err);
+	pthread_mutex_lock(&s->mu);
+	if (dup) {
+		s->stats[ST_DUPS]++;
+	} else if (st == RP_OK) {
+		s->stats[ST_CHUNKS]++;
+		s->stats[ST_CHUNK_BYTES] += ch->size;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (st == RP_OK && !dup && ch->index < s->mf->k) {
+		const struct rp__deliver_events ev = {.ctx = s, .object = on_object_delivered};
+		st = rp__deliver_ahead(s->dl, &ev, err);
+	}
+	return st;
+}
+
+/* The end-of-run delivery's events: counters, and PROGRESS on the control connection. */
+struct finishing {
+	struct rp_server *srv;
+	struct rp__session *s;
+	struct rp__conn *c;
+};
+
+static void
+on_finish_object(void *ctx, uint32_t index, uint64_t size)
+{
+	on_object_delivered(((struct finishing *)ctx)->s, index, size);
+}
+
+static void
+send_progress(void *ctx, uint64_t bytes, uint64_t objects)
+{
+	struct finishing *f = ctx;
+	uint64_t v[2] = {bytes, objects};
+	struct rp__wbuf b = {0};
+	struct rp_errbuf e;
+	rp__u64s_encode(&b, v, 2);
+	if (!b.failed)
+		(void)rp__send_frame(f->srv->ops, f->c, RP__F_PROGRESS, b.p, b.len, &e);
+	rp__wbuf_free(&b);
+}
+
+static int
+send_need(struct rp_server *srv, struct rp__session *s, struct rp__conn *c,
+	  const struct rp__ranges *need, struct rp_errbuf *err)
+{
+	struct rp__wbuf b = {0};
+	rp__ranges_encode(&b, need);
+	uint64_t n = rp__ranges_total(need);
+	pthread_mutex_lock(&s->mu);
+	s->stats[ST_NEEDED] += n;
+	pthread_mutex_unlock(&s->mu);
+	rp__srv_log(srv, "need", srv->ops->peer(c), s->hex, NULL, "\"chunks\":%llu",
+		    (unsigned long long)n);
+	int st = b.failed ? RP_E_NOMEM : rp__send_frame(srv->ops, c, RP__F_NEED, b.p, b.len, err);
+	rp__wbuf_free(&b);
+	return st;
+}
+
+static int
+send_complete(struct rp_server *srv, struct rp__session *s, struct rp__conn *c,
+	      struct rp_errbuf *err)
+{
+	uint64_t v[RP__COMPLETE_FIELDS];
+	pthread_mutex_lock(&s->mu);
+	memcpy(v, s->stats, sizeof(v));
+	pthread_mutex_unlock(&s->mu);
+	rp__srv_log(srv, "session_complete", srv->ops->peer(c), s->hex, NULL,
+		    "\"objects\":%u,\"bytes\":%llu,\"delivered\":%llu,\"chunks\":%llu,"
+		    "\"chunk_bytes\":%llu,\"crc_errors\":%llu,\"rebuilt\":%llu,\"duplicates\":%llu,"
+		    "\"needed\":%llu,\"seconds\":%.3f",
+		    s->mf->count, (unsigned long long)s->mf->total, (unsigned long long)v[0],
+		    (unsigned long long)v[2], (unsigned long long)v[3], (unsigned long long)v[4],
+		    (unsigned long long)v[5], (unsigned long long)v[6], (unsigned long long)v[7],
+		    rp__now() - s->t_start);
+	struct rp__wbuf b = {0};
+	rp__u64s_encode(&b, v, RP__COMPLETE_FIELDS);
+	int st = b.failed ? RP_E_NOMEM
+			  : rp__send_frame(srv->ops, c, RP__F_COMPLETE, b.p, b.len, err);
+	rp__wbuf_free(&b);
+	return st;
+}
+
+/* Waits until every stream of this run said END or went away.  The sender sends DONE
+ * once every stream it still has wrote its last chunk, so a stream that receives nothing
+ * for a few seconds now is one the sender gave up on (black-holed: no FIN reaches us):
+ * abort it rather than wait for the I/O timeout; its chunks come from parity or a NEED.
+ * A slow stream still draining its socket buffer keeps receiving bytes and is left
+ * alone. */
+static void
+wait_run_ended(struct rp_server *srv, struct rp__session *s, const void *self)
+{
+	pthread_mutex_lock(&s->mu);
+	double deadline = rp__now() + srv->o->io_timeout_s + 1;
+	while (s->ended < s->joined) {
+		struct timespec ts = rp__timespec_in(0.25);
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+			continue;
+		bool late = rp__now() >= deadline;
+		pthread_mutex_unlock(&s->mu);
+		if (late)
+			session_abort_conns(s, self);
+		else
+			session_abort_silent(s, self, SILENT_AFTER_DONE_S);
+		pthread_mutex_lock(&s->mu);
+		if (late) {
+			ts = rp__timespec_in(5);
+			while (s->ended < s->joined &&
+			       pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+				;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* DONE on connection c: waits for the run's streams, rebuilds groups, then sends NEED or
+ * delivers and sends COMPLETE. */
+static int
+session_done(struct rp_server *srv, struct rp__session *s, const void *self,
+	     struct rp__conn *c, const struct rp__done *d, struct rp_errbuf *err)
+{
+	const struct rp__chunk_geom gm = {.cs = s->mf->chunk_size, .k = s->mf->k, .m = s->mf->m};
+	if (d->stream_length == 0 || d->stream_length > rp__spool_max_stream(s->spool) ||
+	    d->data_chunks != rp__chunk_data_count(&gm, d->stream_length))
+		return rp__err(err, RP_E_PROTOCOL, "DONE: stream of %llu bytes in %llu chunks is "
+			       "inconsistent", (unsigned long long)d->stream_length,
+			       (unsigned long long)d->data_chunks);
+	if (rp__spool_delivered(s->spool))
+		return send_complete(srv, s, c, err);
+	wait_run_ended(srv, s, self);
+	struct rp__ranges need = {0};
+	uint64_t rebuilt = 0;
+	int st = rp__spool_missing(s->spool, d->stream_length, d->data_chunks, &need, &rebuilt,
+				   err);
+	pthread_mutex_lock(&s->mu);
+	s->stats[ST_REBUILT] += rebuilt;
+	pthread_mutex_unlock(&s->mu);
+	if (st == RP_OK && need.count) {
+		st = send_need(srv, s, c, &need, err);
+		rp__ranges_free(&need);
+		return st;
+	}
+	rp__ranges_free(&need);
+	if (st == RP_OK) {
+		struct finishing f = {srv, s, c};
+		const struct rp__deliver_events ev = {.ctx = &f, .object = on_finish_object,
+						      .progress = send_progress};
+		st = rp__deliver_finish(s->dl, d->stream_length, &ev, err);
+	}
+	if (st < 0) {
+		rp__srv_log(srv, "session_failed", srv->ops->peer(c), s->hex, err->msg,
+			    "\"status\":\"%s\"", rp_status_name(st));
+		return st;
+	}
+	return send_complete(srv, s, c, err);
 }
 
 /* HELLO (+ MANIFEST on stream 0): find or create the session. */
@@ -297,7 +674,7 @@ conn_hello(struct conn *cn, struct rp__wbuf *buf, struct rp_errbuf *err)
 					     mf.e[i].path, (unsigned long long)mf.e[i].size,
 					     (unsigned long long)srv->o->max_object_size);
 		if (st == RP_OK)
-			st = rp__session_open(srv, hello.session, buf->p, buf->len, &mf, &s, err);
+			st = session_open(srv, hello.session, buf->p, buf->len, &mf, &s, err);
 		rp__manifest_free(&mf);
 		RP_TRY(st);
 		/* One run at a time: connections left from an earlier run belong to a sender
@@ -312,29 +689,29 @@ conn_hello(struct conn *cn, struct rp__wbuf *buf, struct rp_errbuf *err)
 		bool busy = s->conns != NULL;
 		pthread_mutex_unlock(&s->mu);
 		if (busy) {
-			rp__session_put(srv, s);
+			session_put(srv, s);
 			return rp__err(err, RP_E_TIMEOUT, "session %s is still busy with an earlier "
 				       "run", hex);
 		}
 		conn_attach(cn, s, true, hello.stream_count);
+		int r = rp__spool_durable(s->spool, &w.have);
+		w.state = rp__spool_delivered(s->spool) ? RP__WELCOME_DELIVERED
+			  : (w.have.count ? RP__WELCOME_RESUMED : RP__WELCOME_NEW);
 		pthread_mutex_lock(&s->mu);
-		w.state = s->delivered ? RP__WELCOME_DELIVERED
-				       : (s->durable.count ? RP__WELCOME_RESUMED : RP__WELCOME_NEW);
 		snprintf(s->peer, sizeof(s->peer), "%s", srv->ops->peer(cn->c));
 		s->t_start = rp__now();
-		int r = RP_OK;
-		for (uint32_t i = 0; i < s->durable.count && r == RP_OK; i++)
-			for (uint64_t k = 0; k < s->durable.r[i][1] && r == RP_OK; k++)
-				r = rp__ranges_add(&w.have, s->durable.r[i][0] + k);
 		pthread_mutex_unlock(&s->mu);
-		RP_TRY(r);
+		if (r < 0) {
+			rp__ranges_free(&w.have);
+			return r;
+		}
 		rp__srv_log(srv, "session_start", srv->ops->peer(cn->c), hex, NULL,
 			    "\"objects\":%u,\"bytes\":%llu,\"streams\":%u,\"state\":\"%s\"",
-			    s->mf.count, (unsigned long long)s->mf.total, hello.stream_count,
+			    s->mf->count, (unsigned long long)s->mf->total, hello.stream_count,
 			    w.state == RP__WELCOME_NEW ? "new"
 			    : w.state == RP__WELCOME_RESUMED ? "resumed" : "delivered");
 	} else {
-		s = rp__session_find(srv, hello.session);
+		s = session_find(srv, hello.session);
 		if (!s)
 			return rp__err(err, RP_E_PROTOCOL, "join for unknown session %s", hex);
 		conn_attach(cn, s, false, 0);
@@ -391,13 +768,13 @@ conn_main(void *arg)
 			break;
 		if (h.type == RP__F_CHUNK) {
 			if (!crc_ok) {
-				rp__session_crc_error(srv, cn->s, peer);
+				session_crc_error(srv, cn->s, peer);
 				continue;
 			}
 			struct rp__chunk ch;
 			if ((st = rp__chunk_decode(buf.p, buf.len, &ch, &err)) < 0)
 				break;
-			if ((st = rp__session_chunk(srv, cn->s, &ch, &err)) < 0)
+			if ((st = session_chunk(cn->s, &ch, &err)) < 0)
 				break;
 			continue;
 		}
@@ -413,7 +790,7 @@ conn_main(void *arg)
 			struct rp__done d;
 			if ((st = rp__done_decode(buf.p, buf.len, &d, &err)) < 0)
 				break;
-			if ((st = rp__session_done(srv, cn->s, cn, cn->c, &d, &err)) < 0)
+			if ((st = session_done(srv, cn->s, cn, cn->c, &d, &err)) < 0)
 				break;
 			continue;
 		}
@@ -437,7 +814,7 @@ conn_main(void *arg)
 			pthread_mutex_lock(&cn->s->mu);
 			cn->s->failed = true;
 			pthread_mutex_unlock(&cn->s->mu);
-			rp__session_abort_conns(cn->s, cn);
+			session_abort_conns(cn->s, cn);
 		}
 	}
 out:
@@ -512,7 +889,7 @@ server_free(struct rp_server *srv)
 		srv->ops->close_listener(srv->listener);
 	if (srv->tls)
 		srv->ops->tls_destroy(srv->tls);
-	rp__sessions_free(srv);
+	sessions_free(srv);
 	if (srv->radfd > 0)
 		close(srv->radfd);
 	if (srv->dirfd > 0)

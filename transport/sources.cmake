@@ -7,6 +7,7 @@ list(APPEND RP_LIB_SOURCES
   transport/send.c
   transport/serve.c
   transport/spool.c
+  transport/deliver.c
   transport/spool_retention.c
   transport/tcp/tcp.c
   transport/tcp/keygen.c)

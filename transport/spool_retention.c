@@ -25,15 +25,6 @@ is_session_name(const char *name)
 	return n == 2 * RP__SESSION_ID_SIZE;
 }
 
-static bool
-in_memory(struct rp_server *srv, const char *hex)
-{
-	for (struct rp__session *s = srv->sessions; s; s = s->next)
-		if (strcmp(s->hex, hex) == 0)
-			return true;
-	return false;
-}
-
 /* A listing of dirfd from its start, leaving dirfd itself open (a dup shares the file
  * offset, so each listing rewinds).  NULL when it cannot be read. */
 static DIR *
@@ -122,7 +113,7 @@ rp__spool_reap(struct rp_server *srv)
 		 * that is being removed. */
 		pthread_mutex_lock(&srv->spool_mu);
 		pthread_mutex_lock(&srv->mu);
-		bool busy = in_memory(srv, e->d_name);
+		bool busy = rp__session_in_memory(srv, e->d_name);
 		pthread_mutex_unlock(&srv->mu);
 		int sdir = busy ? -1
 				: openat(srv->radfd, e->d_name,

@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* transport/deliver.c - delivery of a session's objects from its reassembled stream.
+ * One walker steps over the in-flight objects in stream order, as soon as each one's
+ * bytes are in the spool (while the transfer goes on) and once more at the end.  Each
+ * object is rebuilt into the stage under a temporary name of its own, checked against
+ * its pixel hash and the manifest's SHA-256, then, in batches, fsync'ed, renamed and
+ * journaled; the session's top-level entries move into DIR only when every object is
+ * verified.  Nothing here sends a frame or writes a log line. */
+#include "transport/deliver.h"
+#include "transport/transport.h"
+#include "common/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A delivered file whose fsync, rename and journal record wait for the next batch. */
+#define BATCH_MAX 32
+#define BATCH_MAX_S 0.5
+struct pending {
+	int fd, dfd;                 /* -1 when already durable (compressed delivery) */
+	uint32_t index;
+	uint64_t size;
+	char tmp[32], leaf[256];
+};
+
+struct rp__deliver {
+	struct rp__spool *spool;
+	const struct rp__manifest *mf;
+	char session[33];
+	int dest_fd;
+	char *dest_name, *stage_path;
+	bool compressed;
+	mode_t file_mode;
+
+	pthread_mutex_t mu;          /* one walker at a time; everything below */
+	uint64_t pos;                /* stream offset of the next object to look at */
+	uint32_t next;               /* its index */
+	struct {
+		struct rp_decoder *d[16];
+		struct rp_encoder *e[16];    /* for the transfer syntax of compressed delivery */
+	} dec;                       /* kept for the session */
+	struct pending batch[BATCH_MAX];
+	unsigned nbatch;
+	double batch_t0;
+	int stage;                   /* stage/ directory, opened on first delivery */
+};
+
+static int
+io_err(struct rp_errbuf *err, const struct rp__deliver *d, const char *what, int e)
+{
+	return rp__err(err, rp__errno_status(e), "session %s: %s: %s", d->session, what,
+		       strerror(e));
+}
+
+int
+rp__deliver_create(const struct rp__deliver_config *cfg, struct rp__deliver **ret)
+{
+	struct rp__deliver *d = calloc(1, sizeof(*d));
+	*ret = NULL;
+	if (!d)
+		return RP_E_NOMEM;
+	d->spool = cfg->spool;
+	d->mf = rp__spool_manifest(cfg->spool);
+	snprintf(d->session, sizeof(d->session), "%s", cfg->session);
+	d->dest_fd = cfg->dest_fd;
+	d->dest_name = strdup(cfg->dest_name);
+	d->stage_path = strdup(cfg->stage_path);
+	d->compressed = cfg->compressed;
+	d->file_mode = cfg->file_mode;
+	d->stage = -1;
+	pthread_mutex_init(&d->mu, NULL);
+	if (!d->dest_name || !d->stage_path) {
+		rp__deliver_destroy(d);
+		return RP_E_NOMEM;
+	}
+	*ret = d;
+	return RP_OK;
+}
+
+void
+rp__deliver_destroy(struct rp__deliver *d)
+{
+	if (!d)
+		return;
+	for (unsigned i = 0; i < d->nbatch; i++) {
+		if (d->batch[i].fd >= 0)
+			close(d->batch[i].fd);
+		if (d->batch[i].dfd >= 0)
+			close(d->batch[i].dfd);
+	}
+	for (int i = 0; i < 16; i++) {
+		rp_decoder_destroy(d->dec.d[i]);
+		rp_encoder_destroy(d->dec.e[i]);
+	}
+	if (d->stage >= 0)
+		close(d->stage);
+	free(d->dest_name);
+	free(d->stage_path);
+	pthread_mutex_destroy(&d->mu);
+	free(d);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* One object */
+
+/* Opens (creating, with mode dir_mode) every directory of `path` below `base`, refusing
+ * symlinks. */
+static int
+open_parent(int base, const char *path, mode_t dir_mode, const char **leaf,
+	    struct rp_errbuf *err)
+{
+	int fd = dup(base);
+	const char *p = path;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			break;
+		char comp[256];
+		size_t n = (size_t)(slash - p);
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		if (mkdirat(fd, comp, dir_mode) == 0) {
+			/* Exactly the configured mode, whatever the process umask. */
+			(void)fchmodat(fd, comp, dir_mode, 0);
+		} else if (errno != EEXIST) {
+			int e = errno;
+			close(fd);
+			return rp__err(err, rp__errno_status(e), "mkdir %s: %s", comp, strerror(e));
+		}
+		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = errno;
+		close(fd);
+		if (nfd < 0)
+			return rp__err(err, RP_E_IO, "open directory %s: %s", comp, strerror(e));
+		fd = nfd;
+		p = slash + 1;
+	}
+	*leaf = p;
+	return fd;
+}
+
+/* Where a rebuilt original goes: a file, or (for --deliver compressed) memory that is
+ * parsed and rewritten once its SHA-256 is verified. */
+struct out {
+	int fd;
+	uint8_t *mem;
+	size_t mem_cap;
+	struct rp__sha256 *sha;
+	uint64_t written;
+};
+
+static int
+out_write(struct out *o, const void *p, size_t n)
+{
+	if (o->mem) {
+		if (n > o->mem_cap - o->written) {
+			errno = EFBIG;
+			return -1;
+		}
+		memcpy(o->mem + o->written, p, n);
+	} else if (rp__write_full(o->fd, p, n) < 0) {
+		return -1;
+	}
+	rp__sha256_update(o->sha, p, n);
+	o->written += n;
+	return 0;
+}
+
+/* The verified original in o->mem, rewritten as encapsulated DICOM whose frames are the
+ * codestreams that crossed the link: parse, then rp_dicom_write_file (atomic). */
+static int
+write_compressed(struct rp__deliver *d, const struct rp__objhdr *h, const uint8_t *frames,
+		 const struct out *o, struct rp_errbuf *err)
+{
+	const char *path = d->mf->e[h->index].path;
+	struct rp_dicom *ds = NULL;
+	struct rp_frame_ref *refs = NULL;
+	int st;
+	if (!d->dec.e[h->codec]) {
+		struct rp_encoder_options eo;
+		rp_encoder_options_init(&eo);
+		eo.codec = (enum rp_codec)h->codec;
+		RP_TRY(rp_encoder_create(&eo, &d->dec.e[h->codec]));
+	}
+	if ((st = rp_dicom_parse(o->mem, o->written, NULL, &ds, err)) < 0)
+		return st;
+	refs = malloc((size_t)h->frame_count * sizeof(*refs));
+	if (!refs) {
+		rp_dicom_free(ds);
+		return RP_E_NOMEM;
+	}
+	for (uint32_t i = 0; i < h->frame_count; i++) {
+		refs[i].data = frames;
+		refs[i].size = h->frame_len[i];
+		frames += h->frame_len[i];
+	}
+	struct rp_dicom_write_options wo;
+	rp_dicom_write_options_init(&wo);
+	wo.ts_uid = rp_encoder_transfer_syntax(d->dec.e[h->codec]);
+	/* The narrower syntax (HTJ2K .202) when every frame that crossed meets its rules,
+	 * as `compress` labels the same frames. */
+	const char *narrow = h->frame_count ?
+		rp_encoder_stream_transfer_syntax(d->dec.e[h->codec], refs[0].data, refs[0].size) :
+		wo.ts_uid;
+	for (uint32_t i = 1; i < h->frame_count && strcmp(narrow, wo.ts_uid) != 0; i++)
+		if (strcmp(rp_encoder_stream_transfer_syntax(d->dec.e[h->codec], refs[i].data,
+							     refs[i].size), narrow) != 0)
+			narrow = wo.ts_uid;
+	wo.ts_uid = narrow;
+	char full[8192];
+	snprintf(full, sizeof(full), "%s/%s", d->stage_path, path);
+	st = rp_dicom_write_file(full, ds, &wo, refs, h->frame_count, err);
+	free(refs);
+	rp_dicom_free(ds);
+	return st;
+}
+
+static int
+deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
+	       const uint8_t *body, struct rp_errbuf *err)
+{
+	bool compressed = d->compressed && h->kind == RP__OBJ_FRAMED;
+	const struct rp__mentry *e = &d->mf->e[j];
+	const char *leaf = NULL;
+	mode_t file_mode = d->file_mode & 07777;
+	int dfd = open_parent(d->stage, e->path, rp__dir_mode(file_mode), &leaf, err);
+	if (dfd < 0)
+		return dfd;
+	/* The stage belongs to this session alone, so the object index names the temporary
+	 * uniquely, at a fixed length whatever the final name's length (a copy of a long
+	 * leaf would be cut, and two cut names could collide). */
+	char tmp[32];
+	snprintf(tmp, sizeof(tmp), ".rp-%" PRIu32 ".tmp", j);
+	struct out o = {.fd = -1};
+	uint8_t *frame = NULL;
+	int st = rp__sha256_create(&o.sha);
+	if (st < 0)
+		goto out;
+	if (compressed) {
+		if (e->size > SIZE_MAX || !(o.mem = malloc(e->size ? (size_t)e->size : 1))) {
+			st = rp__err(err, RP_E_NOMEM, "%s: no memory to rebuild it", e->path);
+			goto out;
+		}
+		o.mem_cap = (size_t)e->size;
+	} else {
+		/* A leftover of an interrupted earlier delivery of this object is replaced. */
+		(void)unlinkat(dfd, tmp, 0);
+		o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      file_mode);
+		if (o.fd >= 0 && fchmod(o.fd, file_mode) < 0) {
+			st = rp__err(err, rp__errno_status(errno), "%s: chmod: %s", e->path,
+				     strerror(errno));
+			goto out;
+		}
+	}
+	if (!compressed && o.fd < 0) {
+		st = rp__err(err, rp__errno_status(errno), "%s: %s", e->path, strerror(errno));
+		goto out;
+	}
+	if (h->kind == RP__OBJ_VERBATIM) {
+		if (out_write(&o, body, h->body_len) < 0)
+			goto werr;
+	} else {
+		if (h->codec >= 16 || !rp_codec_can_decode((enum rp_codec)h->codec)) {
+			st = rp__err(err, RP_E_UNSUPPORTED, "%s: this receiver cannot decode codec %u",
+				     e->path, h->codec);
+			goto out;
+		}
+		if (!d->dec.d[h->codec]) {
+			struct rp_decoder_options dop;
+			rp_decoder_options_init(&dop);
+			dop.codec = (enum rp_codec)h->codec;
+			if ((st = rp_decoder_create(&dop, &d->dec.d[h->codec])) < 0)
+				goto out;
+		}
+		size_t fs = rp_image_frame_size(&h->img);
+		frame = malloc(fs ? fs : 1);
+		struct rp__sha256 *ph = NULL;
+		if (!frame || rp__sha256_create(&ph) < 0) {
+			st = RP_E_NOMEM;
+			goto out;
+		}
+		if (out_write(&o, body, h->prefix_len) < 0) {
+			rp__sha256_destroy(ph);
+			goto werr;
+		}
+		const uint8_t *p = body + h->prefix_len;
+		for (uint32_t i = 0; i < h->frame_count; i++) {
+			struct rp_errbuf de;
+			st = rp_decoder_decode(d->dec.d[h->codec], &h->img, p, h->frame_len[i], frame, fs,
+					       &de);
+			if (st < 0) {
+				rp__sha256_destroy(ph);
+				st = rp__err(err, RP_E_CORRUPT, "%s: frame %u: %s", e->path, i, de.msg);
+				goto out;
+			}
+			rp__sha256_update(ph, frame, fs);
+			if (out_write(&o, frame, fs) < 0) {
+				rp__sha256_destroy(ph);
+				goto werr;
+			}
+			p += h->frame_len[i];
+		}
+		uint8_t pix[32];
+		rp__sha256_final(ph, pix);
+		rp__sha256_destroy(ph);
+		if (memcmp(pix, h->pixel_hash, 32) != 0) {
+			st = rp__err(err, RP_E_MISMATCH, "%s: decoded pixels do not match the pixel hash",
+				     e->path);
+			goto out;
+		}
+		if (out_write(&o, p, h->suffix_len) < 0)
+			goto werr;
+	}
+	uint8_t sha[32];
+	rp__sha256_final(o.sha, sha);
+	if (o.written != e->size || memcmp(sha, e->sha256, 32) != 0) {
+		st = rp__err(err, RP_E_MISMATCH, "%s: rebuilt file does not match the manifest's "
+			     "SHA-256", e->path);
+		goto out;
+	}
+	if (compressed) {
+		/* rp_dicom_write_file() made it durable; only the journal record waits. */
+		st = write_compressed(d, h, body + h->prefix_len, &o, err);
+		if (st == RP_OK && fchmodat(dfd, leaf, file_mode, 0) < 0)
+			st = rp__err(err, rp__errno_status(errno), "%s: chmod: %s", e->path,
+				     strerror(errno));
+		if (st == RP_OK) {
+			if (d->nbatch == 0)
+				d->batch_t0 = rp__now();
+			d->batch[d->nbatch++] = (struct pending){.fd = -1, .dfd = -1,
+									  .index = j,
+									  .size = e->size};
+		}
+		goto out;
+	}
+	/* fsync, rename and the journal record happen in batch_flush(), for many files at
+	 * once; start the writeback now so that the fsync there finds little to do. */
+	(void)sync_file_range(o.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	struct pending *pe = &d->batch[d->nbatch++];
+	if (d->nbatch == 1)
+		d->batch_t0 = rp__now();
+	pe->fd = o.fd;
+	pe->dfd = dfd;
+	pe->index = j;
+	pe->size = e->size;
+	snprintf(pe->tmp, sizeof(pe->tmp), "%s", tmp);
+	snprintf(pe->leaf, sizeof(pe->leaf), "%s", leaf);
+	o.fd = -1;
+	dfd = -1;
+	st = RP_OK;
+	goto out;
+werr:
+	st = rp__err(err, rp__errno_status(errno), "%s: %s", e->path, strerror(errno));
+out:
+	if (o.fd >= 0) {
+		close(o.fd);
+		unlinkat(dfd, tmp, 0);
+	}
+	rp__sha256_destroy(o.sha);
+	free(o.mem);
+	free(frame);
+	if (dfd >= 0)
+		close(dfd);
+	return st;
+}
+
+/* The first path component of every entry, each once, in manifest order. */
+static int
+move_into_place(struct rp__deliver *d, struct rp_errbuf *err)
+{
+	char **tops = calloc(d->mf->count, sizeof(*tops));
+	size_t n = 0;
+	int st = RP_OK;
+	if (!tops)
+		return RP_E_NOMEM;
+	for (uint32_t i = 0; i < d->mf->count; i++) {
+		const char *p = d->mf->e[i].path, *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		bool seen = false;
+		for (size_t t = 0; t < n && !seen; t++)
+			seen = strlen(tops[t]) == len && memcmp(tops[t], p, len) == 0;
+		if (!seen && !(tops[n++] = strndup(p, len))) {
+			st = RP_E_NOMEM;
+			goto out;
+		}
+	}
+	/* Check every destination first, so that a clash moves nothing. */
+	for (size_t t = 0; t < n; t++) {
+		struct stat a, b;
+		bool staged = fstatat(d->stage, tops[t], &a, AT_SYMLINK_NOFOLLOW) == 0;
+		bool exists = fstatat(d->dest_fd, tops[t], &b, AT_SYMLINK_NOFOLLOW) == 0;
+		if (staged && exists) {
+			st = rp__err(err, RP_E_IO, "%s/%s already exists: not replacing it",
+				     d->dest_name, tops[t]);
+			goto out;
+		}
+		if (!staged && !exists) {
+			st = rp__err(err, RP_E_INTERNAL, "%s is neither staged nor delivered", tops[t]);
+			goto out;
+		}
+	}
+	for (size_t t = 0; t < n; t++) {
+		if (renameat2(d->stage, tops[t], d->dest_fd, tops[t], RENAME_NOREPLACE) < 0 &&
+		    errno != ENOENT) {
+			st = rp__err(err, rp__errno_status(errno), "rename %s into %s: %s", tops[t],
+				     d->dest_name, strerror(errno));
+			goto out;
+		}
+	}
+	if (fsync(d->dest_fd) < 0)
+		st = rp__err(err, rp__errno_status(errno), "fsync %s: %s", d->dest_name, strerror(errno));
+out:
+	for (size_t t = 0; t < n; t++)
+		free(tops[t]);
+	free(tops);
+	return st;
+}
+
+/* Makes the batched files durable and journals them: fsync each file, rename it to its
+ * name, fsync each directory once, then one journal append and fdatasync for all. */
+static int
+batch_flush(struct rp__deliver *d, const struct rp__deliver_events *ev, struct rp_errbuf *err)
+{
+	int st = RP_OK;
+	unsigned n = d->nbatch;
+	bool renamed[BATCH_MAX] = {0};
+	for (unsigned i = 0; i < n; i++) {
+		struct pending *p = &d->batch[i];
+		if (p->fd < 0)
+			continue;
+		if (st == RP_OK && fsync(p->fd) < 0)
+			st = rp__err(err, rp__errno_status(errno), "%s: fsync: %s",
+				     d->mf->e[p->index].path, strerror(errno));
+		close(p->fd);
+		p->fd = -1;
+		if (st == RP_OK && renameat(p->dfd, p->tmp, p->dfd, p->leaf) < 0)
+			st = rp__err(err, rp__errno_status(errno), "%s: rename: %s",
+				     d->mf->e[p->index].path, strerror(errno));
+		renamed[i] = st == RP_OK;
+	}
+	for (unsigned i = 0; i < n && st == RP_OK; i++) {
+		struct pending *p = &d->batch[i];
+		struct stat a, b;
+		bool seen = false;
+		if (p->dfd < 0 || fstat(p->dfd, &a) < 0)
+			continue;
+		for (unsigned q = 0; q < i && !seen; q++)
+			seen = d->batch[q].dfd >= 0 && fstat(d->batch[q].dfd, &b) == 0 &&
+			       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+		if (!seen && fsync(p->dfd) < 0)
+			st = io_err(err, d, "fsync of a stage directory", errno);
+	}
+	if (st == RP_OK && n) {
+		uint32_t idx[BATCH_MAX];
+		for (unsigned i = 0; i < n; i++)
+			idx[i] = d->batch[i].index;
+		st = rp__spool_journal_objects(d->spool, idx, n, err);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct pending *p = &d->batch[i];
+		if (st == RP_OK) {
+			if (ev->object)
+				ev->object(ev->ctx, p->index, p->size);
+		} else if (p->dfd >= 0 && !renamed[i]) {
+			unlinkat(p->dfd, p->tmp, 0);
+		}
+		if (p->dfd >= 0)
+			close(p->dfd);
+	}
+	d->nbatch = 0;
+	return st;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The walker */
+
+/* Reads the header of the object at pos into *h (*need: its length).  1 when its bytes
+ * have not all arrived yet. */
+static int
+read_header(struct rp__deliver *d, uint64_t pos, struct rp__objhdr *h, size_t *need,
+	    struct rp_errbuf *err)
+{
+	int fd = rp__spool_stream_fd(d->spool);
+	uint8_t fixed[RP__OBJHDR_FIXED];
+	if (!rp__spool_has_range(d->spool, pos, pos + sizeof(fixed)) ||
+	    rp__pread_full(fd, fixed, sizeof(fixed), pos) < 0)
+		return 1;
+	RP_TRY(rp__objhdr_decode(fixed, sizeof(fixed), h, need, err));
+	uint8_t *hb = malloc(*need);
+	if (!hb)
+		return RP_E_NOMEM;
+	int st = 1;
+	if (rp__spool_has_range(d->spool, pos, pos + *need) &&
+	    rp__pread_full(fd, hb, *need, pos) == 0)
+		st = rp__objhdr_decode(hb, *need, h, need, err);
+	free(hb);
+	return st;
+}
+
+/* Delivers objects from d->pos on, in stream order, while their bytes are in the spool.
+ * stream_len 0: the stream is still arriving, and the walk stops quietly at the first
+ * object not complete yet.  Otherwise the stream is complete, every object must lie
+ * within its stream_len bytes, and progress is reported. */
+static int
+walk(struct rp__deliver *d, uint64_t stream_len, const struct rp__deliver_events *ev,
+     struct rp_errbuf *err)
+{
+	const bool final = stream_len != 0;
+	const uint64_t limit = final ? stream_len : rp__spool_max_stream(d->spool);
+	long page = sysconf(_SC_PAGESIZE);
+	double last = rp__now();
+	int st = RP_OK;
+	while (st == RP_OK && d->next < d->mf->count && !rp__spool_delivered(d->spool)) {
+		uint64_t pos = d->pos;
+		uint32_t j = d->next;
+		struct rp__objhdr h;
+		size_t need;
+		if (pos >= limit || limit - pos < RP__OBJHDR_FIXED ||
+		    (st = read_header(d, pos, &h, &need, err)) > 0) {
+			st = final ? rp__err(err, RP_E_CORRUPT, "object %u header runs past the "
+					     "stream", j) : RP_OK;
+			break;
+		}
+		if (st < 0)
+			break;
+		if (h.index != j || h.orig_size != d->mf->e[j].size || need > limit - pos ||
+		    h.body_len > limit - pos - need) {
+			rp__objhdr_free(&h);
+			st = rp__err(err, RP_E_CORRUPT, "object %u: header disagrees with the "
+				     "manifest%s", j, final ? " or the stream" : "");
+			break;
+		}
+		uint64_t end = pos + need + h.body_len;
+		if (!rp__spool_has_range(d->spool, pos, end)) {
+			rp__objhdr_free(&h);
+			if (final)
+				st = rp__err(err, RP_E_CORRUPT, "object %u is not all in the spool",
+					     j);
+			break;
+		}
+		if (!rp__spool_object_done(d->spool, j)) {
+			uint64_t base = pos - pos % (uint64_t)page;
+			size_t len = (size_t)(end - base);
+			uint8_t *map = mmap(NULL, len, PROT_READ, MAP_SHARED,
+					    rp__spool_stream_fd(d->spool), (off_t)base);
+			if (map == MAP_FAILED) {
+				rp__objhdr_free(&h);
+				st = io_err(err, d, "mapping the stream spool", errno);
+				break;
+			}
+			if (d->nbatch == BATCH_MAX)
+				st = batch_flush(d, ev, err);
+			if (st == RP_OK)
+				st = deliver_object(d, j, &h, map + (pos - base) + need, err);
+			munmap(map, len);
+		}
+		rp__objhdr_free(&h);
+		if (st < 0)
+			break;
+		d->pos = end;
+		d->next = j + 1;
+		if (final && ev->progress && rp__now() - last > 0.5) {
+			last = rp__now();
+			ev->progress(ev->ctx, end, j + 1);
+		}
+	}
+	return st;
+}
+
+static int
+prepare(struct rp__deliver *d, struct rp_errbuf *err)
+{
+	if (d->stage < 0 && (d->stage = rp__spool_open_stage(d->spool, err)) < 0)
+		return d->stage;
+	return RP_OK;
+}
+
+int
+rp__deliver_ahead(struct rp__deliver *d, const struct rp__deliver_events *ev,
+		  struct rp_errbuf *err)
+{
+	/* Called by whichever connection thread wrote a chunk; the others keep receiving. */
+	if (pthread_mutex_trylock(&d->mu) != 0)
+		return RP_OK;
+	int st = prepare(d, err);
+	if (st == RP_OK)
+		st = walk(d, 0, ev, err);
+	if (st == RP_OK && d->nbatch && rp__now() - d->batch_t0 > BATCH_MAX_S)
+		st = batch_flush(d, ev, err);
+	pthread_mutex_unlock(&d->mu);
+	return st;
+}
+
+int
+rp__deliver_finish(struct rp__deliver *d, uint64_t stream_len,
+		   const struct rp__deliver_events *ev, struct rp_errbuf *err)
+{
+	pthread_mutex_lock(&d->mu);
+	int st = prepare(d, err);
+	/* Objects delivered ahead but not yet durable count as delivered from here on. */
+	if (st == RP_OK)
+		st = batch_flush(d, ev, err);
+	struct stat stt;
+	if (st == RP_OK && (fstat(rp__spool_stream_fd(d->spool), &stt) < 0 ||
+			    (uint64_t)stt.st_size < stream_len))
+		st = rp__err(err, RP_E_CORRUPT, "session %s: spool shorter than the stream",
+			     d->session);
+	if (st == RP_OK)
+		st = walk(d, stream_len, ev, err);
+	if (st == RP_OK && d->pos != stream_len)
+		st = d->pos < stream_len
+			? rp__err(err, RP_E_CORRUPT, "stream has %llu bytes after the last object",
+				  (unsigned long long)(stream_len - d->pos))
+			: rp__err(err, RP_E_CORRUPT, "objects run %llu bytes past the stream's end",
+				  (unsigned long long)(d->pos - stream_len));
+	if (st == RP_OK)
+		st = batch_flush(d, ev, err);
+	if (st == RP_OK && fsync(d->stage) < 0)
+		st = io_err(err, d, "fsync stage", errno);
+	if (st == RP_OK)
+		st = move_into_place(d, err);
+	if (st == RP_OK)
+		st = rp__spool_journal_delivered(d->spool, err);
+	pthread_mutex_unlock(&d->mu);
+	return st;
+}
