@@ -1,8 +1,9 @@
-# tests/transport.cmake - wire format, chunker, FEC and loopback transfer tests (issue 6).
+# tests/transport.cmake - wire format, chunker, FEC, spool and loopback transfer tests (issue 6).
 rp_add_test(test_frame SOURCES test_frame.c LABELS transport)
 rp_add_test(test_fec SOURCES test_fec.c LABELS transport)
 rp_add_test(test_server_lifecycle SOURCES test_server_lifecycle.c LABELS transport)
 rp_add_test(test_chunk SOURCES test_chunk.c LABELS transport)
+rp_add_test(test_spool SOURCES test_spool.c LABELS transport)
 
 # Fuzz targets for the frame and manifest parsers, run over their seeds and regressions
 # (crash inputs go to tests/fuzz/regress/transport/; .gitkeep keeps it in a fresh clone).

@@ -108,9 +108,9 @@ rp__spool_reap(struct rp_server *srv)
 	while ((e = readdir(d))) {
 		if (!is_session_name(e->d_name))
 			continue;
-		/* Held across the check and the removal: rp__session_open() takes it too, so
-		 * a sender resuming this very session waits rather than write into a spool
-		 * that is being removed. */
+		/* Held across the check and the removal: opening a session (serve.c) takes it
+		 * too, so a sender resuming this very session waits rather than write into a
+		 * spool that is being removed. */
 		pthread_mutex_lock(&srv->spool_mu);
 		pthread_mutex_lock(&srv->mu);
 		bool busy = rp__session_in_memory(srv, e->d_name);
