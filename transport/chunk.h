@@ -95,10 +95,10 @@ struct rp__chunk_step rp__chunker_step(struct rp__chunker *c, size_t n);
  * boundary), else the last group to close. */
 bool rp__chunker_finish(struct rp__chunker *c, struct rp__chunk_tail *t);
 
-/* How many chunks of one group a stream may carry while `live` streams are up: the
- * group's k + m spread over them, and never fewer than m, so that losing one stream
- * costs at most m chunks of any group (rebuilt from parity) whenever live is at least
- * (k + m) / m.  With m = 0, one. */
+/* How many chunks of one group a stream may carry while `live` streams are up (0 counts
+ * as 1): the group's k + m spread over them, and never fewer than m nor than one, so
+ * that losing one stream costs at most m chunks of any group (rebuilt from parity)
+ * whenever live is at least (k + m) / m. */
 unsigned rp__chunk_group_cap(unsigned k, unsigned m, unsigned live);
 
 /* Per stream: chunks taken of each of the last few groups (the queue holds only a few
