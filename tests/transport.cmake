@@ -29,3 +29,10 @@ endforeach()
 
 # The gateway's DICOM side against DCMTK's storescu/echoscu as the modality.
 rp_add_test(test_store_scp SOURCES test_store_scp.c LABELS net)
+
+# Sender and receiver in one process over the fault-injecting backend (transport/fault/,
+# compiled into this test only).  Serial and with a long timeout: two black-hole cases
+# wait out the stall limit, and under TSan on a loaded 2-core box the whole run is slow.
+rp_add_test(test_transfer SOURCES test_transfer.c ${CMAKE_SOURCE_DIR}/transport/fault/fault.c
+            LABELS transport)
+set_tests_properties(test_transfer PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)

@@ -3,8 +3,25 @@
  * sender and the receiver. */
 #include "transport/transport.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
+
+/* Set only by tests (transport/fault/); NULL in every real run. */
+static _Atomic(const struct rp__transport_ops *) override_ops;
+
+void
+rp__transport_set_override(const struct rp__transport_ops *ops)
+{
+	atomic_store(&override_ops, ops);
+}
+
+const struct rp__transport_ops *
+rp__transport_for(const struct rp_tls_config *cfg)
+{
+	const struct rp__transport_ops *o = atomic_load(&override_ops);
+	return o ? o : rp__transport_backend_for(cfg);
+}
 
 int
 rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,

@@ -39,6 +39,10 @@ struct rp__transport_ops {
 	int (*recv)(struct rp__conn *c, void *data, size_t size, struct rp_errbuf *err);
 	/* Makes blocked and future send/recv on c fail; safe from another thread. */
 	void (*abort)(struct rp__conn *c);
+	/* As abort, but the peer sees a reset (TCP RST) rather than an orderly close, as
+	 * when a host crashes or a middlebox kills the flow.  NULL when the backend cannot
+	 * (the fault-injecting test backend then aborts). */
+	void (*reset)(struct rp__conn *c);
 	void (*close)(struct rp__conn *c);
 	void (*close_listener)(struct rp__listener *l);
 	/* "127.0.0.1:5000" or "CN=site-a sha256=ab12..": who the peer is, for logs. */
@@ -51,8 +55,17 @@ struct rp__transport_ops {
 };
 
 extern const struct rp__transport_ops rp__tcp_ops;
-/* The backend for a config: TCP, or libfabric when cfg->fabric is set (transport/ofi/). */
+/* The backend for a config: TCP, or libfabric when cfg->fabric is set (transport/ofi/);
+ * the override instead while one is set. */
 const struct rp__transport_ops *rp__transport_for(const struct rp_tls_config *cfg);
+
+/* For tests only (never reachable from the public API or the CLI): makes
+ * rp__transport_for() return ops for every later sender and server in this process, so
+ * an in-process test can put the fault-injecting backend (transport/fault/) under both
+ * sides.  NULL restores the normal choice.  Set it before creating senders/servers. */
+void rp__transport_set_override(const struct rp__transport_ops *ops);
+/* The backend a config asks for, ignoring the override (transport/ofi/). */
+const struct rp__transport_ops *rp__transport_backend_for(const struct rp_tls_config *cfg);
 
 /* Sends one frame (header + payload). */
 int rp__send_frame(const struct rp__transport_ops *ops, struct rp__conn *c,

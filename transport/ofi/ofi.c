@@ -1139,7 +1139,7 @@ static const struct rp__transport_ops rp__ofi_ops = {
 };
 
 const struct rp__transport_ops *
-rp__transport_for(const struct rp_tls_config *cfg)
+rp__transport_backend_for(const struct rp_tls_config *cfg)
 {
 	return cfg && cfg->fabric ? &rp__ofi_ops : &rp__tcp_ops;
 }

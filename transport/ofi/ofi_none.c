@@ -47,7 +47,7 @@ static const struct rp__transport_ops none_ops = {
 };
 
 const struct rp__transport_ops *
-rp__transport_for(const struct rp_tls_config *cfg)
+rp__transport_backend_for(const struct rp_tls_config *cfg)
 {
 	return cfg && cfg->fabric ? &none_ops : &rp__tcp_ops;
 }

@@ -615,6 +615,19 @@ tcp_abort(struct rp__conn *c)
 	shutdown(c->fd, SHUT_RDWR);
 }
 
+/* SO_LINGER 0, then a disconnect (connect() to AF_UNSPEC): Linux sends the RST at once
+ * and keeps the fd open, so the close() that comes later never meets a reused number. */
+static void
+tcp_reset(struct rp__conn *c)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct sockaddr sa = {.sa_family = AF_UNSPEC};
+	atomic_store(&c->aborted, true);
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (connect(c->fd, &sa, sizeof(sa)) < 0)
+		shutdown(c->fd, SHUT_RDWR);
+}
+
 static void
 tcp_close_listener(struct rp__listener *l)
 {
@@ -642,6 +655,7 @@ const struct rp__transport_ops rp__tcp_ops = {
 	.send = tcp_send,
 	.recv = tcp_recv,
 	.abort = tcp_abort,
+	.reset = tcp_reset,
 	.close = tcp_close,
 	.close_listener = tcp_close_listener,
 	.peer = tcp_peer,
