@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_dec_avx512.c - the fast HT cleanup decoder (ht_block_dec_impl.h)
- * built with AVX-512 F/BW/DQ/VL (this file alone gets RP_AVX512_FLAGS), with phase 2, the
+ * built with AVX-512 F/BW/DQ/VL (this file alone gets the AVX-512 flags, rp_add_isa_sources()), with phase 2, the
  * MagSgn samples of a line pair, in 16-lane vectors: per 16 quads the exponent bounds
  * U_q = u_q + kappa_q (kappa from the exponents of the line above), then per 4 quads the
  * 16 samples' bit counts, their offsets in the unstuffed bit string (a prefix sum), the
  * bits at those offsets picked out of 128 loaded bytes by permutes, and the magnitudes,
  * signs and exponents in parallel.  Output identical to ms_row_scalar(), which the AVX2 and scalar
  * builds use (tests/test_htj2k_block_dec.c compares all of them with the reference).
- * Reached only through rp__ht_decode_block() / rp__ht_decode_block_isa(). */
+ * Reached only through the avx512 table of codec/htj2k/htj2k_kernels.c. */
+#define RP__ISA_BUILD avx512
+#include "simd/isa_build.h"
+
 #include <immintrin.h>
 
-#define RP__HTDEC_NAME rp__ht_decode_block_avx512
 #define RP__HTDEC_MS_BEGIN ms_begin_avx512
 #define RP__HTDEC_MS_GROUP ms_group_avx512
 #include "codec/htj2k/ht_block_dec_impl.h"
