@@ -23,9 +23,10 @@
 typedef void rp__bswap16_fn(void *dst, const void *src, size_t count);
 
 /* 1 when every one of count little-endian samples is a clean 16-bit container of a
- * bits-bit value as codec/frame.c defines it: the bits above `bits` are all zero (zero extension) or, for
- * signed images, bits-1 and up are all one (sign extension of a negative value).  0 when
- * some sample carries other bits there (overlays).  bits in 1..16. */
+ * bits-bit value as codec/frame.c defines it: the bits above `bits` are all zero (zero
+ * extension) or, for signed images, bits-1 and up are all one (sign extension of a
+ * negative value).  0 when some sample carries other bits there (overlays).  bits in
+ * 1..16. */
 typedef int rp__bits_clean16_fn(const void *src, size_t count, unsigned bits, int is_signed);
 
 /* dst[i] = src[i] & (2^bits - 1): a canonical sample -> the unsigned bits-bit pattern a

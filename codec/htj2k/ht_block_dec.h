@@ -8,8 +8,9 @@
 
 #include "codec/htj2k/ht_internal.h"
 
-/* Same contract as rp__ht_decode_block_fn (ht_internal.h): RP_OK, RP_E_CORRUPT for a segment no valid
- * encoder makes, RP_E_UNSUPPORTED for block sizes or max_bits outside the profile.  On
+/* Same contract as rp__ht_decode_block_fn (ht_internal.h): RP_OK, RP_E_CORRUPT for a
+ * segment no valid encoder makes, RP_E_UNSUPPORTED for block sizes or max_bits outside
+ * the profile.  On
  * RP_OK the coefficients of every decoder here are identical; on an error, which
  * coefficients were written is unspecified. */
 int rp__ht_decode_block_ref(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,

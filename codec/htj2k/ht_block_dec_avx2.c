@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_dec_avx2.c - the fast HT cleanup decoder (ht_block_dec_impl.h)
- * built with AVX2 + BMI2 (this file alone gets the AVX2 flags, rp_add_isa_sources()), with phase 2, the MagSgn
+ * built with AVX2 + BMI2 (this file alone gets RP_AVX2_FLAGS), with phase 2, the MagSgn
  * samples of a line pair, in 8-lane vectors: U_q = u_q + kappa_q for 8 quads at a time,
  * then per 2 quads the 8 samples' bit counts, their offsets in the unstuffed bit string (a
  * prefix sum), their bits by two dword gathers and a funnel shift, and the magnitudes,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_dec_avx512.c - the fast HT cleanup decoder (ht_block_dec_impl.h)
- * built with AVX-512 F/BW/DQ/VL (this file alone gets the AVX-512 flags, rp_add_isa_sources()), with phase 2, the
+ * built with AVX-512 F/BW/DQ/VL (this file alone gets RP_AVX512_FLAGS), with phase 2, the
  * MagSgn samples of a line pair, in 16-lane vectors: per 16 quads the exponent bounds
  * U_q = u_q + kappa_q (kappa from the exponents of the line above), then per 4 quads the
  * 16 samples' bit counts, their offsets in the unstuffed bit string (a prefix sum), the

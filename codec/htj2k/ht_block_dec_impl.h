@@ -537,8 +537,8 @@ static inline void RP__HTDEC_MS_GROUP(struct ms_row *r, unsigned q0);
 #endif
 
 int
-RP__ISA_FN(rp__ht_decode_block)(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,
-	       size_t stride, unsigned max_bits)
+RP__ISA_FN(rp__ht_decode_block)(const uint8_t *seg, size_t len, unsigned w, unsigned h,
+				int32_t *coef, size_t stride, unsigned max_bits)
 {
 	const uint32_t *dec32 = rp__ht_dec32();
 	_Alignas(64) uint8_t ms[MS_BUF_BYTES];

@@ -843,7 +843,8 @@ hte_emit(const struct hte_quads *qd, unsigned np, const uint32_t *v, struct hte_
 
 int
 RP__ISA_FN(rp__ht_encode_block)(const int32_t *coef, size_t stride, unsigned w, unsigned h,
-       struct rp__ht_enc_scratch *sc, uint8_t *out, size_t out_capacity, size_t *out_size)
+				struct rp__ht_enc_scratch *sc, uint8_t *out, size_t out_capacity,
+				size_t *out_size)
 {
 	*out_size = 0;
 	if (w == 0 || h == 0 || w > 64 || h > 64 || (size_t)w * h > RP__HT_MAX_CB_SAMPLES)

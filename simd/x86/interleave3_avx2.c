@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* simd/x86/interleave3_avx2.c - 8-bit planar <-> interleaved RGB with byte shuffles
- * (an avx2 build, simd/isa_build.h).  VPSHUFB only moves bytes within a 128-bit lane, so each lane does
- * the classic SSSE3 16-pixel step (three shuffles OR'd per 16 output bytes) on its own
- * half of 32 pixels, and VPERM2I128 puts the lanes' 16-byte blocks in memory order.
+ * (an avx2 build, simd/isa_build.h).  VPSHUFB only moves bytes within a 128-bit lane,
+ * so each lane does the classic SSSE3 16-pixel step (three shuffles OR'd per 16 output
+ * bytes) on its own half of 32 pixels, and VPERM2I128 puts the lanes' 16-byte blocks in
+ * memory order.
  *
  * Masks: for interleaving, output block k (bytes 16k..16k+15 of 48) takes, from channel
  * c, byte (16k+i)/3 where (16k+i) % 3 == c, else 0x80 (zero).  For deinterleaving,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* simd/x86/samples16_impl.h - the 16-bit sample kernels written once against vec.h;
- * samples16_avx2.c and samples16_avx512.c build them (simd/isa_build.h).  Each loop runs over whole
- * vectors (two per iteration where a reduction benefits from independent chains) and
- * hands the remaining samples to the scalar twin, which is also the reference. */
+ * samples16_avx2.c and samples16_avx512.c build them (simd/isa_build.h).  Each loop runs
+ * over whole vectors and hands the remaining samples to the scalar twin, which is also
+ * the reference. */
 #include "simd/kernels.h"
 #include "simd/x86/vec.h"
 
