@@ -7,8 +7,10 @@
  * packets); and one large frame with 1 and T threads.
  *
  *   bench_htj2k [-n iters] [-T threads] [-q] [-only ours|ojph] [-clock wall|cpu]
- *               [-big large.dcm] file.dcm...
+ *               [-isa scalar|avx2|avx512|best] [-big large.dcm] file.dcm...
  *
+ * -isa is the ceiling on our codec's ISA level (rp_encoder_options.max_isa); the level
+ * that runs is printed and is the "isa" of the JSON lines.
  * -clock cpu times the one-thread figures in process CPU time (for a shared machine);
  * the T-thread scaling is always wall clock, on -big's frame (default: the first frame
  * tiled to 4096 x 3072).
@@ -50,6 +52,9 @@ tick_s(void)
 }
 
 static double tsc_hz;
+
+/* Our codec's kernels, at the level -isa allows (default: the best this CPU runs). */
+static const struct rp__htj2k_kernels *bench_k;
 
 static void
 calibrate_tsc(void)
@@ -141,6 +146,7 @@ ours_enc(const struct frame *f, uint8_t *dst, size_t cap, size_t *len, struct rp
 	struct rp__ht_params p;
 	struct rp_errbuf err;
 	rp__htj2k_default_params(&f->img, &p);
+	p.k = bench_k;
 	return rp__htj2k_encode_params(&f->img, &p, f->data, f->size, dst, cap, len, pool,
 				       &enc_ws, &err);
 }
@@ -150,7 +156,7 @@ ours_dec(const struct frame *f, const uint8_t *src, size_t len, uint8_t *dst,
 	 struct rp_pool *pool)
 {
 	struct rp_errbuf err;
-	return rp__htj2k_decode(&f->img, src, len, dst, f->size, pool, 0, &dec_ws, &err);
+	return rp__htj2k_decode(&f->img, src, len, dst, f->size, pool, bench_k, &dec_ws, &err);
 }
 
 static int
@@ -239,7 +245,7 @@ report(const char *name, const struct result *r, uint64_t pixels, int threads, i
 	printf("{\"bench\":\"htj2k\",\"codec\":\"%s\",\"threads\":%d,\"isa\":\"%s\","
 	       "\"raw_bytes\":%llu,\"coded_bytes\":%llu,\"ratio\":%.4f,\"enc_MBps\":%.1f,"
 	       "\"dec_MBps\":%.1f,\"enc_cpp\":%.2f,\"dec_cpp\":%.2f}\n",
-	       name, threads, rp__cpu_level_name(rp__cpu_features(0)),
+	       name, threads, bench_k->name,
 	       (unsigned long long)r->raw, (unsigned long long)r->coded,
 	       (double)r->raw / r->coded, enc ? mbs_e : 0, mbs_d, enc ? cpp_e : 0, cpp_d);
 	fprintf(stderr, "%-22s T=%d ratio %6.3f  enc %7.1f MB/s %6.2f c/px  dec %7.1f MB/s %6.2f c/px\n",
@@ -284,7 +290,7 @@ stage_profile(const struct frame *f, int iters)
 					size_t len;
 					unsigned cw = bands[b].w - x < 64 ? bands[b].w - x : 64;
 					unsigned ch = bands[b].h - y < 64 ? bands[b].h - y : 64;
-					rp__ht_encode_block(plane + (size_t)(bands[b].y0 + y) * p.width +
+					bench_k->encode_block(plane + (size_t)(bands[b].y0 + y) * p.width +
 							    bands[b].x0 + x, p.width, cw, ch, sc, out,
 							    rp__ht_block_bound(64, 64), &len);
 					total += len;
@@ -300,10 +306,10 @@ stage_profile(const struct frame *f, int iters)
 					unsigned ch = bands[b].h - y < 64 ? bands[b].h - y : 64;
 					int32_t *c = copy + (size_t)(bands[b].y0 + y) * p.width +
 						     bands[b].x0 + x;
-					rp__ht_encode_block(c, p.width, cw, ch, sc, out,
+					bench_k->encode_block(c, p.width, cw, ch, sc, out,
 							    rp__ht_block_bound(64, 64), &len);
 					if (len)
-						rp__ht_decode_block(out, len, cw, ch, c, p.width,
+						bench_k->decode_block(out, len, cw, ch, c, p.width,
 								    bands[b].mb);
 				}
 		t_dblk[k] = tick_s() - t0 - t_blk[k];
@@ -340,6 +346,7 @@ main(int argc, char **argv)
 	int iters = 5, threads = 2, quick = 0;
 	const char *only = NULL;   /* "ours" or "ojph": one codec (for perf stat counts) */
 	const char *big_path = NULL;
+	enum rp_isa max_isa = RP_ISA_BEST;
 	int a = 1;
 	for (; a < argc && argv[a][0] == '-'; a++) {
 		if (!strcmp(argv[a], "-n") && a + 1 < argc)
@@ -352,13 +359,17 @@ main(int argc, char **argv)
 			only = argv[++a];
 		else if (!strcmp(argv[a], "-big") && a + 1 < argc)
 			big_path = argv[++a];
+		else if (!strcmp(argv[a], "-isa") && a + 1 < argc &&
+			 rp_isa_from_name(argv[a + 1], &max_isa) == RP_OK)
+			a++;
 		else if (!strcmp(argv[a], "-clock") && a + 1 < argc) {
 			const char *c = argv[++a];
 			one_thread_clock = !strcmp(c, "cpu") ? CLOCK_PROCESS_CPUTIME_ID :
 					   CLOCK_MONOTONIC;
 		} else {
 			fprintf(stderr, "usage: bench_htj2k [-n iters] [-T threads] [-q] "
-				"[-only ours|ojph] [-clock wall|cpu] [-big large.dcm] file.dcm...\n");
+				"[-only ours|ojph] [-clock wall|cpu] [-isa scalar|avx2|avx512|best] "
+				"[-big large.dcm] file.dcm...\n");
 			return 2;
 		}
 	}
@@ -368,6 +379,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_htj2k: no input files\n");
 		return 2;
 	}
+	bench_k = rp__htj2k_kernels_for(rp__isa_select(max_isa));
 	calibrate_tsc();
 	int nf = 0;
 	struct frame *frames = calloc((size_t)(argc - a), sizeof(*frames));
@@ -384,7 +396,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "%d frames, %.2f Mpixel, TSC %.2f GHz, ISA %s\n", nf, pixels / 1e6,
-		tsc_hz / 1e9, rp__cpu_level_name(rp__cpu_features(0)));
+		tsc_hz / 1e9, bench_k->name);
 	struct result r, r2;
 	char ojph_name[32];
 	snprintf(ojph_name, sizeof(ojph_name), "openjph-%s", rp__htj2k_ojph_version());

@@ -120,8 +120,7 @@ noise(size_t bytes)
 	return buf;
 }
 
-enum kernel_id { K_BSWAP16, K_MINMAX_U16, K_MINMAX_S16, K_MASK16, K_SEXT16, K_INTERLEAVE3,
-		 K_DEINTERLEAVE3 };
+enum kernel_id { K_BSWAP16, K_MASK16, K_SEXT16, K_INTERLEAVE3, K_DEINTERLEAVE3 };
 
 void
 run_kernel(benchmark::State &state, const rp__kernels *k, kernel_id id)
@@ -131,18 +130,8 @@ run_kernel(benchmark::State &state, const rp__kernels *k, kernel_id id)
 	std::vector<uint8_t> dst(bytes + 64);
 	const size_t n16 = bytes / 2, px3 = bytes / 3;
 	for (auto _ : state) {
-		uint16_t ulo, uhi;
-		int16_t slo, shi;
 		switch (id) {
 		case K_BSWAP16: k->bswap16(dst.data(), src.data(), n16); break;
-		case K_MINMAX_U16:
-			k->minmax_u16(src.data(), n16, &ulo, &uhi);
-			benchmark::DoNotOptimize(uhi);
-			break;
-		case K_MINMAX_S16:
-			k->minmax_s16(src.data(), n16, &slo, &shi);
-			benchmark::DoNotOptimize(shi);
-			break;
 		case K_MASK16: k->mask16(dst.data(), src.data(), n16, 12); break;
 		case K_SEXT16: k->sext16(dst.data(), src.data(), n16, 12); break;
 		case K_INTERLEAVE3: k->interleave3_u8(dst.data(), src.data(), px3); break;
@@ -172,7 +161,7 @@ void
 BM_high_bits_clean_kernel(benchmark::State &state)
 {
 	const frame &f = ct12();
-	const rp__kernels *k = rp__kernels_select(0);
+	const rp__kernels *k = rp__kernels_best();
 	for (auto _ : state)
 		benchmark::DoNotOptimize(rp__kernels_high_bits_clean16(
 			k, f.pixels.data(), f.pixels.size() / 2, f.img.bits_stored, f.img.is_signed));
@@ -274,15 +263,14 @@ register_all()
 		const char *name;
 		kernel_id id;
 	} kernels[] = {
-		{ "bswap16", K_BSWAP16 },     { "minmax_u16", K_MINMAX_U16 },
-		{ "minmax_s16", K_MINMAX_S16 }, { "mask16", K_MASK16 },
+		{ "bswap16", K_BSWAP16 },     { "mask16", K_MASK16 },
 		{ "sext16", K_SEXT16 },       { "interleave3_u8", K_INTERLEAVE3 },
 		{ "deinterleave3_u8", K_DEINTERLEAVE3 },
 	};
-	const uint32_t have = rp__cpu_features(0);
+	const rp_isa have = rp__isa_detected();
 	for (size_t t = 0; rp__kernels_at(t); t++) {
 		const rp__kernels *k = rp__kernels_at(t);
-		if (k->features & ~have)
+		if (k->isa > have)
 			continue;
 		for (const auto &kk : kernels) {
 			std::string name = std::string("kernel/") + kk.name + "/" + k->name;
@@ -324,7 +312,7 @@ main(int argc, char **argv)
 {
 	register_all();
 	benchmark::AddCustomContext("radpipe", rp_version());
-	benchmark::AddCustomContext("simd_selected", rp__kernels_select(0)->name);
+	benchmark::AddCustomContext("simd_selected", rp__kernels_best()->name);
 	benchmark::AddCustomContext("corpus", corpus_dir());
 #ifdef RP_BUILD_GIT
 	benchmark::AddCustomContext("git", RP_BUILD_GIT);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/codec.c - the codec table and the public encoder/decoder objects over it. */
 #include "codec/codec_impl.h"
+#include "simd/cpu.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,7 @@ rp_encoder_options_init(struct rp_encoder_options *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->struct_size = sizeof(*opts);
 	opts->codec = RP_CODEC_JPEGLS;
+	opts->max_isa = RP_ISA_BEST;
 }
 
 int
@@ -120,7 +122,8 @@ rp_encoder_create(const struct rp_encoder_options *opts, struct rp_encoder **enc
 	    opts->quality < 0 || opts->quality > 100 || opts->wavelet_levels > 32 ||
 	    (opts->code_block_w_log2 && (opts->code_block_w_log2 < 2 || opts->code_block_w_log2 > 10)) ||
 	    (opts->code_block_h_log2 && (opts->code_block_h_log2 < 2 || opts->code_block_h_log2 > 10)) ||
-	    !opts->code_block_w_log2 != !opts->code_block_h_log2 || opts->effort > 9)
+	    !opts->code_block_w_log2 != !opts->code_block_h_log2 || opts->effort > 9 ||
+	    !rp__isa_valid(opts->max_isa))
 		return RP_E_INVALID_ARG;
 	const struct rp__codec_ops *ops = rp__codec_ops(opts->codec);
 	if (!ops || !ops->encode)
@@ -134,7 +137,7 @@ rp_encoder_create(const struct rp_encoder_options *opts, struct rp_encoder **enc
 	enc->params.lossy_ratio = opts->lossy_ratio;
 	enc->params.quality = opts->quality;
 	enc->params.pool = opts->pool;
-	enc->params.cpu_mask = opts->cpu_mask;
+	enc->params.isa = rp__isa_select(opts->max_isa);
 	enc->params.wavelet_levels = opts->wavelet_levels;
 	enc->params.code_block_w_log2 = opts->code_block_w_log2;
 	enc->params.code_block_h_log2 = opts->code_block_h_log2;
@@ -269,12 +272,14 @@ rp_decoder_options_init(struct rp_decoder_options *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->struct_size = sizeof(*opts);
 	opts->codec = RP_CODEC_JPEGLS;
+	opts->max_isa = RP_ISA_BEST;
 }
 
 int
 rp_decoder_create(const struct rp_decoder_options *opts, struct rp_decoder **dec_ret)
 {
-	if (!opts || !dec_ret || opts->struct_size != sizeof(*opts))
+	if (!opts || !dec_ret || opts->struct_size != sizeof(*opts) ||
+	    !rp__isa_valid(opts->max_isa))
 		return RP_E_INVALID_ARG;
 	const struct rp__codec_ops *ops = rp__codec_ops(opts->codec);
 	if (!ops || !ops->decode)
@@ -284,7 +289,7 @@ rp_decoder_create(const struct rp_decoder_options *opts, struct rp_decoder **dec
 		return RP_E_NOMEM;
 	dec->ops = ops;
 	dec->params.pool = opts->pool;
-	dec->params.cpu_mask = opts->cpu_mask;
+	dec->params.isa = rp__isa_select(opts->max_isa);
 	if (ops->state_new && !(dec->params.state = ops->state_new())) {
 		free(dec);
 		return RP_E_NOMEM;

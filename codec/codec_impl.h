@@ -14,7 +14,7 @@ struct rp__encode_params {
 	double lossy_ratio;          /* 0 = lossless */
 	int quality;                 /* JPEG baseline 1..100, 0 = default */
 	struct rp_pool *pool;        /* optional: threads for one large frame */
-	uint32_t cpu_mask;
+	enum rp_isa isa;             /* the ISA level to run, chosen in rp_encoder_create() */
 	unsigned wavelet_levels;     /* J2K/HTJ2K decomposition levels; 0 = codec default */
 	unsigned code_block_w_log2;  /* J2K/HTJ2K code-block size, log2; 0 = default */
 	unsigned code_block_h_log2;
@@ -23,11 +23,11 @@ struct rp__encode_params {
 	void *state;                 /* the codec's state_new() result, or NULL */
 };
 
-/* How the caller asked for a frame to be decoded.  Adapters accept NULL: no pool, every
- * CPU feature, no state. */
+/* How the caller asked for a frame to be decoded.  Adapters accept NULL: no pool, the best
+ * ISA level this CPU runs, no state. */
 struct rp__decode_params {
 	struct rp_pool *pool;        /* optional: threads for one large frame */
-	uint32_t cpu_mask;
+	enum rp_isa isa;             /* the ISA level to run, chosen in rp_decoder_create() */
 	void *state;                 /* the codec's state_new() result, or NULL */
 };
 

@@ -108,9 +108,9 @@ rp__frame_high_bits_clean(const struct rp_image_desc *img, const uint8_t *frame,
 		return 1;
 	/* 16-bit samples (nearly all CT/MR): the same rule in the SIMD table, ~40x faster
 	 * (bench_micro BM_high_bits_clean_*).  These helpers get no encoder options, so the
-	 * table is the detected one. */
+	 * table is the best one the CPU runs. */
 	if (bps == 2)
-		return rp__kernels_high_bits_clean16(rp__kernels_select(0), frame, size / 2,
+		return rp__kernels_high_bits_clean16(rp__kernels_best(), frame, size / 2,
 						     img->bits_stored, img->is_signed);
 	for (size_t i = 0; i + bps <= size; i += bps) {
 		uint32_t v = bps == 1 ? frame[i] : bps == 2 ? rp__load_le16(frame + i) :
@@ -141,7 +141,7 @@ rp__frame_to_unsigned_bits(const struct rp_image_desc *img, uint8_t *frame, size
 	if (bps == 0 || img->bits_stored >= cbits)
 		return;
 	if (bps == 2) {
-		rp__kernels_select(0)->mask16(frame, frame, size / 2, img->bits_stored);
+		rp__kernels_best()->mask16(frame, frame, size / 2, img->bits_stored);
 		return;
 	}
 	uint32_t mask = (1u << img->bits_stored) - 1;
@@ -160,7 +160,7 @@ rp__frame_from_unsigned_bits(const struct rp_image_desc *img, uint8_t *frame, si
 	if (bps == 0 || img->bits_stored >= cbits)
 		return;
 	if (bps == 2) {
-		const struct rp__kernels *k = rp__kernels_select(0);
+		const struct rp__kernels *k = rp__kernels_best();
 		if (img->is_signed)
 			k->sext16(frame, frame, size / 2, img->bits_stored);
 		else

@@ -318,7 +318,7 @@ code_frame(struct rp__pl_obj *obj, struct rp__pl_worker *w, uint32_t f, struct r
 		struct rp_decoder_options dopts;
 		rp_decoder_options_init(&dopts);
 		dopts.codec = pl->enc_opts.codec;
-		dopts.cpu_mask = pl->enc_opts.cpu_mask;
+		dopts.max_isa = pl->enc_opts.max_isa;
 		RP_TRY(rp_decoder_create(&dopts, &w->dec));
 	}
 	uint64_t err = 0;
@@ -740,7 +740,7 @@ rp_pipeline_run(const struct rp_pipeline_options *opts, struct rp_pipeline_file 
 	struct rp__pl pl = { .opts = opts, .files = files };
 	pl.enc_opts = opts->encoder;
 	pl.enc_opts.pool = NULL; /* parallelism is across frames, not inside one */
-	pl.k = rp__kernels_select(pl.enc_opts.cpu_mask);
+	pl.k = rp__kernels_for(rp__isa_select(pl.enc_opts.max_isa));
 	pl.budget = opts->memory_budget ? opts->memory_budget : RP__PIPELINE_DEFAULT_BUDGET;
 	pl.nslots = rp_pool_threads(opts->pool) + 1;
 	pl.to_native = pl.enc_opts.codec == RP_CODEC_NATIVE ||

@@ -3,25 +3,24 @@
  * A level sets only the kernels that pay off and inherits the rest from the level below
  * (static initializers, so nothing is built at run time and selection is two loads). */
 #include "simd/kernels.h"
-#include "simd/cpu.h"
+
+#include <stdatomic.h>
 
 const struct rp__kernels rp__kernels_scalar = {
 	.name = "scalar",
-	.features = 0,
+	.isa = RP_ISA_SCALAR,
 	.vec_bytes = 0,
 #define X(k) .k = rp__##k##_scalar,
 	RP__KERNEL_LIST(X)
 #undef X
 };
 
-#ifdef RP_HAVE_AVX2_KERNELS
+#ifdef RP_HAVE_AVX2
 static const struct rp__kernels rp__kernels_avx2 = {
 	.name = "avx2",
-	.features = RP__CPU_AVX2,
+	.isa = RP_ISA_AVX2,
 	.vec_bytes = 32,
 	.bswap16 = rp__bswap16_avx2,
-	.minmax_u16 = rp__minmax_u16_avx2,
-	.minmax_s16 = rp__minmax_s16_avx2,
 	.bits_clean16 = rp__bits_clean16_avx2,
 	.mask16 = rp__mask16_avx2,
 	.sext16 = rp__sext16_avx2,
@@ -30,14 +29,12 @@ static const struct rp__kernels rp__kernels_avx2 = {
 };
 #endif
 
-#ifdef RP_HAVE_AVX512_KERNELS
+#ifdef RP_HAVE_AVX512
 static const struct rp__kernels rp__kernels_avx512 = {
 	.name = "avx512",
-	.features = RP__CPU_AVX2 | RP__CPU_AVX512,
+	.isa = RP_ISA_AVX512,
 	.vec_bytes = 64,
 	.bswap16 = rp__bswap16_avx512,
-	.minmax_u16 = rp__minmax_u16_avx512,
-	.minmax_s16 = rp__minmax_s16_avx512,
 	.bits_clean16 = rp__bits_clean16_avx512,
 	.mask16 = rp__mask16_avx512,
 	.sext16 = rp__sext16_avx512,
@@ -51,10 +48,10 @@ static const struct rp__kernels rp__kernels_avx512 = {
 
 static const struct rp__kernels *const rp__kernel_tables[] = {
 	&rp__kernels_scalar,
-#ifdef RP_HAVE_AVX2_KERNELS
+#ifdef RP_HAVE_AVX2
 	&rp__kernels_avx2,
 #endif
-#ifdef RP_HAVE_AVX512_KERNELS
+#ifdef RP_HAVE_AVX512
 	&rp__kernels_avx512,
 #endif
 };
@@ -68,13 +65,25 @@ rp__kernels_at(size_t index)
 }
 
 const struct rp__kernels *
-rp__kernels_select(uint32_t mask)
+rp__kernels_for(enum rp_isa isa)
 {
-	const uint32_t have = rp__cpu_features(mask);
-
-	/* Tables are listed in increasing order of capability: take the last runnable. */
+	/* Tables are listed in increasing level: take the last one within isa. */
 	for (size_t i = RP__NTABLES; i-- > 0;)
-		if ((rp__kernel_tables[i]->features & ~have) == 0)
+		if (rp__kernel_tables[i]->isa <= isa)
 			return rp__kernel_tables[i];
 	return &rp__kernels_scalar;
+}
+
+const struct rp__kernels *
+rp__kernels_best(void)
+{
+	static const struct rp__kernels *_Atomic best;
+	const struct rp__kernels *k = atomic_load_explicit(&best, memory_order_acquire);
+
+	if (k == NULL) {
+		/* Concurrent first calls compute the same pointer. */
+		k = rp__kernels_for(rp__isa_select(RP_ISA_BEST));
+		atomic_store_explicit(&best, k, memory_order_release);
+	}
+	return k;
 }

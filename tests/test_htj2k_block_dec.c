@@ -33,26 +33,25 @@ rng(void)
 	return rng_state;
 }
 
-/* The ISA levels this CPU runs, as masks for rp__ht_decode_block_isa(). */
-static uint32_t isa_masks[3];
+/* The codec's kernel tables this CPU runs (every ISA level built, up to the detected
+ * one), and the best of them, whose encoder makes the test segments. */
+static const struct rp__htj2k_kernels *isa_k[3];
 static const char *isa_names[3];
 static unsigned n_isa;
+static const struct rp__htj2k_kernels *best_k;
 
 static void
 find_isas(void)
 {
-	const uint32_t all = RP__CPU_AVX2 | RP__CPU_AVX512;
 	n_isa = 0;
-	isa_masks[n_isa] = ~all;        /* non-zero, no vector bit: scalar */
-	isa_names[n_isa++] = "scalar";
-	if (rp__cpu_features(~RP__CPU_AVX512) & RP__CPU_AVX2) {
-		isa_masks[n_isa] = ~RP__CPU_AVX512;
-		isa_names[n_isa++] = "avx2";
+	for (size_t t = 0; rp__htj2k_kernels_at(t) != NULL && n_isa < 3; t++) {
+		const struct rp__htj2k_kernels *k = rp__htj2k_kernels_at(t);
+		if (k->isa > rp__isa_detected())
+			continue;
+		isa_k[n_isa] = k;
+		isa_names[n_isa++] = k->name;
 	}
-	if (rp__cpu_features(0) & RP__CPU_AVX512) {
-		isa_masks[n_isa] = all;
-		isa_names[n_isa++] = "avx512";
-	}
+	best_k = rp__htj2k_kernels_for(rp__isa_select(RP_ISA_BEST));
 }
 
 /* Coefficient patterns. */
@@ -157,8 +156,7 @@ compare_one(const uint8_t *seg, size_t len, unsigned w, unsigned h, unsigned mb,
 		for (unsigned i = 0; i < ROWS * STRIDE; i++)
 			out_new[i] = GUARD;
 		int32_t *base_new = out_new + 2 * STRIDE + 3;
-		int rc = rp__ht_decode_block_isa(copy, len, w, h, base_new, STRIDE, mb,
-						 isa_masks[k]);
+		int rc = isa_k[k]->decode_block(copy, len, w, h, base_new, STRIDE, mb);
 		if (rc != rc_ref)
 			fail_msg("%s %ux%u mb %u len %zu: %s status %s, reference %s", what, w, h,
 				 mb, len, isa_names[k], rp_status_name(rc),
@@ -194,7 +192,7 @@ roundtrip(const int32_t *c, unsigned w, unsigned h, unsigned mb, const char *wha
 {
 	size_t len = 0;
 	assert_true(rp__ht_block_bound(w, h) <= sizeof(segbuf));
-	assert_int_equal(rp__ht_encode_block(c, w, w, h, &scratch, segbuf, sizeof(segbuf), &len),
+	assert_int_equal(best_k->encode_block(c, w, w, h, &scratch, segbuf, sizeof(segbuf), &len),
 			 RP_OK);
 	if (len == 0) {
 		assert_int_equal(max_bits_of(c, w * h), 0);
@@ -270,7 +268,7 @@ test_max_bits_too_small(void **state)
 		size_t len = 0;
 		make_block(c, w, h, k % 2 ? P_DENSE : P_MAX, bits);
 		unsigned mb = max_bits_of(c, w * h);
-		assert_int_equal(rp__ht_encode_block(c, w, w, h, &scratch, segbuf, sizeof(segbuf),
+		assert_int_equal(best_k->encode_block(c, w, w, h, &scratch, segbuf, sizeof(segbuf),
 						     &len), RP_OK);
 		if (!len || mb < 2)
 			continue;
@@ -294,7 +292,7 @@ test_damaged(void **state)
 		size_t len = 0;
 		make_block(c, w, h, (int)(rng() % P_COUNT), 1 + rng() % 20);
 		unsigned mb = max_bits_of(c, w * h);
-		assert_int_equal(rp__ht_encode_block(c, w, w, h, &scratch, segbuf, sizeof(segbuf),
+		assert_int_equal(best_k->encode_block(c, w, w, h, &scratch, segbuf, sizeof(segbuf),
 						     &len), RP_OK);
 		if (!len)
 			continue;

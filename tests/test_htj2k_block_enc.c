@@ -1,22 +1,34 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* tests/test_htj2k_block_enc.c - the fast HT block encoder (codec/htj2k/ht_block_enc*.c)
  * against the reference encoder (ht_block_enc_ref.c), byte for byte, at every ISA level
- * the CPU runs (scalar, AVX2, AVX-512 through the cpu mask): every block size 1..64 x
+ * the CPU runs (scalar, AVX2, AVX-512: every kernel table of the codec the CPU can run,
+ * and the one rp__isa_select() picks): every block size 1..64 x
  * 1..64 with several contents (all zero, one nonzero sample, sparse, dense, signed,
  * the largest magnitudes, patterns that force bit stuffing in MagSgn and VLC), random
  * blocks inside a larger plane (nothing outside w x h may be read), and too small an
  * output buffer. */
 #include "test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/htj2k/ht_internal.h"
 #include "simd/cpu.h"
 
-/* Forces scalar (AVX-512 without AVX2 is treated as neither), AVX2, all detected. */
-static const uint32_t isa_masks[] = { RP__CPU_AVX512, RP__CPU_AVX2, 0 };
-#define N_ISA (sizeof(isa_masks) / sizeof(isa_masks[0]))
+/* Each table built up to the detected level, then the selected best one. */
+static const struct rp__htj2k_kernels *isa_k[4];
+static size_t n_isa;
+
+static void
+find_isas(void)
+{
+	n_isa = 0;
+	for (size_t t = 0; rp__htj2k_kernels_at(t) != NULL; t++)
+		if (rp__htj2k_kernels_at(t)->isa <= rp__isa_detected())
+			isa_k[n_isa++] = rp__htj2k_kernels_at(t);
+	isa_k[n_isa++] = rp__htj2k_kernels_for(rp__isa_select(RP_ISA_BEST));
+}
 
 struct ctx {
 	struct rp__ht_enc_scratch *sc;
@@ -122,17 +134,11 @@ compare(struct ctx *cx, const int32_t *c, size_t stride, unsigned w, unsigned h,
 {
 	size_t ref_len = 12345;
 	int ref_rc = rp__ht_encode_block_ref(c, stride, w, h, cx->sc, cx->ref, cap, &ref_len);
-	for (size_t i = 0; i < N_ISA + 1; i++) {
+	for (size_t i = 0; i < n_isa; i++) {
 		size_t len = 54321;
-		int rc;
 		memset(cx->out, 0xA5, cx->cap);
-		if (i < N_ISA)
-			rc = rp__ht_encode_block_isa(isa_masks[i], c, stride, w, h, cx->sc,
-						     cx->out, cap, &len);
-		else
-			rc = rp__ht_encode_block(c, stride, w, h, cx->sc, cx->out, cap, &len);
-		const char *isa = i < N_ISA ? rp__cpu_level_name(rp__cpu_features(isa_masks[i]))
-					    : "default";
+		int rc = isa_k[i]->encode_block(c, stride, w, h, cx->sc, cx->out, cap, &len);
+		const char *isa = i + 1 < n_isa ? isa_k[i]->name : "selected";
 		if (rc != ref_rc || (rc == RP_OK && len != ref_len))
 			fail_msg("%s %ux%u (%s): rc %d len %zu, reference rc %d len %zu", what, w,
 				 h, isa, rc, len, ref_rc, ref_len);
@@ -255,6 +261,11 @@ test_small_output(void **state)
 int
 main(void)
 {
+	find_isas();
+	fprintf(stderr, "ISA levels compared with the reference:");
+	for (size_t i = 0; i + 1 < n_isa; i++)
+		fprintf(stderr, " %s", isa_k[i]->name);
+	fprintf(stderr, " (selected: %s)\n", isa_k[n_isa - 1]->name);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_size),
 		cmocka_unit_test(test_random_in_plane),

@@ -156,7 +156,8 @@ test_conformance(void **state)
 			size_t fs = rp_image_frame_size(&img);
 			a = malloc(fs);
 			b = malloc(fs);
-			rc = rp__htj2k_decode(&img, data, size, a, fs, NULL, 0, NULL, &err);
+			rc = rp__htj2k_decode(&img, data, size, a, fs, NULL,
+					      rp__htj2k_kernels_for(rp__isa_select(RP_ISA_BEST)), NULL, &err);
 			if (rc == RP_OK) {
 				struct rp_errbuf e2 = { { 0 } };
 				RP_ASSERT_OK(rp__j2k_decode_openjpeg(&img, data, size, b, fs, NULL, &e2),

@@ -19,6 +19,9 @@
 #include "codec/j2k_internal.h"
 #include "simd/cpu.h"
 
+/* The kernels of the best level this CPU runs (lowered in the forced runs). */
+#define BEST_K rp__htj2k_kernels_for(rp__isa_select(RP_ISA_BEST))
+
 static void
 test_vlc_tables(void **state)
 {
@@ -141,7 +144,7 @@ test_threads_identical(void **state)
 			     &err);
 		assert_int_equal(a, b);
 		assert_memory_equal(e1, e2, a);
-		RP_ASSERT_OK(rp__htj2k_decode(&img, e1, a, back, fs, pool, 0, NULL, &err), &err);
+		RP_ASSERT_OK(rp__htj2k_decode(&img, e1, a, back, fs, pool, BEST_K, NULL, &err), &err);
 		assert_memory_equal(frame, back, fs);
 		RP_ASSERT_OK(rp__j2k_decode_openjpeg(&img, e1, a, back, fs, NULL, &err), &err);
 		assert_memory_equal(frame, back, fs);
@@ -197,7 +200,7 @@ test_workspace_reuse(void **state)
 		for (unsigned k = 0; k < RP__HT_WS_SLOTS; k++)
 			if (ws.buf[k])
 				memset(ws.buf[k], 0x5A, ws.cap[k]);
-		RP_ASSERT_OK(rp__htj2k_decode(&img, e1, a, back, fs, (i & 1) ? pool : NULL, 0,
+		RP_ASSERT_OK(rp__htj2k_decode(&img, e1, a, back, fs, (i & 1) ? pool : NULL, BEST_K,
 					      &ws, &err), &err);
 		assert_memory_equal(frame, back, fs);
 		free(frame);
@@ -209,17 +212,20 @@ test_workspace_reuse(void **state)
 	rp_pool_destroy(pool);
 }
 
-/* Every DWT kernel build (scalar, AVX2 where the CPU has it) gives the same integers, at
- * odd sizes, and the inverse restores the input; the encoder's bytes do not depend on
- * the ISA either. */
+/* The DWT kernels of the selected ISA level (AVX-512, or AVX2 / scalar in the forced runs
+ * of tests/simd.cmake) give the scalar build's integers, at odd sizes, and the inverse
+ * restores the input; the encoder's bytes and the decoder's pixels do not depend on the
+ * ISA either. */
 static void
 test_dwt_isa_identical(void **state)
 {
 	(void)state;
 	static const unsigned dims[][2] = { { 1, 1 }, { 2, 3 }, { 7, 5 }, { 33, 17 },
 					    { 64, 64 }, { 131, 257 }, { 1031, 77 }, { 90, 1201 } };
-	const struct rp__dwt_kernels *ks[2] = { &rp__dwt_kernels_scalar,
-						rp__dwt_kernels_select(0) };
+	const struct rp__htj2k_kernels *scalar = rp__htj2k_kernels_for(RP_ISA_SCALAR);
+	const struct rp__htj2k_kernels *best = rp__htj2k_kernels_for(rp__isa_select(RP_ISA_BEST));
+	assert_int_equal(best->isa, rp__isa_select(RP_ISA_BEST));
+	const struct rp__dwt_kernels *ks[2] = { scalar->dwt, best->dwt };
 	struct rp_pool *pool = NULL;
 	assert_int_equal(rp_pool_create(2, 0, &pool), RP_OK);
 	printf("DWT kernels: %s vs %s\n", ks[0]->name, ks[1]->name);
@@ -263,12 +269,20 @@ test_dwt_isa_identical(void **state)
 	struct rp__ht_params p;
 	rp__htj2k_default_params(&img, &p);
 	p.rct = 1;
-	p.cpu_mask = RP__CPU_AVX512;    /* no AVX2 bit: the scalar kernels */
+	assert_ptr_equal(p.k, best);     /* the default: the best level the CPU runs */
+	p.k = scalar;
 	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, ea, cap, &la, NULL, NULL, &err), &err);
-	p.cpu_mask = 0;
+	p.k = best;
 	RP_ASSERT_OK(rp__htj2k_encode_params(&img, &p, frame, fs, eb, cap, &lb, NULL, NULL, &err), &err);
 	assert_int_equal(la, lb);
 	assert_memory_equal(ea, eb, la);
+	uint8_t *da = malloc(fs), *db = malloc(fs);
+	RP_ASSERT_OK(rp__htj2k_decode(&img, ea, la, da, fs, NULL, scalar, NULL, &err), &err);
+	RP_ASSERT_OK(rp__htj2k_decode(&img, ea, la, db, fs, NULL, best, NULL, &err), &err);
+	assert_memory_equal(da, frame, fs);
+	assert_memory_equal(db, frame, fs);
+	free(da);
+	free(db);
 	free(frame);
 	free(ea);
 	free(eb);
@@ -302,7 +316,7 @@ test_decode_openjph_streams(void **state)
 				size_t off = 0;
 				while (off + 1 < es && !(enc[off] == 0xFF && enc[off + 1] == 0x4F))
 					off++;
-				RP_ASSERT_OK(rp__htj2k_decode(&img, enc + off, es - off, back, fs, NULL, 0, NULL,
+				RP_ASSERT_OK(rp__htj2k_decode(&img, enc + off, es - off, back, fs, NULL, BEST_K, NULL,
 							      &err), &err);
 				if (memcmp(frame, back, fs) != 0)
 					fail_msg("OpenJPH stream %ux%u %u-bit %s: our decode differs",
@@ -447,7 +461,7 @@ test_ojph_cli_variants(void **state)
 			uint8_t *cs = rp_test_read_file(out, &sz);
 			struct rp_errbuf err = { { 0 } };
 			assert_non_null(cs);
-			int rc = rp__htj2k_decode(img, cs, sz, back, fs, NULL, 0, NULL, &err);
+			int rc = rp__htj2k_decode(img, cs, sz, back, fs, NULL, BEST_K, NULL, &err);
 			if (strstr(opts[o], "PCRL") && strstr(opts[o], "precincts")) {
 				assert_int_equal(rc, RP_E_UNSUPPORTED);
 			} else {

@@ -95,7 +95,7 @@ sizes_for(const struct rp__kernels *k, size_t *count)
 static int
 runnable(const struct rp__kernels *k)
 {
-	return (k->features & ~rp__cpu_features(0)) == 0;
+	return k->isa <= rp__isa_detected();
 }
 
 /* One case: a vector table, a size in samples/pixels, a misalignment, a pattern. */
@@ -159,33 +159,6 @@ test_bswap16(void **state)
 {
 	(void)state;
 	walk(case_bswap16);
-}
-
-static void
-case_minmax(const struct kcase *c)
-{
-	const struct rp__kernels *k = c->k;
-	const size_t n = c->n, mis = c->mis;
-	const int pat = c->pat;
-	uint8_t *src = bufs[0] + mis;
-	fill(src, 2 * n, pat);
-	uint16_t ulo, uhi, rulo, ruhi;
-	int16_t slo, shi, rslo, rshi;
-	rp__minmax_u16_scalar(src, n, &rulo, &ruhi);
-	k->minmax_u16(src, n, &ulo, &uhi);
-	assert_int_equal(ulo, rulo);
-	assert_int_equal(uhi, ruhi);
-	rp__minmax_s16_scalar(src, n, &rslo, &rshi);
-	k->minmax_s16(src, n, &slo, &shi);
-	assert_int_equal(slo, rslo);
-	assert_int_equal(shi, rshi);
-}
-
-static void
-test_minmax(void **state)
-{
-	(void)state;
-	walk(case_minmax);
 }
 
 /* Clean frames (zero- and sign-extended samples mixed) must pass, and one dirty sample
@@ -308,17 +281,6 @@ test_scalar_reference(void **state)
 	assert_int_equal(le[2], 0x8001);
 
 	const uint16_t v[5] = { 0x0800, 0x07ff, 0xf800, 0x0000, 0xffff };
-	uint16_t umin, umax;
-	int16_t smin, smax;
-	rp__minmax_u16_scalar(v, 5, &umin, &umax);
-	assert_int_equal(umin, 0);
-	assert_int_equal(umax, 0xffff);
-	rp__minmax_s16_scalar(v, 5, &smin, &smax);
-	assert_int_equal(smin, -2048);
-	assert_int_equal(smax, 2048);
-	rp__minmax_u16_scalar(v, 0, &umin, &umax);
-	assert_int_equal(umin, UINT16_MAX);
-	assert_int_equal(umax, 0);
 
 	uint16_t m[5];
 	rp__mask16_scalar(m, v, 5, 12);
@@ -412,29 +374,86 @@ test_high_bits_clean(void **state)
 	}
 }
 
-/* Selection: the mask restricts, the chosen table is runnable, and the forced runs of
- * tests/simd.cmake really select what they ask for. */
+/* Selection: the ceiling restricts, the chosen table is runnable and exactly the level
+ * asked for when the CPU and build have it, and the forced runs of tests/simd.cmake
+ * really select what they ask for. */
 static void
 test_select(void **state)
 {
 	(void)state;
-	const uint32_t have = rp__cpu_features(0);
-	const struct rp__kernels *best = rp__kernels_select(0);
+	const enum rp_isa have = rp__isa_detected();
+	const enum rp_isa top = have < rp__isa_built() ? have : rp__isa_built();
+	const struct rp__kernels *best = rp__kernels_for(rp__isa_select(RP_ISA_BEST));
 	assert_non_null(best);
-	assert_int_equal(best->features & ~have, 0);
-	assert_string_equal(rp__kernels_select(~(uint32_t)RP__CPU_AVX2 &
-					       ~(uint32_t)RP__CPU_AVX512)->name, "scalar");
-	if (have & RP__CPU_AVX2) {
-		const struct rp__kernels *k = rp__kernels_select(RP__CPU_AVX2);
-		assert_true(k->features == RP__CPU_AVX2 || k == &rp__kernels_scalar);
+	assert_int_equal(best->isa, top);
+	assert_ptr_equal(rp__kernels_best(), best);
+	assert_int_equal(rp__isa_select(RP_ISA_BEST), top);
+	assert_int_equal(rp_isa_effective(RP_ISA_BEST), top);
+	assert_int_equal(rp__isa_select(RP_ISA_SCALAR), RP_ISA_SCALAR);
+	assert_string_equal(rp__kernels_for(rp__isa_select(RP_ISA_SCALAR))->name, "scalar");
+	const enum rp_isa levels[] = { RP_ISA_SCALAR, RP_ISA_AVX2, RP_ISA_AVX512 };
+	for (size_t i = 0; i < 3; i++) {
+		enum rp_isa got = rp__isa_select(levels[i]);
+		assert_int_equal(got, levels[i] < top ? levels[i] : top);
+		const struct rp__kernels *k = rp__kernels_for(got);
+		assert_int_equal(k->isa, got);
+		assert_true(runnable(k));
 	}
+	/* A value outside the enum never selects vector code. */
+	assert_int_equal(rp__isa_select((enum rp_isa)7), RP_ISA_SCALAR);
+	assert_false(rp__isa_valid((enum rp_isa)7));
+
 	const char *env = getenv("RP_DISABLE_CPU_FEATURES");
-	print_message("  RP_DISABLE_CPU_FEATURES=%s -> features %s, table %s\n",
-		      env ? env : "(unset)", rp__cpu_level_name(have), best->name);
+	print_message("  RP_DISABLE_CPU_FEATURES=%s -> detected %s, built %s, table %s\n",
+		      env ? env : "(unset)", rp_isa_name(have), rp_isa_name(rp__isa_built()),
+		      best->name);
 	if (env != NULL && strstr(env, "avx2") != NULL)
 		assert_string_equal(best->name, "scalar");
 	else if (env != NULL && strstr(env, "avx512") != NULL)
 		assert_true(strcmp(best->name, "avx512") != 0);
+}
+
+/* The public face of the ceiling: names, defaults, and refusal of values outside it. */
+static void
+test_isa_options(void **state)
+{
+	(void)state;
+	const enum rp_isa all[] = { RP_ISA_SCALAR, RP_ISA_AVX2, RP_ISA_AVX512, RP_ISA_BEST };
+	for (size_t i = 0; i < 4; i++) {
+		enum rp_isa back = (enum rp_isa)99;
+		assert_non_null(rp_isa_name(all[i]));
+		assert_int_equal(rp_isa_from_name(rp_isa_name(all[i]), &back), RP_OK);
+		assert_int_equal(back, all[i]);
+	}
+	enum rp_isa x;
+	assert_int_equal(rp_isa_from_name("sse2", &x), RP_E_INVALID_ARG);
+	assert_null(rp_isa_name((enum rp_isa)7));
+
+	/* The default is no ceiling; a zeroed struct would be RP_ISA_SCALAR, which is why
+	 * callers go through the init functions. */
+	struct rp_encoder_options eo;
+	rp_encoder_options_init(&eo);
+	assert_int_equal(eo.max_isa, RP_ISA_BEST);
+	struct rp_decoder_options dopt;
+	rp_decoder_options_init(&dopt);
+	assert_int_equal(dopt.max_isa, RP_ISA_BEST);
+
+	eo.codec = RP_CODEC_RLE;
+	dopt.codec = RP_CODEC_RLE;
+	struct rp_encoder *enc = NULL;
+	struct rp_decoder *dec = NULL;
+	eo.max_isa = (enum rp_isa)7;
+	assert_int_equal(rp_encoder_create(&eo, &enc), RP_E_INVALID_ARG);
+	dopt.max_isa = (enum rp_isa)3;
+	assert_int_equal(rp_decoder_create(&dopt, &dec), RP_E_INVALID_ARG);
+	for (size_t i = 0; i < 4; i++) {
+		eo.max_isa = all[i];
+		dopt.max_isa = all[i];
+		assert_int_equal(rp_encoder_create(&eo, &enc), RP_OK);
+		assert_int_equal(rp_decoder_create(&dopt, &dec), RP_OK);
+		rp_encoder_destroy(enc);
+		rp_decoder_destroy(dec);
+	}
 }
 
 int
@@ -443,8 +462,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scalar_reference),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_isa_options),
 		cmocka_unit_test(test_bswap16),
-		cmocka_unit_test(test_minmax),
 		cmocka_unit_test(test_bits_clean),
 		cmocka_unit_test(test_mask_sext),
 		cmocka_unit_test(test_interleave3),

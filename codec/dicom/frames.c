@@ -4,6 +4,7 @@
  * decoding through the codec table, the high-bit scan and the pixel hash. */
 #include "codec/codec_impl.h"
 #include "codec/dicom/dicom_impl.h"
+#include "simd/kernels.h"
 
 #include <stdio.h>
 
@@ -222,6 +223,8 @@ native_to_canonical(const struct rp_dicom *ds, uint32_t index, uint8_t *dst)
 				size_t at = (start + j) ^ 1;
 				t[j] = at < px->length ? value[at] : 0;
 			}
+		} else if (unit == 2) {
+			rp__kernels_best()->bswap16(t, src, frame / 2);
 		} else {
 			for (size_t i = 0; i + unit <= frame; i += unit)
 				for (unsigned b = 0; b < unit; b++)
@@ -231,7 +234,9 @@ native_to_canonical(const struct rp_dicom *ds, uint32_t index, uint8_t *dst)
 			return RP_OK;
 		src = swapped = t;
 	}
-	if (info->planar) {
+	if (info->planar && bps == 1) {
+		rp__kernels_best()->interleave3_u8(dst, src, pixels);
+	} else if (info->planar) {
 		for (size_t c = 0; c < 3; c++)
 			for (size_t i = 0; i < pixels; i++)
 				memcpy(dst + (i * 3 + c) * bps, src + (c * pixels + i) * bps, bps);

@@ -9,6 +9,7 @@
  * are dropped (they are retired, PS3.5 7.2). */
 #include "codec/dicom/dicom_impl.h"
 #include "common/fileio.h"
+#include "simd/kernels.h"
 
 #include <stdio.h>
 
@@ -94,7 +95,9 @@ emit_swapped(struct writer *w, const uint8_t *p, size_t n, unsigned unit)
 	while (n) {
 		size_t chunk = n < sizeof(tmp) ? n : sizeof(tmp) - sizeof(tmp) % 8;
 		memcpy(tmp, p, chunk);
-		for (size_t i = 0; unit > 1 && i + unit <= chunk; i += unit)
+		if (unit == 2)
+			rp__kernels_best()->bswap16(tmp, tmp, chunk / 2);
+		for (size_t i = 0; unit > 2 && i + unit <= chunk; i += unit)
 			for (unsigned a = 0, b = unit - 1; a < b; a++, b--) {
 				uint8_t t = tmp[i + a];
 				tmp[i + a] = tmp[i + b];
@@ -326,7 +329,10 @@ emit_native_pixels(struct writer *w, const struct rp_image_desc *img, bool plana
 	}
 	for (uint32_t f = 0; f < count; f++) {
 		const uint8_t *s = frames[f].data;
-		if (planar) {
+		if (planar && bps == 1) {
+			rp__kernels_best()->deinterleave3_u8(tmp, s, pixels);
+			emit(w, tmp, frame);
+		} else if (planar) {
 			for (size_t c = 0; c < 3; c++)
 				for (size_t i = 0; i < pixels; i++)
 					memcpy(tmp + (c * pixels + i) * bps, s + (i * 3 + c) * bps, bps);

@@ -1,37 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/htj2k/dwt53.c - the reversible 5/3 wavelet: baseline kernels (the reference), the
- * choice of the AVX2 build of the same kernels, and the multi-level passes cut into strips
- * on the pool.  Every ISA computes the same integers, so the output never depends on it. */
+/* codec/htj2k/dwt53.c - the reversible 5/3 wavelet: the scalar build of the kernels (the
+ * reference) and the multi-level passes cut into strips on the pool, with the kernels of
+ * the level the caller chose (struct rp__htj2k_kernels).  Every ISA computes the same
+ * integers, so the output never depends on it. */
 #include <radpipe/pool.h>
 
+#define RP__ISA_BUILD scalar
+#include "simd/isa_build.h"
 #include "codec/htj2k/dwt53_impl.h"
-#include "simd/cpu.h"
-
-const struct rp__dwt_kernels rp__dwt_kernels_scalar = {
-	.name = "scalar",
-	.fwd_vert = fwd_vert,
-	.inv_vert = inv_vert,
-	.inv_vert_out16 = inv_vert_out16,
-	.fwd_vert_in16 = fwd_vert_in16,
-	.fwd_line = fwd_line,
-	.inv_line = inv_line,
-};
-
-const struct rp__dwt_kernels *
-rp__dwt_kernels_select(uint32_t cpu_mask)
-{
-#ifdef RP_HTJ2K_HAVE_AVX512
-	if (rp__cpu_features(cpu_mask) & RP__CPU_AVX512)
-		return &rp__dwt_kernels_avx512;
-#endif
-#ifdef RP_HTJ2K_HAVE_AVX2
-	if (rp__cpu_features(cpu_mask) & RP__CPU_AVX2)
-		return &rp__dwt_kernels_avx2;
-#else
-	(void)cpu_mask;
-#endif
-	return &rp__dwt_kernels_scalar;
-}
 
 /* With a pool, each level is cut into up to this many column strips (vertical pass) and
  * row strips (horizontal pass).  Every sample is computed by the same operations whatever

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/dwt53_impl.h - the reversible 5/3 lifting kernels (15444-1 Annex F), written
  * once and compiled per ISA: dwt53.c builds them for the baseline, dwt53_avx2.c with AVX2
- * (the compiler vectorizes the row and split-line loops).  Included only by those files.
+ * and dwt53_avx512.c with AVX-512 (the compiler vectorizes the row and split-line loops).
+ * Included only by those files, after RP__ISA_BUILD and simd/isa_build.h (simd/cpu.h):
+ * each build's table is RP__ISA_FN(rp__dwt_kernels), at the end.
  *
  * Regions start at coordinate 0 (even samples are low-pass).  The vertical pass works on
  * whole rows; forward is vertical then horizontal (2D_SD), inverse horizontal then vertical
@@ -210,5 +212,15 @@ inv_vert_out16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 		}
 	}
 }
+
+const struct rp__dwt_kernels RP__ISA_FN(rp__dwt_kernels) = {
+	.name = RP__ISA_NAME,
+	.fwd_vert = fwd_vert,
+	.inv_vert = inv_vert,
+	.inv_vert_out16 = inv_vert_out16,
+	.fwd_vert_in16 = fwd_vert_in16,
+	.fwd_line = fwd_line,
+	.inv_line = inv_line,
+};
 
 #endif /* RP_CODEC_HTJ2K_DWT53_IMPL_H */

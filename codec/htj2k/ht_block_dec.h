@@ -1,23 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_dec.h - the HT cleanup pass decoders inside codec/htj2k/: the fast
  * two-phase one (ht_block_dec.c, one build per ISA level) and the one-sample-at-a-time
- * reference it must match (ht_block_dec_ref.c).  rp__ht_decode_block() in ht_internal.h
- * is the fast one at the best level the CPU runs. */
+ * reference it must match (ht_block_dec_ref.c).  The fast one is reached through struct
+ * rp__htj2k_kernels (ht_internal.h). */
 #ifndef RP_CODEC_HTJ2K_HT_BLOCK_DEC_H
 #define RP_CODEC_HTJ2K_HT_BLOCK_DEC_H
 
 #include "codec/htj2k/ht_internal.h"
 
-/* Same contract as rp__ht_decode_block(): RP_OK, RP_E_CORRUPT for a segment no valid
- * encoder makes, RP_E_UNSUPPORTED for block sizes or max_bits outside the profile.  On
+/* Same contract as rp__ht_decode_block_fn (ht_internal.h): RP_OK, RP_E_CORRUPT for a
+ * segment no valid encoder makes, RP_E_UNSUPPORTED for block sizes or max_bits outside
+ * the profile.  On
  * RP_OK the coefficients of every decoder here are identical; on an error, which
  * coefficients were written is unspecified. */
 int rp__ht_decode_block_ref(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,
 			    size_t stride, unsigned max_bits);
-
-/* The fast decoder at the best ISA level within cpu_mask (simd/cpu.h; 0 = all detected). */
-int rp__ht_decode_block_isa(const uint8_t *seg, size_t len, unsigned w, unsigned h,
-			    int32_t *coef, size_t stride, unsigned max_bits, uint32_t cpu_mask);
 
 /* The CxtVLC decoding tables of rp__ht_tables (first line pair, then the others), 2048
  * entries each: index (c_q << 7) | next 7 bits, and (1 << 10) | anything for a quad that
@@ -27,12 +24,9 @@ int rp__ht_decode_block_isa(const uint8_t *seg, size_t len, unsigned w, unsigned
  * NULL; built once, thread-safe. */
 const uint32_t *rp__ht_dec32(void);
 
-/* One build of the fast decoder per ISA (ht_block_dec_impl.h); reached through the two
- * entry points above. */
-typedef int rp__ht_dec_fn(const uint8_t *seg, size_t len, unsigned w, unsigned h,
-			  int32_t *coef, size_t stride, unsigned max_bits);
-rp__ht_dec_fn rp__ht_decode_block_scalar;
-rp__ht_dec_fn rp__ht_decode_block_avx2;
-rp__ht_dec_fn rp__ht_decode_block_avx512;
+/* One build of the fast decoder per ISA (ht_block_dec_impl.h). */
+rp__ht_decode_block_fn rp__ht_decode_block_scalar;
+rp__ht_decode_block_fn rp__ht_decode_block_avx2;
+rp__ht_decode_block_fn rp__ht_decode_block_avx512;
 
 #endif /* RP_CODEC_HTJ2K_HT_BLOCK_DEC_H */

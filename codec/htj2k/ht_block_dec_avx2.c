@@ -5,11 +5,13 @@
  * then per 2 quads the 8 samples' bit counts, their offsets in the unstuffed bit string (a
  * prefix sum), their bits by two dword gathers and a funnel shift, and the magnitudes,
  * signs and exponents in parallel.  Output identical to ms_group_scalar() (the test
- * compares every level with the reference).  Reached only through rp__ht_decode_block()
- * / rp__ht_decode_block_isa(). */
+ * compares every level with the reference).  Reached only through the avx2 table of
+ * codec/htj2k/htj2k_kernels.c. */
+#define RP__ISA_BUILD avx2
+#include "simd/isa_build.h"
+
 #include <immintrin.h>
 
-#define RP__HTDEC_NAME rp__ht_decode_block_avx2
 #define RP__HTDEC_MS_BEGIN ms_begin_avx2
 #define RP__HTDEC_MS_GROUP ms_group_avx2
 #include "codec/htj2k/ht_block_dec_impl.h"

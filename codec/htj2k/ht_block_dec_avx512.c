@@ -7,10 +7,12 @@
  * bits at those offsets picked out of 128 loaded bytes by permutes, and the magnitudes,
  * signs and exponents in parallel.  Output identical to ms_row_scalar(), which the AVX2 and scalar
  * builds use (tests/test_htj2k_block_dec.c compares all of them with the reference).
- * Reached only through rp__ht_decode_block() / rp__ht_decode_block_isa(). */
+ * Reached only through the avx512 table of codec/htj2k/htj2k_kernels.c. */
+#define RP__ISA_BUILD avx512
+#include "simd/isa_build.h"
+
 #include <immintrin.h>
 
-#define RP__HTDEC_NAME rp__ht_decode_block_avx512
 #define RP__HTDEC_MS_BEGIN ms_begin_avx512
 #define RP__HTDEC_MS_GROUP ms_group_avx512
 #include "codec/htj2k/ht_block_dec_impl.h"

@@ -2,9 +2,11 @@
 /* codec/htj2k/ht_block_dec_impl.h - body of the fast HT cleanup pass decoder (ISO/IEC
  * 15444-15 clause 7), included by ht_block_dec.c (scalar build) and ht_block_dec_avx2.c
  * (the same C built with AVX2 + BMI2, where the compiler's shlx/bzhi/lzcnt shorten the
- * bit extraction) and ht_block_dec_avx512.c.  The including file defines RP__HTDEC_NAME,
- * the function's name, and may define RP__HTDEC_MS_BEGIN / RP__HTDEC_MS_GROUP to vector
- * versions of ms_begin_scalar() / ms_group_scalar(), defined after including this.
+ * bit extraction) and ht_block_dec_avx512.c.  The including file defines RP__ISA_BUILD
+ * and includes simd/isa_build.h first (simd/cpu.h): the function is
+ * RP__ISA_FN(rp__ht_decode_block).  It may define RP__HTDEC_MS_BEGIN / RP__HTDEC_MS_GROUP
+ * to vector versions of ms_begin_scalar() / ms_group_scalar(), defined after including
+ * this.
  *
  * Two phases per line pair instead of one pass per quad, the first running one line pair
  * ahead of the second in the same loop (VLC decoding is one chain of dependent lookups,
@@ -535,8 +537,8 @@ static inline void RP__HTDEC_MS_GROUP(struct ms_row *r, unsigned q0);
 #endif
 
 int
-RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,
-	       size_t stride, unsigned max_bits)
+RP__ISA_FN(rp__ht_decode_block)(const uint8_t *seg, size_t len, unsigned w, unsigned h,
+				int32_t *coef, size_t stride, unsigned max_bits)
 {
 	const uint32_t *dec32 = rp__ht_dec32();
 	_Alignas(64) uint8_t ms[MS_BUF_BYTES];

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_enc.c - the HT cleanup pass encoder (ISO/IEC 15444-15 clause 7):
- * the baseline build of the fast encoder (ht_block_enc_impl.h), the choice among its ISA
- * builds, the U-VLC tables they share, and the segment bound.  Every build writes the
+ * the scalar build of the fast encoder (ht_block_enc_impl.h), the U-VLC tables every
+ * ISA build shares, and the segment bound.  Every build writes the
  * bytes of the reference encoder (ht_block_enc_ref.c). */
 #include <pthread.h>
 
-#include "codec/htj2k/ht_block_enc.h"
-#include "simd/cpu.h"
-
-#define HTE_FN rp__ht_encode_block_scalar
+#define RP__ISA_BUILD scalar
+#include "simd/isa_build.h"
 #include "codec/htj2k/ht_block_enc_impl.h"
 
 /* ---- U-VLC (15444-15 Table 3: prefix, suffix, extension) ---- */
@@ -111,43 +109,11 @@ rp__ht_uvlc_tables(void)
 	return uvlc_tables;
 }
 
-/* ---- entry points ---- */
+/* ---- segment bound ---- */
 
 size_t
 rp__ht_block_bound(unsigned w, unsigned h)
 {
 	/* MagSgn: at most 32 bits a sample plus stuffing; MEL + VLC below 4079 bytes. */
 	return (size_t)w * h * 5 + RP__HT_ENC_MEL_CAP + RP__HT_ENC_VLC_CAP;
-}
-
-static rp__ht_encode_block_fn *
-select_fn(uint32_t cpu_mask)
-{
-	uint32_t f = rp__cpu_features(cpu_mask);
-#ifdef RP_HTENC_HAVE_AVX512
-	if (f & RP__CPU_AVX512)
-		return rp__ht_encode_block_avx512;
-#endif
-#ifdef RP_HTENC_HAVE_AVX2
-	if (f & RP__CPU_AVX2)
-		return rp__ht_encode_block_avx2;
-#endif
-	(void)f;
-	return rp__ht_encode_block_scalar;
-}
-
-int
-rp__ht_encode_block_isa(uint32_t cpu_mask, const int32_t *coef, size_t stride, unsigned w,
-			unsigned h, struct rp__ht_enc_scratch *sc, uint8_t *out,
-			size_t out_capacity, size_t *out_size)
-{
-	return select_fn(cpu_mask)(coef, stride, w, h, sc, out, out_capacity, out_size);
-}
-
-int
-rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned h,
-		    struct rp__ht_enc_scratch *sc, uint8_t *out, size_t out_capacity,
-		    size_t *out_size)
-{
-	return select_fn(0)(coef, stride, w, h, sc, out, out_capacity, out_size);
 }

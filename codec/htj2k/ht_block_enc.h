@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_enc.h - the per-ISA builds of the fast HT block encoder
- * (ht_block_enc_impl.h) and what they share; reached through rp__ht_encode_block(). */
+ * (ht_block_enc_impl.h) and what they share; reached through struct rp__htj2k_kernels. */
 #ifndef RP_CODEC_HTJ2K_HT_BLOCK_ENC_H
 #define RP_CODEC_HTJ2K_HT_BLOCK_ENC_H
 
@@ -13,9 +13,6 @@
  * thread-safe (built on first use). */
 const uint32_t *rp__ht_uvlc_tables(void);
 
-typedef int rp__ht_encode_block_fn(const int32_t *coef, size_t stride, unsigned w,
-				   unsigned h, struct rp__ht_enc_scratch *scratch, uint8_t *out,
-				   size_t out_capacity, size_t *out_size);
 rp__ht_encode_block_fn rp__ht_encode_block_scalar;
 rp__ht_encode_block_fn rp__ht_encode_block_avx2;
 rp__ht_encode_block_fn rp__ht_encode_block_avx512;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* codec/htj2k/ht_block_enc_impl.h - the fast HT cleanup-pass encoder, written once and
  * built once per ISA: ht_block_enc.c (baseline), ht_block_enc_avx2.c and
- * ht_block_enc_avx512.c (their own flags, see sources.cmake).  Each includes this file
- * after defining HTE_FN, the name of its entry point.  The bytes are those of the
+ * ht_block_enc_avx512.c (their own flags, see sources.cmake).  Each defines RP__ISA_BUILD
+ * and includes simd/isa_build.h first (simd/cpu.h): the entry point is
+ * RP__ISA_FN(rp__ht_encode_block).  The bytes are those of the
  * reference encoder (ht_block_enc_ref.c) for every input; only the way there differs:
  *
  *   1. per line pair, the samples are read two rows at a time into quad order (TL, BL,
@@ -26,10 +27,10 @@
 #include "codec/htj2k/ht_block_enc.h"
 #include "codec/htj2k/ht_internal.h"
 
-#if defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+#if RP__ISA_LEVEL >= RP__ISA_ID_avx512
 #define HTE_AVX512 1
 #include <immintrin.h>
-#elif defined(__AVX2__)
+#elif RP__ISA_LEVEL >= RP__ISA_ID_avx2
 #define HTE_AVX2 1
 #include <immintrin.h>
 #endif
@@ -841,8 +842,9 @@ hte_emit(const struct hte_quads *qd, unsigned np, const uint32_t *v, struct hte_
 /* ---- the block ---- */
 
 int
-HTE_FN(const int32_t *coef, size_t stride, unsigned w, unsigned h,
-       struct rp__ht_enc_scratch *sc, uint8_t *out, size_t out_capacity, size_t *out_size)
+RP__ISA_FN(rp__ht_encode_block)(const int32_t *coef, size_t stride, unsigned w, unsigned h,
+				struct rp__ht_enc_scratch *sc, uint8_t *out, size_t out_capacity,
+				size_t *out_size)
 {
 	*out_size = 0;
 	if (w == 0 || h == 0 || w > 64 || h > 64 || (size_t)w * h > RP__HT_MAX_CB_SAMPLES)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/internal.h"
+#include "simd/cpu.h"
 
 /* One row of the CxtVLC tables (ht_vlc_data.c). */
 struct rp__ht_vlc_src {
@@ -65,15 +66,12 @@ struct rp__ht_enc_scratch {
  * int32 each, |c| < 2^30).  w, h in [1, 64] x [1, 64] with w * h <= 4096, rows `stride`
  * apart.  Writes the codeword segment (MagSgn, MEL, VLC, Scup) to out (capacity
  * rp__ht_block_bound()); *out_size gets its length, 0 when every coefficient is zero (the
- * block is then left out of its packet).  RP_OK or RP_E_LIMIT (never for valid input). */
-int rp__ht_encode_block(const int32_t *coef, size_t stride, unsigned w, unsigned h,
-			struct rp__ht_enc_scratch *scratch, uint8_t *out, size_t out_capacity,
-			size_t *out_size);
-/* The same with the ISA chosen within cpu_mask (simd/cpu.h; 0 = all detected): the
- * bytes never depend on it (tests/test_htj2k_block_enc.c). */
-int rp__ht_encode_block_isa(uint32_t cpu_mask, const int32_t *coef, size_t stride, unsigned w,
-			    unsigned h, struct rp__ht_enc_scratch *scratch, uint8_t *out,
-			    size_t out_capacity, size_t *out_size);
+ * block is then left out of its packet).  RP_OK or RP_E_LIMIT (never for valid input).
+ * One build per ISA level, reached through struct rp__htj2k_kernels; the bytes never
+ * depend on the level (tests/test_htj2k_block_enc.c). */
+typedef int rp__ht_encode_block_fn(const int32_t *coef, size_t stride, unsigned w,
+				   unsigned h, struct rp__ht_enc_scratch *scratch, uint8_t *out,
+				   size_t out_capacity, size_t *out_size);
 /* The plain reference encoder (ht_block_enc_ref.c): same contract, same bytes. */
 int rp__ht_encode_block_ref(const int32_t *coef, size_t stride, unsigned w, unsigned h,
 			    struct rp__ht_enc_scratch *scratch, uint8_t *out, size_t out_capacity,
@@ -85,9 +83,10 @@ size_t rp__ht_block_bound(unsigned w, unsigned h);
  * written, zeros included: callers reuse planes without clearing them.  missing_msbs_p1:
  * the cleanup pass codes magnitude bits down to bit plane p = mb - 1 - zero_bitplanes,
  * which must be 0 for a lossless (cleanup-only) block; the caller checks that.
- * Bounds-checked: any segment gives RP_OK or RP_E_CORRUPT, never a read outside seg. */
-int rp__ht_decode_block(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *coef,
-			size_t stride, unsigned max_bits);
+ * Bounds-checked: any segment gives RP_OK or RP_E_CORRUPT, never a read outside seg.
+ * One build per ISA level (ht_block_dec.h), reached through struct rp__htj2k_kernels. */
+typedef int rp__ht_decode_block_fn(const uint8_t *seg, size_t len, unsigned w, unsigned h,
+				   int32_t *coef, size_t stride, unsigned max_bits);
 
 /* Reversible 5/3 lifting (15444-1 Annex F), one level, on a w x h int32 region with rows
  * `stride` apart, coordinates starting at 0 (even).  Forward: vertical then horizontal
@@ -119,7 +118,7 @@ struct rp__dwt_in16 {
 	int32_t shift;
 };
 
-/* The 5/3 kernels of one ISA build (dwt53.c: scalar, dwt53_avx2.c: AVX2). */
+/* The 5/3 kernels of one ISA build (dwt53.c: scalar, dwt53_avx2.c, dwt53_avx512.c). */
 struct rp__dwt_kernels {
 	const char *name;
 	void (*fwd_vert)(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp);
@@ -137,8 +136,23 @@ extern const struct rp__dwt_kernels rp__dwt_kernels_scalar;
 extern const struct rp__dwt_kernels rp__dwt_kernels_avx2;
 extern const struct rp__dwt_kernels rp__dwt_kernels_avx512;
 
-/* The best kernels the CPU runs, within cpu_mask (simd/cpu.h; 0 = all).  Never NULL. */
-const struct rp__dwt_kernels *rp__dwt_kernels_select(uint32_t cpu_mask);
+/* Every per-ISA kernel of the codec at one ISA level (htj2k_kernels.c; the convention is
+ * simd/cpu.h's).  Chosen once per frame from the level rp_encoder_create() /
+ * rp_decoder_create() settled on, and passed down to the DWT and the block coders. */
+struct rp__htj2k_kernels {
+	const char *name;            /* "scalar", "avx2", "avx512": printed by benches */
+	enum rp_isa isa;
+	const struct rp__dwt_kernels *dwt;
+	rp__ht_encode_block_fn *encode_block;
+	rp__ht_decode_block_fn *decode_block;
+};
+
+/* The table of the highest level built that is at most isa (a level rp__isa_select()
+ * gave).  Never NULL. */
+const struct rp__htj2k_kernels *rp__htj2k_kernels_for(enum rp_isa isa);
+/* The i-th table built, scalar first, NULL past the end (tests walk them, checking `isa`
+ * against rp__isa_detected()). */
+const struct rp__htj2k_kernels *rp__htj2k_kernels_at(size_t index);
 
 /* All levels of a w x h plane, each pass cut into strips run on pool (NULL: the caller's
  * thread).  tmp holds rp__dwt_tmp_count(w, h) int32. */

@@ -69,7 +69,7 @@ htj2k_encode(const struct rp_image_desc *img, const struct rp__encode_params *p,
 		return rp__err(err, RP_E_UNSUPPORTED,
 			       "htj2k: samples carry bits above BitsStored (not lossless)");
 	rp__htj2k_default_params(img, &hp);
-	hp.cpu_mask = p->cpu_mask;
+	hp.k = rp__htj2k_kernels_for(p->isa);
 	if (p->wavelet_levels) {
 		unsigned maxl = rp__ht_max_levels(img->width, img->height);
 		hp.levels = p->wavelet_levels < maxl ? p->wavelet_levels : maxl;
@@ -89,7 +89,8 @@ htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_siz
 	     struct rp_errbuf *err)
 {
 	return rp__htj2k_decode(img, src, src_size, dst, dst_capacity, dp ? dp->pool : NULL,
-				dp ? dp->cpu_mask : 0, dp ? dp->state : NULL, err);
+				rp__htj2k_kernels_for(dp ? dp->isa : rp__isa_select(RP_ISA_BEST)),
+				dp ? dp->state : NULL, err);
 }
 
 /* The decoder undoes the RCT, so a YBR_RCT dataset decodes to RGB. */

@@ -25,7 +25,8 @@ struct rp__ht_params {
 	unsigned guard_bits;
 	unsigned progression;       /* 0 LRCP, 2 RPCL (identical order with one precinct) */
 	int tlm;                    /* TLM marker, one tile-part per resolution */
-	uint32_t cpu_mask;          /* simd/cpu.h features allowed (0 = all detected) */
+	/* The kernels at the encoder's ISA level (default params: the best this CPU runs). */
+	const struct rp__htj2k_kernels *k;
 };
 
 /* One subband inside a component's in-place (Mallat) coefficient plane. */
@@ -112,7 +113,8 @@ size_t rp__htj2k_bound(const struct rp_image_desc *img);
  * canonical frame of img.  Streams outside the profile give RP_E_UNSUPPORTED with the
  * reason; damaged ones RP_E_CORRUPT. */
 int rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-		     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, uint32_t cpu_mask,
+		     uint8_t *dst, size_t dst_capacity, struct rp_pool *pool,
+		     const struct rp__htj2k_kernels *kern,
 		     struct rp__ht_workspace *ws, struct rp_errbuf *err);
 
 /* Reads the header (SIZ/COD/QCD) only: for tools and tests. */

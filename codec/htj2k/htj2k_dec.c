@@ -306,7 +306,7 @@ struct cb_ref {
 
 struct dec_ctx {
 	struct cb_ref *cbs;
-	uint32_t cpu_mask;
+	rp__ht_decode_block_fn *decode_block;
 };
 
 static void
@@ -320,8 +320,7 @@ cb_decode_run(void *arg, size_t i, unsigned worker)
 			memset(c->coef + (size_t)y * c->stride, 0, c->w * sizeof(int32_t));
 		return;
 	}
-	c->status = rp__ht_decode_block_isa(c->seg, c->len, c->w, c->h, c->coef, c->stride, c->mb,
-					    d->cpu_mask);
+	c->status = d->decode_block(c->seg, c->len, c->w, c->h, c->coef, c->stride, c->mb);
 }
 
 int
@@ -346,8 +345,9 @@ rp__htj2k_read_info(const uint8_t *src, size_t src_size, struct rp__ht_info *inf
 
 int
 rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
-		 uint8_t *dst, size_t dst_capacity, struct rp_pool *pool, uint32_t cpu_mask,
-		 struct rp__ht_workspace *ws, struct rp_errbuf *err)
+		 uint8_t *dst, size_t dst_capacity, struct rp_pool *pool,
+		 const struct rp__htj2k_kernels *kern, struct rp__ht_workspace *ws,
+		 struct rp_errbuf *err)
 {
 	struct dec_hdr h;
 	struct cur c = { src, src + src_size };
@@ -668,7 +668,7 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 	}
 	size_t cbi = ncb_total;
 
-	struct dec_ctx dctx = { cbs, cpu_mask };
+	struct dec_ctx dctx = { cbs, kern->decode_block };
 	rp_pool_parallel_for(pool, cbi, cb_decode_run, &dctx);
 	for (size_t i = 0; i < cbi; i++)
 		if (cbs[i].status < 0) {
@@ -687,11 +687,11 @@ rp__htj2k_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src
 			.hi = p->is_signed ? ((int32_t)1 << (p->depth - 1)) - 1
 					   : (int32_t)((1u << p->depth) - 1),
 		};
-		rp__dwt53_inverse_levels(rp__dwt_kernels_select(cpu_mask), planes[0], p->width,
+		rp__dwt53_inverse_levels(kern->dwt, planes[0], p->width,
 					 p->width, p->height, p->levels, tmp, pool, &out);
 	} else {
 		for (unsigned k = 0; k < nc; k++)
-			rp__dwt53_inverse_levels(rp__dwt_kernels_select(cpu_mask), planes[k],
+			rp__dwt53_inverse_levels(kern->dwt, planes[k],
 						 p->width, p->width, p->height, p->levels, tmp,
 						 pool, NULL);
 		rp__ht_planes_to_frame(img, p, planes, dst, pool);

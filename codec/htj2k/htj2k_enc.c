@@ -134,7 +134,7 @@ struct cb_job {
 struct enc_ctx {
 	struct cb_job *jobs;
 	struct rp__ht_enc_scratch *scratch;
-	uint32_t cpu_mask;
+	rp__ht_encode_block_fn *encode_block;
 };
 
 /* The segments are copied into the codestream on the pool once the packet headers have
@@ -154,8 +154,8 @@ cb_job_run(void *arg, size_t index, unsigned worker)
 {
 	struct enc_ctx *ctx = arg;
 	struct cb_job *j = &ctx->jobs[index];
-	j->status = rp__ht_encode_block_isa(ctx->cpu_mask, j->coef, j->stride, j->w, j->h,
-					    &ctx->scratch[worker], j->out, j->cap, &j->len);
+	j->status = ctx->encode_block(j->coef, j->stride, j->w, j->h, &ctx->scratch[worker],
+				      j->out, j->cap, &j->len);
 }
 
 /* ---- markers ---- */
@@ -227,6 +227,7 @@ rp__htj2k_default_params(const struct rp_image_desc *img, struct rp__ht_params *
 	p->guard_bits = 2;
 	p->progression = 2;     /* RPCL: what DICOM's .202 asks for, same order here */
 	p->tlm = 1;
+	p->k = rp__htj2k_kernels_for(rp__isa_select(RP_ISA_BEST));
 }
 
 size_t
@@ -294,12 +295,12 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 			.is_signed = p->is_signed,
 			.shift = p->is_signed ? 0 : (int32_t)1 << (p->depth - 1),
 		};
-		rp__dwt53_forward_levels(rp__dwt_kernels_select(p->cpu_mask), planes[0],
+		rp__dwt53_forward_levels(p->k->dwt, planes[0],
 					 p->width, p->width, p->height, p->levels, tmp, pool, &in);
 	} else {
 		rp__ht_frame_to_planes(img, p, src, planes, pool);
 		for (unsigned c = 0; c < nc; c++)
-			rp__dwt53_forward_levels(rp__dwt_kernels_select(p->cpu_mask), planes[c],
+			rp__dwt53_forward_levels(p->k->dwt, planes[c],
 						 p->width, p->width, p->height, p->levels, tmp,
 						 pool, NULL);
 	}
@@ -353,7 +354,7 @@ rp__htj2k_encode_params(const struct rp_image_desc *img, const struct rp__ht_par
 		ret = rp__err(err, RP_E_NOMEM, "htj2k: out of memory");
 		goto fail;
 	}
-	struct enc_ctx ectx = { jobs, scratch, p->cpu_mask };
+	struct enc_ctx ectx = { jobs, scratch, p->k->encode_block };
 	rp_pool_parallel_for(pool, njobs, cb_job_run, &ectx);
 	for (j = 0; j < njobs; j++)
 		if (jobs[j].status < 0) {

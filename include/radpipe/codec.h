@@ -88,6 +88,27 @@ RP_API int rp_codec_can_decode(enum rp_codec codec);
 struct rp_pool;
 struct rp_encoder;
 
+/* Instruction-set levels of the codecs' own kernels, in increasing order: each level
+ * includes the ones below it.  An encoder or decoder runs the highest level that is at
+ * most its options' max_isa, that this CPU and OS support, and that this build compiled
+ * (RP_ENABLE_AVX2 / RP_ENABLE_AVX512); the choice is made once, in rp_encoder_create() /
+ * rp_decoder_create().  Output is identical at every level: a lower ceiling only trades
+ * speed (for comparing, or for working around a faulty CPU). */
+enum rp_isa {
+	RP_ISA_SCALAR = 0,           /* portable C only */
+	RP_ISA_AVX2 = 1,             /* x86-64 AVX2 + BMI2 + FMA */
+	RP_ISA_AVX512 = 2,           /* x86-64 AVX-512 F/BW/DQ/VL */
+	RP_ISA_BEST = 255            /* no ceiling: the best level this CPU runs (default) */
+};
+
+/* "scalar", "avx2", "avx512" or "best"; NULL for a value outside enum rp_isa. */
+RP_API const char *rp_isa_name(enum rp_isa isa);
+/* Parses one of the names rp_isa_name() gives.  RP_OK or RP_E_INVALID_ARG. */
+RP_API RP_NODISCARD int rp_isa_from_name(const char *name, enum rp_isa *isa_ret);
+/* The level an encoder or decoder created with max_isa = ceiling would run (ceiling
+ * RP_ISA_BEST: what this CPU and build run).  An invalid ceiling gives RP_ISA_SCALAR. */
+RP_API enum rp_isa rp_isa_effective(enum rp_isa ceiling);
+
 struct rp_encoder_options {
 	size_t struct_size;          /* set by rp_encoder_options_init() */
 	enum rp_codec codec;
@@ -95,7 +116,7 @@ struct rp_encoder_options {
 	double lossy_ratio;          /* J2K/JPEG target ratio; 0 = lossless (where allowed) */
 	int quality;                 /* JPEG baseline quality 1..100; 0 = codec default */
 	struct rp_pool *pool;        /* optional, borrowed: lets one frame use several threads */
-	uint32_t cpu_mask;           /* 0 = all detected CPU features */
+	enum rp_isa max_isa;         /* ISA ceiling; rp_encoder_options_init(): RP_ISA_BEST */
 	/* JPEG 2000 and HTJ2K only (other codecs ignore them).  Wavelet decomposition levels,
 	 * 0..32; 0 = the codec's default (HTJ2K: 5, or more so that the smallest resolution
 	 * is at most 64 x 64 as DICOM .202 asks; always capped by the image size). */
@@ -114,7 +135,7 @@ struct rp_encoder_options {
 	unsigned effort;
 };
 
-/* Fills defaults: RP_CODEC_JPEGLS, lossless, no pool. */
+/* Fills defaults: RP_CODEC_JPEGLS, lossless, no pool, max_isa RP_ISA_BEST. */
 RP_API void rp_encoder_options_init(struct rp_encoder_options *opts);
 
 /* Creates an encoder.  Returns RP_OK or a negative RP_E_* code.  Not thread-safe: one
@@ -172,7 +193,7 @@ struct rp_decoder_options {
 	size_t struct_size;          /* set by rp_decoder_options_init() */
 	enum rp_codec codec;
 	struct rp_pool *pool;        /* optional, borrowed */
-	uint32_t cpu_mask;           /* 0 = all detected CPU features */
+	enum rp_isa max_isa;         /* ISA ceiling; rp_decoder_options_init(): RP_ISA_BEST */
 };
 
 RP_API void rp_decoder_options_init(struct rp_decoder_options *opts);

@@ -33,36 +33,6 @@ rp__bswap16_scalar(void *dst, const void *src, size_t count)
 	}
 }
 
-void
-rp__minmax_u16_scalar(const void *src, size_t count, uint16_t *min, uint16_t *max)
-{
-	const uint8_t *s = src;
-	uint16_t lo = UINT16_MAX, hi = 0;
-
-	for (size_t i = 0; i < count; i++) {
-		uint16_t v = ld16(s + 2 * i);
-		lo = v < lo ? v : lo;
-		hi = v > hi ? v : hi;
-	}
-	*min = lo;
-	*max = hi;
-}
-
-void
-rp__minmax_s16_scalar(const void *src, size_t count, int16_t *min, int16_t *max)
-{
-	const uint8_t *s = src;
-	int16_t lo = INT16_MAX, hi = INT16_MIN;
-
-	for (size_t i = 0; i < count; i++) {
-		int16_t v = (int16_t)ld16(s + 2 * i);
-		lo = v < lo ? v : lo;
-		hi = v > hi ? v : hi;
-	}
-	*min = lo;
-	*max = hi;
-}
-
 int
 rp__bits_clean16_scalar(const void *src, size_t count, unsigned bits, int is_signed)
 {

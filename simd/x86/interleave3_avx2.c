@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* simd/x86/interleave3_avx2.c - 8-bit planar <-> interleaved RGB with byte shuffles
- * (built with -mavx2).  VPSHUFB only moves bytes within a 128-bit lane, so each lane does
- * the classic SSSE3 16-pixel step (three shuffles OR'd per 16 output bytes) on its own
- * half of 32 pixels, and VPERM2I128 puts the lanes' 16-byte blocks in memory order.
+ * (an avx2 build, simd/isa_build.h).  VPSHUFB only moves bytes within a 128-bit lane,
+ * so each lane does the classic SSSE3 16-pixel step (three shuffles OR'd per 16 output
+ * bytes) on its own half of 32 pixels, and VPERM2I128 puts the lanes' 16-byte blocks in
+ * memory order.
  *
  * Masks: for interleaving, output block k (bytes 16k..16k+15 of 48) takes, from channel
  * c, byte (16k+i)/3 where (16k+i) % 3 == c, else 0x80 (zero).  For deinterleaving,
  * channel c's byte j comes from input byte 3j+c, i.e. block (3j+c)/16, byte (3j+c)%16. */
+#define RP__ISA_BUILD avx2
+#include "simd/isa_build.h"
 #include "simd/kernels.h"
 
 #include <immintrin.h>
@@ -50,7 +53,7 @@ mask256(const int8_t m[16])
 }
 
 void
-rp__interleave3_u8_avx2(uint8_t *dst, const uint8_t *src, size_t pixels)
+RP__ISA_FN(rp__interleave3_u8)(uint8_t *dst, const uint8_t *src, size_t pixels)
 {
 	const uint8_t *r = src, *g = src + pixels, *b = src + 2 * pixels;
 	__m256i m[3][3];
@@ -86,7 +89,7 @@ rp__interleave3_u8_avx2(uint8_t *dst, const uint8_t *src, size_t pixels)
 }
 
 void
-rp__deinterleave3_u8_avx2(uint8_t *dst, const uint8_t *src, size_t pixels)
+RP__ISA_FN(rp__deinterleave3_u8)(uint8_t *dst, const uint8_t *src, size_t pixels)
 {
 	uint8_t *r = dst, *g = dst + pixels, *b = dst + 2 * pixels;
 	__m256i m[3][3];

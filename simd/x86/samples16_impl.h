@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* simd/x86/samples16_impl.h - the 16-bit sample kernels written once against vec.h;
- * samples16_avx2.c and samples16_avx512.c instantiate them.  Each loop runs over whole
- * vectors (two per iteration where a reduction benefits from independent chains) and
- * hands the remaining samples to the scalar twin, which is also the reference. */
+ * samples16_avx2.c and samples16_avx512.c build them (simd/isa_build.h).  Each loop runs
+ * over whole vectors and hands the remaining samples to the scalar twin, which is also
+ * the reference. */
 #include "simd/kernels.h"
 #include "simd/x86/vec.h"
 
 #define LANES16 (VEC_BYTES / 2)
 
 void
-VEC_SUFFIX(rp__bswap16)(void *dst, const void *src, size_t count)
+RP__ISA_FN(rp__bswap16)(void *dst, const void *src, size_t count)
 {
 	uint8_t *d = dst;
 	const uint8_t *s = src;
@@ -22,55 +22,8 @@ VEC_SUFFIX(rp__bswap16)(void *dst, const void *src, size_t count)
 	rp__bswap16_scalar(d + 2 * i, s + 2 * i, count - i);
 }
 
-/* Two accumulators per bound: min/max latency is 1 cycle but throughput 2 per cycle, so
- * one chain would leave half the ports idle on large frames. */
-#define RP__MINMAX_BODY(T, vmin, vmax, lo0, hi0)                                       \
-	const uint8_t *s = src;                                                         \
-	size_t i = 0;                                                                   \
-	T lo = lo0, hi = hi0;                                                           \
-	if (count >= 2 * LANES16) {                                                     \
-		vec_t mn0 = vec_loadu(s), mx0 = mn0;                                    \
-		vec_t mn1 = vec_loadu(s + VEC_BYTES), mx1 = mn1;                        \
-		for (i = 2 * LANES16; i + 2 * LANES16 <= count; i += 2 * LANES16) {     \
-			vec_t a = vec_loadu(s + 2 * i);                                 \
-			vec_t b = vec_loadu(s + 2 * i + VEC_BYTES);                     \
-			mn0 = vmin(mn0, a);                                             \
-			mx0 = vmax(mx0, a);                                             \
-			mn1 = vmin(mn1, b);                                             \
-			mx1 = vmax(mx1, b);                                             \
-		}                                                                       \
-		mn0 = vmin(mn0, mn1);                                                   \
-		mx0 = vmax(mx0, mx1);                                                   \
-		T tmn[LANES16], tmx[LANES16];                                           \
-		vec_storeu(tmn, mn0);                                                   \
-		vec_storeu(tmx, mx0);                                                   \
-		for (size_t j = 0; j < LANES16; j++) {                                  \
-			lo = tmn[j] < lo ? tmn[j] : lo;                                 \
-			hi = tmx[j] > hi ? tmx[j] : hi;                                 \
-		}                                                                       \
-	}                                                                               \
-	T tlo, thi;
-
-void
-VEC_SUFFIX(rp__minmax_u16)(const void *src, size_t count, uint16_t *min, uint16_t *max)
-{
-	RP__MINMAX_BODY(uint16_t, vec_min_u16, vec_max_u16, UINT16_MAX, 0)
-	rp__minmax_u16_scalar(s + 2 * i, count - i, &tlo, &thi);
-	*min = tlo < lo ? tlo : lo;
-	*max = thi > hi ? thi : hi;
-}
-
-void
-VEC_SUFFIX(rp__minmax_s16)(const void *src, size_t count, int16_t *min, int16_t *max)
-{
-	RP__MINMAX_BODY(int16_t, vec_min_s16, vec_max_s16, INT16_MAX, INT16_MIN)
-	rp__minmax_s16_scalar(s + 2 * i, count - i, &tlo, &thi);
-	*min = tlo < lo ? tlo : lo;
-	*max = thi > hi ? thi : hi;
-}
-
 int
-VEC_SUFFIX(rp__bits_clean16)(const void *src, size_t count, unsigned bits, int is_signed)
+RP__ISA_FN(rp__bits_clean16)(const void *src, size_t count, unsigned bits, int is_signed)
 {
 	const uint8_t *s = src;
 	const __m128i sh = _mm_cvtsi32_si128((int)(bits - 1));
@@ -94,7 +47,7 @@ VEC_SUFFIX(rp__bits_clean16)(const void *src, size_t count, unsigned bits, int i
 }
 
 void
-VEC_SUFFIX(rp__mask16)(void *dst, const void *src, size_t count, unsigned bits)
+RP__ISA_FN(rp__mask16)(void *dst, const void *src, size_t count, unsigned bits)
 {
 	uint8_t *d = dst;
 	const uint8_t *s = src;
@@ -107,7 +60,7 @@ VEC_SUFFIX(rp__mask16)(void *dst, const void *src, size_t count, unsigned bits)
 }
 
 void
-VEC_SUFFIX(rp__sext16)(void *dst, const void *src, size_t count, unsigned bits)
+RP__ISA_FN(rp__sext16)(void *dst, const void *src, size_t count, unsigned bits)
 {
 	uint8_t *d = dst;
 	const uint8_t *s = src;

@@ -2,17 +2,15 @@
 /* simd/x86/vec.h - one set of vector helpers over 256-bit (AVX2) or 512-bit (AVX-512
  * BW) registers, so an algorithm is written once (x86/<kernels>_impl.h) and instantiated
  * per width.
- * Include with RP__VEC_BITS defined to 256 or 512, from a file built with the matching
- * -m flags. */
+ * Include after simd/isa_build.h in an avx2 (256-bit vectors) or avx512 (512-bit) build. */
 #ifndef RP_SIMD_X86_VEC_H
 #define RP_SIMD_X86_VEC_H
 
 #include <immintrin.h>
 
-#if RP__VEC_BITS == 256
+#if RP__ISA_LEVEL == RP__ISA_ID_avx2
 typedef __m256i vec_t;
 #define VEC_BYTES 32
-#define VEC_SUFFIX(name) name##_avx2
 static inline vec_t vec_loadu(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 static inline void vec_storeu(void *p, vec_t v) { _mm256_storeu_si256((__m256i *)p, v); }
 static inline vec_t vec_set1_16(int16_t x) { return _mm256_set1_epi16(x); }
@@ -35,10 +33,9 @@ vec_shuffle_lanes(vec_t a, __m128i pattern)
 {
 	return _mm256_shuffle_epi8(a, _mm256_broadcastsi128_si256(pattern));
 }
-#elif RP__VEC_BITS == 512
+#elif RP__ISA_LEVEL == RP__ISA_ID_avx512
 typedef __m512i vec_t;
 #define VEC_BYTES 64
-#define VEC_SUFFIX(name) name##_avx512
 static inline vec_t vec_loadu(const void *p) { return _mm512_loadu_si512(p); }
 static inline void vec_storeu(void *p, vec_t v) { _mm512_storeu_si512(p, v); }
 static inline vec_t vec_set1_16(int16_t x) { return _mm512_set1_epi16(x); }
@@ -63,7 +60,7 @@ vec_shuffle_lanes(vec_t a, __m128i pattern)
 	return _mm512_shuffle_epi8(a, _mm512_broadcast_i32x4(pattern));
 }
 #else
-#error "define RP__VEC_BITS to 256 or 512 before including simd/x86/vec.h"
+#error "simd/x86/vec.h is for avx2 and avx512 builds (simd/isa_build.h)"
 #endif
 
 #endif /* RP_SIMD_X86_VEC_H */
