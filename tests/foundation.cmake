@@ -19,7 +19,10 @@ add_test(NAME cli_errors
 add_test(NAME cli_integrity
          COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/integrity.sh $<TARGET_FILE:radpipe_cli>
                  ${RADPIPE_CORPUS})
-set_tests_properties(cli_jpegls_xdecode cli_errors cli_integrity PROPERTIES TIMEOUT 900 LABELS cli)
+add_test(NAME cli_icon
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/icon.sh $<TARGET_FILE:radpipe_cli>
+                 ${RADPIPE_CORPUS})
+set_tests_properties(cli_jpegls_xdecode cli_errors cli_integrity cli_icon PROPERTIES TIMEOUT 900 LABELS cli)
 
 # The DICOM parser fuzz target, run over the corpus and the committed regressions.
 # Without libFuzzer it links tests/fuzz/standalone.c; with RP_FUZZ=ON (clang) it is a real

@@ -139,6 +139,10 @@ struct rp__nested {
 				      * it, or SIZE_MAX */
 };
 
+/* The largest nested image (all frames, canonical) decoded: icons are at most 128x128
+ * (PS3.3 F.7); a hostile item claiming 65535 x 65535 frames must not cost gigabytes. */
+#define RP__NESTED_MAX_BYTES ((size_t)64 << 20)
+
 /* Every Pixel Data element inside a sequence of ds, in file order.  *list is malloc'd
  * (free it with rp__dicom_free_nested); *count may be 0.  Fails only on memory or on a
  * sequence the parser accepted but that cannot be walked again. */

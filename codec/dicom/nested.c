@@ -21,6 +21,8 @@ struct walk {
 	size_t count, cap;
 };
 
+/* depth: the nesting level seq was read at (0 top level), as in the parser, so that the
+ * walk accepts exactly the nesting rp_dicom_parse() accepted. */
 static int walk_sequence(struct walk *wk, const struct rp__elem *seq, size_t icon_start,
 			 unsigned depth, struct rp_errbuf *err);
 
@@ -135,7 +137,7 @@ walk_item(struct walk *wk, const struct rp__elem *seq, size_t pos, size_t end,
 			pixel = n - 1;
 		} else if (e->vr == VR(SQ)) {
 			size_t inner = e->tag == RP__TAG_ICON_IMAGE_SEQUENCE ? e->start : icon_start;
-			st = walk_sequence(wk, e, inner, depth + 1, err);
+			st = walk_sequence(wk, e, inner, depth, err);
 			if (st < 0)
 				break;
 		}
@@ -197,7 +199,7 @@ rp__dicom_find_nested(const struct rp_dicom *ds, struct rp__nested **list, size_
 		if (e->vr == VR(SQ) && e->tag != RP__TAG_PIXEL_DATA)
 			st = walk_sequence(&wk, e,
 					   e->tag == RP__TAG_ICON_IMAGE_SEQUENCE ? e->start : SIZE_MAX,
-					   1, err);
+					   0, err);
 	}
 	if (st < 0) {
 		rp__dicom_free_nested(wk.list, wk.count);
@@ -247,7 +249,14 @@ rp_dicom_check_nested_pixels(const struct rp_dicom *ds, struct rp_errbuf *err)
 			break;
 		}
 		size_t size = rp_image_frame_size(&info->img);
-		uint8_t *f = realloc(frame, size ? size : 1);
+		if (size == 0 || info->frames > RP__NESTED_MAX_BYTES / size) {
+			st = rp__err(err, RP_E_LIMIT, "pixel data nested at offset %zu: %u frame(s) "
+				     "of %ux%u is more than a nested image may decode to",
+				     nd->pixel_start, info->frames, info->img.width,
+				     info->img.height);
+			break;
+		}
+		uint8_t *f = realloc(frame, size);
 		if (!f) {
 			st = RP_E_NOMEM;
 			break;

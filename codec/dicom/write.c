@@ -524,7 +524,8 @@ write_dataset(struct writer *w, const struct rp_dicom *src, const struct rp_ts_i
 		    (info->has_pixels && tag == RP__TAG_PIXEL_DATA) || group == 0x0002)
 			continue;
 		if ((tag & 0xFFFF) == 0 &&
-		    (reencode || group == 0x0028 || group == 0x7FE0 || w->edits->count))
+		    (reencode || group == 0x0028 || group == 0x7FE0 ||
+		     (w->edits && w->edits->count)))
 			continue;            /* a group length that would be wrong */
 		RP_TRY(emit_elem(w, src, e, 0, err));
 	}
@@ -570,6 +571,9 @@ decode_nested(const struct rp__nested *nd, struct rp_frame_ref **frames_ret,
 		return rp__err(why, nd->status, "%s", nd->why);
 	const struct rp_dicom_info *ii = &nd->item->info;
 	size_t size = rp_image_frame_size(&ii->img);
+	if (size == 0 || ii->frames > RP__NESTED_MAX_BYTES / size)
+		return rp__err(why, RP_E_LIMIT, "%u frame(s) of %ux%u is more than a nested "
+			       "image may decode to", ii->frames, ii->img.width, ii->img.height);
 	struct rp_frame_ref *frames = calloc(ii->frames, sizeof(*frames));
 	if (!frames)
 		return RP_E_NOMEM;
@@ -628,7 +632,7 @@ plan_nested(const struct rp_dicom *src, const struct rp_ts_info *ts, struct edit
 			RP_TRY(edit_add(ed, nd->icon_start, EDIT_SKIP));
 			if (notes && notes->icons_dropped++ == 0)
 				snprintf(notes->dropped_why, sizeof(notes->dropped_why),
-					 "Icon Image Sequence at offset %zu: %s", nd->icon_start,
+					 "Icon Image Sequence at offset %zu: %.200s", nd->icon_start,
 					 why.msg);
 			continue;
 		}

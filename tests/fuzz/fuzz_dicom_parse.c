@@ -34,6 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rp_dicom_parse(data, size, &opts, &ds, NULL) != RP_OK)
 		return 0;
 	const struct rp_dicom_info *info = rp_dicom_get_info(ds);
+	ignore(rp_dicom_check_nested_pixels(ds, NULL));
 	if (info->has_pixels) {
 		size_t frame = rp_image_frame_size(&info->img);
 		uint8_t *buf = frame <= (64u << 20) ? malloc(frame) : NULL;
