@@ -5,14 +5,17 @@
 # in the source's codec is written native when the transfer syntax changes, so that
 # nothing in the output is coded in a syntax other than the file's; a native icon passes
 # through unchanged; an icon that cannot be decoded is left out with a warning.
-# Every input is made here from a corpus file and a self-made 64x64 icon.
+# The inputs are made here from a corpus CT and a self-made 64x64 icon, plus one corpus
+# PET file with the native icon its scanner wrote.
 # Usage: icon.sh RADPIPE CORPUS
 set -u
 rp=$1
 corpus=$2
 here=$(dirname "$0")
 ct="$corpus/ct/wg04/CT1_JLSL.dcm"
-[ -f "$ct" ] || { echo "FAIL: the test corpus is missing: $ct" >&2; exit 1; }
+for f in "$ct" "$corpus/pt/tcia_ACRIN-FLT-Breast/1.dcm"; do
+	[ -f "$f" ] || { echo "FAIL: the test corpus is missing: $f" >&2; exit 1; }
+done
 # pydicom comes from Debian's python3-pydicom (scripts/install-deps.sh): the system
 # interpreter, whatever python3 comes first on PATH.
 py=/usr/bin/python3
@@ -74,6 +77,15 @@ for op in "compress -c htj2k" "compress -c jpegls" "decompress"; do
 	"$rp" $op -q -o "$out" "$work/in/jls_native.dcm" &&
 		fx same-icon "$work/in/jls_native.dcm" "$out/jls_native.dcm" ||
 		no "$op changed a native icon"
+done
+
+# A scanner's own native icon (PALETTE COLOR, with its LUTs, in a sequence of undefined
+# length) is carried over as it is too.
+pt="$corpus/pt/tcia_ACRIN-FLT-Breast/1.dcm"
+for op in "compress -c htj2k" "decompress"; do
+	out="$work/pt_$(echo "$op" | tr -c 'a-z0-9\n' _)"
+	"$rp" $op -q -o "$out" "$pt" && fx same-icon "$pt" "$out/1.dcm" ||
+		no "$op changed the native icon of $pt"
 done
 
 # An icon no decoder accepts: left out with a warning; the image itself is written.
