@@ -114,7 +114,8 @@ walk_item(struct walk *wk, const struct rp__elem *seq, size_t pos, size_t end,
 				     pos);
 			break;
 		}
-		if (until_delim && load_tag(ds->buf + pos, seq->enc.big_endian) == RP__TAG_ITEM_END) {
+		if (until_delim &&
+		    load_tag(ds->buf + pos, seq->enc.big_endian) == RP__TAG_ITEM_END) {
 			pos += 8;
 			break;
 		}
@@ -163,7 +164,8 @@ walk_sequence(struct walk *wk, const struct rp__elem *seq, size_t icon_start, un
 			       seq->start);
 	while (pos < end) {
 		if (end - pos < 8)
-			return rp__err(err, RP_E_CORRUPT, "truncated item header at offset %zu", pos);
+			return rp__err(err, RP_E_CORRUPT, "truncated item header at offset %zu",
+				       pos);
 		uint32_t tag = load_tag(buf + pos, be);
 		uint32_t len = be ? rp__load_be32(buf + pos + 4) : rp__load_le32(buf + pos + 4);
 		size_t value = pos + 8;
@@ -196,10 +198,9 @@ rp__dicom_find_nested(const struct rp_dicom *ds, struct rp__nested **list, size_
 	*count = 0;
 	for (size_t i = 0; i < ds->elem_count && st == RP_OK; i++) {
 		const struct rp__elem *e = &ds->elems[i];
+		size_t icon = e->tag == RP__TAG_ICON_IMAGE_SEQUENCE ? e->start : SIZE_MAX;
 		if (e->vr == VR(SQ) && e->tag != RP__TAG_PIXEL_DATA)
-			st = walk_sequence(&wk, e,
-					   e->tag == RP__TAG_ICON_IMAGE_SEQUENCE ? e->start : SIZE_MAX,
-					   0, err);
+			st = walk_sequence(&wk, e, icon, 0, err);
 	}
 	if (st < 0) {
 		rp__dicom_free_nested(wk.list, wk.count);

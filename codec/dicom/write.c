@@ -626,9 +626,10 @@ plan_nested(const struct rp_dicom *src, const struct rp_ts_info *ts, struct edit
 			return st;
 		if (st < 0) {
 			if (nd->icon_start == SIZE_MAX)
-				return rp__err(err, RP_E_UNSUPPORTED, "pixel data nested at offset %zu "
-					       "cannot be decoded to write it in %s: %s",
-					       nd->pixel_start, ts->name, why.msg);
+				return rp__err(err, RP_E_UNSUPPORTED,
+					       "pixel data nested at offset %zu cannot be decoded "
+					       "to write it in %s: %s", nd->pixel_start, ts->name,
+					       why.msg);
 			RP_TRY(edit_add(ed, nd->icon_start, EDIT_SKIP));
 			if (notes && notes->icons_dropped++ == 0)
 				snprintf(notes->dropped_why, sizeof(notes->dropped_why),

@@ -114,7 +114,8 @@ def same_icon(a, b):
     if ka != kb:
         fail("%s and %s: icon items hold different elements" % (a, b))
     for tag in ka:
-        if ia[tag].value != ib[tag].value or ia[tag].is_undefined_length != ib[tag].is_undefined_length:
+        ea, eb = ia[tag], ib[tag]
+        if ea.value != eb.value or ea.is_undefined_length != eb.is_undefined_length:
             fail("%s and %s: icon element %s differs" % (a, b, ia[tag].keyword))
 
 
