@@ -291,6 +291,8 @@ usage(FILE *out, bool decompress)
 			"into OUTDIR, keeping relative paths.  Files without pixel data are copied.\n"
 			"Each output is written atomically and then read back and compared with the\n"
 			"input's pixels (skip with --no-verify).  Lossless unless near= or ratio= is given.\n"
+			"Icons (Icon Image Sequence) in the input's codec are written native when\n"
+			"the syntax changes; one that cannot be decoded is left out (a warning).\n"
 			"\n"
 			"Codec options (after the codec name, comma-separated):\n"
 			"  near=N        JPEG-LS near-lossless error bound (lossy when N > 0)\n"

@@ -7,6 +7,7 @@ list(APPEND RP_LIB_SOURCES
   codec/dicom/dict.c
   codec/dicom/parse.c
   codec/dicom/frames.c
+  codec/dicom/nested.c
   codec/dicom/write.c
   codec/dicom/inflate.c)
 # One adapter per library (OpenJPEG, OpenJPH, libjpeg-turbo) and our own JPEG

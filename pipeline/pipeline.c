@@ -400,6 +400,14 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 			   strcmp(oi->ts->uid, ts_uid) != 0))
 		s = rp__err(e, RP_E_MISMATCH, "written file reads back as %u frame(s) in %s",
 			    oi->frames, oi->ts->uid);
+	/* A reader applies the file's syntax to every Pixel Data it meets: icons and other
+	 * images nested in sequences must decode too, not only the frames checked below. */
+	if (s == RP_OK) {
+		struct rp_errbuf why = { "" };
+		s = rp_dicom_check_nested_pixels(ds, &why);
+		if (s < 0)
+			rp__err(e, s, "written file does not read back whole: %s", why.msg);
+	}
 	if (s == RP_OK && (pl->to_native || raw_copy)) {
 		a = malloc(obj->frame_size);
 		b = malloc(obj->frame_size);
@@ -515,8 +523,13 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 			wo.photometric = rp_photometric_name(pi);
 		f->action = "compressed";
 	}
+	struct rp_dicom_write_notes notes;
+	wo.notes = &notes;
 	RP_TRY(rp_dicom_write_file(f->output, obj->ds, &wo, raw_copy ? NULL : obj->refs,
 				   obj->nframes, e));
+	if (notes.icons_dropped)
+		f->warning = "an Icon Image Sequence whose pixel data cannot be decoded was left "
+			     "out";
 	if (pl->opts->verify) {
 		s = check_output(obj, f->output, wo.ts_uid, raw_copy, e);
 		if (s < 0) {

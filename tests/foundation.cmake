@@ -42,3 +42,10 @@ add_test(NAME fuzz_dicom_parse_corpus
                  ${RADPIPE_CORPUS}/ct/dicomparser ${RADPIPE_CORPUS}/mr/pydicom
                  ${CMAKE_SOURCE_DIR}/tests/fuzz/regress ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds)
 set_tests_properties(fuzz_dicom_parse_corpus PROPERTIES TIMEOUT 900 LABELS fuzz)
+
+# Icons (Icon Image Sequence) through compress and decompress, read back by pydicom and
+# DCMTK.
+add_test(NAME cli_icon
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/icon.sh $<TARGET_FILE:radpipe_cli>
+                 ${RADPIPE_CORPUS})
+set_tests_properties(cli_icon PROPERTIES TIMEOUT 900 LABELS cli)

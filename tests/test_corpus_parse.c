@@ -55,6 +55,9 @@ parse_and_decode(const uint8_t *data, size_t size, struct rp_errbuf *err, int *f
 			st = rp_dicom_decode_frame(ds, f, buf, fs, err);
 		free(buf);
 	}
+	/* Icons and other images nested in sequences read back too. */
+	if (st == RP_OK)
+		st = rp_dicom_check_nested_pixels(ds, err);
 	rp_dicom_free(ds);
 	return st;
 }

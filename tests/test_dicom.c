@@ -4,6 +4,7 @@
  * damage at every offset. */
 #include "test_util.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -434,6 +435,228 @@ test_hostile_inputs(void **state)
 	free(b.p);
 }
 
+/* ---- Images nested in sequences (Icon Image Sequence, PS3.3 C.7.6.1.1.6) ---- */
+
+#define TS_JPEGLS "1.2.840.10008.1.2.4.80"
+#define TS_HTJ2K "1.2.840.10008.1.2.4.201"
+
+/* One canonical 8-bit frame of w x h coded by codec into a malloc'd codestream. */
+static uint8_t *
+code8(enum rp_codec codec, const uint8_t *px, uint16_t w, uint16_t h, size_t *size)
+{
+	struct rp_encoder_options eo;
+	rp_encoder_options_init(&eo);
+	eo.codec = codec;
+	struct rp_encoder *enc;
+	struct rp_errbuf err = { "" };
+	RP_ASSERT_OK(rp_encoder_create(&eo, &enc), &err);
+	struct rp_image_desc img = { .width = w, .height = h, .components = 1,
+				     .bits_allocated = 8, .bits_stored = 8,
+				     .photometric = RP_PHOTOMETRIC_MONOCHROME2 };
+	size_t cap = rp_encoder_bound(enc, &img);
+	uint8_t *out = malloc(cap);
+	RP_ASSERT_OK(rp_encoder_encode(enc, &img, px, (size_t)w * h, out, cap, size, &err), &err);
+	rp_encoder_destroy(enc);
+	return out;
+}
+
+static void
+image8(struct buf *b, uint16_t w, uint16_t h)
+{
+	elem_us(b, EXPL_LE, 0x0028, 0x0002, 1);
+	elem(b, EXPL_LE, 0x0028, 0x0004, "CS", "MONOCHROME2 ", 12);
+	elem_us(b, EXPL_LE, 0x0028, 0x0010, h);
+	elem_us(b, EXPL_LE, 0x0028, 0x0011, w);
+	elem_us(b, EXPL_LE, 0x0028, 0x0100, 8);
+	elem_us(b, EXPL_LE, 0x0028, 0x0101, 8);
+	elem_us(b, EXPL_LE, 0x0028, 0x0102, 7);
+	elem_us(b, EXPL_LE, 0x0028, 0x0103, 0);
+}
+
+static void
+encapsulated(struct buf *b, const uint8_t *cs, size_t n)
+{
+	static const uint8_t pad = 0;
+	elem(b, EXPL_LE, 0x7FE0, 0x0010, "OB", NULL, 0xFFFFFFFF);
+	elem(b, EXPL_LE, 0xFFFE, 0xE000, NULL, NULL, 0);
+	elem(b, EXPL_LE, 0xFFFE, 0xE000, NULL, NULL, (uint32_t)(n + (n & 1)));
+	put(b, cs, n);
+	if (n & 1)
+		put(b, &pad, 1);     /* items have even length (PS3.5 A.4) */
+	elem(b, EXPL_LE, 0xFFFE, 0xE0DD, NULL, NULL, 0);
+}
+
+static const uint8_t icon_px[16] = { 0, 17, 34, 51, 68, 85, 102, 119,
+				     136, 153, 170, 187, 204, 221, 238, 255 };
+static const uint8_t main_px[6] = { 1, 2, 3, 250, 251, 252 };
+
+enum icon_form { ICON_NATIVE, ICON_JPEGLS, ICON_HTJ2K, ICON_GARBAGE };
+
+/* A 3x2 image in syntax ts (coded by `codec`) whose sequence `seq` holds a 4x4 icon. */
+static struct buf
+make_with_icon(const char *ts, enum rp_codec codec, uint16_t seq, enum icon_form form)
+{
+	struct buf b = { 0 };
+	size_t n;
+	meta(&b, ts);
+	elem(&b, EXPL_LE, 0x0008, 0x0016, "UI", "1.2.840.10008.5.1.4.1.1.7", 26);
+	/* (gggg,eeee) SQ of defined length: one item of defined length */
+	struct buf item = { 0 };
+	image8(&item, 4, 4);
+	if (form == ICON_NATIVE) {
+		elem(&item, EXPL_LE, 0x7FE0, 0x0010, "OB", icon_px, 16);
+	} else if (form == ICON_GARBAGE) {
+		static const uint8_t junk[8] = { 0xFF, 0xD8, 0xFF, 0xF7, 1, 2, 3, 4 };
+		encapsulated(&item, junk, 8);
+	} else {
+		uint8_t *cs = code8(form == ICON_JPEGLS ? RP_CODEC_JPEGLS : RP_CODEC_HTJ2K,
+				    icon_px, 4, 4, &n);
+		encapsulated(&item, cs, n);
+		free(cs);
+	}
+	elem(&b, EXPL_LE, 0x0088, seq, "SQ", NULL, (uint32_t)item.n + 8);
+	elem(&b, EXPL_LE, 0xFFFE, 0xE000, NULL, item.p, (uint32_t)item.n);
+	free(item.p);
+	image8(&b, 3, 2);
+	uint8_t *cs = code8(codec, main_px, 3, 2, &n);
+	encapsulated(&b, cs, n);
+	free(cs);
+	return b;
+}
+
+/* What a reader of the output sees: it parses, every nested image decodes, the main
+ * image is main_px. */
+static void
+check_whole(const struct buf *out, const char *ts)
+{
+	struct rp_dicom *ds;
+	struct rp_errbuf err = { "" };
+	RP_ASSERT_OK(rp_dicom_parse(out->p, out->n, NULL, &ds, &err), &err);
+	assert_string_equal(rp_dicom_get_info(ds)->ts->uid, ts);
+	RP_ASSERT_OK(rp_dicom_check_nested_pixels(ds, &err), &err);
+	uint8_t px[6];
+	RP_ASSERT_OK(rp_dicom_decode_frame(ds, 0, px, sizeof(px), &err), &err);
+	assert_memory_equal(px, main_px, 6);
+	rp_dicom_free(ds);
+}
+
+/* The check reads nested images under the file's syntax: a JPEG-LS icon in an HTJ2K
+ * file (what a writer that copies sequences verbatim makes) is caught. */
+static void
+test_nested_check(void **state)
+{
+	(void)state;
+	struct rp_errbuf err = { "" };
+	struct rp_dicom *ds;
+	struct buf good = make_with_icon(TS_HTJ2K, RP_CODEC_HTJ2K, 0x0200, ICON_HTJ2K);
+	check_whole(&good, TS_HTJ2K);
+	struct buf bad = make_with_icon(TS_HTJ2K, RP_CODEC_HTJ2K, 0x0200, ICON_JPEGLS);
+	RP_ASSERT_OK(rp_dicom_parse(bad.p, bad.n, NULL, &ds, &err), &err);
+	assert_true(rp_dicom_check_nested_pixels(ds, &err) < 0);
+	assert_non_null(strstr(err.msg, "nested"));
+	rp_dicom_free(ds);
+	/* a native icon is fine in any syntax; a short one is not */
+	struct buf nat = make_with_icon(TS_HTJ2K, RP_CODEC_HTJ2K, 0x0200, ICON_NATIVE);
+	check_whole(&nat, TS_HTJ2K);
+	uint8_t *len = memmem(nat.p, nat.n, "OB\0\0\x10\0\0\0", 8);
+	assert_non_null(len);
+	len[4] = 14;
+	memmove(len + 8 + 14, len + 8 + 16, (size_t)(nat.p + nat.n - (len + 8 + 16)));
+	nat.n -= 2;
+	uint8_t *sq = memmem(nat.p, nat.n, "\x88\0\0\x02SQ", 6);
+	sq[8] -= 2;                          /* sequence and item lengths */
+	sq[16] -= 2;
+	RP_ASSERT_OK(rp_dicom_parse(nat.p, nat.n, NULL, &ds, &err), &err);
+	assert_int_equal(rp_dicom_check_nested_pixels(ds, &err), RP_E_CORRUPT);
+	rp_dicom_free(ds);
+	free(good.p);
+	free(bad.p);
+	free(nat.p);
+}
+
+/* Writing in another syntax decodes an encapsulated icon to native (explicit VR LE,
+ * deflated, HTJ2K targets), keeps it verbatim in the same syntax, and keeps a native icon
+ * byte for byte. */
+static void
+test_nested_written_consistently(void **state)
+{
+	(void)state;
+	static const char *targets[] = { "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99",
+					 TS_HTJ2K, TS_JPEGLS };
+	for (int form = ICON_NATIVE; form <= ICON_JPEGLS; form++) {
+		for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++) {
+			struct buf src = make_with_icon(TS_JPEGLS, RP_CODEC_JPEGLS, 0x0200,
+							(enum icon_form)form);
+			struct buf out = { 0 };
+			struct rp_dicom *a;
+			struct rp_errbuf err = { "" };
+			RP_ASSERT_OK(rp_dicom_parse(src.p, src.n, NULL, &a, &err), &err);
+			const char *ts = targets[t];
+			const bool coded = strcmp(ts, TS_HTJ2K) == 0 || strcmp(ts, TS_JPEGLS) == 0;
+			size_t n = 6;
+			uint8_t *cs = coded ? code8(strcmp(ts, TS_HTJ2K) == 0 ? RP_CODEC_HTJ2K :
+						    RP_CODEC_JPEGLS, main_px, 3, 2, &n) : NULL;
+			struct rp_frame_ref ref = { coded ? cs : main_px, n };
+			struct rp_dicom_write_notes notes;
+			struct rp_dicom_write_options wo;
+			rp_dicom_write_options_init(&wo);
+			wo.ts_uid = ts;
+			wo.notes = &notes;
+			RP_ASSERT_OK(rp_dicom_write(a, &wo, &ref, 1, mem_sink, &out, &err), &err);
+			check_whole(&out, ts);
+			const bool same = strcmp(ts, TS_JPEGLS) == 0;
+			assert_int_equal(notes.nested_decoded, form == ICON_JPEGLS && !same);
+			assert_int_equal(notes.icons_dropped, 0);
+			if (form == ICON_NATIVE || !same) {
+				/* native in the output: the 16 icon bytes as a defined-length OB
+				 * (deflated output hides them from a byte search) */
+				if (t != 1)
+					assert_non_null(memmem(out.p, out.n, "\xe0\x7f\x10\0OB\0\0\x10\0\0\0",
+							       12));
+			}
+			rp_dicom_free(a);
+			free(cs);
+			free(src.p);
+			free(out.p);
+		}
+	}
+}
+
+/* An icon no decoder takes is left out (and said so); undecodable pixel data nested
+ * anywhere else fails the write rather than be copied into a file that lies. */
+static void
+test_nested_undecodable(void **state)
+{
+	(void)state;
+	for (int in_icon = 0; in_icon < 2; in_icon++) {
+		struct buf src = make_with_icon(TS_JPEGLS, RP_CODEC_JPEGLS,
+						in_icon ? 0x0200 : 0x0201, ICON_GARBAGE);
+		struct buf out = { 0 };
+		struct rp_dicom *a;
+		struct rp_errbuf err = { "" };
+		RP_ASSERT_OK(rp_dicom_parse(src.p, src.n, NULL, &a, &err), &err);
+		struct rp_frame_ref ref = { main_px, 6 };
+		struct rp_dicom_write_notes notes;
+		struct rp_dicom_write_options wo;
+		rp_dicom_write_options_init(&wo);
+		wo.notes = &notes;
+		int st = rp_dicom_write(a, &wo, &ref, 1, mem_sink, &out, &err);
+		if (in_icon) {
+			RP_ASSERT_OK(st, &err);
+			assert_int_equal(notes.icons_dropped, 1);
+			assert_non_null(strstr(notes.dropped_why, "Icon Image Sequence"));
+			assert_null(memmem(out.p, out.n, "\x88\0\0\x02", 4));
+			check_whole(&out, "1.2.840.10008.1.2.1");
+		} else {
+			assert_int_equal(st, RP_E_UNSUPPORTED);
+			assert_non_null(strstr(err.msg, "nested"));
+		}
+		rp_dicom_free(a);
+		free(src.p);
+		free(out.p);
+	}
+}
+
 int
 main(void)
 {
@@ -445,6 +668,9 @@ main(void)
 		cmocka_unit_test(test_write_transcodes),
 		cmocka_unit_test(test_write_encapsulated),
 		cmocka_unit_test(test_hostile_inputs),
+		cmocka_unit_test(test_nested_check),
+		cmocka_unit_test(test_nested_written_consistently),
+		cmocka_unit_test(test_nested_undecodable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

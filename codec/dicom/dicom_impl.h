@@ -102,6 +102,8 @@ struct rp_dicom {
 	struct rp__fragment bot;     /* the Basic Offset Table item */
 	uint32_t *frame_first;       /* encapsulated: first fragment of each frame */
 	uint32_t *frame_frags;       /* ... and how many */
+	bool nested;                 /* an item holding an image (codec/dicom/nested.c):
+				      * elems are the item's, buf is the parent's */
 };
 
 /* Reads the element header at *pos (bounds-checked against end) and fills e; for
@@ -117,6 +119,36 @@ uint16_t rp__dict_vr(uint32_t tag);
 bool rp__vr_long(uint16_t vr);
 /* Bytes per value unit that big-endian swapping works on (1 for strings/OB). */
 unsigned rp__vr_swap_unit(uint16_t vr);
+
+/* The image attributes and Pixel Data among ds->elems (read_dataset's, or an item's):
+ * fills ds->info and, for encapsulated data, the frame map. */
+int rp__dicom_parse_image(struct rp_dicom *ds, struct rp_errbuf *err);
+
+/* A Pixel Data element nested in a sequence (an Icon Image Sequence item, PS3.3
+ * C.7.6.1.1.6), found by rp__dicom_find_nested(). */
+struct rp__nested {
+	struct rp_dicom *item;       /* its item as a dataset of its own, sharing the
+				      * parent's buffer; info valid when status == RP_OK */
+	int status;                  /* rp__dicom_parse_image() on the item */
+	char why[RP_ERRBUF_SIZE];    /* its message when status < 0 */
+	size_t pixel_start;          /* the Pixel Data element in the parent's buf */
+	bool encapsulated;           /* undefined length: fragments */
+	size_t photometric_start;    /* the item's (0028,0004), or SIZE_MAX */
+	size_t eot_start[2];         /* the item's (7FE0,0001/0002), or SIZE_MAX */
+	size_t icon_start;           /* the innermost Icon Image Sequence element holding
+				      * it, or SIZE_MAX */
+};
+
+/* The largest nested image (all frames, canonical) decoded: icons are at most 128x128
+ * (PS3.3 F.7); a hostile item claiming 65535 x 65535 frames must not cost gigabytes. */
+#define RP__NESTED_MAX_BYTES ((size_t)64 << 20)
+
+/* Every Pixel Data element inside a sequence of ds, in file order.  *list is malloc'd
+ * (free it with rp__dicom_free_nested); *count may be 0.  Fails only on memory or on a
+ * sequence the parser accepted but that cannot be walked again. */
+int rp__dicom_find_nested(const struct rp_dicom *ds, struct rp__nested **list,
+			  size_t *count, struct rp_errbuf *err);
+void rp__dicom_free_nested(struct rp__nested *list, size_t count);
 
 /* Encapsulated pixel data: fragments and the frame map (codec/dicom/frames.c). */
 int rp__dicom_index_fragments(struct rp_dicom *ds, struct rp_errbuf *err);

@@ -342,8 +342,8 @@ is_image_class(const char *uid)
 	return false;
 }
 
-static int
-parse_image(struct rp_dicom *ds, struct rp_errbuf *err)
+int
+rp__dicom_parse_image(struct rp_dicom *ds, struct rp_errbuf *err)
 {
 	struct rp_dicom_info *info = &ds->info;
 	static const struct {
@@ -433,7 +433,10 @@ parse_image(struct rp_dicom *ds, struct rp_errbuf *err)
 		info->pixel_value_length = px->end - px->value;
 	}
 
-	if (ds->info.ts->encapsulated != px->encapsulated)
+	/* A nested image (an icon) may stay native in an encapsulated syntax: only the
+	 * top-level Pixel Data must follow the transfer syntax (PS3.5 A.4). */
+	if (ds->info.ts->encapsulated != px->encapsulated &&
+	    !(ds->nested && !px->encapsulated))
 		return corrupt_at(err, px->start, px->encapsulated ?
 			"encapsulated pixel data in a native transfer syntax" :
 			"native pixel data in an encapsulated transfer syntax");
@@ -527,7 +530,7 @@ rp_dicom_parse(const void *data, size_t size, const struct rp_dicom_options *opt
 
 	st = read_dataset(ds, err);
 	if (st == RP_OK)
-		st = parse_image(ds, err);
+		st = rp__dicom_parse_image(ds, err);
 	if (st < 0)
 		goto fail;
 	*ds_ret = ds;

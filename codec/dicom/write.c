@@ -12,11 +12,32 @@
 #include "simd/kernels.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+
+/* An element of the source that is written differently: an image nested in a sequence
+ * made native, its now meaningless offset tables and colour label, a dropped icon. */
+enum edit_kind { EDIT_SKIP, EDIT_NATIVE_PIXELS, EDIT_PHOTOMETRIC };
+
+struct edit {
+	size_t start;                /* the source element's header offset in buf */
+	enum edit_kind kind;
+	const struct rp_dicom *item; /* EDIT_NATIVE_PIXELS: the image (its layout) */
+	struct rp_frame_ref *frames; /* ... and its canonical frames */
+	const char *photometric;     /* EDIT_PHOTOMETRIC */
+};
+
+struct edits {
+	struct edit *v;
+	size_t count, cap;
+	struct rp__nested *nested;   /* what the edits point into */
+	size_t nested_count;
+};
 
 struct writer {
 	rp_write_fn *fn;
 	void *ctx;
 	int status;
+	const struct edits *edits;   /* NULL or sorted by start */
 };
 
 /* A growable memory sink, for the meta group (its length comes first) and deflate. */
@@ -177,10 +198,48 @@ emit_sequence(struct writer *w, const struct rp_dicom *ds, const struct rp__elem
 	return w->status;
 }
 
+static void emit_native_pixels(struct writer *w, const struct rp_image_desc *img, bool planar,
+			       const struct rp_frame_ref *frames, uint32_t count);
+
+/* The edit of the element at start, or NULL; *inside tells whether some edit falls
+ * within (start, end), so that the element must be rewritten item by item. */
+static const struct edit *
+edit_for(const struct writer *w, size_t start, size_t end, bool *inside)
+{
+	const struct edit *found = NULL;
+	*inside = false;
+	for (size_t i = 0; w->edits && i < w->edits->count; i++) {
+		const struct edit *ed = &w->edits->v[i];
+		if (ed->start == start)
+			found = ed;
+		else if (ed->start > start && ed->start < end)
+			*inside = true;
+	}
+	return found;
+}
+
+static int
+emit_edited(struct writer *w, const struct edit *ed)
+{
+	if (ed->kind == EDIT_NATIVE_PIXELS) {
+		const struct rp_dicom_info *ii = &ed->item->info;
+		emit_native_pixels(w, &ii->img, ii->planar, ed->frames, ii->frames);
+	} else if (ed->kind == EDIT_PHOTOMETRIC) {
+		emit_string(w, RP__TAG(0x0028, 0x0004), VR(CS), ed->photometric);
+	}
+	return w->status;
+}
+
 static int
 emit_elem(struct writer *w, const struct rp_dicom *ds, const struct rp__elem *e,
 	  unsigned depth, struct rp_errbuf *err)
 {
+	bool inside;
+	const struct edit *ed = edit_for(w, e->start, e->end, &inside);
+	if (ed)
+		return emit_edited(w, ed);
+	if (inside)
+		return emit_sequence(w, ds, e, depth, err);
 	if (ds->enc.explicit_vr && !ds->enc.big_endian) {
 		/* Already our encoding, nested sequences included: copy verbatim. */
 		emit(w, ds->buf + e->start, e->end - e->start);
@@ -470,12 +529,160 @@ write_dataset(struct writer *w, const struct rp_dicom *src, const struct rp_ts_i
 		if (replaced(made, nm, tag) || tag == RP__TAG_EOT || tag == RP__TAG_EOT_LENGTHS ||
 		    (info->has_pixels && tag == RP__TAG_PIXEL_DATA) || group == 0x0002)
 			continue;
-		if ((tag & 0xFFFF) == 0 && (reencode || group == 0x0028 || group == 0x7FE0))
+		if ((tag & 0xFFFF) == 0 &&
+		    (reencode || group == 0x0028 || group == 0x7FE0 ||
+		     (w->edits && w->edits->count)))
 			continue;            /* a group length that would be wrong */
 		RP_TRY(emit_elem(w, src, e, 0, err));
 	}
 	return w->status;
 }
+
+static int
+edit_add(struct edits *ed, size_t start, enum edit_kind kind)
+{
+	if (ed->count == ed->cap) {
+		size_t cap = ed->cap ? ed->cap * 2 : 8;
+		struct edit *v = realloc(ed->v, cap * sizeof(*v));
+		if (!v)
+			return RP_E_NOMEM;
+		ed->v = v;
+		ed->cap = cap;
+	}
+	ed->v[ed->count++] = (struct edit){ .start = start, .kind = kind };
+	return RP_OK;
+}
+
+static void
+edits_free(struct edits *ed)
+{
+	for (size_t i = 0; i < ed->count; i++) {
+		if (ed->v[i].kind != EDIT_NATIVE_PIXELS)
+			continue;
+		for (uint32_t f = 0; f < ed->v[i].item->info.frames; f++)
+			free((void *)ed->v[i].frames[f].data);
+		free(ed->v[i].frames);
+	}
+	free(ed->v);
+	rp__dicom_free_nested(ed->nested, ed->nested_count);
+}
+
+/* All frames of a nested image, decoded into canonical frames (*frames_ret, malloc'd). */
+static int
+decode_nested(const struct rp__nested *nd, struct rp_frame_ref **frames_ret,
+	      struct rp_errbuf *why)
+{
+	*frames_ret = NULL;
+	if (nd->status < 0)
+		return rp__err(why, nd->status, "%s", nd->why);
+	const struct rp_dicom_info *ii = &nd->item->info;
+	size_t size = rp_image_frame_size(&ii->img);
+	if (size == 0 || ii->frames > RP__NESTED_MAX_BYTES / size)
+		return rp__err(why, RP_E_LIMIT, "%u frame(s) of %ux%u is more than a nested "
+			       "image may decode to", ii->frames, ii->img.width, ii->img.height);
+	struct rp_frame_ref *frames = calloc(ii->frames, sizeof(*frames));
+	if (!frames)
+		return RP_E_NOMEM;
+	int st = RP_OK;
+	for (uint32_t f = 0; f < ii->frames && st == RP_OK; f++) {
+		void *buf = malloc(size ? size : 1);
+		st = buf ? rp_dicom_decode_frame(nd->item, f, buf, size, why) : RP_E_NOMEM;
+		frames[f] = (struct rp_frame_ref){ buf, size };
+	}
+	if (st < 0) {
+		for (uint32_t f = 0; f < ii->frames; f++)
+			free((void *)frames[f].data);
+		free(frames);
+		return st;
+	}
+	*frames_ret = frames;
+	return RP_OK;
+}
+
+static int
+edit_cmp(const void *a, const void *b)
+{
+	const struct edit *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Decides what happens to each image nested in a sequence when src is written in ts:
+ * native ones and encapsulated ones already in ts (and decodable) stay as they are;
+ * other encapsulated ones are decoded and written native; one that cannot be decoded
+ * takes its Icon Image Sequence out with it, or fails the write outside one. */
+static int
+plan_nested(const struct rp_dicom *src, const struct rp_ts_info *ts, struct edits *ed,
+	    struct rp_dicom_write_notes *notes, struct rp_errbuf *err)
+{
+	RP_TRY(rp__dicom_find_nested(src, &ed->nested, &ed->nested_count, err));
+	for (size_t i = 0; i < ed->nested_count; i++) {
+		const struct rp__nested *nd = &ed->nested[i];
+		if (!nd->encapsulated)
+			continue;
+		bool dropped = false;
+		for (size_t j = 0; j < ed->count; j++)
+			dropped |= ed->v[j].kind == EDIT_SKIP && ed->v[j].start == nd->icon_start;
+		if (dropped)
+			continue;
+		struct rp_frame_ref *frames;
+		struct rp_errbuf why = { "" };
+		int st = src->info.ts->encapsulated ? decode_nested(nd, &frames, &why) :
+			 rp__err(&why, RP_E_CORRUPT, "encapsulated in a file of native syntax");
+		if (st == RP_E_NOMEM)
+			return st;
+		if (st < 0) {
+			if (nd->icon_start == SIZE_MAX)
+				return rp__err(err, RP_E_UNSUPPORTED,
+					       "pixel data nested at offset %zu cannot be decoded "
+					       "to write it in %s: %s", nd->pixel_start, ts->name,
+					       why.msg);
+			RP_TRY(edit_add(ed, nd->icon_start, EDIT_SKIP));
+			if (notes && notes->icons_dropped++ == 0)
+				snprintf(notes->dropped_why, sizeof(notes->dropped_why),
+					 "Icon Image Sequence at offset %zu: %.200s", nd->icon_start,
+					 why.msg);
+			continue;
+		}
+		if (ts == src->info.ts) {
+			/* Already in the syntax written, and it decodes: kept verbatim. */
+			for (uint32_t f = 0; f < nd->item->info.frames; f++)
+				free((void *)frames[f].data);
+			free(frames);
+			continue;
+		}
+		st = edit_add(ed, nd->pixel_start, EDIT_NATIVE_PIXELS);
+		if (st < 0) {
+			for (uint32_t f = 0; f < nd->item->info.frames; f++)
+				free((void *)frames[f].data);
+			free(frames);
+			return st;
+		}
+		ed->v[ed->count - 1].item = nd->item;
+		ed->v[ed->count - 1].frames = frames;
+		/* Native data carries no offset tables, and is what the decoder made of the
+		 * stored colour model (YBR_FULL_422 JPEG comes out RGB). */
+		for (int k = 0; k < 2; k++)
+			if (nd->eot_start[k] != SIZE_MAX)
+				RP_TRY(edit_add(ed, nd->eot_start[k], EDIT_SKIP));
+		const char *pi = rp_dicom_decoded_photometric(nd->item);
+		if (nd->photometric_start != SIZE_MAX && pi &&
+		    strcmp(pi, nd->item->info.photometric) != 0) {
+			RP_TRY(edit_add(ed, nd->photometric_start, EDIT_PHOTOMETRIC));
+			ed->v[ed->count - 1].photometric = pi;
+		}
+		if (notes)
+			notes->nested_decoded++;
+	}
+	if (ed->count)
+		qsort(ed->v, ed->count, sizeof(*ed->v), edit_cmp);
+	return RP_OK;
+}
+
+static int write_all(const struct rp_dicom *src, const struct rp_ts_info *ts,
+		     const struct rp_dicom_write_options *opts, const struct edits *ed,
+		     const char *version, const struct rp_frame_ref *frames,
+		     uint32_t frame_count, rp_write_fn *write, void *ctx,
+		     struct rp_errbuf *err);
 
 int
 rp_dicom_write(const struct rp_dicom *src, const struct rp_dicom_write_options *opts,
@@ -513,8 +720,25 @@ rp_dicom_write(const struct rp_dicom *src, const struct rp_dicom_write_options *
 	}
 	char version[17];
 	snprintf(version, sizeof(version), "RADPIPE_%s", RP_VERSION_STRING);
+	if (opts->notes)
+		memset(opts->notes, 0, sizeof(*opts->notes));
+	struct edits ed = { 0 };
+	int st = plan_nested(src, ts, &ed, opts->notes, err);
+	if (st == RP_OK)
+		st = write_all(src, ts, opts, &ed, version, frames, frame_count, write, ctx, err);
+	edits_free(&ed);
+	return st;
+}
 
-	struct writer w = { .fn = write, .ctx = ctx };
+/* rp_dicom_write() once its arguments are checked and the nested images planned. */
+static int
+write_all(const struct rp_dicom *src, const struct rp_ts_info *ts,
+	  const struct rp_dicom_write_options *opts, const struct edits *ed,
+	  const char *version, const struct rp_frame_ref *frames, uint32_t frame_count,
+	  rp_write_fn *write, void *ctx, struct rp_errbuf *err)
+{
+	const struct rp_dicom_info *info = &src->info;
+	struct writer w = { .fn = write, .ctx = ctx, .edits = ed };
 	uint8_t preamble[132] = { 0 };
 	if (info->has_meta && src->meta_start == 132)
 		memcpy(preamble, src->file, 128);
@@ -526,7 +750,7 @@ rp_dicom_write(const struct rp_dicom *src, const struct rp_dicom_write_options *
 		return write_dataset(&w, src, ts, opts, frames, frame_count, err);
 
 	struct membuf m = { 0 };
-	struct writer mw = { .fn = membuf_write, .ctx = &m };
+	struct writer mw = { .fn = membuf_write, .ctx = &m, .edits = ed };
 	int st = write_dataset(&mw, src, ts, opts, frames, frame_count, err);
 	uint8_t *z = NULL;
 	size_t zsize = 0;

@@ -117,6 +117,14 @@ RP_API RP_NODISCARD int rp_dicom_scan_high_bits(struct rp_dicom *ds, int *dirty_
 RP_API RP_NODISCARD int rp_dicom_pixel_hash(const struct rp_dicom *ds, uint8_t hash[32],
 					    struct rp_errbuf *err);
 
+/* Reads every Pixel Data element nested in a sequence (Icon Image Sequence items, PS3.3
+ * C.7.6.1.1.6) as an independent reader would: an encapsulated one must decode under the
+ * file's transfer syntax, a native one must hold what its item's image attributes need.
+ * Returns RP_OK (also when there are none) or the first failure, naming its offset.
+ * Meant for checking written files: rp_dicom_write() keeps nested images consistent. */
+RP_API RP_NODISCARD int rp_dicom_check_nested_pixels(const struct rp_dicom *ds,
+						     struct rp_errbuf *err);
+
 /* ------------------------------------------------------------------------------------ */
 /* Writing */
 
@@ -126,6 +134,17 @@ typedef int rp_write_fn(void *ctx, const void *data, size_t size);
 struct rp_frame_ref {
 	const void *data;
 	size_t size;
+};
+
+/* What rp_dicom_write() did to images nested in sequences (icons).  An encapsulated
+ * nested image is written native (decoded) whenever the target syntax differs from the
+ * source's, as DCMTK writes every Pixel Data below the top level: native is valid under
+ * every transfer syntax and readable without the codec.  One that cannot be decoded is
+ * left out with its Icon Image Sequence; outside an icon sequence that is an error. */
+struct rp_dicom_write_notes {
+	uint32_t nested_decoded;     /* nested images written native */
+	uint32_t icons_dropped;      /* Icon Image Sequences left out */
+	char dropped_why[RP_ERRBUF_SIZE]; /* the first one's reason */
 };
 
 struct rp_dicom_write_options {
@@ -139,6 +158,7 @@ struct rp_dicom_write_options {
 	const char *implementation_version; /* (0002,0013); NULL = "RADPIPE_" version */
 	uint64_t eot_threshold;      /* use the Extended Offset Table when the encapsulated
 				      * pixel data could exceed this (default 2^32 - 1) */
+	struct rp_dicom_write_notes *notes; /* optional: filled (zeroed first) by the write */
 };
 
 RP_API void rp_dicom_write_options_init(struct rp_dicom_write_options *opts);
@@ -147,8 +167,8 @@ RP_API void rp_dicom_write_options_init(struct rp_dicom_write_options *opts);
  * (one per frame, one fragment each, Basic Offset Table filled) for an encapsulated
  * syntax, canonical frames for a native one.  frame_count must equal info->frames.
  * Every element other than the meta group's transfer syntax and group length, the pixel
- * data, and the attributes the options name is written unchanged (re-encoded only when
- * the source's byte order or VR form differs). */
+ * data, the attributes the options name, and nested images (see rp_dicom_write_notes) is
+ * written unchanged (re-encoded only when the source's byte order or VR form differs). */
 RP_API RP_NODISCARD int rp_dicom_write(const struct rp_dicom *src,
 				       const struct rp_dicom_write_options *opts,
 				       const struct rp_frame_ref *frames, uint32_t frame_count,

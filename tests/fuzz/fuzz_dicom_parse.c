@@ -34,6 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rp_dicom_parse(data, size, &opts, &ds, NULL) != RP_OK)
 		return 0;
 	const struct rp_dicom_info *info = rp_dicom_get_info(ds);
+	ignore(rp_dicom_check_nested_pixels(ds, NULL));
 	if (info->has_pixels) {
 		size_t frame = rp_image_frame_size(&info->img);
 		uint8_t *buf = frame <= (64u << 20) ? malloc(frame) : NULL;
@@ -45,6 +46,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct rp_dicom_write_options wo;
 			rp_dicom_write_options_init(&wo);
 			ignore(rp_dicom_write(ds, &wo, NULL, info->frames, discard, NULL, NULL));
+		} else if (buf && info->frames == 1 &&
+			   rp_dicom_decode_frame(ds, 0, buf, frame, NULL) == RP_OK) {
+			/* Decompressed: images nested in sequences are decoded and rewritten. */
+			struct rp_frame_ref ref = { buf, frame };
+			struct rp_dicom_write_options wo;
+			rp_dicom_write_options_init(&wo);
+			ignore(rp_dicom_write(ds, &wo, &ref, 1, discard, NULL, NULL));
 		}
 		free(buf);
 	} else {
