@@ -17,7 +17,9 @@
  * CHARLS_JPEGLS_ERRC_JPEG_MARKER_START_BYTE_NOT_FOUND ("the leading start byte (0xFF)
  * for a JPEG marker was not found"); CharLS 2.4.3 accepts that one byte again, and
  * DCMTK's CharLS 1.x fork never checked for EOI.  See jls_retry_with_dcmtk() for which
- * refusals get the second decoder. */
+ * refusals get the second decoder, and jls_padding_proof() for why that refusal needs a
+ * proof first: without EOI checks, DCMTK also decodes damaged scans CharLS refuses with the
+ * same error. */
 #include "codec/codec_impl.h"
 #include "codec/jpegls_dcmtk.h"
 
@@ -373,6 +375,54 @@ jls_decode_dcmtk(const struct rp_image_desc *img, const uint8_t *src, size_t src
 	return RP_OK;
 }
 
+/* CharLS's "marker start byte not found" after a scan is what MR1_JLSL's padding byte
+ * gives, but also what a damaged scan that ends early gives, and DCMTK's fork (no EOI
+ * check) decodes both: a single bit flipped in MR1_JLSL's scan decodes there to other
+ * pixels.  So the second decoder is asked only when the refusal is the padding: the
+ * codestream ends "X 00 FF D9" (X not FF, then at most an odd fragment's pad) and CharLS,
+ * with its strict end-of-scan and EOI checks, decodes the copy without the 00.  The
+ * samples it gives are returned in *proof (cbps bytes, interleaved, malloc'ed) and must
+ * equal DCMTK's. */
+static bool
+jls_padding_proof(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
+		  uint8_t **proof)
+{
+	*proof = NULL;
+	size_t eoi = 0;
+	for (size_t k = 2; k <= 4 && k <= src_size && !eoi; k++)
+		if (src[src_size - k] == 0xFF && src[src_size - k + 1] == 0xD9)
+			eoi = src_size - k;
+	if (eoi < 3 || src[eoi - 1] != 0x00 || src[eoi - 2] == 0xFF)
+		return false;
+	uint8_t *copy = malloc(src_size - 1);
+	if (!copy)
+		return false;
+	memcpy(copy, src, eoi - 1);
+	memcpy(copy + eoi - 1, src + eoi, src_size - eoi);
+	size_t count = (size_t)img->width * img->height * img->components;
+	uint8_t *frame = malloc(count * 2), *scratch = NULL;
+	charls_frame_info fi = {0};
+	charls_interleave_mode ilv = CHARLS_INTERLEAVE_MODE_NONE;
+	charls_jpegls_errc refusal;
+	bool ok = frame && jls_decode_charls(img, copy, src_size - 1, &scratch, frame, &fi,
+					     &ilv, &refusal, NULL) == RP_OK;
+	free(copy);
+	if (ok && scratch) {
+		size_t cbps = charls_sample_bytes((unsigned)fi.bits_per_sample);
+		if (img->components == 3 && ilv == CHARLS_INTERLEAVE_MODE_NONE)
+			planes_to_interleaved(scratch, frame, count / 3, cbps);
+		else
+			memcpy(frame, scratch, count * cbps);
+	}
+	free(scratch);
+	if (!ok) {
+		free(frame);
+		return false;
+	}
+	*proof = frame;
+	return true;
+}
+
 static int
 jls_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size, uint8_t *dst,
 	   size_t dst_capacity, const struct rp__decode_params *dp,
@@ -401,12 +451,25 @@ jls_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
 	int st = jls_decode_charls(img, src, src_size, &scratch, dst, &fi, &ilv, &refusal, err);
 	unsigned bits = (unsigned)fi.bits_per_sample;
 	bool planar = img->components == 3 && ilv == CHARLS_INTERLEAVE_MODE_NONE;
+	uint8_t *proof = NULL;
 	if (st < 0 && jls_retry_with_dcmtk(refusal)) {
 		char charls_err[RP_ERRBUF_SIZE] = "";
 		if (err)
 			snprintf(charls_err, sizeof(charls_err), "CharLS: %.200s", err->msg);
+		if (refusal == CHARLS_JPEGLS_ERRC_JPEG_MARKER_START_BYTE_NOT_FOUND &&
+		    !jls_padding_proof(img, src, src_size, &proof)) {
+			st = rp__err(err, RP_E_CORRUPT, "%.180s; not retried: the scan does not "
+				     "end at a padding byte before EOI", charls_err);
+			goto out;
+		}
 		st = jls_decode_dcmtk(img, src, src_size, &scratch, dst, &bits, charls_err, err);
 		planar = false; /* DCMTK was asked for colour-by-pixel */
+		if (st == RP_OK && proof &&
+		    memcmp(proof, scratch ? scratch : dst,
+			   (size_t)img->width * img->height * img->components *
+			   charls_sample_bytes(bits)) != 0)
+			st = rp__err(err, RP_E_CORRUPT, "%.150s; DCMTK and CharLS (without the "
+				     "padding byte) decode different pixels", charls_err);
 		if (st == RP_OK)
 			fallbacks_on_thread++;
 	}
@@ -435,6 +498,7 @@ jls_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
 		rp__frame_from_unsigned_bits(img, dst, frame);
 	st = RP_OK;
 out:
+	free(proof);
 	free(scratch);
 	return st;
 }

@@ -24,9 +24,6 @@ static const struct {
 	{ "edge/pydicom/no_meta.dcm", "overruns" },
 	/* tile data shorter than its SOT says: opj_decompress and gdcmconv reject it too */
 	{ "cr_dx/pylibjpeg/966.dcm", "OpenJPEG" },
-	/* WG-04's MR1 JPEG-LS stream (HP's early encoder) is refused by CharLS 2.4 and by
-	 * GDCM; DCMTK's dcmdjpls decodes it.  Known limitation of our JPEG-LS library. */
-	{ "mr/wg04/MR1_JLSL.dcm", "JPEG-LS" },
 };
 
 static const char *
