@@ -112,6 +112,9 @@ test_mr1_to_htj2k(void **state)
 		fail_msg("pipeline: %s: %s / %s", rp_status_name(st), err.msg, f.message);
 	assert_int_equal(f.status, RP_OK);
 	assert_int_equal(o.verify, 1); /* the default users get: every output read back */
+	/* the user is told which decoder read the input */
+	assert_non_null(f.warning);
+	assert_non_null(strstr(f.warning, "DCMTK"));
 
 	size_t size;
 	uint8_t *data = rp_test_read_file(out, &size);
