@@ -364,9 +364,10 @@ jls_decode_dcmtk(const struct rp_image_desc *img, const uint8_t *src, size_t src
 		st = rp__jpegls_dcmtk_decode(src, src_size, &f, out, count * cbps, &second);
 	if (st == RP_E_NOMEM)
 		return st;
+	/* Refused by both, or by CharLS in a build without the second decoder. */
 	if (st < 0)
-		return rp__err(err, RP_E_CORRUPT, "%.110s; second decoder: %.110s", charls_err,
-			       second.msg);
+		return rp__err(err, rp__jpegls_dcmtk_available() ? RP_E_CORRUPT : RP_E_UNSUPPORTED,
+			       "%.110s; second decoder: %.110s", charls_err, second.msg);
 	if (out == dst) { /* a planar CharLS attempt may have left scratch allocated */
 		free(*scratch);
 		*scratch = NULL;
