@@ -44,13 +44,16 @@ list(APPEND RP_LIB_DEPS PkgConfig::LIBJXL)
 # comes first in the process: libcharls would corrupt the heap.  So the fork is linked
 # first, ahead of libcharls (RP_LIB_DEPS is prepended), and the adapter refuses to decode
 # when the names resolve elsewhere (jpegls_dcmtk.cpp, fork_is_bound()).
-find_path(DCMTK_JPLS_INCLUDE_DIR NAMES dcmtk/dcmjpls/djcodecd.h)
-find_library(DCMTK_DCMJPLS_LIBRARY NAMES dcmjpls)
-find_library(DCMTK_DCMDATA_LIBRARY NAMES dcmdata)
-find_library(DCMTK_OFLOG_LIBRARY NAMES oflog)
-find_library(DCMTK_OFSTD_LIBRARY NAMES ofstd)
-find_library(DCMTK_CHARLS_LIBRARY NAMES dcmtkcharls)
-if(DCMTK_JPLS_INCLUDE_DIR AND DCMTK_DCMJPLS_LIBRARY AND DCMTK_DCMDATA_LIBRARY AND
+option(RP_DCMTK_JPEGLS "Link DCMTK's dcmjpls as the second JPEG-LS decoder when found" ON)
+if(RP_DCMTK_JPEGLS)
+  find_path(DCMTK_JPLS_INCLUDE_DIR NAMES dcmtk/dcmjpls/djcodecd.h)
+  find_library(DCMTK_DCMJPLS_LIBRARY NAMES dcmjpls)
+  find_library(DCMTK_DCMDATA_LIBRARY NAMES dcmdata)
+  find_library(DCMTK_OFLOG_LIBRARY NAMES oflog)
+  find_library(DCMTK_OFSTD_LIBRARY NAMES ofstd)
+  find_library(DCMTK_CHARLS_LIBRARY NAMES dcmtkcharls)
+endif()
+if(RP_DCMTK_JPEGLS AND DCMTK_JPLS_INCLUDE_DIR AND DCMTK_DCMJPLS_LIBRARY AND DCMTK_DCMDATA_LIBRARY AND
    DCMTK_OFLOG_LIBRARY AND DCMTK_OFSTD_LIBRARY AND DCMTK_CHARLS_LIBRARY)
   message(STATUS "JPEG-LS fallback decoder: DCMTK dcmjpls (${DCMTK_DCMJPLS_LIBRARY})")
   list(APPEND RP_LIB_SOURCES codec/jpegls_dcmtk.cpp)
@@ -63,6 +66,6 @@ if(DCMTK_JPLS_INCLUDE_DIR AND DCMTK_DCMJPLS_LIBRARY AND DCMTK_DCMDATA_LIBRARY AN
        "-Wl,--pop-state" ${DCMTK_DCMJPLS_LIBRARY} ${DCMTK_DCMDATA_LIBRARY}
        ${DCMTK_OFLOG_LIBRARY} ${DCMTK_OFSTD_LIBRARY} ${CMAKE_DL_LIBS})
 else()
-  message(STATUS "JPEG-LS fallback decoder: none (install libdcmtk-dev for DCMTK dcmjpls)")
+  message(STATUS "JPEG-LS fallback decoder: none (RP_DCMTK_JPEGLS=ON and libdcmtk-dev give DCMTK dcmjpls)")
   list(APPEND RP_LIB_SOURCES codec/jpegls_dcmtk_absent.c)
 endif()

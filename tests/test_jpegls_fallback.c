@@ -273,6 +273,59 @@ done:
 	free(cs);
 }
 
+/* The second decoder on its own, over the T.87 conformance streams (colour in all three
+ * interleave modes, near-lossless, 12-bit): the same samples as CharLS, pixel-interleaved.
+ * MR1 alone would leave the colour and 8-bit paths of the adapter untested. */
+static void
+test_dcmtk_matches_charls_on_t87(void **state)
+{
+	(void)state;
+	if (!rp__jpegls_dcmtk_available())
+		skip();
+	static const char *const names[] = { "t8c0e0.jls", "t8c1e0.jls", "t8c2e0.jls",
+					     "t8c0e3.jls", "t8c1e3.jls", "t8c2e3.jls",
+					     "t16e0.jls",  "t16e3.jls" };
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		char rel[256];
+		snprintf(rel, sizeof(rel), "conformance/jpegls/%s", names[k]);
+		size_t size;
+		uint8_t *cs = rp_test_corpus_load(rel, &size);
+		size_t sof = 2;
+		while (sof + 10 < size && !(cs[sof] == 0xFF && cs[sof + 1] == 0xF7))
+			sof++;
+		assert_true(sof + 10 < size);
+		struct rp__jls_frame f = {
+			.bits = cs[sof + 4],
+			.height = (uint32_t)cs[sof + 5] << 8 | cs[sof + 6],
+			.width = (uint32_t)cs[sof + 7] << 8 | cs[sof + 8],
+			.components = cs[sof + 9],
+		};
+		struct rp_image_desc img = {
+			.width = f.width, .height = f.height, .components = f.components,
+			.bits_allocated = f.bits <= 8 ? 8 : 16, .bits_stored = f.bits,
+			.photometric = f.components == 3 ? RP_PHOTOMETRIC_RGB
+							 : RP_PHOTOMETRIC_MONOCHROME2,
+		};
+		size_t fs = rp_image_frame_size(&img);
+		uint8_t *a = malloc(fs), *b = malloc(fs);
+		assert_non_null(a);
+		assert_non_null(b);
+		struct rp_errbuf err = { "" };
+		RP_ASSERT_OK(decode_jls(&img, cs, size, a, &err), &err);
+		RP_ASSERT_OK(rp__jpegls_dcmtk_decode(cs, size, &f, b, fs, &err), &err);
+		if (memcmp(a, b, fs) != 0)
+			fail_msg("%s: DCMTK and CharLS decode different samples", names[k]);
+		/* a frame other than the codestream's is refused, not decoded */
+		struct rp__jls_frame wrong = f;
+		wrong.width--;
+		assert_int_equal(rp__jpegls_dcmtk_decode(cs, size, &wrong, b, fs, &err),
+				 RP_E_CORRUPT);
+		free(a);
+		free(b);
+		free(cs);
+	}
+}
+
 int
 main(void)
 {
@@ -280,6 +333,7 @@ main(void)
 		cmocka_unit_test(test_mr1_matches_reference),
 		cmocka_unit_test(test_mr1_to_htj2k),
 		cmocka_unit_test(test_damaged_mr1_refused),
+		cmocka_unit_test(test_dcmtk_matches_charls_on_t87),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
