@@ -7,10 +7,24 @@
  * and the decoder restores the sign extension.  CharLS wants 1 byte per sample for
  * P <= 8 and 2 bytes above, whatever BitsAllocated is, so samples are narrowed/widened
  * here when the two differ.  Bits above BitsStored that are not a sign/zero extension
- * (old overlay-in-pixel files) would be lost: the encoder refuses such frames. */
+ * (old overlay-in-pixel files) would be lost: the encoder refuses such frames.
+ *
+ * Decoding has a second decoder, DCMTK's dcmjpls (codec/jpegls_dcmtk.cpp), for
+ * codestreams CharLS refuses although older decoders read them.  The case that needs it:
+ * the NEMA WG-04 image MR1_JLSL.dcm ends its scan with a zero padding byte before EOI
+ * ("... 2b 00 ff d9"), which T.87 does not allow.  CharLS 2.4.1 (Debian 12) decodes all
+ * samples, then looks for EOI at the padding byte and fails with
+ * CHARLS_JPEGLS_ERRC_JPEG_MARKER_START_BYTE_NOT_FOUND ("the leading start byte (0xFF)
+ * for a JPEG marker was not found"); CharLS 2.4.3 accepts that one byte again, and
+ * DCMTK's CharLS 1.x fork never checked for EOI.  See jls_retry_with_dcmtk() for which
+ * refusals get the second decoder, and jls_padding_proof() for why that refusal needs a
+ * proof first: without EOI checks, DCMTK also decodes damaged scans CharLS refuses with the
+ * same error. */
 #include "codec/codec_impl.h"
+#include "codec/jpegls_dcmtk.h"
 
 #include <charls/charls.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static int
@@ -180,18 +194,250 @@ planes_to_interleaved(const uint8_t *src, uint8_t *dst, size_t pixels, size_t bp
 			memcpy(dst + (i * 3 + c) * bps, src + (c * pixels + i) * bps, bps);
 }
 
+/* Frames this thread decoded with the second decoder (see rp__jpegls_fallbacks()). */
+static _Thread_local unsigned long fallbacks_on_thread;
+
+unsigned long
+rp__jpegls_fallbacks(void)
+{
+	return fallbacks_on_thread;
+}
+
+/* Reads the frame header (SOF55) of a JPEG-LS codestream without CharLS, for the
+ * second decoder, which is tried when CharLS could not read the header either.  RP_OK, or
+ * RP_E_CORRUPT when there is no SOF55 before the first scan. */
+static int
+jls_frame_header(const uint8_t *src, size_t size, struct rp__jls_frame *f,
+		 struct rp_errbuf *err)
+{
+	if (size < 4 || src[0] != 0xFF || src[1] != 0xD8)
+		return rp__err(err, RP_E_CORRUPT, "JPEG-LS codestream does not start with SOI");
+	size_t i = 2;
+	while (i + 4 <= size) {
+		if (src[i] != 0xFF)
+			return rp__err(err, RP_E_CORRUPT,
+				       "JPEG-LS header: no marker at byte %zu", i);
+		uint8_t m = src[i + 1];
+		if (m == 0xFF) { /* fill byte */
+			i++;
+			continue;
+		}
+		if (m == 0xD8 || m == 0xD9 || m == 0xDA || (m >= 0xD0 && m <= 0xD7))
+			break; /* SOI, EOI, SOS or RSTn before SOF55 */
+		size_t len = ((size_t)src[i + 2] << 8) | src[i + 3];
+		if (len < 2 || i + 2 + len > size)
+			break;
+		if (m == 0xF7) {
+			if (len < 8)
+				break;
+			const uint8_t *p = src + i + 4;
+			f->bits = p[0];
+			f->height = ((uint32_t)p[1] << 8) | p[2];
+			f->width = ((uint32_t)p[3] << 8) | p[4];
+			f->components = p[5];
+			return RP_OK;
+		}
+		i += 2 + len;
+	}
+	return rp__err(err, RP_E_CORRUPT, "JPEG-LS codestream has no frame header (SOF55)");
+}
+
+/* Whether a CharLS refusal gets the second decoder.  Not when the frame is truncated or
+ * its coded samples are inconsistent (the two decoders share T.87's algorithm, so one
+ * that accepts what the other finds inconsistent would hide a corruption), nor for
+ * resource errors; yes for the marker and parameter checks CharLS 2 added over the
+ * decoders that wrote and read these files for two decades. */
+static bool
+jls_retry_with_dcmtk(charls_jpegls_errc e)
+{
+	switch (e) {
+	case CHARLS_JPEGLS_ERRC_SUCCESS:
+	case CHARLS_JPEGLS_ERRC_NOT_ENOUGH_MEMORY:
+	case CHARLS_JPEGLS_ERRC_DESTINATION_BUFFER_TOO_SMALL:
+	case CHARLS_JPEGLS_ERRC_SOURCE_BUFFER_TOO_SMALL:
+	case CHARLS_JPEGLS_ERRC_INVALID_ENCODED_DATA:
+	case CHARLS_JPEGLS_ERRC_TOO_MUCH_ENCODED_DATA:
+	case CHARLS_JPEGLS_ERRC_START_OF_IMAGE_MARKER_NOT_FOUND:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Decodes with CharLS into out (count samples of cbps bytes, CharLS's layout); fills *fi
+ * and *ilv from the header.  *refusal gets CharLS's error code when CharLS itself
+ * refused the stream (0 otherwise), so that the caller can try the second decoder. */
+static int
+jls_decode_charls(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
+		  uint8_t **scratch, uint8_t *dst, charls_frame_info *fi,
+		  charls_interleave_mode *ilv, charls_jpegls_errc *refusal,
+		  struct rp_errbuf *err)
+{
+	*refusal = CHARLS_JPEGLS_ERRC_SUCCESS;
+	charls_jpegls_decoder *dec = charls_jpegls_decoder_create();
+	if (!dec)
+		return RP_E_NOMEM;
+	int st;
+	charls_jpegls_errc e = charls_jpegls_decoder_set_source_buffer(dec, src, src_size);
+	if (!e)
+		e = charls_jpegls_decoder_read_header(dec);
+	if (!e)
+		e = charls_jpegls_decoder_get_frame_info(dec, fi);
+	if (!e)
+		e = charls_jpegls_decoder_get_interleave_mode(dec, ilv);
+	if (e) {
+		*refusal = e;
+		st = jls_status(e, "header", err);
+		goto out;
+	}
+	if (fi->width != img->width || fi->height != img->height ||
+	    fi->component_count != img->components) {
+		st = rp__err(err, RP_E_CORRUPT,
+			     "JPEG-LS frame is %ux%u x%d, the DICOM header says %ux%u x%u",
+			     fi->width, fi->height, fi->component_count, img->width, img->height,
+			     img->components);
+		goto out;
+	}
+	if (fi->bits_per_sample < 2 || fi->bits_per_sample > img->bits_allocated) {
+		st = rp__err(err, RP_E_CORRUPT,
+			     "JPEG-LS precision %d bits does not fit BitsAllocated %u",
+			     fi->bits_per_sample, img->bits_allocated);
+		goto out;
+	}
+	size_t count = (size_t)img->width * img->height * img->components;
+	size_t cbps = charls_sample_bytes((unsigned)fi->bits_per_sample);
+	bool planar = img->components == 3 && *ilv == CHARLS_INTERLEAVE_MODE_NONE;
+	uint8_t *out = dst;
+	if (cbps != rp__sample_bytes(img) || planar) {
+		*scratch = malloc(count * cbps);
+		if (!*scratch) {
+			st = RP_E_NOMEM;
+			goto out;
+		}
+		out = *scratch;
+	}
+	e = charls_jpegls_decoder_decode_to_buffer(dec, out, count * cbps, 0);
+	if (e) {
+		*refusal = e;
+		st = jls_status(e, "decode", err);
+		goto out;
+	}
+	st = RP_OK;
+out:
+	charls_jpegls_decoder_destroy(dec);
+	return st;
+}
+
+/* The second decoder, for a stream CharLS refused with `charls_err` (its message).  The
+ * frame header must agree with the DICOM header exactly as for CharLS.  On success the
+ * samples are in *scratch or dst (as jls_decode_charls leaves them: cbps bytes,
+ * interleaved) and *bits is the codestream's precision. */
+static int
+jls_decode_dcmtk(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
+		 uint8_t **scratch, uint8_t *dst, unsigned *bits, const char *charls_err,
+		 struct rp_errbuf *err)
+{
+	struct rp__jls_frame f;
+	struct rp_errbuf second = {{0}};
+	int st = jls_frame_header(src, src_size, &f, &second);
+	if (st == RP_OK && (f.width != img->width || f.height != img->height ||
+			    f.components != img->components))
+		st = rp__err(&second, RP_E_CORRUPT,
+			     "JPEG-LS frame is %ux%u x%u, the DICOM header says %ux%u x%u",
+			     f.width, f.height, f.components, img->width, img->height,
+			     img->components);
+	else if (st == RP_OK && (f.bits < 2 || f.bits > img->bits_allocated))
+		st = rp__err(&second, RP_E_CORRUPT,
+			     "JPEG-LS precision %u bits does not fit BitsAllocated %u", f.bits,
+			     img->bits_allocated);
+	size_t count = (size_t)img->width * img->height * img->components;
+	size_t cbps = charls_sample_bytes(f.bits);
+	uint8_t *out = dst;
+	if (st == RP_OK && cbps != rp__sample_bytes(img)) {
+		free(*scratch);
+		*scratch = malloc(count * cbps);
+		if (!*scratch)
+			return RP_E_NOMEM;
+		out = *scratch;
+	}
+	if (st == RP_OK)
+		st = rp__jpegls_dcmtk_decode(src, src_size, &f, out, count * cbps, &second);
+	if (st == RP_E_NOMEM)
+		return st;
+	/* Refused by both, or by CharLS in a build without the second decoder. */
+	if (st < 0)
+		return rp__err(err, rp__jpegls_dcmtk_available() ? RP_E_CORRUPT : RP_E_UNSUPPORTED,
+			       "%.110s; second decoder: %.110s", charls_err, second.msg);
+	if (out == dst) { /* a planar CharLS attempt may have left scratch allocated */
+		free(*scratch);
+		*scratch = NULL;
+	}
+	*bits = f.bits;
+	return RP_OK;
+}
+
+/* CharLS's "marker start byte not found" after a scan is what MR1_JLSL's padding byte
+ * gives, but also what a damaged scan that ends early gives, and DCMTK's fork (no EOI
+ * check) decodes both: a single bit flipped in MR1_JLSL's scan decodes there to other
+ * pixels.  So the second decoder is asked only when the refusal is the padding: the
+ * codestream ends "X 00 FF D9" (X not FF, then at most an odd fragment's pad) and CharLS,
+ * with its strict end-of-scan and EOI checks, decodes the copy without the 00.  The
+ * samples it gives are returned in *proof (cbps bytes, interleaved, malloc'ed) and must
+ * equal DCMTK's. */
+static bool
+jls_padding_proof(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
+		  uint8_t **proof)
+{
+	*proof = NULL;
+	size_t eoi = 0;
+	for (size_t k = 2; k <= 4 && k <= src_size && !eoi; k++)
+		if (src[src_size - k] == 0xFF && src[src_size - k + 1] == 0xD9)
+			eoi = src_size - k;
+	if (eoi < 3 || src[eoi - 1] != 0x00 || src[eoi - 2] == 0xFF)
+		return false;
+	uint8_t *copy = malloc(src_size - 1);
+	if (!copy)
+		return false;
+	memcpy(copy, src, eoi - 1);
+	memcpy(copy + eoi - 1, src + eoi, src_size - eoi);
+	size_t count = (size_t)img->width * img->height * img->components;
+	uint8_t *frame = malloc(count * 2), *scratch = NULL;
+	charls_frame_info fi = {0};
+	charls_interleave_mode ilv = CHARLS_INTERLEAVE_MODE_NONE;
+	charls_jpegls_errc refusal;
+	bool ok = frame && jls_decode_charls(img, copy, src_size - 1, &scratch, frame, &fi,
+					     &ilv, &refusal, NULL) == RP_OK;
+	free(copy);
+	if (ok && scratch) {
+		size_t cbps = charls_sample_bytes((unsigned)fi.bits_per_sample);
+		if (img->components == 3 && ilv == CHARLS_INTERLEAVE_MODE_NONE)
+			planes_to_interleaved(scratch, frame, count / 3, cbps);
+		else
+			memcpy(frame, scratch, count * cbps);
+	}
+	free(scratch);
+	if (!ok) {
+		free(frame);
+		return false;
+	}
+	*proof = frame;
+	return true;
+}
+
 static int
 jls_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size, uint8_t *dst,
 	   size_t dst_capacity, const struct rp__decode_params *dp,
 	   struct rp_errbuf *err)
 {
 	(void)dp;
+	(void)dst_capacity; /* rp_decoder_decode() checked it holds one canonical frame */
 	if (img->bits_allocated != 8 && img->bits_allocated != 16)
 		return rp__err(err, RP_E_UNSUPPORTED, "JPEG-LS in BitsAllocated %u",
 			       img->bits_allocated);
 	/* CharLS 2.4 reads past the end of a truncated scan as zero bits and can take
 	 * seconds to fail; a complete codestream ends with EOI (FFD9), followed at most by
-	 * the padding of an odd-length fragment, so check that first. */
+	 * the padding of an odd-length fragment, so check that first.  This also keeps
+	 * truncated frames from the second decoder. */
 	bool has_eoi = false;
 	for (size_t k = 2; k <= 4 && k <= src_size && !has_eoi; k++)
 		has_eoi = src[src_size - k] == 0xFF && src[src_size - k + 1] == 0xD9;
@@ -199,56 +445,40 @@ jls_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
 		return rp__err(err, RP_E_CORRUPT,
 			       "JPEG-LS codestream of %zu bytes is truncated (no EOI marker)",
 			       src_size);
-	charls_jpegls_decoder *dec = charls_jpegls_decoder_create();
-	if (!dec)
-		return RP_E_NOMEM;
 	uint8_t *scratch = NULL;
-	int st;
-	charls_frame_info fi;
+	charls_frame_info fi = {0};
 	charls_interleave_mode ilv = CHARLS_INTERLEAVE_MODE_NONE;
-	charls_jpegls_errc e = charls_jpegls_decoder_set_source_buffer(dec, src, src_size);
-	if (!e)
-		e = charls_jpegls_decoder_read_header(dec);
-	if (!e)
-		e = charls_jpegls_decoder_get_frame_info(dec, &fi);
-	if (!e)
-		e = charls_jpegls_decoder_get_interleave_mode(dec, &ilv);
-	if (e) {
-		st = jls_status(e, "header", err);
-		goto out;
-	}
-	if (fi.width != img->width || fi.height != img->height ||
-	    fi.component_count != img->components) {
-		st = rp__err(err, RP_E_CORRUPT,
-			     "JPEG-LS frame is %ux%u x%d, the DICOM header says %ux%u x%u",
-			     fi.width, fi.height, fi.component_count, img->width, img->height,
-			     img->components);
-		goto out;
-	}
-	if (fi.bits_per_sample < 2 || fi.bits_per_sample > img->bits_allocated) {
-		st = rp__err(err, RP_E_CORRUPT,
-			     "JPEG-LS precision %d bits does not fit BitsAllocated %u",
-			     fi.bits_per_sample, img->bits_allocated);
-		goto out;
-	}
-	size_t count = (size_t)img->width * img->height * img->components;
-	size_t cbps = charls_sample_bytes((unsigned)fi.bits_per_sample), bps = rp__sample_bytes(img);
-	size_t frame = count * bps;
+	charls_jpegls_errc refusal;
+	int st = jls_decode_charls(img, src, src_size, &scratch, dst, &fi, &ilv, &refusal, err);
+	unsigned bits = (unsigned)fi.bits_per_sample;
 	bool planar = img->components == 3 && ilv == CHARLS_INTERLEAVE_MODE_NONE;
-	uint8_t *out = dst;
-	if (cbps != bps || planar) {
-		scratch = malloc(count * cbps);
-		if (!scratch) {
-			st = RP_E_NOMEM;
+	uint8_t *proof = NULL;
+	if (st < 0 && jls_retry_with_dcmtk(refusal)) {
+		char charls_err[RP_ERRBUF_SIZE] = "";
+		if (err)
+			snprintf(charls_err, sizeof(charls_err), "CharLS: %.200s", err->msg);
+		if (refusal == CHARLS_JPEGLS_ERRC_JPEG_MARKER_START_BYTE_NOT_FOUND &&
+		    !jls_padding_proof(img, src, src_size, &proof)) {
+			st = rp__err(err, RP_E_CORRUPT, "%.180s; not retried: the scan does not "
+				     "end at a padding byte before EOI", charls_err);
 			goto out;
 		}
-		out = scratch;
+		st = jls_decode_dcmtk(img, src, src_size, &scratch, dst, &bits, charls_err, err);
+		planar = false; /* DCMTK was asked for colour-by-pixel */
+		if (st == RP_OK && proof &&
+		    memcmp(proof, scratch ? scratch : dst,
+			   (size_t)img->width * img->height * img->components *
+			   charls_sample_bytes(bits)) != 0)
+			st = rp__err(err, RP_E_CORRUPT, "%.150s; DCMTK and CharLS (without the "
+				     "padding byte) decode different pixels", charls_err);
+		if (st == RP_OK)
+			fallbacks_on_thread++;
 	}
-	e = charls_jpegls_decoder_decode_to_buffer(dec, out, count * cbps, 0);
-	if (e) {
-		st = jls_status(e, "decode", err);
+	if (st < 0)
 		goto out;
-	}
+	size_t count = (size_t)img->width * img->height * img->components;
+	size_t cbps = charls_sample_bytes(bits), bps = rp__sample_bytes(img);
+	size_t frame = count * bps;
 	if (planar) {
 		uint8_t *tmp = malloc(count * cbps);
 		if (!tmp) {
@@ -267,11 +497,10 @@ jls_decode(const struct rp_image_desc *img, const uint8_t *src, size_t src_size,
 	}
 	if (img->is_signed)
 		rp__frame_from_unsigned_bits(img, dst, frame);
-	(void)dst_capacity;
 	st = RP_OK;
 out:
+	free(proof);
 	free(scratch);
-	charls_jpegls_decoder_destroy(dec);
 	return st;
 }
 

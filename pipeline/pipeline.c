@@ -25,6 +25,7 @@
  * own by a deterministic encoder and the writer puts frames in index order), never on
  * which worker coded which frame or when. */
 #include "codec/codec_impl.h"
+#include "codec/jpegls_dcmtk.h"
 #include "common/internal.h"
 #include "simd/kernels.h"
 
@@ -105,6 +106,7 @@ struct rp__pl_obj {
 	_Atomic bool dirty;          /* some native frame has overlay bits */
 	_Atomic bool not_profile;    /* some frame misses the codec's narrower lossless
 				      * syntax (HTJ2K .202): the object keeps pl->ts_uid */
+	_Atomic bool jls_fallback;   /* some input frame needed the second JPEG-LS decoder */
 	_Atomic uint64_t max_error;
 	_Atomic int status;          /* first failure (RP_OK while none) */
 	pthread_mutex_t err_lock;
@@ -275,6 +277,17 @@ dirty_error(const struct rp__pl_obj *obj, struct rp_errbuf *e)
 }
 
 /* Codes frame f into obj->refs[f] and checks that it decodes back to the input. */
+/* An input frame, noting when JPEG-LS needed DCMTK for it (the file gets a warning). */
+static int
+decode_input_frame(struct rp__pl_obj *obj, uint32_t f, uint8_t *dst, struct rp_errbuf *e)
+{
+	unsigned long before = rp__jpegls_fallbacks();
+	int s = rp_dicom_decode_frame(obj->ds, f, dst, obj->frame_size, e);
+	if (rp__jpegls_fallbacks() != before)
+		atomic_store(&obj->jls_fallback, true);
+	return s;
+}
+
 static int
 code_frame(struct rp__pl_obj *obj, struct rp__pl_worker *w, uint32_t f, struct rp_errbuf *e)
 {
@@ -288,7 +301,7 @@ code_frame(struct rp__pl_obj *obj, struct rp__pl_worker *w, uint32_t f, struct r
 		return RP_E_NOMEM;
 	if (!w->enc)
 		RP_TRY(rp_encoder_create(&pl->enc_opts, &w->enc));
-	RP_TRY(rp_dicom_decode_frame(obj->ds, f, src, obj->frame_size, e));
+	RP_TRY(decode_input_frame(obj, f, src, e));
 	size_t bound = rp_encoder_bound(w->enc, img);
 	if (bound == 0)
 		return rp__err(e, RP_E_UNSUPPORTED, "the encoder gives no size bound");
@@ -363,7 +376,7 @@ frame_job(void *arg, unsigned worker)
 	}
 	if (pl->to_native) {
 		uint8_t *out = malloc(obj->frame_size);
-		s = out ? rp_dicom_decode_frame(obj->ds, f, out, obj->frame_size, &e) : RP_E_NOMEM;
+		s = out ? decode_input_frame(obj, f, out, &e) : RP_E_NOMEM;
 		if (s == RP_OK) {
 			obj->refs[f].data = out;
 			obj->refs[f].size = obj->frame_size;
@@ -483,6 +496,9 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 		return RP_OK;
 	}
 	f->pixel_size = (uint64_t)obj->frame_size * obj->nframes;
+	if (atomic_load(&obj->jls_fallback))
+		f->warning = "CharLS refused a JPEG-LS frame as non-conforming; decoded with "
+			     "DCMTK's dcmjpls instead";
 	/* Overlay bits in a native source: a native target keeps its stored bytes. */
 	const bool raw_copy = atomic_load(&obj->dirty);
 	if (raw_copy && !pl->to_native)

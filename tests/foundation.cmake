@@ -5,6 +5,7 @@ rp_add_test(test_audit SOURCES test_audit.c LABELS unit)
 rp_add_test(test_dicom SOURCES test_dicom.c LABELS unit)
 rp_add_test(test_jpegls SOURCES test_jpegls.c LABELS unit codec)
 rp_add_test(test_corpus_jpegls SOURCES test_corpus_jpegls.c LABELS corpus codec)
+rp_add_test(test_jpegls_fallback SOURCES test_jpegls_fallback.c LABELS corpus codec)
 rp_add_test(test_corpus_parse SOURCES test_corpus_parse.c LABELS corpus)
 
 # Every corpus file the tests use is present and unchanged.

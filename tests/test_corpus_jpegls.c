@@ -5,6 +5,8 @@
  * T.87 conformance streams decode to their originals. */
 #include "test_util.h"
 
+#include "codec/jpegls_dcmtk.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +155,8 @@ test_twins(void **state)
 	static const char *pairs[][2] = {
 		{ "ct/wg04/CT1_JLSL.dcm", "ct/wg04/CT1_UNC.dcm" },
 		{ "ct/wg04/CT2_JLSL.dcm", "ct/wg04/CT2_UNC.dcm" },
-		/* MR1_JLSL: CharLS 2.4 refuses it (test_corpus_parse checks the message) */
+		/* CharLS 2.4.1 refuses MR1_JLSL's padding byte before EOI: DCMTK decodes it */
+		{ "mr/wg04/MR1_JLSL.dcm", "mr/wg04/MR1_UNC.dcm" },
 		{ "mr/wg04/MR2_JLSL.dcm", "mr/wg04/MR2_UNC.dcm" },
 		{ "mr/wg04/MR3_JLSL.dcm", "mr/wg04/MR3_UNC.dcm" },
 		{ "mr/wg04/MR4_JLSL.dcm", "mr/wg04/MR4_UNC.dcm" },
@@ -181,6 +184,10 @@ test_twins(void **state)
 	};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		uint8_t a[32], b[32];
+		/* a build without DCMTK refuses it (test_corpus_parse checks the message) */
+		if (strcmp(pairs[i][0], "mr/wg04/MR1_JLSL.dcm") == 0 &&
+		    !rp__jpegls_dcmtk_available())
+			continue;
 		hash_of(pairs[i][0], a);
 		hash_of(pairs[i][1], b);
 		if (memcmp(a, b, 32) != 0)
