@@ -17,28 +17,29 @@
 /* ---- one dimension, on a contiguous line ---- */
 
 /* The lines are split into even (low) and odd (high) arrays first, so that both lifting
- * steps run over contiguous arrays and vectorize; tmp holds n + 2 samples. */
+ * steps run over contiguous arrays and vectorize; tmp holds n + 2 samples.  The forward
+ * steps write their results straight to the line's low and high halves (no copy back). */
 static void
 fwd_line(int32_t *x, unsigned n, int32_t *tmp)
 {
 	if (n < 2)
 		return;         /* a single sample at an even position passes through */
 	unsigned nl = (n + 1) / 2, nh = n / 2;
-	int32_t *ev = tmp, *od = tmp + nl + 1;
+	int32_t *restrict ev = tmp, *restrict od = tmp + nl + 1;
 	for (unsigned i = 0; i < nl; i++)
 		ev[i] = x[2 * i];
 	for (unsigned i = 0; i < nh; i++)
 		od[i] = x[2 * i + 1];
 	ev[nl] = ev[nl - 1];    /* symmetric extension: x[n] = x[n - 2] when n is even */
+	/* Disjoint halves of x: [0, nl) and [nl, n). */
+	int32_t *restrict lo = x, *restrict hi = x + nl;
 	for (unsigned i = 0; i < nh; i++)
-		od[i] -= (ev[i] + ev[i + 1]) >> 1;
-	ev[0] += (od[0] + od[0] + 2) >> 2;
+		hi[i] = od[i] - ((ev[i] + ev[i + 1]) >> 1);
+	lo[0] = ev[0] + ((hi[0] + hi[0] + 2) >> 2);
 	for (unsigned i = 1; i < nh; i++)
-		ev[i] += (od[i - 1] + od[i] + 2) >> 2;
+		lo[i] = ev[i] + ((hi[i - 1] + hi[i] + 2) >> 2);
 	if (nl > nh)
-		ev[nh] += (od[nh - 1] + od[nh - 1] + 2) >> 2;
-	memcpy(x, ev, nl * sizeof(*x));
-	memcpy(x + nl, od, nh * sizeof(*x));
+		lo[nh] = ev[nh] + ((hi[nh - 1] + hi[nh - 1] + 2) >> 2);
 }
 
 static void
