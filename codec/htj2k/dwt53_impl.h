@@ -171,18 +171,15 @@ fwd_vert_in16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 }
 
 /* inv_vert of the last level fused with the output conversion: the same pass, but each
- * even and odd row is also (odd rows: only) written as clamped 16-bit samples.  Even rows
- * still go back to d, because the odd row above reads them; odd rows are read by nothing. */
+ * even and odd row is also (odd rows: only) written as clamped 16-bit samples, in the
+ * loop that computes it.  Even rows still go back to d, because the odd row above reads
+ * them; odd rows are read by nothing. */
 static inline void
-out16_row(uint8_t *restrict dst, const int32_t *restrict s, unsigned w,
-	  const struct rp__dwt_out16 *out)
+out16_put(uint8_t *dst, unsigned x, int32_t v, int32_t shift, int32_t lo, int32_t hi)
 {
-	int32_t shift = out->shift, lo = out->lo, hi = out->hi;
-	for (unsigned x = 0; x < w; x++) {
-		int32_t v = s[x] + shift;
-		v = v < lo ? lo : v > hi ? hi : v;
-		rp__store_le16(dst + 2 * (size_t)x, (uint16_t)v);
-	}
+	v += shift;
+	v = v < lo ? lo : v > hi ? hi : v;
+	rp__store_le16(dst + 2 * (size_t)x, (uint16_t)v);
 }
 
 static void
@@ -190,24 +187,38 @@ inv_vert_out16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 	       const struct rp__dwt_out16 *out, uint8_t *dst)
 {
 	unsigned nl = (h + 1) / 2, nh = h / 2;
+	int32_t shift = out->shift, vlo = out->lo, vhi = out->hi;
 	for (unsigned i = 0; i < nh; i++)
 		memcpy(tmp + (size_t)i * w, d + (size_t)(nl + i) * stride, w * sizeof(*d));
-	/* The odd row is formed in tmp's spare row (past the parked high rows). */
-	int32_t *orow = tmp + (size_t)nh * w;
 	for (unsigned i = nl; i-- > 0;) {
 		const int32_t *lo = d + (size_t)i * stride;
-		const int32_t *ha = tmp + (size_t)(i > 0 ? i - 1 : 0) * w;
-		const int32_t *hb = tmp + (size_t)(i < nh ? i : i - 1) * w;
+		const int32_t *restrict ha = tmp + (size_t)(i > 0 ? i - 1 : 0) * w;
+		const int32_t *restrict hb = tmp + (size_t)(i < nh ? i : i - 1) * w;
 		int32_t *e = d + 2 * (size_t)i * stride;
-		for (unsigned x = 0; x < w; x++)
-			e[x] = lo[x] - ((ha[x] + hb[x] + 2) >> 2);
-		out16_row(dst + 2 * (size_t)i * out->dst_stride, e, w, out);
+		uint8_t *restrict de = dst + 2 * (size_t)i * out->dst_stride;
+		if (i == 0) {
+			/* Row 0 is its own low row: computed in place, one sample at a time. */
+			for (unsigned x = 0; x < w; x++) {
+				e[x] = lo[x] - ((ha[x] + hb[x] + 2) >> 2);
+				out16_put(de, x, e[x], shift, vlo, vhi);
+			}
+		} else {
+			/* Rows i and 2i differ. */
+			const int32_t *restrict lr = lo;
+			int32_t *restrict er = e;
+			for (unsigned x = 0; x < w; x++) {
+				int32_t v = lr[x] - ((ha[x] + hb[x] + 2) >> 2);
+				er[x] = v;
+				out16_put(de, x, v, shift, vlo, vhi);
+			}
+		}
 		if (i < nh) {
-			const int32_t *hi = tmp + (size_t)i * w;
-			const int32_t *b = 2 * i + 2 < h ? e + 2 * stride : e;
+			const int32_t *restrict hi = tmp + (size_t)i * w;
+			const int32_t *restrict ee = e;
+			const int32_t *restrict b = 2 * i + 2 < h ? e + 2 * stride : e;
+			uint8_t *restrict dd = dst + (2 * (size_t)i + 1) * out->dst_stride;
 			for (unsigned x = 0; x < w; x++)
-				orow[x] = hi[x] + ((e[x] + b[x]) >> 1);
-			out16_row(dst + (2 * (size_t)i + 1) * out->dst_stride, orow, w, out);
+				out16_put(dd, x, hi[x] + ((ee[x] + b[x]) >> 1), shift, vlo, vhi);
 		}
 	}
 }
