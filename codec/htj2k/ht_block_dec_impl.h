@@ -20,7 +20,7 @@
  *     vector builds do 8 or 16 at a time.
  * The bit readers stay inside the segment (past its end they see the padding the
  * standard implies), and a quad whose exponent bound exceeds max_bits + 1 is refused, as
- * ht_block_dec_ref.c does, so statuses match too.  Stack: about 17 KB (the bit string). */
+ * ht_block_dec_ref.c does, so statuses match too.  Stack: about 25 KB (the bit strings). */
 #include "codec/htj2k/ht_block_dec.h"
 
 /* Unstuffed MagSgn: at most 4096 samples x 31 bits = 15872 bytes are ever read, plus one
@@ -160,46 +160,79 @@ mel_get(struct mel_q *mq)
 	return bit;
 }
 
-/* ---- VLC: backward from the end, LSB first, unstuffing after bytes above 0x8F ---- */
+/* ---- VLC: backward from the end, LSB first, unstuffing after bytes above 0x8F ----
+ *
+ * The segment is unstuffed once, backward, into a plain bit string (vlc_unstuff), so that
+ * refilling the reader is the same few instructions every quad pair, with no branch: the
+ * refill decision, taken about every other pair in no pattern, mispredicted at nearly
+ * every refill. */
 
+/* Largest read of the decoding loop: one refill (8 bytes at a position that moves at most
+ * 7) per quad pair, at most 4096 / 8 pairs and the first refill. */
+#define VLC_READ_MAX (7u * (RP__HT_MAX_CB_SAMPLES / 8u + 1u) + 8u)
+#define VLC_BUF_BYTES (VLC_READ_MAX + 4096u + 16u)
+
+/* Unstuffs the bytes below p, down to start, after the first nb bits (in acc) and with
+ * prev the byte before p (which decides the stuffing of p[-1]), into out, LSB first;
+ * returns the bytes written (a multiple of 8, zeros past the segment's bits). */
+static size_t
+vlc_unstuff(const uint8_t *p, const uint8_t *start, uint64_t acc, unsigned nb,
+	    unsigned prev, uint8_t *out)
+{
+	size_t o = 0;
+	for (;;) {
+		if (p - start >= 8) {
+			/* Eight bytes none of which has 0x7F in its low bits: no stuffing
+			 * whatever came before them. */
+			uint64_t w = load64(p - 8);
+			if (!has_zero_byte64(~(w | 0x8080808080808080ull))) {
+				uint64_t r = __builtin_bswap64(w);      /* p[-1] lowest */
+				store64(out + o, acc | (r << nb));
+				o += 8;
+				acc = nb ? r >> (64 - nb) : 0;
+				prev = (unsigned)(r >> 56);
+				p -= 8;
+				continue;
+			}
+		}
+		if (p <= start)
+			break;
+		unsigned b = *--p, k = 8;
+		uint64_t bits = b;
+		if (prev > 0x8F && (b & 0x7F) == 0x7F) {
+			bits = b & 0x7F;
+			k = 7;
+		}
+		acc |= bits << nb;
+		nb += k;
+		if (nb >= 64) {
+			store64(out + o, acc);
+			o += 8;
+			nb -= 64;
+			acc = nb ? bits >> (k - nb) : 0;
+		}
+		prev = b;
+	}
+	store64(out + o, acc);
+	return o + 8;
+}
+
+/* Reader of the unstuffed string: n bits in acc; bits above them are zero or the
+ * string's own next bits. */
 struct vlc_r {
-	const uint8_t *p, *start;  /* next byte to read is p[-1]; stop at start */
+	const uint8_t *p;       /* next byte not yet wholly in acc */
 	uint64_t acc;
 	unsigned n;
-	unsigned prev;
 };
 
-/* Leaves at least 56 bits in acc (zeros past the start of the VLC segment); called
- * before a quad pair (at most 38 bits) finds fewer than 38.  (Calling it before every
- * pair, without the test, measured some 4% slower.) */
+/* Leaves 56 to 63 bits in acc (zeros past the segment): the bits above n that the load
+ * ORs in again are the ones already there. */
 static inline __attribute__((always_inline)) void
 vlc_fill(struct vlc_r *v)
 {
-	if (RP__LIKELY(v->p - v->start >= 8)) {
-		/* Eight bytes none of which has 0x7F in its low bits: no stuffing whatever
-		 * came before them; take as many whole bytes as fit. */
-		uint64_t w = load64(v->p - 8);
-		if (!has_zero_byte64(~(w | 0x8080808080808080ull))) {
-			unsigned nb = (63 - v->n) >> 3;
-			uint64_t r = __builtin_bswap64(w);      /* p[-1] lowest */
-			v->acc |= (r & ((1ull << (8 * nb)) - 1)) << v->n;
-			v->n += 8 * nb;
-			v->p -= nb;
-			v->prev = nb ? (unsigned)(r >> (8 * nb - 8)) & 0xFF : v->prev;
-			return;
-		}
-	}
-	while (v->n < 56) {
-		unsigned b = v->p > v->start ? *--v->p : 0;
-		if (v->prev > 0x8F && (b & 0x7F) == 0x7F) {
-			v->acc |= (uint64_t)(b & 0x7F) << v->n;
-			v->n += 7;
-		} else {
-			v->acc |= (uint64_t)b << v->n;
-			v->n += 8;
-		}
-		v->prev = b;
-	}
+	v->acc |= load64(v->p) << v->n;
+	v->p += (63 - v->n) >> 3;
+	v->n |= 56;
 }
 
 static inline uint64_t
@@ -348,8 +381,7 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 	 uint16_t *qt, uint8_t *qu)
 {
 	unsigned t0, t1 = 0, u0 = 0, u1 = 0;
-	if (v->n < 38)
-		vlc_fill(v);
+	vlc_fill(v);
 	if (RP__UNLIKELY(mq->n < 3))
 		mel_refill(mel, mq);
 	t0 = quad_cw(v, mq, tbl, first ? *nctx : cab[q] | *nctx);
@@ -540,6 +572,7 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 {
 	const uint32_t *dec32 = rp__ht_dec32();
 	_Alignas(64) uint8_t ms[MS_BUF_BYTES];
+	uint8_t vlc_buf[VLC_BUF_BYTES];
 	/* Table words of two line pairs, one slot of zeros on either side. */
 	uint16_t qt_buf[2][32 + 4];
 	uint8_t qu_buf[2][32 + 16];
@@ -557,20 +590,17 @@ RP__HTDEC_NAME(const uint8_t *seg, size_t len, unsigned w, unsigned h, int32_t *
 
 	size_t ms_avail = ms_unstuff(seg, ms_len, ms);
 	struct mel_r mel = { .p = seg + ms_len, .end = seg + len };
-	struct vlc_r vlc = { .p = seg + len - 2, .start = seg + ms_len };
 	{
 		/* The byte before last: its low nibble is Scup's; the encoder saw 0xF there
 		 * (and a 0xFF byte after it), which decides the stuffing of its high bits. */
 		unsigned b = seg[len - 2] | 0x0F;
-		if ((b & 0x7F) == 0x7F) {
-			vlc.acc = (b >> 4) & 7;
-			vlc.n = 3;
-		} else {
-			vlc.acc = b >> 4;
-			vlc.n = 4;
-		}
-		vlc.prev = b;
+		int st = (b & 0x7F) == 0x7F;
+		size_t n = vlc_unstuff(seg + len - 2, seg + ms_len, st ? (b >> 4) & 7 : b >> 4,
+				       st ? 3 : 4, b, vlc_buf);
+		if (n < VLC_READ_MAX)
+			memset(vlc_buf + n, 0, VLC_READ_MAX - n);
 	}
+	struct vlc_r vlc = { .p = vlc_buf, .acc = 0, .n = 0 };
 
 	memset(qt_buf, 0, sizeof(qt_buf));
 	memset(qu_buf, 0, sizeof(qu_buf));
