@@ -162,9 +162,21 @@ rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t 
 		}
 		struct dwt_pass p = { k, data, stride, lw, lh, tmp, line, 1, 0, l == 0 ? out : NULL,
 				      NULL };
+		struct rp__dwt_out16 o;
+		unsigned vstrips = strips_for(pool, lw, MIN_STRIP_COLS);
+		if (p.out && vstrips == 1) {
+			/* One vertical strip of whole rows: the kernel does the horizontal
+			 * pass too, row by row. */
+			o = *p.out;
+			o.with_horizontal = 1;
+			p.out = &o;
+			p.nstrips = 1;
+			vert_strip(&p, 0, 0);
+			continue;
+		}
 		p.nstrips = strips_for(pool, lh, MIN_STRIP_ROWS);
 		rp_pool_parallel_for(pool, p.nstrips, horiz_strip, &p);
-		p.nstrips = strips_for(pool, lw, MIN_STRIP_COLS);
+		p.nstrips = vstrips;
 		rp_pool_parallel_for(pool, p.nstrips, vert_strip, &p);
 	}
 }

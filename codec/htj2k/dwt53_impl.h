@@ -188,9 +188,18 @@ inv_vert_out16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 {
 	unsigned nl = (h + 1) / 2, nh = h / 2;
 	int32_t shift = out->shift, vlo = out->lo, vhi = out->hi;
-	for (unsigned i = 0; i < nh; i++)
+	int horiz = out->with_horizontal;
+	int32_t *line = tmp + (size_t)w * (nh + 1);
+	for (unsigned i = 0; i < nh; i++) {
 		memcpy(tmp + (size_t)i * w, d + (size_t)(nl + i) * stride, w * sizeof(*d));
+		if (horiz)
+			inv_line(tmp + (size_t)i * w, w, line);
+	}
 	for (unsigned i = nl; i-- > 0;) {
+		/* Low row i is untouched until here: the steps before wrote rows 2j, 2j + 1
+		 * for j > i. */
+		if (horiz)
+			inv_line(d + (size_t)i * stride, w, line);
 		const int32_t *lo = d + (size_t)i * stride;
 		const int32_t *restrict ha = tmp + (size_t)(i > 0 ? i - 1 : 0) * w;
 		const int32_t *restrict hb = tmp + (size_t)(i < nh ? i : i - 1) * w;

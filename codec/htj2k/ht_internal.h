@@ -106,6 +106,11 @@ struct rp__dwt_out16 {
 	uint8_t *dst;
 	size_t dst_stride;
 	int32_t shift, lo, hi;
+	/* Set by rp__dwt53_inverse_levels() when the vertical pass covers whole rows: the
+	 * kernel then also does the level's horizontal pass, row by row just before the
+	 * vertical step reads each row (it stays in cache), instead of a pass of its own
+	 * over the plane; its line scratch follows the parked high rows in tmp. */
+	int with_horizontal;
 };
 
 /* Where the first forward level reads when it is fused with the sample conversion: 16-bit
