@@ -247,6 +247,29 @@ test_dwt_isa_identical(void **state)
 		rp__dwt53_inverse_levels(ks[0], c, w, w, h, 4, tmp, pool, NULL);
 		assert_memory_equal(o, b, n * 4);
 		assert_memory_equal(o, c, n * 4);
+		/* The first level fused with the 16-bit input (whole rows: the horizontal
+		 * pass in the kernel too; with a pool, strips): the integers of converting
+		 * first, whatever the split and the kernels. */
+		if (h >= 2) {
+			uint16_t *src = malloc(n * 2);
+			int32_t *want = malloc(n * 4), *got = malloc(n * 4);
+			for (size_t i = 0; i < n; i++) {
+				src[i] = (uint16_t)o[i];
+				want[i] = (int32_t)src[i] - (1 << 15);
+			}
+			rp__dwt53_forward_levels(ks[0], want, w, w, h, 4, tmp, NULL, NULL);
+			for (int run = 0; run < 3; run++) {
+				struct rp__dwt_in16 in = { .src = (const uint8_t *)src,
+							   .src_stride = 2 * (size_t)w,
+							   .shift = 1 << 15 };
+				rp__dwt53_forward_levels(ks[run == 2 ? 0 : 1], got, w, w, h, 4, tmp,
+							 run == 1 ? pool : NULL, &in);
+				assert_memory_equal(got, want, n * 4);
+			}
+			free(src);
+			free(want);
+			free(got);
+		}
 		/* The last level fused with the 16-bit output (with one strip of whole rows
 		 * it does the horizontal pass too; with a pool, strips): the clamped samples
 		 * of the unfused inverse, whatever the split and the kernels. */

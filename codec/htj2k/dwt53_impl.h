@@ -150,6 +150,7 @@ fwd_vert_in16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 	int sg = in->is_signed;
 	int32_t sh = in->shift;
 	size_t ss = in->src_stride;
+	int32_t *line = tmp + (size_t)w * (nh + 1);
 	for (unsigned i = 0; i < nl; i++) {
 		const uint8_t *e = src + 2 * (size_t)i * ss;
 		if (i < nh) {
@@ -165,9 +166,16 @@ fwd_vert_in16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 		int32_t *lo = d + (size_t)i * stride;
 		for (unsigned x = 0; x < w; x++)
 			lo[x] = in16_sample(e, x, sg, sh) + ((ha[x] + hb[x] + 2) >> 2);
+		/* Low row i is final (the samples come from src, never from d). */
+		if (in->with_horizontal)
+			fwd_line(lo, w, line);
 	}
-	for (unsigned i = 0; i < nh; i++)
-		memcpy(d + (size_t)(nl + i) * stride, tmp + (size_t)i * w, w * sizeof(*d));
+	for (unsigned i = 0; i < nh; i++) {
+		int32_t *r = d + (size_t)(nl + i) * stride;
+		memcpy(r, tmp + (size_t)i * w, w * sizeof(*d));
+		if (in->with_horizontal)
+			fwd_line(r, w, line);
+	}
 }
 
 /* inv_vert of the last level fused with the output conversion: the same pass, but each

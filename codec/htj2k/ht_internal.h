@@ -122,6 +122,11 @@ struct rp__dwt_in16 {
 	size_t src_stride;
 	int is_signed;
 	int32_t shift;
+	/* Set by rp__dwt53_forward_levels() when the vertical pass covers whole rows: the
+	 * kernel then also does the level's horizontal pass on each row as soon as the
+	 * vertical pass has finished it, instead of a pass of its own over the plane; its
+	 * line scratch follows the parked high rows in tmp. */
+	int with_horizontal;
 };
 
 /* The 5/3 kernels of one ISA build (dwt53.c: scalar, dwt53_avx2.c: AVX2). */
