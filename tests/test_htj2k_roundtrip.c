@@ -253,6 +253,54 @@ test_dwt_isa_identical(void **state)
 		rp__dwt53_inverse_levels(ks[0], c, w, w, h, 4, tmp, pool, NULL);
 		assert_memory_equal(o, b, n * 4);
 		assert_memory_equal(o, c, n * 4);
+		/* The first level fused with the 16-bit input (whole rows: the horizontal
+		 * pass in the kernel too; with a pool, strips): the integers of converting
+		 * first, whatever the split and the kernels. */
+		if (h >= 2) {
+			uint16_t *src = malloc(n * 2);
+			int32_t *want = malloc(n * 4), *got = malloc(n * 4);
+			for (size_t i = 0; i < n; i++) {
+				src[i] = (uint16_t)o[i];
+				want[i] = (int32_t)src[i] - (1 << 15);
+			}
+			rp__dwt53_forward_levels(ks[0], want, w, w, h, 4, tmp, NULL, NULL);
+			for (int run = 0; run < 3; run++) {
+				struct rp__dwt_in16 in = { .src = (const uint8_t *)src,
+							   .src_stride = 2 * (size_t)w,
+							   .shift = 1 << 15 };
+				rp__dwt53_forward_levels(ks[run == 2 ? 0 : 1], got, w, w, h, 4, tmp,
+							 run == 1 ? pool : NULL, &in);
+				assert_memory_equal(got, want, n * 4);
+			}
+			free(src);
+			free(want);
+			free(got);
+		}
+		/* The last level fused with the 16-bit output (with one strip of whole rows
+		 * it does the horizontal pass too; with a pool, strips): the clamped samples
+		 * of the unfused inverse, whatever the split and the kernels. */
+		if (h >= 2) {
+			uint16_t *s1 = malloc(n * 2), *s2 = malloc(n * 2), *s3 = malloc(n * 2);
+			for (int run = 0; run < 3; run++) {
+				memcpy(b, a, n * 4);
+				struct rp__dwt_out16 out = { .dst = (uint8_t *)(run == 0 ? s1 :
+										   run == 1 ? s2 : s3),
+							     .dst_stride = 2 * (size_t)w,
+							     .shift = 1 << 15, .lo = 0, .hi = 65535 };
+				rp__dwt53_inverse_levels(ks[run == 2 ? 0 : 1], b, w, w, h, 4, tmp,
+							 run == 1 ? pool : NULL, &out);
+			}
+			for (size_t i = 0; i < n; i++) {
+				int32_t v = o[i] + (1 << 15);
+				uint16_t want = (uint16_t)(v < 0 ? 0 : v > 65535 ? 65535 : v);
+				if (s1[i] != want || s2[i] != want || s3[i] != want)
+					fail_msg("%ux%u: fused 16-bit output at %zu: %u / %u / %u, "
+						 "want %u", w, h, i, s1[i], s2[i], s3[i], want);
+			}
+			free(s1);
+			free(s2);
+			free(s3);
+		}
 		free(c);
 		free(a);
 		free(b);

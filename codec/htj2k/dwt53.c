@@ -115,10 +115,20 @@ rp__dwt53_forward_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t 
 	for (unsigned l = 0; l < levels; l++) {
 		struct dwt_pass p = { k, data, stride, w, h, tmp, line, 0, 0, NULL,
 				      l == 0 ? in : NULL };
+		struct rp__dwt_in16 i16;
 		p.nstrips = strips_for(pool, w, MIN_STRIP_COLS);
-		rp_pool_parallel_for(pool, p.nstrips, vert_strip, &p);
-		p.nstrips = strips_for(pool, h, MIN_STRIP_ROWS);
-		rp_pool_parallel_for(pool, p.nstrips, horiz_strip, &p);
+		if (p.in && p.nstrips == 1) {
+			/* One vertical strip of whole rows: the kernel does the horizontal
+			 * pass too, row by row. */
+			i16 = *p.in;
+			i16.with_horizontal = 1;
+			p.in = &i16;
+			vert_strip(&p, 0, 0);
+		} else {
+			rp_pool_parallel_for(pool, p.nstrips, vert_strip, &p);
+			p.nstrips = strips_for(pool, h, MIN_STRIP_ROWS);
+			rp_pool_parallel_for(pool, p.nstrips, horiz_strip, &p);
+		}
 		w = (w + 1) / 2;
 		h = (h + 1) / 2;
 	}
@@ -138,9 +148,21 @@ rp__dwt53_inverse_levels(const struct rp__dwt_kernels *k, int32_t *data, size_t 
 		}
 		struct dwt_pass p = { k, data, stride, lw, lh, tmp, line, 1, 0, l == 0 ? out : NULL,
 				      NULL };
+		struct rp__dwt_out16 o;
+		unsigned vstrips = strips_for(pool, lw, MIN_STRIP_COLS);
+		if (p.out && vstrips == 1) {
+			/* One vertical strip of whole rows: the kernel does the horizontal
+			 * pass too, row by row. */
+			o = *p.out;
+			o.with_horizontal = 1;
+			p.out = &o;
+			p.nstrips = 1;
+			vert_strip(&p, 0, 0);
+			continue;
+		}
 		p.nstrips = strips_for(pool, lh, MIN_STRIP_ROWS);
 		rp_pool_parallel_for(pool, p.nstrips, horiz_strip, &p);
-		p.nstrips = strips_for(pool, lw, MIN_STRIP_COLS);
+		p.nstrips = vstrips;
 		rp_pool_parallel_for(pool, p.nstrips, vert_strip, &p);
 	}
 }

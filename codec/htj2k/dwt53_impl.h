@@ -19,28 +19,29 @@
 /* ---- one dimension, on a contiguous line ---- */
 
 /* The lines are split into even (low) and odd (high) arrays first, so that both lifting
- * steps run over contiguous arrays and vectorize; tmp holds n + 2 samples. */
+ * steps run over contiguous arrays and vectorize; tmp holds n + 2 samples.  The forward
+ * steps write their results straight to the line's low and high halves (no copy back). */
 static void
 fwd_line(int32_t *x, unsigned n, int32_t *tmp)
 {
 	if (n < 2)
 		return;         /* a single sample at an even position passes through */
 	unsigned nl = (n + 1) / 2, nh = n / 2;
-	int32_t *ev = tmp, *od = tmp + nl + 1;
+	int32_t *restrict ev = tmp, *restrict od = tmp + nl + 1;
 	for (unsigned i = 0; i < nl; i++)
 		ev[i] = x[2 * i];
 	for (unsigned i = 0; i < nh; i++)
 		od[i] = x[2 * i + 1];
 	ev[nl] = ev[nl - 1];    /* symmetric extension: x[n] = x[n - 2] when n is even */
+	/* Disjoint halves of x: [0, nl) and [nl, n). */
+	int32_t *restrict lo = x, *restrict hi = x + nl;
 	for (unsigned i = 0; i < nh; i++)
-		od[i] -= (ev[i] + ev[i + 1]) >> 1;
-	ev[0] += (od[0] + od[0] + 2) >> 2;
+		hi[i] = od[i] - ((ev[i] + ev[i + 1]) >> 1);
+	lo[0] = ev[0] + ((hi[0] + hi[0] + 2) >> 2);
 	for (unsigned i = 1; i < nh; i++)
-		ev[i] += (od[i - 1] + od[i] + 2) >> 2;
+		lo[i] = ev[i] + ((hi[i - 1] + hi[i] + 2) >> 2);
 	if (nl > nh)
-		ev[nh] += (od[nh - 1] + od[nh - 1] + 2) >> 2;
-	memcpy(x, ev, nl * sizeof(*x));
-	memcpy(x + nl, od, nh * sizeof(*x));
+		lo[nh] = ev[nh] + ((hi[nh - 1] + hi[nh - 1] + 2) >> 2);
 }
 
 static void
@@ -151,6 +152,7 @@ fwd_vert_in16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 	int sg = in->is_signed;
 	int32_t sh = in->shift;
 	size_t ss = in->src_stride;
+	int32_t *line = tmp + (size_t)w * (nh + 1);
 	for (unsigned i = 0; i < nl; i++) {
 		const uint8_t *e = src + 2 * (size_t)i * ss;
 		if (i < nh) {
@@ -166,24 +168,28 @@ fwd_vert_in16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 		int32_t *lo = d + (size_t)i * stride;
 		for (unsigned x = 0; x < w; x++)
 			lo[x] = in16_sample(e, x, sg, sh) + ((ha[x] + hb[x] + 2) >> 2);
+		/* Low row i is final (the samples come from src, never from d). */
+		if (in->with_horizontal)
+			fwd_line(lo, w, line);
 	}
-	for (unsigned i = 0; i < nh; i++)
-		memcpy(d + (size_t)(nl + i) * stride, tmp + (size_t)i * w, w * sizeof(*d));
+	for (unsigned i = 0; i < nh; i++) {
+		int32_t *r = d + (size_t)(nl + i) * stride;
+		memcpy(r, tmp + (size_t)i * w, w * sizeof(*d));
+		if (in->with_horizontal)
+			fwd_line(r, w, line);
+	}
 }
 
 /* inv_vert of the last level fused with the output conversion: the same pass, but each
- * even and odd row is also (odd rows: only) written as clamped 16-bit samples.  Even rows
- * still go back to d, because the odd row above reads them; odd rows are read by nothing. */
+ * even and odd row is also (odd rows: only) written as clamped 16-bit samples, in the
+ * loop that computes it.  Even rows still go back to d, because the odd row above reads
+ * them; odd rows are read by nothing. */
 static inline void
-out16_row(uint8_t *restrict dst, const int32_t *restrict s, unsigned w,
-	  const struct rp__dwt_out16 *out)
+out16_put(uint8_t *dst, unsigned x, int32_t v, int32_t shift, int32_t lo, int32_t hi)
 {
-	int32_t shift = out->shift, lo = out->lo, hi = out->hi;
-	for (unsigned x = 0; x < w; x++) {
-		int32_t v = s[x] + shift;
-		v = v < lo ? lo : v > hi ? hi : v;
-		rp__store_le16(dst + 2 * (size_t)x, (uint16_t)v);
-	}
+	v += shift;
+	v = v < lo ? lo : v > hi ? hi : v;
+	rp__store_le16(dst + 2 * (size_t)x, (uint16_t)v);
 }
 
 static void
@@ -191,24 +197,47 @@ inv_vert_out16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 	       const struct rp__dwt_out16 *out, uint8_t *dst)
 {
 	unsigned nl = (h + 1) / 2, nh = h / 2;
-	for (unsigned i = 0; i < nh; i++)
+	int32_t shift = out->shift, vlo = out->lo, vhi = out->hi;
+	int horiz = out->with_horizontal;
+	int32_t *line = tmp + (size_t)w * (nh + 1);
+	for (unsigned i = 0; i < nh; i++) {
 		memcpy(tmp + (size_t)i * w, d + (size_t)(nl + i) * stride, w * sizeof(*d));
-	/* The odd row is formed in tmp's spare row (past the parked high rows). */
-	int32_t *orow = tmp + (size_t)nh * w;
+		if (horiz)
+			inv_line(tmp + (size_t)i * w, w, line);
+	}
 	for (unsigned i = nl; i-- > 0;) {
+		/* Low row i is untouched until here: the steps before wrote rows 2j, 2j + 1
+		 * for j > i. */
+		if (horiz)
+			inv_line(d + (size_t)i * stride, w, line);
 		const int32_t *lo = d + (size_t)i * stride;
-		const int32_t *ha = tmp + (size_t)(i > 0 ? i - 1 : 0) * w;
-		const int32_t *hb = tmp + (size_t)(i < nh ? i : i - 1) * w;
+		const int32_t *restrict ha = tmp + (size_t)(i > 0 ? i - 1 : 0) * w;
+		const int32_t *restrict hb = tmp + (size_t)(i < nh ? i : i - 1) * w;
 		int32_t *e = d + 2 * (size_t)i * stride;
-		for (unsigned x = 0; x < w; x++)
-			e[x] = lo[x] - ((ha[x] + hb[x] + 2) >> 2);
-		out16_row(dst + 2 * (size_t)i * out->dst_stride, e, w, out);
+		uint8_t *restrict de = dst + 2 * (size_t)i * out->dst_stride;
+		if (i == 0) {
+			/* Row 0 is its own low row: computed in place, one sample at a time. */
+			for (unsigned x = 0; x < w; x++) {
+				e[x] = lo[x] - ((ha[x] + hb[x] + 2) >> 2);
+				out16_put(de, x, e[x], shift, vlo, vhi);
+			}
+		} else {
+			/* Rows i and 2i differ. */
+			const int32_t *restrict lr = lo;
+			int32_t *restrict er = e;
+			for (unsigned x = 0; x < w; x++) {
+				int32_t v = lr[x] - ((ha[x] + hb[x] + 2) >> 2);
+				er[x] = v;
+				out16_put(de, x, v, shift, vlo, vhi);
+			}
+		}
 		if (i < nh) {
-			const int32_t *hi = tmp + (size_t)i * w;
-			const int32_t *b = 2 * i + 2 < h ? e + 2 * stride : e;
+			const int32_t *restrict hi = tmp + (size_t)i * w;
+			const int32_t *restrict ee = e;
+			const int32_t *restrict b = 2 * i + 2 < h ? e + 2 * stride : e;
+			uint8_t *restrict dd = dst + (2 * (size_t)i + 1) * out->dst_stride;
 			for (unsigned x = 0; x < w; x++)
-				orow[x] = hi[x] + ((e[x] + b[x]) >> 1);
-			out16_row(dst + (2 * (size_t)i + 1) * out->dst_stride, orow, w, out);
+				out16_put(dd, x, hi[x] + ((ee[x] + b[x]) >> 1), shift, vlo, vhi);
 		}
 	}
 }

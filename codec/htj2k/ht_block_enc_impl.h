@@ -364,6 +364,7 @@ hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
 		28, 28, 28, 28, 24, 24, 24, 24, 20, 20, 20, 20, 16, 16, 16, 16,
 		12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0);
 	__m512i prev_rho = zero;
+	__m512i xs[32 / 16];    /* per step: rho | e_k << 4 | U << 8 */
 	qd->rho[0] = 0;
 	for (unsigned q = 0; q < nq; q += 16) {
 		__m512i E = _mm512_loadu_si512((const void *)(e + 4 * q));
@@ -420,10 +421,14 @@ hte_quads(const uint8_t *e, const uint8_t *pe, unsigned nq, const uint16_t *tbl,
 		__m512i T = _mm512_and_si512(_mm512_i32gather_epi32(idx, (const void *)tbl, 2),
 					     _mm512_set1_epi32(0xFFFF));
 		_mm256_storeu_si256((__m256i *)(void *)(qd->t + q), _mm512_cvtepi32_epi16(T));
-		hte_magsgn16(v + 4 * q, _mm512_or_si512(
+		xs[q / 16] = _mm512_or_si512(
 			_mm512_or_si512(rho, _mm512_slli_epi32(_mm512_and_si512(T, _mm512_set1_epi32(15)), 4)),
-			_mm512_slli_epi32(U, 8)), qd->ms + q, qd->len + q);
+			_mm512_slli_epi32(U, 8));
 	}
+	/* The MagSgn words once every step's gather has been issued: the gathers' latency
+	 * then overlaps. */
+	for (unsigned q = 0; q < nq; q += 16)
+		hte_magsgn16(v + 4 * q, xs[q / 16], qd->ms + q, qd->len + q);
 }
 #elif defined(HTE_AVX2)
 /* Eight quads a step, as the AVX-512 build does sixteen (see there). */

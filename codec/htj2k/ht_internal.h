@@ -105,6 +105,11 @@ struct rp__dwt_out16 {
 	uint8_t *dst;
 	size_t dst_stride;
 	int32_t shift, lo, hi;
+	/* Set by rp__dwt53_inverse_levels() when the vertical pass covers whole rows: the
+	 * kernel then also does the level's horizontal pass, row by row just before the
+	 * vertical step reads each row (it stays in cache), instead of a pass of its own
+	 * over the plane; its line scratch follows the parked high rows in tmp. */
+	int with_horizontal;
 };
 
 /* Where the first forward level reads when it is fused with the sample conversion: 16-bit
@@ -116,6 +121,11 @@ struct rp__dwt_in16 {
 	size_t src_stride;
 	int is_signed;
 	int32_t shift;
+	/* Set by rp__dwt53_forward_levels() when the vertical pass covers whole rows: the
+	 * kernel then also does the level's horizontal pass on each row as soon as the
+	 * vertical pass has finished it, instead of a pass of its own over the plane; its
+	 * line scratch follows the parked high rows in tmp. */
+	int with_horizontal;
 };
 
 /* The 5/3 kernels of one ISA build (dwt53.c: scalar, dwt53_avx2.c, dwt53_avx512.c). */
