@@ -69,19 +69,13 @@ rp__instance_tmpname(const char *dir, char *out, size_t cap, struct rp_errbuf *e
 	return RP_OK;
 }
 
-/* SHA-256 of the file and fsync, through one descriptor. */
 static int
-hash_and_sync(const char *path, uint32_t mode, uint8_t sha256[32], struct rp_errbuf *err)
+fd_sha256(int fd, const char *path, uint8_t sha256[32], struct rp_errbuf *err)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return rp__err(err, RP_E_IO, "%s: %s", path, strerror(errno));
 	struct rp__sha256 *h;
 	int s = rp__sha256_create(&h);
-	if (s != RP_OK) {
-		close(fd);
+	if (s != RP_OK)
 		return s;
-	}
 	static const size_t BUF = 1 << 20;
 	uint8_t *buf = malloc(BUF);
 	if (!buf)
@@ -100,6 +94,28 @@ hash_and_sync(const char *path, uint32_t mode, uint8_t sha256[32], struct rp_err
 	free(buf);
 	rp__sha256_final(h, sha256);
 	rp__sha256_destroy(h);
+	return s;
+}
+
+int
+rp__file_sha256(const char *path, uint8_t sha256[32], struct rp_errbuf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rp__err(err, RP_E_IO, "%s: %s", path, strerror(errno));
+	int s = fd_sha256(fd, path, sha256, err);
+	close(fd);
+	return s;
+}
+
+/* SHA-256 of the file and fsync, through one descriptor. */
+static int
+hash_and_sync(const char *path, uint32_t mode, uint8_t sha256[32], struct rp_errbuf *err)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return rp__err(err, RP_E_IO, "%s: %s", path, strerror(errno));
+	int s = fd_sha256(fd, path, sha256, err);
 	if (s == RP_OK && fchmod(fd, mode) != 0)
 		s = rp__err(err, RP_E_IO, "chmod %s: %s", path, strerror(errno));
 	if (s == RP_OK && fsync(fd) != 0)
@@ -143,10 +159,10 @@ fail:
 }
 
 void
-rp__scp_log(const struct rp_store_scp_options *o, const char *event, const char *peer,
-	    const char *sop, const char *reason)
+rp__net_log(rp_log_fn *log, void *ctx, const char *event, const char *peer, const char *sop,
+	    const char *reason)
 {
-	if (!o->log)
+	if (!log)
 		return;
 	struct rp__wbuf b = {0};
 	char t[64];
@@ -166,6 +182,6 @@ rp__scp_log(const struct rp_store_scp_options *o, const char *event, const char 
 	}
 	rp__put_bytes(&b, "}", 2);
 	if (!b.failed)
-		o->log(o->log_ctx, (const char *)b.p);
+		log(ctx, (const char *)b.p);
 	rp__wbuf_free(&b);
 }

@@ -86,7 +86,7 @@ protected:
 		for (const std::string &a : ctx_->allow)
 			if (a == calling.c_str())
 				return OFTrue;
-		rp__scp_log(ctx_->o, "reject", peer().c_str(), nullptr,
+		log_line("reject", peer().c_str(), nullptr,
 			    "calling AE title not in --allow-aet");
 		return OFFalse;
 	}
@@ -122,7 +122,7 @@ protected:
 
 	void notifyAssociationAcknowledge() override
 	{
-		rp__scp_log(ctx_->o, "association", peer().c_str(), nullptr, nullptr);
+		log_line("association", peer().c_str(), nullptr, nullptr);
 	}
 
 	OFCondition handleIncomingCommand(T_DIMSE_Message *msg,
@@ -137,6 +137,11 @@ private:
 	rp_store_scp *ctx_;
 	T_ASC_Parameters *params_ = nullptr;
 
+	void log_line(const char *event, const char *peer, const char *sop, const char *reason)
+	{
+		rp__net_log(ctx_->o->log, ctx_->o->log_ctx, event, peer, sop, reason);
+	}
+
 	std::string peer()
 	{
 		return std::string(getPeerAETitle().c_str()) + "@" + getPeerIP().c_str();
@@ -146,7 +151,7 @@ private:
 	OFCondition refuse(T_ASC_PresentationContextID pres, T_DIMSE_C_StoreRQ &req,
 			   Uint16 status, const char *reason)
 	{
-		rp__scp_log(ctx_->o, "store_failed", peer().c_str(), req.AffectedSOPInstanceUID,
+		log_line("store_failed", peer().c_str(), req.AffectedSOPInstanceUID,
 			    reason);
 		if (ctx_->o->audit) {
 			rp_audit_event ev = {};
@@ -158,7 +163,7 @@ private:
 			rp_errbuf err = {""};
 			// A refusal is already the answer; a failed audit write changes nothing.
 			if (rp_audit_append(ctx_->o->audit, &ev, &err) != RP_OK)
-				rp__scp_log(ctx_->o, "audit_failed", nullptr, nullptr, err.msg);
+				log_line("audit_failed", nullptr, nullptr, err.msg);
 		}
 		return sendSTOREResponse(pres, req, status);
 	}
@@ -179,7 +184,7 @@ private:
 			if (c == DIMSE_RECEIVEFAILED || c == DIMSE_READPDVFAILED ||
 			    c == DUL_PEERABORTEDASSOCIATION || c == DUL_PEERREQUESTEDRELEASE ||
 			    c == DIMSE_NODATAAVAILABLE) {
-				rp__scp_log(o, "store_failed", peer().c_str(),
+				log_line("store_failed", peer().c_str(),
 					    req.AffectedSOPInstanceUID, c.text());
 				return c; // the association is gone: nobody to answer
 			}
@@ -213,7 +218,7 @@ private:
 			if (rp_audit_append(o->audit, &ev, &err) != RP_OK)
 				return refuse(pres, req, STATUS_OUT_OF_RESOURCES, err.msg);
 		}
-		rp__scp_log(o, "stored", peer().c_str(), sop.c_str(), nullptr);
+		log_line("stored", peer().c_str(), sop.c_str(), nullptr);
 		return sendSTOREResponse(pres, req, STATUS_Success);
 	}
 
@@ -366,7 +371,7 @@ rp_store_scp_run(rp_store_scp *scp, rp_errbuf *err)
 	if (c.bad())
 		return rp__err(err, RP_E_INTERNAL, "presentation contexts: %s", c.text());
 	pool.setMaxThreads((Uint16)(o->max_associations ? o->max_associations : 16));
-	rp__scp_log(o, "listen", nullptr, nullptr, nullptr);
+	rp__net_log(o->log, o->log_ctx, "listen", nullptr, nullptr, nullptr);
 	// stop() may come from a signal handler: a watcher turns the flag into DCMTK's
 	// (mutex-guarded) request.
 	std::atomic<bool> done{false};

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* net/store_scp.h - the C side of the Storage SCP: committing a received instance into
- * the queue directory and the log lines, called by the DCMTK adapter (store_scp.cpp),
- * which owns everything DICOM-network. */
+/* net/store_scp.h - the C side of the DICOM adapters: committing a received instance
+ * into the queue directory, file hashes and the log lines, called by the DCMTK adapters
+ * (store_scp.cpp, store_scu.cpp), which own everything DICOM-network. */
 #ifndef RP_NET_STORE_SCP_H
 #define RP_NET_STORE_SCP_H
 
@@ -28,8 +28,12 @@ int rp__instance_commit(const char *dir, const char *tmp, const char *study_uid,
 /* A fresh temporary name under dir/.incoming (created as needed): cap >= 4200. */
 int rp__instance_tmpname(const char *dir, char *out, size_t cap, struct rp_errbuf *err);
 
-/* One JSON line to opts->log: {"ts":..,"event":..,"peer":..,"sop":..,"reason":..}. */
-void rp__scp_log(const struct rp_store_scp_options *o, const char *event, const char *peer,
+/* SHA-256 of a whole file. */
+int rp__file_sha256(const char *path, uint8_t sha256[32], struct rp_errbuf *err);
+
+/* One JSON line to log: {"ts":..,"event":..,"peer":..,"sop":..,"reason":..}; NULL
+ * fields are left out, a NULL log does nothing. */
+void rp__net_log(rp_log_fn *log, void *ctx, const char *event, const char *peer,
 		 const char *sop, const char *reason);
 
 #ifdef __cplusplus

@@ -29,6 +29,7 @@ endforeach()
 
 # The gateway's DICOM side against DCMTK's storescu/echoscu as the modality.
 rp_add_test(test_store_scp SOURCES test_store_scp.c LABELS net)
+rp_add_test(test_store_scu SOURCES test_store_scu.c LABELS net)
 
 # Sender and receiver in one process over the fault-injecting backend (transport/fault/,
 # compiled into this test only).  Serial and with a long timeout: two black-hole cases

@@ -48,6 +48,45 @@ RP_API RP_NODISCARD int rp_store_scp_run(struct rp_store_scp *scp, struct rp_err
 RP_API void rp_store_scp_stop(struct rp_store_scp *scp);
 RP_API void rp_store_scp_destroy(struct rp_store_scp *scp);
 
+/* ------------------------------------------------------------------------------------ */
+/* Storage SCU: delivering instances into a PACS */
+
+struct rp_store_scu_options {
+	size_t struct_size;          /* set by rp_store_scu_options_init() */
+	const char *calling_ae;      /* ours; default "RADPIPE" */
+	const char *called_ae;       /* the PACS's; required */
+	const char *host;            /* required */
+	uint16_t port;               /* required */
+	double timeout_s;            /* connect, association and each DIMSE; default 60 */
+	/* Where instances the PACS accepts in no syntax they have are written decoded to
+	 * explicit VR little endian (our codecs, verified) before they are sent again;
+	 * default: the system temporary directory. */
+	const char *scratch_dir;
+	struct rp_audit *audit;      /* one "delivered"/"failed" line per instance; optional */
+	rp_log_fn *log;
+	void *log_ctx;
+};
+
+RP_API void rp_store_scu_options_init(struct rp_store_scu_options *opts);
+
+/* What became of one instance. */
+struct rp_store_result {
+	int status;                  /* RP_OK: the PACS answered success (or a warning) */
+	uint16_t dimse_status;       /* the PACS's C-STORE status; 0xFFFF when none came */
+	uint8_t decoded;             /* sent decoded: the PACS refused the original syntax */
+	char message[160];           /* why it failed; "" otherwise */
+};
+
+/* Sends the Part 10 files paths[0..count) in one association, per SOP class in the
+ * file's own transfer syntax when the PACS accepts it, otherwise decoded to explicit VR
+ * little endian by our codecs.  results[i] says what became of paths[i].  Returns RP_OK
+ * when every instance was stored, RP_E_NET when the PACS could not be reached or the
+ * association failed (instances without a response are then marked so), or the status
+ * of the first instance that failed. */
+RP_API RP_NODISCARD int rp_store_scu_send(const struct rp_store_scu_options *opts,
+					  const char *const *paths, size_t count,
+					  struct rp_store_result *results, struct rp_errbuf *err);
+
 #ifdef __cplusplus
 }
 #endif
