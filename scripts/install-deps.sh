@@ -15,7 +15,8 @@ gnuplot-nox libbenchmark-dev
 openssl procps
 iproute2
 libfabric-dev libfabric-bin
-slurm-wlm munge python3-yaml bc"
+slurm-wlm munge python3-yaml bc
+orthanc orthanc-dicomweb"
 
 missing=""
 for p in $PKGS; do
