@@ -20,19 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint16_t
-free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 struct runner {
 	struct rp_store_scp *scp;
 	int st;
@@ -84,7 +71,7 @@ test_storescu_into_queue(void **state)
 	RP_ASSERT_OK(rp_audit_open(logpath, &audit, &err), &err);
 	struct rp_store_scp_options o;
 	rp_store_scp_options_init(&o);
-	o.port = free_port();
+	o.port = rp_test_free_port();
 	o.dir = queue;
 	o.audit = audit;
 	o.log = on_log;
@@ -188,7 +175,7 @@ test_allow_aets_refuses_others(void **state)
 	struct rp_errbuf err = {""};
 	struct rp_store_scp_options o;
 	rp_store_scp_options_init(&o);
-	o.port = free_port();
+	o.port = rp_test_free_port();
 	o.dir = dir;
 	o.allow_aets = "CT01, MR01";
 	o.log = on_log;
@@ -244,7 +231,7 @@ scp_start(struct scp_under_test *u, const char *dir)
 {
 	struct rp_errbuf err = {""};
 	rp_store_scp_options_init(&u->o);
-	u->o.port = free_port();
+	u->o.port = rp_test_free_port();
 	u->o.dir = dir;
 	u->o.log = on_log;
 	RP_ASSERT_OK(rp_store_scp_create(&u->o, &u->r.scp, &err), &err);

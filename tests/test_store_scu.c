@@ -18,19 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static uint16_t
-free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(a);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 static const char *const kFiles[] = {
 	"ct/wg04/CT1_UNC.dcm", "ct/wg04/CT1_JLSL.dcm", "mr/wg04/MR4_J2KR.dcm",
 	"ct/wg04/CT2_RLE.dcm", "mr/wg04/MR2_JPLL.dcm", "mr/pydicom/emri_small.dcm",
@@ -52,7 +39,7 @@ test_into_orthanc(void **state)
 	(void)state;
 	char dir[] = "/tmp/rp-orthanc.XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	uint16_t http = free_port(), dicom = free_port();
+	uint16_t http = rp_test_free_port(), dicom = rp_test_free_port();
 	char cmd[8192], pid[32] = "";
 	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/net/orthanc.py' start '%s' %u %u",
 		 getenv("RADPIPE_SOURCE_DIR"), dir, http, dicom);
@@ -105,7 +92,7 @@ test_decoded_for_uncompressed_pacs(void **state)
 	(void)state;
 	char dir[] = "/tmp/rp-storescp.XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	uint16_t port = free_port();
+	uint16_t port = rp_test_free_port();
 	char cmd[4096];
 	pid_t scp = fork();
 	if (scp == 0) {
@@ -177,7 +164,7 @@ test_pacs_down(void **state)
 	rp_store_scu_options_init(&o);
 	o.called_ae = "PACS";
 	o.host = "127.0.0.1";
-	o.port = free_port();
+	o.port = rp_test_free_port();
 	o.timeout_s = 5;
 	struct rp_store_result res[NFILES];
 	struct rp_errbuf err = {""};

@@ -2,11 +2,15 @@
 /* tests/test_util.c - see test_util.h. */
 #include "test_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct listed {
 	char *path, *sha, *use;
@@ -183,4 +187,18 @@ rp_test_tmpdir(char *buf, size_t cap)
 	snprintf(buf, cap, "%s/radpipe-test-XXXXXX", t ? t : "/tmp");
 	if (!mkdtemp(buf))
 		fail_msg("cannot create a temporary directory under %s", t ? t : "/tmp");
+}
+
+uint16_t
+rp_test_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
 }

@@ -39,6 +39,10 @@ const char **rp_test_corpus_list(const char *use, size_t *count);
  * against corpus/files.tsv.  Fails the test when missing or changed. */
 uint8_t *rp_test_corpus_load(const char *rel, size_t *size);
 
+/* A TCP port on 127.0.0.1 that was free a moment ago (for servers that must be given
+ * one, such as DCMTK's). */
+uint16_t rp_test_free_port(void);
+
 /* Reads any file; NULL when it cannot. */
 uint8_t *rp_test_read_file(const char *path, size_t *size);
 
