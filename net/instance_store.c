@@ -165,21 +165,10 @@ rp__net_log(rp_log_fn *log, void *ctx, const char *event, const char *peer, cons
 	if (!log)
 		return;
 	struct rp__wbuf b = {0};
-	char t[64];
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(t, sizeof(t), "{\"ts\":%lld.%03ld,\"event\":", (long long)ts.tv_sec,
-		 ts.tv_nsec / 1000000);
-	rp__put_bytes(&b, t, strlen(t));
-	rp__json_str(&b, event);
-	const char *names[] = {",\"peer\":", ",\"sop\":", ",\"reason\":"};
-	const char *values[] = {peer, sop, reason};
-	for (int i = 0; i < 3; i++) {
-		if (!values[i])
-			continue;
-		rp__put_bytes(&b, names[i], strlen(names[i]));
-		rp__json_str(&b, values[i]);
-	}
+	rp__log_begin(&b, event);
+	rp__log_field(&b, "peer", peer);
+	rp__log_field(&b, "sop", sop);
+	rp__log_field(&b, "reason", reason);
 	rp__put_bytes(&b, "}", 2);
 	if (!b.failed)
 		log(ctx, (const char *)b.p);

@@ -51,25 +51,10 @@ rp__srv_log(struct rp_server *srv, const char *event, const char *peer, const ch
 	if (!srv->o->log)
 		return;
 	struct rp__wbuf b = {0};
-	char t[96];
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(t, sizeof(t), "{\"ts\":%lld.%03ld,\"event\":", (long long)ts.tv_sec,
-		 ts.tv_nsec / 1000000);
-	rp__put_bytes(&b, t, strlen(t));
-	rp__json_str(&b, event);
-	if (peer) {
-		rp__put_bytes(&b, ",\"peer\":", 8);
-		rp__json_str(&b, peer);
-	}
-	if (session) {
-		rp__put_bytes(&b, ",\"session\":", 11);
-		rp__json_str(&b, session);
-	}
-	if (reason) {
-		rp__put_bytes(&b, ",\"reason\":", 10);
-		rp__json_str(&b, reason);
-	}
+	rp__log_begin(&b, event);
+	rp__log_field(&b, "peer", peer);
+	rp__log_field(&b, "session", session);
+	rp__log_field(&b, "reason", reason);
 	if (extra_fmt) {
 		char x[512];
 		va_list ap;

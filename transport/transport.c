@@ -98,6 +98,29 @@ rp__recv_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
 }
 
 void
+rp__log_begin(struct rp__wbuf *b, const char *event)
+{
+	char t[64];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(t, sizeof(t), "{\"ts\":%lld.%03ld,\"event\":", (long long)ts.tv_sec,
+		 ts.tv_nsec / 1000000);
+	rp__put_bytes(b, t, strlen(t));
+	rp__json_str(b, event);
+}
+
+void
+rp__log_field(struct rp__wbuf *b, const char *name, const char *value)
+{
+	if (!value)
+		return;
+	rp__put_u8(b, ',');
+	rp__json_str(b, name);
+	rp__put_u8(b, ':');
+	rp__json_str(b, value);
+}
+
+void
 rp__json_str(struct rp__wbuf *b, const char *s)
 {
 	rp__put_u8(b, '"');

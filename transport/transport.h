@@ -87,6 +87,10 @@ int rp__recv_frame(const struct rp__transport_ops *ops, struct rp__conn *c,
 
 /* JSON string escaping for log lines: appends "..." to b. */
 void rp__json_str(struct rp__wbuf *b, const char *s);
+/* The start of a log line: {"ts":<epoch seconds, ms>,"event":"<event>" (no closing brace). */
+void rp__log_begin(struct rp__wbuf *b, const char *event);
+/* Appends ,"<name>":"<value, escaped>" when value is not NULL. */
+void rp__log_field(struct rp__wbuf *b, const char *name, const char *value);
 
 /* Seconds on a monotonic clock. */
 double rp__now(void);
