@@ -139,9 +139,19 @@ rp_send_options_init(struct rp_send_options *o)
 	o->streams = 8;
 	o->codec = rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS : RP_CODEC_NATIVE;
 	o->chunk_size = 0;
-	o->fec_k = 20;
-	o->fec_m = 2;
+	o->fec_k = 0;                /* from the stream count: rp__chunk_default_fec() */
+	o->fec_m = 0;
 	o->io_timeout_s = 60;
+}
+
+int
+rp_send_codec_ok(enum rp_codec codec)
+{
+	if (codec == RP_CODEC_NATIVE)
+		return 1;
+	if (codec == RP_CODEC_DEFLATE || codec == RP_CODEC_JPEG)
+		return 0;
+	return rp_codec_can_encode(codec);
 }
 
 static void
@@ -1096,14 +1106,19 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	if (!o || o->struct_size != sizeof(*o) || !o->host || !paths || !names || !rep ||
 	    count == 0 || count > RP__MAX_OBJECTS)
 		return rp__err(err, RP_E_INVALID_ARG, "rp_send: bad arguments");
-	if (o->streams == 0 || o->streams > RP__MAX_STREAMS || o->fec_k == 0 ||
-	    o->fec_k > RP__MAX_K || o->fec_m > RP__MAX_M ||
+	if (o->streams == 0 || o->streams > RP__MAX_STREAMS || o->fec_k > RP__MAX_K || o->fec_m > RP__MAX_M ||
 	    (o->chunk_size && (o->chunk_size < RP__MIN_CHUNK_SIZE ||
 			       o->chunk_size > RP__MAX_CHUNK_SIZE)))
 		return rp__err(err, RP_E_INVALID_ARG,
 			       "streams 1..%d, k 1..%d, m 0..%d, chunk size 4 KiB..64 MiB",
 			       RP__MAX_STREAMS, RP__MAX_K, RP__MAX_M);
-	if (o->codec != RP_CODEC_NATIVE && !rp_codec_can_encode(o->codec))
+	if (o->codec == RP_CODEC_DEFLATE || o->codec == RP_CODEC_JPEG)
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "%s cannot carry frames in flight: %s", rp_codec_name(o->codec),
+			       o->codec == RP_CODEC_JPEG ? "it is lossy and the receiver checks "
+			       "every pixel" : "it deflates whole datasets and frames nothing; "
+			       "use native or a lossless frame codec");
+	if (!rp_send_codec_ok(o->codec))
 		return rp__err(err, RP_E_UNSUPPORTED, "this build cannot encode %s",
 			       rp_codec_name(o->codec) ? rp_codec_name(o->codec) : "that codec");
 	for (size_t i = 0; i < count; i++)
@@ -1116,8 +1131,14 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	s->rep = rep;
 	s->count = count;
 	s->cs = o->chunk_size;
-	s->k = o->fec_k;
-	s->m = o->fec_m;
+	if (o->fec_k) {
+		s->k = o->fec_k;
+		s->m = o->fec_m;
+	} else {
+		rp__chunk_default_fec(o->streams, o->fec_m, RP__MAX_K, &s->k, &s->m);
+	}
+	rep->fec_k = (uint8_t)s->k;
+	rep->fec_m = (uint8_t)s->m;
 	s->nst = o->streams;
 	s->t0 = rp__now();
 	pthread_mutex_init(&s->mu, NULL);
