@@ -1,15 +1,8 @@
-# codec/ - the codec table, canonical-frame helpers, DICOM I/O and one adapter per library.
+# codec/ - the codec table, canonical-frame helpers and one adapter per library.
 list(APPEND RP_LIB_SOURCES
   codec/codec.c
   codec/frame.c
-  codec/jpegls.c
-  codec/dicom/ts.c
-  codec/dicom/dict.c
-  codec/dicom/parse.c
-  codec/dicom/frames.c
-  codec/dicom/nested.c
-  codec/dicom/write.c
-  codec/dicom/inflate.c)
+  codec/jpegls.c)
 # One adapter per library (OpenJPEG, OpenJPH, libjpeg-turbo) and our own JPEG
 # lossless and RLE.  Debian's openjph.pc has empty Libs, hence find_library.  The OpenJPH
 # adapter is its own object set (RP_OJPH_SOURCES, linked with RP_OJPH_DEPS) so that

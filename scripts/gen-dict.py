@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-# scripts/gen-dict.py - generates codec/dicom/dict_table.inc, the tag -> VR table the
+# scripts/gen-dict.py - generates dicom/dict_table.inc, the tag -> VR table the
 # writer needs to turn implicit-VR datasets into explicit VR (PS3.5 7.1.3: implicit VR
 # files carry no VR, so it must come from the data dictionary, PS3.6).  The source is the
 # DICOM PS3.6 dictionary as DCMTK ships it (/usr/share/libdcmtk17/dicom.dic, Debian dcmtk).
-# Run: scripts/gen-dict.py /usr/share/libdcmtk17/dicom.dic > codec/dicom/dict_table.inc
+# Run: scripts/gen-dict.py /usr/share/libdcmtk17/dicom.dic > dicom/dict_table.inc
 import re
 import sys
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/ts.c - the transfer syntaxes we know (PS3.5 Section 10, PS3.6 Annex A). */
-#include "codec/dicom/dicom_impl.h"
+/* dicom/ts.c - the transfer syntaxes we know (PS3.5 Section 10, PS3.6 Annex A). */
+#include "dicom/dicom_impl.h"
 
 #include <ctype.h>
 

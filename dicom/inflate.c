@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/inflate.c - raw deflate (RFC 1951) for the Deflated Explicit VR Little
+/* dicom/inflate.c - raw deflate (RFC 1951) for the Deflated Explicit VR Little
  * Endian transfer syntax (PS3.5 A.5), through ISA-L igzip. */
-#include "codec/dicom/dicom_impl.h"
+#include "dicom/dicom_impl.h"
 
 #include <isa-l/igzip_lib.h>
 

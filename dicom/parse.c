@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/parse.c - DICOM Part 10 reader (PS3.10 7, PS3.5 7).
+/* dicom/parse.c - DICOM Part 10 reader (PS3.10 7, PS3.5 7).
  *
  * Pure code over the caller's buffer: every read goes through an explicit bound, every
  * length is checked against what is left before it is added to an offset, and nesting is
  * capped, so hostile files end in RP_E_CORRUPT with the offset of the bad element rather
  * than in a crash, a hang or an out-of-bounds read. */
-#include "codec/dicom/dicom_impl.h"
+#include "dicom/dicom_impl.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/dicom_impl.h - the parsed dataset and the element reader shared by the
+/* dicom/dicom_impl.h - the parsed dataset and the element reader shared by the
  * parser, the frame access code and the writer. */
 #ifndef RP_DICOM_IMPL_H
 #define RP_DICOM_IMPL_H
@@ -102,7 +102,7 @@ struct rp_dicom {
 	struct rp__fragment bot;     /* the Basic Offset Table item */
 	uint32_t *frame_first;       /* encapsulated: first fragment of each frame */
 	uint32_t *frame_frags;       /* ... and how many */
-	bool nested;                 /* an item holding an image (codec/dicom/nested.c):
+	bool nested;                 /* an item holding an image (dicom/nested.c):
 				      * elems are the item's, buf is the parent's */
 };
 
@@ -150,10 +150,10 @@ int rp__dicom_find_nested(const struct rp_dicom *ds, struct rp__nested **list,
 			  size_t *count, struct rp_errbuf *err);
 void rp__dicom_free_nested(struct rp__nested *list, size_t count);
 
-/* Encapsulated pixel data: fragments and the frame map (codec/dicom/frames.c). */
+/* Encapsulated pixel data: fragments and the frame map (dicom/frames.c). */
 int rp__dicom_index_fragments(struct rp_dicom *ds, struct rp_errbuf *err);
 
-/* Deflate (codec/dicom/inflate.c, ISA-L). */
+/* Deflate (dicom/inflate.c, ISA-L). */
 int rp__inflate_raw(const uint8_t *src, size_t src_size, uint64_t limit, uint8_t **out,
 		    size_t *out_size, struct rp_errbuf *err);
 int rp__deflate_raw(const uint8_t *src, size_t src_size, uint8_t **out, size_t *out_size);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/nested.c - Pixel Data inside sequences: the Icon Image Sequence (0088,0200,
+/* dicom/nested.c - Pixel Data inside sequences: the Icon Image Sequence (0088,0200,
  * PS3.3 C.7.6.1.1.6) and any other item that carries an image of its own.
  *
  * The parser reads only the top level; an item holding Pixel Data is found here and
@@ -9,7 +9,7 @@
  * uses rp_dicom_check_nested_pixels() to read them as an independent reader would: a
  * DCMTK or pydicom reader applies the file's transfer syntax to every Pixel Data it
  * meets, nested or not. */
-#include "codec/dicom/dicom_impl.h"
+#include "dicom/dicom_impl.h"
 
 #include <stdio.h>
 

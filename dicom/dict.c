@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/dict.c - tag -> VR from the DICOM data dictionary (PS3.6), for reading and
+/* dicom/dict.c - tag -> VR from the DICOM data dictionary (PS3.6), for reading and
  * re-encoding implicit-VR datasets. */
-#include "codec/dicom/dicom_impl.h"
+#include "dicom/dicom_impl.h"
 
 struct rp__dict_entry {
 	uint32_t tag;
@@ -13,7 +13,7 @@ struct rp__dict_range {
 	uint16_t vr;
 };
 
-#include "codec/dicom/dict_table.inc"
+#include "dicom/dict_table.inc"
 
 uint16_t
 rp__dict_vr(uint32_t tag)

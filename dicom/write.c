@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/write.c - DICOM Part 10 writer: a parsed dataset, re-serialized in explicit
+/* dicom/write.c - DICOM Part 10 writer: a parsed dataset, re-serialized in explicit
  * VR little endian (optionally deflated) or an encapsulated syntax, with new pixel data.
  *
  * Elements are carried over byte for byte when the source is already explicit VR little
@@ -7,7 +7,7 @@
  * swapped for big endian, sequences and items written with undefined length so that no
  * length has to be recomputed).  Group length elements of groups whose content changes
  * are dropped (they are retired, PS3.5 7.2). */
-#include "codec/dicom/dicom_impl.h"
+#include "dicom/dicom_impl.h"
 #include "common/fileio.h"
 #include "simd/kernels.h"
 

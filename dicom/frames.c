@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* codec/dicom/frames.c - access to the frames of a parsed dataset: which fragments form
+/* dicom/frames.c - access to the frames of a parsed dataset: which fragments form
  * which frame of encapsulated pixel data (PS3.5 A.4), native frames in canonical form,
  * decoding through the codec table, the high-bit scan and the pixel hash. */
 #include "codec/codec_impl.h"
-#include "codec/dicom/dicom_impl.h"
+#include "dicom/dicom_impl.h"
 #include "simd/kernels.h"
 
 #include <stdio.h>
