@@ -3,6 +3,7 @@
 # net/dicom_tls.cpp) and the instance queue.
 find_package(DCMTK REQUIRED CONFIG)
 list(APPEND RP_LIB_SOURCES
+  net/atna.c
   net/audit.c
   net/dicom_tls.cpp
   net/instance_store.c

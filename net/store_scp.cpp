@@ -159,6 +159,8 @@ private:
 			rp_audit_event ev = {};
 			ev.event = "failed";
 			ev.sop_instance_uid = req.AffectedSOPInstanceUID;
+			ev.sop_class_uid = req.AffectedSOPClassUID;
+			ev.direction = RP_AUDIT_IN;
 			std::string p = peer();
 			ev.peer = p.c_str();
 			ev.detail = reason;
@@ -214,6 +216,8 @@ private:
 			ev.event = "received";
 			ev.sop_instance_uid = sop.c_str();
 			ev.study_uid = study.c_str();
+			ev.sop_class_uid = sop_class.c_str();
+			ev.direction = RP_AUDIT_IN;
 			ev.peer = p.c_str();
 			ev.sha256 = sha;
 			// Success is answered only once the audit trail holds the instance.

@@ -247,6 +247,19 @@ audit_results(const rp_store_scu_options *o, const char *const *paths, size_t co
 		if (sop.size() > 4 && sop.compare(sop.size() - 4, 4, ".dcm") == 0)
 			sop.resize(sop.size() - 4);
 		ev.sop_instance_uid = rp__uid_is_safe(sop.c_str()) ? sop.c_str() : nullptr;
+		// For the ATNA message: the file's own UIDs (elements past 4 KB are not read).
+		DcmFileFormat ff;
+		OFString cls, study, inst;
+		if (ff.loadFile(paths[i]).good()) {
+			DcmDataset *ds = ff.getDataset();
+			if (ds->findAndGetOFString(DCM_SOPClassUID, cls).good())
+				ev.sop_class_uid = cls.c_str();
+			if (ds->findAndGetOFString(DCM_StudyInstanceUID, study).good())
+				ev.study_uid = study.c_str();
+			if (ds->findAndGetOFString(DCM_SOPInstanceUID, inst).good())
+				ev.sop_instance_uid = inst.c_str();
+		}
+		ev.direction = RP_AUDIT_OUT;
 		if (rp_audit_append(o->audit, &ev, &err) != RP_OK)
 			rp__net_log(o->log, o->log_ctx, "audit_failed", nullptr, nullptr, err.msg);
 	}

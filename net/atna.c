@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* net/atna.c - rp_atna_*(): audit events as IHE ATNA messages (docs/AUDIT.md).  Each is
+ *   <85>1 2026-12-02T16:20:00.123Z HOST radpipe PID IHE+RFC-3881 - <?xml ...><AuditMessage>
+ * (PRI 85: facility authpriv(10), severity notice(5), as IHE ITI TF-2 3.20.4.2 asks),
+ * the XML a DICOM audit message of PS3.15 A.5 "DICOM Instances Transferred".  A sender
+ * thread takes them from a bounded queue, so that an audit repository that is slow or
+ * gone costs messages, never a C-STORE. */
+#include "common/internal.h"
+#include "net/store_scp.h"       /* rp__net_log */
+
+#include <radpipe/atna.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A message's longest: the XML of one event is a few KB; UDP datagrams past 64 KB are
+ * impossible and IHE asks receivers to take at least 32 KB. */
+#define MSG_MAX (32 * 1024)
+
+struct msg {
+	char *p;
+	size_t len;
+};
+
+struct rp_atna {
+	struct rp_atna_options o;
+	char *url, *ae, *source;
+	enum rp_atna_transport transport;
+	char host[256];
+	uint16_t port;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	int fd;                      /* -1 while not connected */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct msg *q;               /* ring of o.queue_max */
+	size_t head, count;
+	bool closing;
+	struct rp_atna_stats stats;
+	uint64_t logged_drops;       /* dropped count at the last log line */
+};
+
+void
+rp_atna_options_init(struct rp_atna_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->struct_size = sizeof(*o);
+	o->ae_title = "RADPIPE";
+	o->queue_max = 1024;
+	o->timeout_s = 5;
+}
+
+int
+rp_atna_parse_url(const char *url, enum rp_atna_transport *transport, char *host,
+		  size_t host_cap, uint16_t *port, struct rp_errbuf *err)
+{
+	static const char usage[] = "expected udp://HOST:PORT or tcp://HOST:PORT";
+	if (!url)
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA: no address (%s)", usage);
+	const char *rest;
+	if (strncmp(url, "udp://", 6) == 0)
+		*transport = RP_ATNA_UDP;
+	else if (strncmp(url, "tcp://", 6) == 0)
+		*transport = RP_ATNA_TCP;
+	else
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA address '%s': %s", url, usage);
+	rest = url + 6;
+	const char *h = rest, *colon;
+	size_t hl;
+	if (*rest == '[') {
+		const char *close = strchr(rest, ']');
+		if (!close || close[1] != ':')
+			return rp__err(err, RP_E_INVALID_ARG, "ATNA address '%s': %s", url, usage);
+		h = rest + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(rest, ':');
+		if (!colon || memchr(rest, ':', (size_t)(colon - rest)))
+			return rp__err(err, RP_E_INVALID_ARG, "ATNA address '%s': %s (an IPv6 "
+				       "address goes in brackets)", url, usage);
+		hl = (size_t)(colon - rest);
+	}
+	if (hl == 0 || hl >= host_cap)
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA address '%s': no host or too long",
+			       url);
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end || errno || p == 0 || p > 65535)
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA address '%s': port must be 1..65535",
+			       url);
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	*port = (uint16_t)p;
+	return RP_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The message */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void
+put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = cap > MSG_MAX + 1 ? NULL : realloc(b->p, cap);
+		if (!p) {
+			b->failed = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+/* A string literal, its length counted by the compiler. */
+#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+static void putf(struct sbuf *b, const char *fmt, ...) RP__PRINTF(2, 3);
+
+static void
+putf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		b->failed = true;
+	else
+		put(b, tmp, (size_t)n);
+}
+
+/* XML character data or attribute value: the five specials as entities, control
+ * characters (not allowed in XML 1.0) as '?'. */
+static void
+put_xml(struct sbuf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		switch (c) {
+		case '&': PUTS(b, "&amp;"); break;
+		case '<': PUTS(b, "&lt;"); break;
+		case '>': PUTS(b, "&gt;"); break;
+		case '"': PUTS(b, "&quot;"); break;
+		case '\'': PUTS(b, "&apos;"); break;
+		default:
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				c = '?';
+			put(b, (const char *)&c, 1);
+		}
+	}
+}
+
+/* `name="value"` with a leading space. */
+static void
+put_attr(struct sbuf *b, const char *name, const char *value)
+{
+	putf(b, " %s=\"", name);
+	put_xml(b, value);
+	PUTS(b, "\"");
+}
+
+static void
+put_code(struct sbuf *b, const char *element, const char *code, const char *text)
+{
+	putf(b, "<%s", element);
+	put_attr(b, "csd-code", code);
+	put_attr(b, "codeSystemName", "DCM");
+	put_attr(b, "originalText", text);
+	PUTS(b, "/>");
+}
+
+/* A peer "AET@host[:port]" split into the AE title and the host; a name without '@'
+ * (a site's certificate name) is the user, without address. */
+static void
+split_peer(const char *peer, char *aet, size_t acap, char *host, size_t hcap)
+{
+	aet[0] = host[0] = 0;
+	if (!peer)
+		return;
+	const char *at = strchr(peer, '@');
+	if (!at) {
+		snprintf(aet, acap, "%s", peer);
+		return;
+	}
+	snprintf(aet, acap, "%.*s", (int)(at - peer), peer);
+	snprintf(host, hcap, "%s", at + 1);
+	/* One colon: host:port (IPv4 or a name); more: a bare IPv6 address. */
+	char *c = strchr(host, ':');
+	if (c && !strchr(c + 1, ':'))
+		*c = 0;
+	if (host[0] == '[') {
+		char *close = strchr(host, ']');
+		if (close) {
+			*close = 0;
+			memmove(host, host + 1, strlen(host));
+		}
+	}
+}
+
+static void
+put_participant(struct sbuf *b, const char *aet, const char *host, bool requestor,
+		const char *role_code, const char *role_text)
+{
+	PUTS(b, "<ActiveParticipant");
+	put_attr(b, "UserID", aet[0] ? aet : "-");
+	if (aet[0]) {
+		PUTS(b, " AlternativeUserID=\"AETITLES=");
+		put_xml(b, aet);
+		PUTS(b, "\"");
+	}
+	put_attr(b, "UserIsRequestor", requestor ? "true" : "false");
+	if (host[0]) {
+		bool ip = strspn(host, "0123456789.") == strlen(host) || strchr(host, ':');
+		put_attr(b, "NetworkAccessPointID", host);
+		put_attr(b, "NetworkAccessPointTypeCode", ip ? "2" : "1");
+	}
+	PUTS(b, ">");
+	if (role_code)
+		put_code(b, "RoleIDCode", role_code, role_text);
+	PUTS(b, "</ActiveParticipant>");
+}
+
+/* The syslog message for ev in *out: 0, 1 for an event that is no instance transfer
+ * (nothing to send), -1 when it does not fit MSG_MAX or memory ran out. */
+static int
+format_msg(const struct rp_atna *a, const struct rp_audit_event *ev, char **out, size_t *len)
+{
+	const char *action;
+	int dir;
+	bool failed = false;
+	if (strcmp(ev->event, "received") == 0) {
+		action = "C";
+		dir = RP_AUDIT_IN;
+	} else if (strcmp(ev->event, "delivered") == 0 || strcmp(ev->event, "sent") == 0) {
+		action = "R";
+		dir = RP_AUDIT_OUT;
+	} else if (strcmp(ev->event, "failed") == 0) {
+		failed = true;
+		dir = ev->direction;
+		action = dir == RP_AUDIT_IN ? "C" : "R";
+	} else {
+		return 1;
+	}
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	char when[64];
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (long)(ts.tv_nsec / 1000000) % 1000);
+	struct sbuf b = {0};
+	/* HOSTNAME is PRINTUSASCII without spaces: anything else in a host name is '-'. */
+	char hostname[256];
+	snprintf(hostname, sizeof(hostname), "%s", a->source);
+	for (char *p = hostname; *p; p++)
+		if (*p <= 32 || *p >= 127)
+			*p = '-';
+	putf(&b, "<85>1 %s %.255s radpipe %ld IHE+RFC-3881 - ", when, hostname, (long)getpid());
+	PUTS(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><AuditMessage><EventIdentification");
+	put_attr(&b, "EventActionCode", action);
+	put_attr(&b, "EventDateTime", when);
+	/* 8: serious failure, the instance was not stored or delivered. */
+	put_attr(&b, "EventOutcomeIndicator", failed ? "8" : "0");
+	PUTS(&b, ">");
+	put_code(&b, "EventID", "110104", "DICOM Instances Transferred");
+	if (failed && ev->detail) {
+		PUTS(&b, "<EventOutcomeDescription>");
+		put_xml(&b, ev->detail);
+		PUTS(&b, "</EventOutcomeDescription>");
+	}
+	PUTS(&b, "</EventIdentification>");
+	char peer_ae[128], peer_host[256];
+	split_peer(ev->peer, peer_ae, sizeof(peer_ae), peer_host, sizeof(peer_host));
+	/* The requestor is who opened the association: the modality for what we receive,
+	 * we for what we deliver. */
+	if (dir == RP_AUDIT_IN) {
+		put_participant(&b, peer_ae, peer_host, true, "110153", "Source Role ID");
+		put_participant(&b, a->ae, a->source, false, "110152", "Destination Role ID");
+	} else if (dir == RP_AUDIT_OUT) {
+		put_participant(&b, a->ae, a->source, true, "110153", "Source Role ID");
+		put_participant(&b, peer_ae, peer_host, false, "110152", "Destination Role ID");
+	} else {
+		put_participant(&b, a->ae, a->source, false, NULL, NULL);
+		if (ev->peer)
+			put_participant(&b, peer_ae, peer_host, false, NULL, NULL);
+	}
+	PUTS(&b, "<AuditSourceIdentification");
+	put_attr(&b, "AuditSourceID", a->source);
+	PUTS(&b, ">");
+	put_code(&b, "AuditSourceTypeCode", "4", "Application Server Process");
+	PUTS(&b, "</AuditSourceIdentification>");
+	if (ev->study_uid || ev->sop_instance_uid) {
+		PUTS(&b, "<ParticipantObjectIdentification");
+		put_attr(&b, "ParticipantObjectID", ev->study_uid ? ev->study_uid : "");
+		put_attr(&b, "ParticipantObjectTypeCode", "2");
+		put_attr(&b, "ParticipantObjectTypeCodeRole", "3");
+		PUTS(&b, ">");
+		put_code(&b, "ParticipantObjectIDTypeCode", "110180", "Study Instance UID");
+		if (ev->sha256) {
+			char hex[65];
+			static const char d[] = "0123456789abcdef";
+			for (int i = 0; i < 32; i++) {
+				hex[2 * i] = d[ev->sha256[i] >> 4];
+				hex[2 * i + 1] = d[ev->sha256[i] & 15];
+			}
+			hex[64] = 0;
+			putf(&b, "<ParticipantObjectDescription>SHA-256 %s</ParticipantObjectDescription>",
+			     hex);
+		}
+		if (ev->sop_instance_uid) {
+			PUTS(&b, "<SOPClass");
+			put_attr(&b, "UID", ev->sop_class_uid ? ev->sop_class_uid : "");
+			put_attr(&b, "NumberOfInstances", "1");
+			PUTS(&b, "><Instance");
+			put_attr(&b, "UID", ev->sop_instance_uid);
+			PUTS(&b, "/></SOPClass>");
+		}
+		PUTS(&b, "</ParticipantObjectIdentification>");
+	}
+	PUTS(&b, "</AuditMessage>");
+	if (b.failed) {
+		free(b.p);
+		return -1;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The sender */
+
+static void
+log_line(struct rp_atna *a, const char *event, const char *reason)
+{
+	rp__net_log(a->o.log, a->o.log_ctx, event, a->url, NULL, reason);
+}
+
+/* Under a->mu: a line for the drops since the last one, at most every 100 drops but
+ * always for the first. */
+static void
+note_drops_locked(struct rp_atna *a, const char *why)
+{
+	if (a->stats.dropped - a->logged_drops >= 100 || a->logged_drops == 0) {
+		char reason[200];
+		snprintf(reason, sizeof(reason), "%s: %llu ATNA message(s) dropped so far", why,
+			 (unsigned long long)a->stats.dropped);
+		a->logged_drops = a->stats.dropped;
+		log_line(a, "atna_dropped", reason);
+	}
+}
+
+static bool
+wait_fd(int fd, short events, double timeout_s)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int r;
+	do
+		r = poll(&p, 1, (int)(timeout_s * 1000));
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+static int
+connect_tcp(struct rp_atna *a)
+{
+	int fd = socket(a->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	int r = connect(fd, (struct sockaddr *)&a->addr, a->addr_len);
+	if (r != 0 && errno == EINPROGRESS && wait_fd(fd, POLLOUT, a->o.timeout_s)) {
+		int e = 0;
+		socklen_t el = sizeof(e);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+		r = e ? -1 : 0;
+		errno = e;
+	}
+	if (r != 0) {
+		int e = errno ? errno : ETIMEDOUT;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Writes all of p, each wait bounded by the timeout. */
+static bool
+write_all(struct rp_atna *a, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(a->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!wait_fd(a->fd, POLLOUT, a->o.timeout_s)) {
+				errno = ETIMEDOUT;
+				return false;
+			}
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+static bool
+send_one(struct rp_atna *a, const struct msg *m, char *why, size_t cap)
+{
+	if (a->transport == RP_ATNA_UDP) {
+		if (a->fd < 0)
+			a->fd = socket(a->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (a->fd < 0 || sendto(a->fd, m->p, m->len, 0, (struct sockaddr *)&a->addr,
+					a->addr_len) != (ssize_t)m->len) {
+			snprintf(why, cap, "send: %s", strerror(errno));
+			return false;
+		}
+		return true;
+	}
+	/* A closed connection is found when the write after it fails; one reconnect per
+	 * message, so a message is lost only when the repository stays away. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (a->fd < 0 && (a->fd = connect_tcp(a)) < 0) {
+			snprintf(why, cap, "connect: %s", strerror(errno));
+			return false;
+		}
+		char head[24];
+		int hl = snprintf(head, sizeof(head), "%zu ", m->len);
+		if (write_all(a, head, (size_t)hl) && write_all(a, m->p, m->len))
+			return true;
+		snprintf(why, cap, "write: %s", strerror(errno));
+		close(a->fd);
+		a->fd = -1;
+	}
+	return false;
+}
+
+static void *
+sender(void *arg)
+{
+	struct rp_atna *a = arg;
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (a->count == 0 && !a->closing)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->count == 0)
+			break;
+		struct msg m = a->q[a->head];
+		a->head = (a->head + 1) % a->o.queue_max;
+		a->count--;
+		pthread_mutex_unlock(&a->mu);
+		char why[160];
+		bool ok = send_one(a, &m, why, sizeof(why));
+		free(m.p);
+		pthread_mutex_lock(&a->mu);
+		if (ok) {
+			a->stats.sent++;
+			continue;
+		}
+		a->stats.dropped++;
+		if (a->closing) {
+			/* Nobody waits for a repository that is away at shutdown. */
+			for (; a->count; a->count--, a->head = (a->head + 1) % a->o.queue_max) {
+				free(a->q[a->head].p);
+				a->stats.dropped++;
+			}
+		}
+		note_drops_locked(a, why);
+		/* A second before the next try: messages queue meanwhile (or overflow,
+		 * counted), rather than each paying for a failed connect. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		while (!a->closing &&
+		       pthread_cond_timedwait(&a->cv, &a->mu, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+int
+rp_atna_open(const struct rp_atna_options *o, struct rp_atna **ret, struct rp_errbuf *err)
+{
+	if (!o || !ret || o->struct_size != sizeof(*o))
+		return rp__err(err, RP_E_INVALID_ARG, "rp_atna_open: bad options");
+	*ret = NULL;
+	struct rp_atna *a = calloc(1, sizeof(*a));
+	if (!a)
+		return RP_E_NOMEM;
+	a->o = *o;
+	a->fd = -1;
+	if (!a->o.queue_max)
+		a->o.queue_max = 1024;
+	if (!(a->o.timeout_s > 0))
+		a->o.timeout_s = 5;
+	int s = rp_atna_parse_url(o->url, &a->transport, a->host, sizeof(a->host), &a->port, err);
+	if (s != RP_OK) {
+		free(a);
+		return s;
+	}
+	char self[256] = "";
+	if (!o->source_id && gethostname(self, sizeof(self) - 1) != 0)
+		snprintf(self, sizeof(self), "localhost");
+	a->url = strdup(o->url);
+	a->ae = strdup(o->ae_title && *o->ae_title ? o->ae_title : "RADPIPE");
+	a->source = strdup(o->source_id ? o->source_id : self);
+	a->q = calloc(a->o.queue_max, sizeof(*a->q));
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = a->transport == RP_ATNA_UDP ? SOCK_DGRAM : SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", a->port);
+	int g = -1;
+	if (a->url && a->ae && a->source && a->q)
+		g = getaddrinfo(a->host, port, &hints, &ai);
+	if (g != 0 || !ai) {
+		s = !a->url || !a->ae || !a->source || !a->q
+			    ? RP_E_NOMEM
+			    : rp__err(err, RP_E_NET, "ATNA repository %s: %s", a->host,
+				      gai_strerror(g));
+		goto fail;
+	}
+	memcpy(&a->addr, ai->ai_addr, ai->ai_addrlen);
+	a->addr_len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if (pthread_create(&a->thread, NULL, sender, a) != 0) {
+		pthread_cond_destroy(&a->cv);
+		pthread_mutex_destroy(&a->mu);
+		s = rp__err(err, RP_E_NOMEM, "ATNA: cannot start the sender thread");
+		goto fail;
+	}
+	*ret = a;
+	return RP_OK;
+fail:
+	free(a->q);
+	free(a->url);
+	free(a->ae);
+	free(a->source);
+	free(a);
+	return s;
+}
+
+int
+rp_atna_submit(struct rp_atna *a, const struct rp_audit_event *ev)
+{
+	if (!a || !ev || !ev->event)
+		return 0;
+	char *p = NULL;
+	size_t len = 0;
+	int f = format_msg(a, ev, &p, &len);
+	if (f == 1)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	bool ok = f == 0 && a->count < a->o.queue_max && !a->closing;
+	if (ok) {
+		a->q[(a->head + a->count) % a->o.queue_max] = (struct msg){p, len};
+		a->count++;
+		a->stats.queued++;
+		pthread_cond_signal(&a->cv);
+	} else {
+		a->stats.dropped++;
+		note_drops_locked(a, f != 0 ? "message too long" : "queue full");
+		free(p);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return ok;
+}
+
+void
+rp_atna_get_stats(struct rp_atna *a, struct rp_atna_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	*st = a->stats;
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+rp_atna_close(struct rp_atna *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->closing = true;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	/* The sender drains the queue, or drops it at the first failure: a repository that
+	 * is away costs one timeout here at most. */
+	pthread_join(a->thread, NULL);
+	if (a->fd >= 0)
+		close(a->fd);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a->q);
+	free(a->url);
+	free(a->ae);
+	free(a->source);
+	free(a);
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* tests/test_atna.c - the audit trail sent on as IHE ATNA syslog messages: the lines
+ * rp_audit_append writes for a received, a delivered and a failed instance reach a
+ * Python repository (tests/net/atna_listener.py) over UDP and over TCP with octet
+ * counting, as RFC 5424 messages whose DICOM audit XML names the event, the outcome, both
+ * AE titles with their roles, the study, SOP class and instance; a value full of XML
+ * specials arrives as it was; an event that is no transfer sends nothing; a repository
+ * that is not there costs messages (counted, logged), never an append; --atna values are
+ * parsed or refused with a reason. */
+#include "test_util.h"
+
+#include <radpipe/atna.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const uint8_t kSha[32] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+static const char kShaHex[] =
+	"deadbeef01020304050607080900000000000000000000000000000000000000";
+static const char kHostile[] = "refused: \"quoted\" <tag> & 'apos'";
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_log[8192];
+
+static void
+on_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	pthread_mutex_lock(&g_mu);
+	size_t n = strlen(g_log);
+	snprintf(g_log + n, sizeof(g_log) - n, "%s\n", line);
+	pthread_mutex_unlock(&g_mu);
+}
+
+static void
+send_to_listener(const char *kind)
+{
+	char dir[] = "/tmp/rp-atna.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char expect[300], logpath[300], cmd[2048];
+	snprintf(expect, sizeof(expect), "%s/expect.json", dir);
+	snprintf(logpath, sizeof(logpath), "%s/audit.log", dir);
+	FILE *f = fopen(expect, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"[{\"host\":\"gw-test\",\"action\":\"C\",\"outcome\":\"0\",\"study\":\"1.2.3\","
+		"\"sop\":\"1.2.3.4\",\"sop_class\":\"1.2.840.10008.5.1.4.1.1.2\",\"sha256\":\"%s\","
+		"\"participants\":[[\"CT01\",\"true\",\"110153\",\"10.1.2.3\"],"
+		"[\"GATEWAY\",\"false\",\"110152\",\"gw-test\"]]},"
+		"{\"host\":\"gw-test\",\"action\":\"R\",\"outcome\":\"0\",\"study\":\"1.2.3\","
+		"\"sop\":\"1.2.3.5\",\"sop_class\":\"1.2.840.10008.5.1.4.1.1.4\","
+		"\"participants\":[[\"GATEWAY\",\"true\",\"110153\",\"gw-test\"],"
+		"[\"PACS\",\"false\",\"110152\",\"pacs.example\"]]},"
+		"{\"host\":\"gw-test\",\"action\":\"C\",\"outcome\":\"8\",\"study\":\"\","
+		"\"sop\":\"1.2.3.6\",\"sop_class\":\"1.2.840.10008.5.1.4.1.1.7\","
+		"\"detail\":\"refused: \\\"quoted\\\" <tag> & 'apos'\","
+		"\"participants\":[[\"EV\\\"<&>IL\",\"true\",\"110153\",\"10.0.0.9\"],"
+		"[\"GATEWAY\",\"false\",\"110152\",\"gw-test\"]]}]\n",
+		kShaHex);
+	fclose(f);
+	uint16_t port = rp_test_free_port();
+	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/net/atna_listener.py' %s %u 3 '%s'",
+		 getenv("RADPIPE_SOURCE_DIR"), kind, port, expect);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[4096] = "";
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_string_equal(line, "ready\n");
+
+	struct rp_errbuf err = {""};
+	struct rp_audit *audit;
+	RP_ASSERT_OK(rp_audit_open(logpath, &audit, &err), &err);
+	struct rp_atna_options o;
+	rp_atna_options_init(&o);
+	char url[64];
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%u", kind, port);
+	o.url = url;
+	o.ae_title = "GATEWAY";
+	o.source_id = "gw-test";
+	o.log = on_log;
+	struct rp_atna *atna;
+	RP_ASSERT_OK(rp_atna_open(&o, &atna, &err), &err);
+	rp_audit_set_atna(audit, atna);
+	struct rp_audit_event evs[] = {
+		{.event = "received", .sop_instance_uid = "1.2.3.4", .study_uid = "1.2.3",
+		 .peer = "CT01@10.1.2.3", .sha256 = kSha,
+		 .sop_class_uid = "1.2.840.10008.5.1.4.1.1.2", .direction = RP_AUDIT_IN},
+		/* Not an instance transfer: in the file, not sent. */
+		{.event = "note", .detail = "operator restarted the gateway"},
+		{.event = "delivered", .sop_instance_uid = "1.2.3.5", .study_uid = "1.2.3",
+		 .peer = "PACS@pacs.example:104", .sop_class_uid = "1.2.840.10008.5.1.4.1.1.4",
+		 .direction = RP_AUDIT_OUT},
+		{.event = "failed", .sop_instance_uid = "1.2.3.6", .peer = "EV\"<&>IL@10.0.0.9",
+		 .detail = kHostile, .sop_class_uid = "1.2.840.10008.5.1.4.1.1.7",
+		 .direction = RP_AUDIT_IN},
+	};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		RP_ASSERT_OK(rp_audit_append(audit, &evs[i], &err), &err);
+	rp_audit_set_atna(audit, NULL);
+	struct rp_atna_stats st;
+	rp_atna_get_stats(atna, &st);
+	assert_int_equal(st.queued, 3);
+	rp_atna_close(atna);
+	rp_audit_close(audit);
+	line[0] = 0;
+	size_t got = fread(line, 1, sizeof(line) - 1, p);
+	line[got] = 0;
+	int rc = pclose(p);
+	if (rc != 0)
+		fail_msg("%s listener: %s", kind, line);
+	assert_string_equal(line, "ok 3\n");
+	struct rp_audit_summary sum;
+	RP_ASSERT_OK(rp_audit_verify(logpath, NULL, NULL, &sum, &err), &err);
+	assert_int_equal(sum.lines, 4);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_udp(void **state)
+{
+	(void)state;
+	send_to_listener("udp");
+}
+
+static void
+test_tcp(void **state)
+{
+	(void)state;
+	send_to_listener("tcp");
+}
+
+static void
+test_repository_away(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/rp-atna.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char logpath[300], url[64];
+	snprintf(logpath, sizeof(logpath), "%s/audit.log", dir);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", rp_test_free_port());
+	struct rp_errbuf err = {""};
+	struct rp_audit *audit;
+	RP_ASSERT_OK(rp_audit_open(logpath, &audit, &err), &err);
+	struct rp_atna_options o;
+	rp_atna_options_init(&o);
+	o.url = url;
+	o.queue_max = 4;
+	o.log = on_log;
+	g_log[0] = 0;
+	struct rp_atna *atna;
+	RP_ASSERT_OK(rp_atna_open(&o, &atna, &err), &err);
+	rp_audit_set_atna(audit, atna);
+	enum { N = 40 };
+	for (int i = 0; i < N; i++) {
+		char sop[32];
+		snprintf(sop, sizeof(sop), "1.2.3.%d", i + 1);
+		struct rp_audit_event ev = {.event = "received", .sop_instance_uid = sop,
+					    .study_uid = "1.2.3", .peer = "CT01@10.1.2.3",
+					    .direction = RP_AUDIT_IN};
+		RP_ASSERT_OK(rp_audit_append(audit, &ev, &err), &err);
+	}
+	rp_audit_set_atna(audit, NULL);
+	/* Every append went through; the queue of 4 overflowed while the sender waited
+	 * out its failed connect. */
+	struct rp_atna_stats st;
+	rp_atna_get_stats(atna, &st);
+	assert_int_equal(st.sent, 0);
+	assert_true(st.dropped > 0);
+	assert_int_equal(st.queued + st.dropped >= N, 1);
+	rp_atna_close(atna);
+	rp_audit_close(audit);
+	struct rp_audit_summary sum;
+	RP_ASSERT_OK(rp_audit_verify(logpath, NULL, NULL, &sum, &err), &err);
+	assert_int_equal(sum.lines, N);
+	pthread_mutex_lock(&g_mu);
+	bool logged = strstr(g_log, "\"event\":\"atna_dropped\"") != NULL &&
+		      strstr(g_log, "connect: Connection refused") != NULL;
+	pthread_mutex_unlock(&g_mu);
+	if (!logged)
+		fail_msg("no atna_dropped line with the reason: %s", g_log);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_parse_url(void **state)
+{
+	(void)state;
+	enum rp_atna_transport t;
+	char host[64];
+	uint16_t port;
+	struct rp_errbuf err = {""};
+	RP_ASSERT_OK(rp_atna_parse_url("udp://arr.example:514", &t, host, sizeof(host), &port,
+				       &err), &err);
+	assert_int_equal(t, RP_ATNA_UDP);
+	assert_string_equal(host, "arr.example");
+	assert_int_equal(port, 514);
+	RP_ASSERT_OK(rp_atna_parse_url("tcp://[::1]:6514", &t, host, sizeof(host), &port, &err),
+		     &err);
+	assert_int_equal(t, RP_ATNA_TCP);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 6514);
+	static const char *const bad[] = {"syslog://a:514", "udp://a", "udp://:514",
+					  "udp://a:0", "udp://a:65536", "tcp://a:51x",
+					  "tcp://::1:514", "udp://a:-1", "tcp://[::1]514"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.msg[0] = 0;
+		assert_int_equal(rp_atna_parse_url(bad[i], &t, host, sizeof(host), &port, &err),
+				 RP_E_INVALID_ARG);
+		if (!strstr(err.msg, bad[i]))
+			fail_msg("'%s': the error does not name the value: %s", bad[i], err.msg);
+	}
+	struct rp_atna_options o;
+	rp_atna_options_init(&o);
+	o.url = "udp://no-such-host.invalid:514";
+	struct rp_atna *a = NULL;
+	assert_int_equal(rp_atna_open(&o, &a, &err), RP_E_NET);
+	assert_null(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_repository_away),
+		cmocka_unit_test(test_parse_url),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
