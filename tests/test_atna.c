@@ -5,8 +5,9 @@
  * counting, as RFC 5424 messages whose DICOM audit XML names the event, the outcome, both
  * AE titles with their roles, the study, SOP class and instance; a value full of XML
  * specials arrives as it was; an event that is no transfer sends nothing; a repository
- * that is not there costs messages (counted, logged), never an append; --atna values are
- * parsed or refused with a reason. */
+ * that is not there costs messages (counted, logged), never an append; the Storage SCP
+ * taking an instance from storescu reports it with the file's UIDs and the caller's AE
+ * title and address; --atna values are parsed or refused with a reason. */
 #include "test_util.h"
 
 #include <radpipe/atna.h>
@@ -188,6 +189,89 @@ test_repository_away(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+struct runner {
+	struct rp_store_scp *scp;
+	int st;
+};
+
+static void *
+run_scp(void *arg)
+{
+	struct runner *r = arg;
+	struct rp_errbuf err = {""};
+	r->st = rp_store_scp_run(r->scp, &err);
+	return NULL;
+}
+
+static void
+test_scp_reports_received(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/rp-atna.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char expect[300], logpath[300], file[600], cmd[2048];
+	snprintf(expect, sizeof(expect), "%s/expect.json", dir);
+	snprintf(logpath, sizeof(logpath), "%s/audit.log", dir);
+	snprintf(file, sizeof(file), "%s/ct/pydicom/CT_small.dcm", rp_test_corpus_dir());
+	FILE *f = fopen(expect, "w");
+	assert_non_null(f);
+	fprintf(f, "[{\"host\":\"gw-test\",\"action\":\"C\",\"outcome\":\"0\",\"file\":\"%s\","
+		"\"participants\":[[\"MODALITY1\",\"true\",\"110153\",\"127.0.0.1\"],"
+		"[\"RADPIPE\",\"false\",\"110152\",\"gw-test\"]]}]\n", file);
+	fclose(f);
+	uint16_t aport = rp_test_free_port();
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/tests/net/atna_listener.py' udp %u 1 '%s'",
+		 getenv("RADPIPE_SOURCE_DIR"), aport, expect);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[4096] = "";
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_string_equal(line, "ready\n");
+
+	struct rp_errbuf err = {""};
+	struct rp_audit *audit;
+	RP_ASSERT_OK(rp_audit_open(logpath, &audit, &err), &err);
+	char url[64];
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", aport);
+	struct rp_atna_options ao;
+	rp_atna_options_init(&ao);
+	ao.url = url;
+	ao.source_id = "gw-test";
+	struct rp_atna *atna;
+	RP_ASSERT_OK(rp_atna_open(&ao, &atna, &err), &err);
+	rp_audit_set_atna(audit, atna);
+	struct rp_store_scp_options o;
+	rp_store_scp_options_init(&o);
+	o.port = rp_test_free_port();
+	o.dir = dir;
+	o.audit = audit;
+	struct runner r = {0};
+	RP_ASSERT_OK(rp_store_scp_create(&o, &r.scp, &err), &err);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, run_scp, &r), 0);
+	int sent = 1;
+	for (int i = 0; i < 50 && sent != 0; i++) {
+		snprintf(cmd, sizeof(cmd), "storescu -q -aet MODALITY1 127.0.0.1 %u '%s' 2>/dev/null",
+			 o.port, file);
+		if ((sent = system(cmd)) != 0)
+			usleep(100000);
+	}
+	assert_int_equal(sent, 0);
+	rp_store_scp_stop(r.scp);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	rp_store_scp_destroy(r.scp);
+	rp_audit_set_atna(audit, NULL);
+	rp_atna_close(atna);
+	rp_audit_close(audit);
+	size_t got = fread(line, 1, sizeof(line) - 1, p);
+	line[got] = 0;
+	if (pclose(p) != 0)
+		fail_msg("listener: %s", line);
+	assert_string_equal(line, "ok 1\n");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_parse_url(void **state)
 {
@@ -231,6 +315,7 @@ main(void)
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_repository_away),
+		cmocka_unit_test(test_scp_reports_received),
 		cmocka_unit_test(test_parse_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,8 @@
 # APP-NAME radpipe, PROCID, MSGID IHE+RFC-3881, no structured data) and the DICOM audit
 # message parsed by xml.etree (EventID 110104, action, outcome, the participants' AE
 # titles, roles and requestor flags, the Study Instance UID, SOP class and instance).
+# An expectation with "file" takes its study, sop and sop_class from that DICOM file
+# (pydicom: run this with /usr/bin/python3 then).
 # Prints the first difference and exits 1, or "ok N" and 0.
 # Usage: atna_listener.py udp|tcp PORT COUNT EXPECT.json
 import json
@@ -104,6 +106,12 @@ def main():
     kind, port, count, expect = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     with open(expect) as f:
         wants = json.load(f)
+    for w in wants:
+        if "file" in w:
+            import pydicom
+            ds = pydicom.dcmread(w["file"], stop_before_pixels=True)
+            w.update(study=ds.StudyInstanceUID, sop=ds.SOPInstanceUID,
+                     sop_class=ds.SOPClassUID)
     msgs = receive(kind, port, count)
     if len(msgs) != count:
         print("got %d message(s), expected %d" % (len(msgs), count))
