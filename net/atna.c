@@ -2,7 +2,8 @@
 /* net/atna.c - rp_atna_*(): audit events as IHE ATNA messages (docs/AUDIT.md).  Each is
  *   <85>1 2026-12-02T16:20:00.123Z HOST radpipe PID IHE+RFC-3881 - <?xml ...><AuditMessage>
  * (PRI 85: facility authpriv(10), severity notice(5), as IHE ITI TF-2 3.20.4.2 asks),
- * the XML a DICOM audit message of PS3.15 A.5 "DICOM Instances Transferred".  A sender
+ * the XML a DICOM audit message of PS3.15 A.5 "DICOM Instances Transferred", over UDP,
+ * TCP or TLS (OpenSSL, in this file only: it is the syslog adapter).  A sender
  * thread takes them from a bounded queue, so that an audit repository that is slow or
  * gone costs messages, never a C-STORE. */
 #include "common/internal.h"
@@ -10,13 +11,18 @@
 
 #include <radpipe/atna.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +49,8 @@ struct rp_atna {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	int fd;                      /* -1 while not connected */
+	SSL_CTX *ctx;                /* tls:// */
+	SSL *ssl;                    /* on fd, while connected over TLS */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -67,7 +75,7 @@ int
 rp_atna_parse_url(const char *url, enum rp_atna_transport *transport, char *host,
 		  size_t host_cap, uint16_t *port, struct rp_errbuf *err)
 {
-	static const char usage[] = "expected udp://HOST:PORT or tcp://HOST:PORT";
+	static const char usage[] = "expected udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT";
 	if (!url)
 		return rp__err(err, RP_E_INVALID_ARG, "ATNA: no address (%s)", usage);
 	const char *rest;
@@ -75,6 +83,8 @@ rp_atna_parse_url(const char *url, enum rp_atna_transport *transport, char *host
 		*transport = RP_ATNA_UDP;
 	else if (strncmp(url, "tcp://", 6) == 0)
 		*transport = RP_ATNA_TCP;
+	else if (strncmp(url, "tls://", 6) == 0)
+		*transport = RP_ATNA_TLS;
 	else
 		return rp__err(err, RP_E_INVALID_ARG, "ATNA address '%s': %s", url, usage);
 	rest = url + 6;
@@ -381,6 +391,14 @@ note_drops_locked(struct rp_atna *a, const char *why)
 	}
 }
 
+static double
+mono_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static bool
 wait_fd(int fd, short events, double timeout_s)
 {
@@ -419,6 +437,16 @@ connect_tcp(struct rp_atna *a)
 static bool
 write_all(struct rp_atna *a, const char *p, size_t n)
 {
+	while (n > 0 && a->ssl) {
+		/* Blocking, bounded by SO_SNDTIMEO. */
+		int w = SSL_write(a->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+		if (w <= 0) {
+			errno = errno ? errno : EPIPE;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
 	while (n > 0) {
 		ssize_t w = send(a->fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -434,6 +462,61 @@ write_all(struct rp_atna *a, const char *p, size_t n)
 			return false;
 		p += w;
 		n -= (size_t)w;
+	}
+	return true;
+}
+
+static void
+drop_connection(struct rp_atna *a)
+{
+	if (a->ssl)
+		SSL_free(a->ssl);
+	a->ssl = NULL;
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+}
+
+/* The TLS handshake on a fresh connection, the repository's certificate checked
+ * against the CA and the host name; blocking, bounded by the socket timeouts. */
+static bool
+start_tls(struct rp_atna *a, char *why, size_t cap)
+{
+	int fl = fcntl(a->fd, F_GETFL);
+	struct timeval tv = {.tv_sec = (time_t)a->o.timeout_s,
+			     .tv_usec = (suseconds_t)((a->o.timeout_s - (double)(time_t)a->o.timeout_s) * 1e6)};
+	if (fl < 0 || fcntl(a->fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+	    setsockopt(a->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(a->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+		snprintf(why, cap, "socket: %s", strerror(errno));
+		return false;
+	}
+	a->ssl = SSL_new(a->ctx);
+	if (!a->ssl || SSL_set_fd(a->ssl, a->fd) != 1) {
+		snprintf(why, cap, "TLS: out of memory");
+		return false;
+	}
+	struct in6_addr a6;
+	struct in_addr a4;
+	bool ip = inet_pton(AF_INET, a->host, &a4) == 1 || inet_pton(AF_INET6, a->host, &a6) == 1;
+	X509_VERIFY_PARAM *vp = SSL_get0_param(a->ssl);
+	if (!(ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, a->host)
+		 : X509_VERIFY_PARAM_set1_host(vp, a->host, 0))) {
+		snprintf(why, cap, "TLS: cannot check the name %.100s", a->host);
+		return false;
+	}
+	if (!ip)
+		SSL_set_tlsext_host_name(a->ssl, a->host);
+	ERR_clear_error();
+	if (SSL_connect(a->ssl) != 1) {
+		long v = SSL_get_verify_result(a->ssl);
+		unsigned long e = ERR_peek_last_error();
+		snprintf(why, cap, "TLS handshake: %s", v != X509_V_OK ? X509_verify_cert_error_string(v)
+							: e ? ERR_reason_error_string(e)
+							    : strerror(errno ? errno : ECONNRESET));
+		SSL_free(a->ssl);
+		a->ssl = NULL;
+		return false;
 	}
 	return true;
 }
@@ -458,13 +541,17 @@ send_one(struct rp_atna *a, const struct msg *m, char *why, size_t cap)
 			snprintf(why, cap, "connect: %s", strerror(errno));
 			return false;
 		}
+		if (a->ctx && !a->ssl && !start_tls(a, why, cap)) {
+			close(a->fd);
+			a->fd = -1;
+			return false;
+		}
 		char head[24];
 		int hl = snprintf(head, sizeof(head), "%zu ", m->len);
 		if (write_all(a, head, (size_t)hl) && write_all(a, m->p, m->len))
 			return true;
 		snprintf(why, cap, "write: %s", strerror(errno));
-		close(a->fd);
-		a->fd = -1;
+		drop_connection(a);
 	}
 	return false;
 }
@@ -473,6 +560,12 @@ static void *
 sender(void *arg)
 {
 	struct rp_atna *a = arg;
+	/* OpenSSL writes with write(2): a repository gone mid-message raises SIGPIPE in
+	 * this thread, which, blocked here, leaves the write failing with EPIPE instead of
+	 * killing the process that embeds the library. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		while (a->count == 0 && !a->closing)
@@ -511,6 +604,39 @@ sender(void *arg)
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
+}
+
+static int
+make_ctx(struct rp_atna *a, struct rp_errbuf *err)
+{
+	const struct rp_atna_options *o = &a->o;
+	if (!o->tls_cert || !o->tls_key || !o->tls_ca)
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA over TLS needs a certificate, its key "
+			       "and the CA bundle of the repository");
+	const char *files[] = {o->tls_cert, o->tls_key, o->tls_ca};
+	for (int i = 0; i < 3; i++) {
+		FILE *f = fopen(files[i], "r");
+		if (!f)
+			return rp__err(err, RP_E_IO, "ATNA TLS %s: %s", files[i], strerror(errno));
+		fclose(f);
+	}
+	a->ctx = SSL_CTX_new(TLS_client_method());
+	if (!a->ctx)
+		return RP_E_NOMEM;
+	/* RFC 5425 with BCP 195: TLS 1.2 or newer. */
+	SSL_CTX_set_min_proto_version(a->ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(a->ctx, o->tls_cert) != 1)
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA TLS certificate %s: not a PEM "
+			       "certificate", o->tls_cert);
+	if (SSL_CTX_use_PrivateKey_file(a->ctx, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(a->ctx) != 1)
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA TLS key %s: not the unencrypted PEM "
+			       "key of %s", o->tls_key, o->tls_cert);
+	if (SSL_CTX_load_verify_locations(a->ctx, o->tls_ca, NULL) != 1)
+		return rp__err(err, RP_E_INVALID_ARG, "ATNA TLS CA bundle %s: no PEM certificate",
+			       o->tls_ca);
+	SSL_CTX_set_verify(a->ctx, SSL_VERIFY_PEER, NULL);
+	return RP_OK;
 }
 
 int
@@ -558,6 +684,8 @@ rp_atna_open(const struct rp_atna_options *o, struct rp_atna **ret, struct rp_er
 	memcpy(&a->addr, ai->ai_addr, ai->ai_addrlen);
 	a->addr_len = ai->ai_addrlen;
 	freeaddrinfo(ai);
+	if (a->transport == RP_ATNA_TLS && (s = make_ctx(a, err)) != RP_OK)
+		goto fail;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	if (pthread_create(&a->thread, NULL, sender, a) != 0) {
@@ -569,6 +697,7 @@ rp_atna_open(const struct rp_atna_options *o, struct rp_atna **ret, struct rp_er
 	*ret = a;
 	return RP_OK;
 fail:
+	SSL_CTX_free(a->ctx);
 	free(a->q);
 	free(a->url);
 	free(a->ae);
@@ -626,8 +755,20 @@ rp_atna_close(struct rp_atna *a)
 	/* The sender drains the queue, or drops it at the first failure: a repository that
 	 * is away costs one timeout here at most. */
 	pthread_join(a->thread, NULL);
-	if (a->fd >= 0)
-		close(a->fd);
+	if (a->ssl) {
+		/* What the repository sent and we never read (TLS 1.3 session tickets) would
+		 * make close() reset the connection, and a reset discards what the repository
+		 * has not read yet: close_notify, then read to its end before closing. */
+		SSL_shutdown(a->ssl);
+		shutdown(a->fd, SHUT_WR);
+		char sink[4096];
+		double until = mono_now() + a->o.timeout_s;
+		while (mono_now() < until && wait_fd(a->fd, POLLIN, until - mono_now()) &&
+		       read(a->fd, sink, sizeof(sink)) > 0)
+			;
+	}
+	drop_connection(a);
+	SSL_CTX_free(a->ctx);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
 	free(a->q);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* tests/test_atna.c - the audit trail sent on as IHE ATNA syslog messages: the lines
  * rp_audit_append writes for a received, a delivered and a failed instance reach a
- * Python repository (tests/net/atna_listener.py) over UDP and over TCP with octet
- * counting, as RFC 5424 messages whose DICOM audit XML names the event, the outcome, both
+ * Python repository (tests/net/atna_listener.py) over UDP, over TCP with octet
+ * counting and over mutually authenticated TLS, as RFC 5424 messages whose DICOM audit XML names the event, the outcome, both
  * AE titles with their roles, the study, SOP class and instance; a value full of XML
  * specials arrives as it was; an event that is no transfer sends nothing; a repository
- * that is not there costs messages (counted, logged), never an append; the Storage SCP
+ * that is not there, or whose certificate we do not trust, costs messages (counted, logged), never an append; the Storage SCP
  * taking an instance from storescu reports it with the file's UIDs and the caller's AE
  * title and address; --atna values are parsed or refused with a reason. */
 #include "test_util.h"
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const uint8_t kSha[32] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -35,6 +36,15 @@ on_log(void *ctx, const char *line)
 	size_t n = strlen(g_log);
 	snprintf(g_log + n, sizeof(g_log) - n, "%s\n", line);
 	pthread_mutex_unlock(&g_mu);
+}
+
+/* Certificates for tls://: "ca" signs arr (the repository) and gateway (us). */
+static char g_pki[64];
+
+static void
+pki_path(char *out, size_t cap, const char *name, const char *ext)
+{
+	snprintf(out, cap, "%s/%s.%s", g_pki, name, ext);
 }
 
 static void
@@ -64,8 +74,16 @@ send_to_listener(const char *kind)
 		kShaHex);
 	fclose(f);
 	uint16_t port = rp_test_free_port();
-	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/net/atna_listener.py' %s %u 3 '%s'",
-		 getenv("RADPIPE_SOURCE_DIR"), kind, port, expect);
+	char arr_cert[128], arr_key[128], ca[128], cert[128], key[128];
+	pki_path(arr_cert, sizeof(arr_cert), "arr", "pem");
+	pki_path(arr_key, sizeof(arr_key), "arr", "key");
+	pki_path(ca, sizeof(ca), "ca", "pem");
+	pki_path(cert, sizeof(cert), "gateway", "pem");
+	pki_path(key, sizeof(key), "gateway", "key");
+	bool tls = strcmp(kind, "tls") == 0;
+	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/net/atna_listener.py' %s %u 3 '%s' %s%s%s %s",
+		 getenv("RADPIPE_SOURCE_DIR"), kind, port, expect, tls ? arr_cert : "",
+		 tls ? " " : "", tls ? arr_key : "", tls ? ca : "");
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
 	char line[4096] = "";
@@ -83,6 +101,11 @@ send_to_listener(const char *kind)
 	o.ae_title = "GATEWAY";
 	o.source_id = "gw-test";
 	o.log = on_log;
+	if (tls) {
+		o.tls_cert = cert;
+		o.tls_key = key;
+		o.tls_ca = ca;
+	}
 	struct rp_atna *atna;
 	RP_ASSERT_OK(rp_atna_open(&o, &atna, &err), &err);
 	rp_audit_set_atna(audit, atna);
@@ -112,7 +135,7 @@ send_to_listener(const char *kind)
 	line[got] = 0;
 	int rc = pclose(p);
 	if (rc != 0)
-		fail_msg("%s listener: %s", kind, line);
+		fail_msg("%s listener: %s\nour log: %s", kind, line, g_log);
 	assert_string_equal(line, "ok 3\n");
 	struct rp_audit_summary sum;
 	RP_ASSERT_OK(rp_audit_verify(logpath, NULL, NULL, &sum, &err), &err);
@@ -133,6 +156,102 @@ test_tcp(void **state)
 {
 	(void)state;
 	send_to_listener("tcp");
+}
+
+static void
+test_tls(void **state)
+{
+	(void)state;
+	send_to_listener("tls");
+}
+
+/* A repository whose certificate is of a CA we do not trust gets nothing. */
+static void
+test_tls_untrusted_repository(void **state)
+{
+	(void)state;
+	char cmd[2048], arr_cert[128], arr_key[128], ca[128], other_ca[128], cert[128], key[128];
+	pki_path(arr_cert, sizeof(arr_cert), "arr", "pem");
+	pki_path(arr_key, sizeof(arr_key), "arr", "key");
+	pki_path(ca, sizeof(ca), "ca", "pem");
+	snprintf(other_ca, sizeof(other_ca), "%s/other/ca.pem", g_pki);
+	pki_path(cert, sizeof(cert), "gateway", "pem");
+	pki_path(key, sizeof(key), "gateway", "key");
+	uint16_t port = rp_test_free_port();
+	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/net/atna_listener.py' tls %u 1 /dev/null "
+		 "'%s' '%s' '%s'", getenv("RADPIPE_SOURCE_DIR"), port, arr_cert, arr_key, ca);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[1024] = "";
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_string_equal(line, "ready\n");
+	struct rp_atna_options o;
+	rp_atna_options_init(&o);
+	char url[64];
+	snprintf(url, sizeof(url), "tls://127.0.0.1:%u", port);
+	o.url = url;
+	o.tls_cert = cert;
+	o.tls_key = key;
+	o.tls_ca = other_ca;
+	o.log = on_log;
+	g_log[0] = 0;
+	struct rp_errbuf err = {""};
+	struct rp_atna *atna;
+	RP_ASSERT_OK(rp_atna_open(&o, &atna, &err), &err);
+	struct rp_audit_event ev = {.event = "received", .sop_instance_uid = "1.2.3.4",
+				    .study_uid = "1.2.3", .peer = "CT01@10.1.2.3",
+				    .direction = RP_AUDIT_IN};
+	assert_int_equal(rp_atna_submit(atna, &ev), 1);
+	rp_atna_close(atna);
+	if (!fgets(line, sizeof(line), p))
+		line[0] = 0;
+	assert_true(pclose(p) != 0);
+	assert_non_null(strstr(line, "handshake failed"));
+	pthread_mutex_lock(&g_mu);
+	/* OpenSSL's reason for a chain ending at a CA not in the bundle. */
+	bool logged = strstr(g_log, "TLS handshake: self-signed certificate in certificate "
+				    "chain") != NULL;
+	pthread_mutex_unlock(&g_mu);
+	if (!logged)
+		fail_msg("no TLS refusal logged: %s", g_log);
+	/* Missing or mismatched files are found at open. */
+	o.tls_key = arr_key;
+	o.tls_ca = ca;
+	assert_int_equal(rp_atna_open(&o, &atna, &err), RP_E_INVALID_ARG);
+	assert_non_null(strstr(err.msg, "not the unencrypted PEM key"));
+	o.tls_key = "/nonexistent/key.pem";
+	assert_int_equal(rp_atna_open(&o, &atna, &err), RP_E_IO);
+	o.tls_key = NULL;
+	assert_int_equal(rp_atna_open(&o, &atna, &err), RP_E_INVALID_ARG);
+}
+
+static int
+setup_pki(void **state)
+{
+	(void)state;
+	snprintf(g_pki, sizeof(g_pki), "/tmp/rp-atna-pki.XXXXXX");
+	if (!mkdtemp(g_pki))
+		return -1;
+	char other[128];
+	snprintf(other, sizeof(other), "%s/other", g_pki);
+	struct rp_errbuf err = {""};
+	if (mkdir(other, 0700) != 0 || rp_tls_keygen(g_pki, NULL, NULL, &err) != RP_OK ||
+	    rp_tls_keygen(g_pki, "arr", g_pki, &err) != RP_OK ||
+	    rp_tls_keygen(g_pki, "gateway", g_pki, &err) != RP_OK ||
+	    rp_tls_keygen(other, NULL, NULL, &err) != RP_OK) {
+		fprintf(stderr, "keygen: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+teardown_pki(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_pki);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void
@@ -314,9 +433,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_tls_untrusted_repository),
 		cmocka_unit_test(test_repository_away),
 		cmocka_unit_test(test_scp_reports_received),
 		cmocka_unit_test(test_parse_url),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }

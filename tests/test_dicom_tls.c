@@ -219,6 +219,7 @@ test_storescu_over_tls(void **state)
 	assert_true(log_count("\"event\":\"tls_refused\"") >= 3);
 	assert_true(log_count("a client without TLS?") >= 1);
 	assert_true(log_count("certificate verify failed") >= 1);
+	assert_true(log_count("peer did not return a certificate") >= 1);
 	/* ... and the SCP goes on serving the callers it trusts. */
 	snprintf(cmd, sizeof(cmd), "storescu -q %s 127.0.0.1 %u '%s/%s'", good, o.port, corpus,
 		 files[2]);

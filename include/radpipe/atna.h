@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* include/radpipe/atna.h - the audit trail sent on to an audit record repository as IHE
  * ATNA messages: each event becomes a DICOM audit message (PS3.15 A.5, XML) in an RFC 5424
- * syslog message over UDP (RFC 5426) or TCP with octet-counting framing (RFC 6587).
+ * syslog message over UDP (RFC 5426), TCP with octet-counting framing (RFC 6587) or TLS
+ * with the same framing (RFC 5425).
  *
  * Sending never holds up the event it reports: messages wait in a bounded queue for a
  * sender thread, and what does not fit, or cannot be sent, is dropped, counted and
@@ -20,12 +21,13 @@ extern "C" {
 enum rp_atna_transport {
 	RP_ATNA_UDP = 1,             /* one datagram a message */
 	RP_ATNA_TCP = 2,             /* "LEN SP MSG" octet counting, reconnects as needed */
+	RP_ATNA_TLS = 3,             /* the same over TLS 1.2+, mutually authenticated */
 };
 
 struct rp_atna_options {
 	size_t struct_size;          /* set by rp_atna_options_init() */
-	/* Where: "udp://HOST:PORT" or "tcp://HOST:PORT" (HOST a name, an IPv4 address or
-	 * [IPv6]); the value of the CLIs' --atna flag. */
+	/* Where: "udp://HOST:PORT", "tcp://HOST:PORT" or "tls://HOST:PORT" (HOST a name,
+	 * an IPv4 address or [IPv6]); the value of the CLIs' --atna flag. */
 	const char *url;
 	const char *ae_title;        /* ours, named in every message; default "RADPIPE" */
 	/* AuditSourceID and the syslog HOSTNAME; default: the machine's host name. */
@@ -34,6 +36,11 @@ struct rp_atna_options {
 	double timeout_s;            /* TCP connect and each write; default 5 */
 	rp_log_fn *log;              /* a line when messages are dropped or a send fails */
 	void *log_ctx;
+	/* tls:// only, PEM: our certificate and key, and the CA bundle the repository's
+	 * certificate must chain to; its certificate must also be valid for HOST. */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;
 };
 
 RP_API void rp_atna_options_init(struct rp_atna_options *opts);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 # tests/net/atna_listener.py - an audit record repository for the tests: listens on
-# 127.0.0.1:PORT (UDP, or TCP with RFC 6587 octet counting), prints "ready", takes COUNT
+# 127.0.0.1:PORT (UDP, TCP with RFC 6587 octet counting, or TLS with the same framing and
+# a client certificate required: RFC 5425), prints "ready", takes COUNT
 # messages (30 s at most), and checks each against the expectation at the same index of
 # the JSON list in EXPECT: the RFC 5424 header (PRI 85, version 1, timestamp, HOSTNAME,
 # APP-NAME radpipe, PROCID, MSGID IHE+RFC-3881, no structured data) and the DICOM audit
@@ -11,6 +12,7 @@
 # (pydicom: run this with /usr/bin/python3 then).
 # Prints the first difference and exits 1, or "ok N" and 0.
 # Usage: atna_listener.py udp|tcp PORT COUNT EXPECT.json
+#        atna_listener.py tls PORT COUNT EXPECT.json CERT KEY CA
 import json
 import re
 import socket
@@ -22,7 +24,7 @@ HEADER = re.compile(
     rb"^<(\d+)>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (\S+) (\d+) (\S+) - ")
 
 
-def receive(kind, port, count):
+def receive(kind, port, count, tls=None):
     deadline = time.time() + 30
     msgs = []
     if kind == "udp":
@@ -43,6 +45,19 @@ def receive(kind, port, count):
     print("ready", flush=True)
     ls.settimeout(30)
     conn, _ = ls.accept()
+    if tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(tls[0], tls[1])
+        ctx.load_verify_locations(tls[2])
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        conn.settimeout(30)
+        try:
+            conn = ctx.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            print("handshake failed: %s" % e, flush=True)
+            raise SystemExit(2)
     buf = b""
     while len(msgs) < count and time.time() < deadline:
         # Octet counting: "LEN SP MSG", LEN in decimal without leading zeros.
@@ -105,14 +120,15 @@ def check(msg, want):
 def main():
     kind, port, count, expect = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     with open(expect) as f:
-        wants = json.load(f)
+        text = f.read()
+    wants = json.loads(text) if text.strip() else []
     for w in wants:
         if "file" in w:
             import pydicom
             ds = pydicom.dcmread(w["file"], stop_before_pixels=True)
             w.update(study=ds.StudyInstanceUID, sop=ds.SOPInstanceUID,
                      sop_class=ds.SOPClassUID)
-    msgs = receive(kind, port, count)
+    msgs = receive(kind, port, count, sys.argv[5:8] if kind == "tls" else None)
     if len(msgs) != count:
         print("got %d message(s), expected %d" % (len(msgs), count))
         return 1
