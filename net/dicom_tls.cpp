@@ -26,6 +26,7 @@ extern "C" {
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace {
@@ -54,7 +55,8 @@ peer_address(DcmNativeSocketType s)
 class LoggedConnection : public DcmTLSConnection {
 public:
 	LoggedConnection(DcmNativeSocketType s, SSL *ssl, const rp__dicom_tls_config &cfg)
-		: DcmTLSConnection(s, ssl), log_(cfg.log), log_ctx_(cfg.log_ctx)
+		: DcmTLSConnection(s, ssl), log_(cfg.log), log_ctx_(cfg.log_ctx),
+		  timeout_s_(cfg.handshake_timeout_s > 0 ? cfg.handshake_timeout_s : 60)
 	{
 	}
 
@@ -62,10 +64,25 @@ public:
 	{
 		// The peer's address is gone once DCMTK drops the connection.
 		std::string peer = peer_address(getSocket());
+		// The listener waits on this handshake: a caller that connects and says
+		// nothing would otherwise stop every other caller for good.  The limit is
+		// lifted again after it, for DCMTK's own timeouts to rule the association.
+		int fd = (int)getSocket();
+		timeval tv = {(time_t)timeout_s_,
+			      (suseconds_t)((timeout_s_ - (double)(time_t)timeout_s_) * 1e6)};
+		timeval none = {0, 0};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		errno = 0;
 		OFCondition c = DcmTLSConnection::serverSideHandshake();
+		int e = errno;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 		if (c.bad()) {
 			std::string why = std::string("TLS handshake failed: ") + c.text();
-			if (strstr(c.text(), "wrong version number") ||
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				why += " (no handshake within the association timeout)";
+			else if (strstr(c.text(), "wrong version number") ||
 			    strstr(c.text(), "http request") || strstr(c.text(), "unexpected eof"))
 				why += " (a client without TLS?)";
 			rp__net_log(log_, log_ctx_, "tls_refused", peer.c_str(), nullptr,
@@ -77,6 +94,7 @@ public:
 private:
 	rp_log_fn *log_;
 	void *log_ctx_;
+	double timeout_s_;
 };
 
 class Layer : public DcmTLSTransportLayer {

@@ -20,6 +20,9 @@ struct rp__dicom_tls_config {
 	/* SCU: the name or address the server's certificate must be valid for; NULL
 	 * checks only that it chains to ca. */
 	const char *verify_host;
+	/* SCP: the longest a caller may take over its handshake (DCMTK runs it in the
+	 * listener, on a blocking socket, without a limit of its own). */
+	double handshake_timeout_s;
 	rp_log_fn *log;              /* SCP: one line per refused handshake */
 	void *log_ctx;
 };

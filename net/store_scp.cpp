@@ -354,6 +354,7 @@ rp_store_scp_create(const rp_store_scp_options *o, rp_store_scp **ret, rp_errbuf
 		tc.key = o->tls_key;
 		tc.ca = o->tls_ca;
 		tc.profile = o->tls_profile;
+		tc.handshake_timeout_s = o->timeout_s >= 1 ? o->timeout_s : 1;
 		tc.log = o->log;
 		tc.log_ctx = o->log_ctx;
 		int s = !o->tls_cert || !o->tls_key

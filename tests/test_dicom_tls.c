@@ -3,17 +3,21 @@
  * rp_tls_keygen (EC P-256) and DCMTK's storescu/storescp as the other side: storescu
  * with a certificate of our CA stores instances equal to its files; a storescu without
  * TLS and one with a certificate of another CA are refused, logged, and the SCP goes on
- * serving; unreadable or mismatched key files are refused at create; our SCU delivers
+ * serving; a caller that never starts its handshake holds the listener only for the
+ * association timeout; unreadable or mismatched key files are refused at create; our SCU delivers
  * over TLS into storescp +tls, and is refused with a certificate storescp does not
  * trust, by a PACS without TLS, and when the PACS's certificate is not valid for the
  * host it dialled. */
 #include "test_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -242,6 +246,63 @@ test_storescu_over_tls(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A caller that connects and never starts its handshake holds DCMTK's listener, which
+ * runs the handshake, only for the association timeout.  The timeout is 3 s here, not the
+ * default 60, because what is tested is that there is a bound at all (without one the
+ * SCP serves nobody ever again); the default is the same code path. */
+static void
+test_silent_caller_bounded(void **state)
+{
+	(void)state;
+	const char *corpus = rp_test_corpus_dir();
+	char dir[] = "/tmp/rp-dtls-scp.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char cert[128], key[128], ca[128];
+	path_of(cert, sizeof(cert), "gateway", "pem");
+	path_of(key, sizeof(key), "gateway", "key");
+	path_of(ca, sizeof(ca), "ca", "pem");
+	g_log[0] = 0;
+	struct rp_store_scp_options o;
+	rp_store_scp_options_init(&o);
+	o.port = rp_test_free_port();
+	o.dir = dir;
+	o.log = on_log;
+	o.timeout_s = 3;
+	o.tls_cert = cert;
+	o.tls_key = key;
+	o.tls_ca = ca;
+	struct rp_errbuf err = {""};
+	struct runner r = {0};
+	RP_ASSERT_OK(rp_store_scp_create(&o, &r.scp, &err), &err);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, run_scp, &r), 0);
+	char good[512], cmd[2048];
+	tls_flags(good, sizeof(good), "modality");
+	int echo = 1;
+	for (int i = 0; i < 50 && echo != 0; i++) {
+		snprintf(cmd, sizeof(cmd), "echoscu -q %s 127.0.0.1 %u 2>/dev/null", good, o.port);
+		if ((echo = system(cmd)) != 0)
+			usleep(100000);
+	}
+	assert_int_equal(echo, 0);
+	int silent = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(o.port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(silent, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	usleep(300000); /* the listener is in its handshake now */
+	snprintf(cmd, sizeof(cmd), "timeout 30 storescu -q %s 127.0.0.1 %u '%s/mr/pydicom/MR_small.dcm'",
+		 good, o.port, corpus);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(count_dcm(dir), 1);
+	assert_true(log_count("no handshake within the association timeout") == 1);
+	close(silent);
+	rp_store_scp_stop(r.scp);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	rp_store_scp_destroy(r.scp);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_bad_key_files(void **state)
 {
@@ -406,6 +467,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_storescu_over_tls),
+		cmocka_unit_test(test_silent_caller_bounded),
 		cmocka_unit_test(test_bad_key_files),
 		cmocka_unit_test(test_scu_into_storescp_over_tls),
 	};
