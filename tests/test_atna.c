@@ -409,6 +409,10 @@ test_parse_url(void **state)
 	assert_int_equal(t, RP_ATNA_TCP);
 	assert_string_equal(host, "::1");
 	assert_int_equal(port, 6514);
+	RP_ASSERT_OK(rp_atna_parse_url("tls://10.0.0.7:6514", &t, host, sizeof(host), &port,
+				       &err), &err);
+	assert_int_equal(t, RP_ATNA_TLS);
+	assert_string_equal(host, "10.0.0.7");
 	static const char *const bad[] = {"syslog://a:514", "udp://a", "udp://:514",
 					  "udp://a:0", "udp://a:65536", "tcp://a:51x",
 					  "tcp://::1:514", "udp://a:-1", "tcp://[::1]514"};
