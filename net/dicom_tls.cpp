@@ -175,7 +175,11 @@ rp__dicom_tls_layer(const rp__dicom_tls_config *cfg, DcmTransportLayer **ret,
 	if (t->setPrivateKeyFile(cfg->key, DCF_Filetype_PEM).bad())
 		s = rp__err(err, RP_E_INVALID_ARG, "DICOM TLS private key %s: not an unencrypted "
 			    "PEM private key", cfg->key);
-	else if (t->setCertificateFile(cfg->cert, DCF_Filetype_PEM).bad())
+	// What DCMTK's setCertificateFile() does for PEM, without its RSA key-length check,
+	// which in 3.6.7 leaks the public key of every certificate that is not RSA (ours are
+	// EC): once per SCU delivery, that adds up in a gateway that runs for months.
+	else if (SSL_CTX_use_certificate_chain_file((SSL_CTX *)t->getNativeHandle(),
+						    cfg->cert) != 1)
 		s = rp__err(err, RP_E_INVALID_ARG, "DICOM TLS certificate %s: not a PEM "
 			    "certificate", cfg->cert);
 	else if (!t->checkPrivateKeyMatchesCertificate())
