@@ -417,12 +417,16 @@ connect_tcp(struct rp_atna *a)
 	if (fd < 0)
 		return -1;
 	int r = connect(fd, (struct sockaddr *)&a->addr, a->addr_len);
-	if (r != 0 && errno == EINPROGRESS && wait_fd(fd, POLLOUT, a->o.timeout_s)) {
-		int e = 0;
-		socklen_t el = sizeof(e);
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
-		r = e ? -1 : 0;
-		errno = e;
+	if (r != 0 && errno == EINPROGRESS) {
+		if (wait_fd(fd, POLLOUT, a->o.timeout_s)) {
+			int e = 0;
+			socklen_t el = sizeof(e);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+			r = e ? -1 : 0;
+			errno = e;
+		} else {
+			errno = ETIMEDOUT;
+		}
 	}
 	if (r != 0) {
 		int e = errno ? errno : ETIMEDOUT;
@@ -534,26 +538,41 @@ send_one(struct rp_atna *a, const struct msg *m, char *why, size_t cap)
 		}
 		return true;
 	}
-	/* A closed connection is found when the write after it fails; one reconnect per
-	 * message, so a message is lost only when the repository stays away. */
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* One write a frame ("LEN SP MSG"): a write that fails then fails whole, and the
+	 * frame goes again on a new connection; one reconnect per message, so a message is
+	 * lost only when the repository stays away. */
+	char *frame = malloc(m->len + 24);
+	if (!frame) {
+		snprintf(why, cap, "out of memory");
+		return false;
+	}
+	size_t flen = (size_t)snprintf(frame, 24, "%zu ", m->len);
+	memcpy(frame + flen, m->p, m->len);
+	flen += m->len;
+	bool ok = false;
+	for (int attempt = 0; attempt < 2 && !ok; attempt++) {
+		/* A repository that closed an idle connection would take the next write
+		 * into the kernel and lose it with the reset that follows: reconnect first. */
+		struct pollfd pf = {.fd = a->fd, .events = POLLRDHUP};
+		if (a->fd >= 0 && poll(&pf, 1, 0) > 0 &&
+		    (pf.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			drop_connection(a);
 		if (a->fd < 0 && (a->fd = connect_tcp(a)) < 0) {
 			snprintf(why, cap, "connect: %s", strerror(errno));
-			return false;
+			break;
 		}
 		if (a->ctx && !a->ssl && !start_tls(a, why, cap)) {
-			close(a->fd);
-			a->fd = -1;
-			return false;
+			drop_connection(a);
+			break;
 		}
-		char head[24];
-		int hl = snprintf(head, sizeof(head), "%zu ", m->len);
-		if (write_all(a, head, (size_t)hl) && write_all(a, m->p, m->len))
-			return true;
-		snprintf(why, cap, "write: %s", strerror(errno));
-		drop_connection(a);
+		ok = write_all(a, frame, flen);
+		if (!ok) {
+			snprintf(why, cap, "write: %s", strerror(errno));
+			drop_connection(a);
+		}
 	}
-	return false;
+	free(frame);
+	return ok;
 }
 
 static void *

@@ -254,6 +254,72 @@ teardown_pki(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A repository that closes the connection after each message (an idle timeout, a
+ * restart) loses none of them: each later one comes on a new connection. */
+static void
+test_tcp_reconnects(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/rp-atna.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char expect[300], cmd[2048];
+	snprintf(expect, sizeof(expect), "%s/expect.json", dir);
+	FILE *f = fopen(expect, "w");
+	assert_non_null(f);
+	fputs("[", f);
+	for (int i = 0; i < 3; i++)
+		fprintf(f, "%s{\"host\":\"gw-test\",\"action\":\"C\",\"outcome\":\"0\","
+			"\"study\":\"1.2.3\",\"sop\":\"1.2.3.%d\",\"sop_class\":\"1.2.840.10008.5.1.4.1.1.2\","
+			"\"participants\":[[\"CT01\",\"true\",\"110153\",\"10.1.2.3\"],"
+			"[\"RADPIPE\",\"false\",\"110152\",\"gw-test\"]]}", i ? "," : "", i + 1);
+	fputs("]\n", f);
+	fclose(f);
+	uint16_t port = rp_test_free_port();
+	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/net/atna_listener.py' tcp-close %u 3 '%s'",
+		 getenv("RADPIPE_SOURCE_DIR"), port, expect);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[4096] = "";
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_string_equal(line, "ready\n");
+	struct rp_atna_options o;
+	rp_atna_options_init(&o);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", port);
+	o.url = url;
+	o.source_id = "gw-test";
+	struct rp_errbuf err = {""};
+	struct rp_atna *atna;
+	RP_ASSERT_OK(rp_atna_open(&o, &atna, &err), &err);
+	for (int i = 0; i < 3; i++) {
+		char sop[32];
+		snprintf(sop, sizeof(sop), "1.2.3.%d", i + 1);
+		struct rp_audit_event ev = {.event = "received", .sop_instance_uid = sop,
+					    .study_uid = "1.2.3", .peer = "CT01@10.1.2.3",
+					    .sop_class_uid = "1.2.840.10008.5.1.4.1.1.2",
+					    .direction = RP_AUDIT_IN};
+		assert_int_equal(rp_atna_submit(atna, &ev), 1);
+		usleep(500000); /* the repository has closed by the next one */
+	}
+	struct rp_atna_stats st;
+	for (int i = 0; i < 100; i++) {
+		rp_atna_get_stats(atna, &st);
+		if (st.sent + st.dropped == 3)
+			break;
+		usleep(50000);
+	}
+	assert_int_equal(st.sent, 3);
+	assert_int_equal(st.dropped, 0);
+	rp_atna_close(atna);
+	size_t got = fread(line, 1, sizeof(line) - 1, p);
+	line[got] = 0;
+	if (pclose(p) != 0)
+		fail_msg("listener: %s", line);
+	assert_string_equal(line, "ok 3\n");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_repository_away(void **state)
 {
@@ -439,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_tls_untrusted_repository),
+		cmocka_unit_test(test_tcp_reconnects),
 		cmocka_unit_test(test_repository_away),
 		cmocka_unit_test(test_scp_reports_received),
 		cmocka_unit_test(test_parse_url),

@@ -13,6 +13,7 @@
 # Prints the first difference and exits 1, or "ok N" and 0.
 # Usage: atna_listener.py udp|tcp PORT COUNT EXPECT.json
 #        atna_listener.py tls PORT COUNT EXPECT.json CERT KEY CA
+#        atna_listener.py tcp-close PORT COUNT EXPECT.json  (closes after each message)
 import json
 import re
 import socket
@@ -26,6 +27,8 @@ HEADER = re.compile(
 
 def receive(kind, port, count, tls=None):
     deadline = time.time() + 30
+    one_per_conn = kind == "tcp-close"
+    kind = "tcp" if one_per_conn else kind
     msgs = []
     if kind == "udp":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -77,6 +80,16 @@ def receive(kind, port, count, tls=None):
         if not d:
             break
         buf += d
+        if one_per_conn and re.match(rb"^([1-9][0-9]*) ", buf):
+            m = re.match(rb"^([1-9][0-9]*) ", buf)
+            if len(buf) >= m.end() + int(m.group(1)):
+                # A repository that closes the connection after each message, as
+                # an idle timeout does: the next message must come on a new one.
+                msgs.append(buf[m.end():m.end() + int(m.group(1))])
+                buf = b""
+                conn.close()
+                if len(msgs) < count:
+                    conn, _ = ls.accept()
     return msgs
 
 
