@@ -7,7 +7,8 @@
  * specials arrives as it was; an event that is no transfer sends nothing; a repository
  * that is not there, or whose certificate we do not trust, costs messages (counted, logged), never an append; the Storage SCP
  * taking an instance from storescu reports it with the file's UIDs and the caller's AE
- * title and address; --atna values are parsed or refused with a reason. */
+ * title and address, and the SCU's delivery into storescp with ours and the PACS's; --atna
+ * values are parsed or refused with a reason. */
 #include "test_util.h"
 
 #include <radpipe/atna.h>
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const uint8_t kSha[32] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -457,6 +460,84 @@ test_scp_reports_received(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The SCU's delivered line: our AE title as the requestor and source, the PACS's as the
+ * destination, the UIDs read from the file delivered. */
+static void
+test_scu_reports_delivered(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/rp-atna.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char expect[300], logpath[300], file[600], cmd[2048], out[320];
+	snprintf(expect, sizeof(expect), "%s/expect.json", dir);
+	snprintf(logpath, sizeof(logpath), "%s/audit.log", dir);
+	snprintf(out, sizeof(out), "%s/pacs", dir);
+	assert_int_equal(mkdir(out, 0700), 0);
+	snprintf(file, sizeof(file), "%s/mr/pydicom/MR_small.dcm", rp_test_corpus_dir());
+	FILE *f = fopen(expect, "w");
+	assert_non_null(f);
+	fprintf(f, "[{\"host\":\"gw-test\",\"action\":\"R\",\"outcome\":\"0\",\"file\":\"%s\","
+		"\"participants\":[[\"RADPIPE\",\"true\",\"110153\",\"gw-test\"],"
+		"[\"PACS\",\"false\",\"110152\",\"127.0.0.1\"]]}]\n", file);
+	fclose(f);
+	uint16_t aport = rp_test_free_port(), dport = rp_test_free_port();
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/tests/net/atna_listener.py' udp %u 1 '%s'",
+		 getenv("RADPIPE_SOURCE_DIR"), aport, expect);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[4096] = "";
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_string_equal(line, "ready\n");
+	pid_t scp = fork();
+	if (scp == 0) {
+		char portstr[8];
+		snprintf(portstr, sizeof(portstr), "%u", dport);
+		freopen("/dev/null", "w", stdout);
+		execlp("storescp", "storescp", "-aet", "PACS", "-od", out, portstr, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 50; i++) {
+		snprintf(cmd, sizeof(cmd), "echoscu -q -aec PACS 127.0.0.1 %u 2>/dev/null", dport);
+		if (system(cmd) == 0)
+			break;
+		usleep(100000);
+	}
+	struct rp_errbuf err = {""};
+	struct rp_audit *audit;
+	RP_ASSERT_OK(rp_audit_open(logpath, &audit, &err), &err);
+	char url[64];
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", aport);
+	struct rp_atna_options ao;
+	rp_atna_options_init(&ao);
+	ao.url = url;
+	ao.source_id = "gw-test";
+	struct rp_atna *atna;
+	RP_ASSERT_OK(rp_atna_open(&ao, &atna, &err), &err);
+	rp_audit_set_atna(audit, atna);
+	struct rp_store_scu_options o;
+	rp_store_scu_options_init(&o);
+	o.called_ae = "PACS";
+	o.host = "127.0.0.1";
+	o.port = dport;
+	o.audit = audit;
+	const char *paths[] = {file};
+	struct rp_store_result res[1];
+	int st = rp_store_scu_send(&o, paths, 1, res, &err);
+	kill(scp, SIGTERM);
+	waitpid(scp, NULL, 0);
+	RP_ASSERT_OK(st, &err);
+	rp_audit_set_atna(audit, NULL);
+	rp_atna_close(atna);
+	rp_audit_close(audit);
+	size_t got = fread(line, 1, sizeof(line) - 1, p);
+	line[got] = 0;
+	if (pclose(p) != 0)
+		fail_msg("listener: %s", line);
+	assert_string_equal(line, "ok 1\n");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_parse_url(void **state)
 {
@@ -508,6 +589,7 @@ main(void)
 		cmocka_unit_test(test_tcp_reconnects),
 		cmocka_unit_test(test_repository_away),
 		cmocka_unit_test(test_scp_reports_received),
+		cmocka_unit_test(test_scu_reports_delivered),
 		cmocka_unit_test(test_parse_url),
 	};
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
