@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* tests/test_atna.c - the audit trail sent on as IHE ATNA syslog messages: the lines
  * rp_audit_append writes for a received, a delivered and a failed instance reach a
- * Python repository (tests/net/atna_listener.py) over UDP, over TCP with octet
- * counting and over mutually authenticated TLS, as RFC 5424 messages whose DICOM audit XML names the event, the outcome, both
- * AE titles with their roles, the study, SOP class and instance; a value full of XML
- * specials arrives as it was; an event that is no transfer sends nothing; a repository
- * that is not there, or whose certificate we do not trust, costs messages (counted, logged), never an append; the Storage SCP
- * taking an instance from storescu reports it with the file's UIDs and the caller's AE
- * title and address, and the SCU's delivery into storescp with ours and the PACS's; --atna
- * values are parsed or refused with a reason. */
+ * Python repository (tests/net/atna_listener.py) over UDP, over TCP with octet counting
+ * and over mutually authenticated TLS, as RFC 5424 messages whose DICOM audit XML names
+ * the event, the outcome, both AE titles with their roles, the study, SOP class and
+ * instance; a value full of XML specials arrives as it was; an event that is no transfer
+ * sends nothing; a repository that closes the connection after each message loses none;
+ * one that is not there, or whose certificate we do not trust, costs messages (counted,
+ * logged), never an append; the Storage SCP taking an instance from storescu reports it
+ * with the file's UIDs and the caller's AE title and address, the SCU's delivery into
+ * storescp with ours and the PACS's; --atna values are parsed or refused with a reason. */
 #include "test_util.h"
 
 #include <radpipe/atna.h>
