@@ -6,6 +6,7 @@
  * each on an O_APPEND descriptor and made durable before the call returns. */
 #include "common/internal.h"
 
+#include <radpipe/atna.h>
 #include <radpipe/audit.h>
 
 #include <errno.h>
@@ -33,6 +34,7 @@ struct rp_audit {
 	pthread_mutex_t mu;
 	uint64_t seq;                /* of the last record written */
 	uint8_t prev[32];            /* SHA-256 of the last line */
+	struct rp_atna *atna;        /* each record also sent on as ATNA; optional */
 };
 
 static void
@@ -327,8 +329,21 @@ rp_audit_append(struct rp_audit *a, const struct rp_audit_event *ev, struct rp_e
 		return rp__err(err, RP_E_INVALID_ARG, "rp_audit_append: no event");
 	pthread_mutex_lock(&a->mu);
 	int s = append_locked(a, ev, err);
+	/* Only what the file holds is reported; a drop is counted by the ATNA side. */
+	if (s == RP_OK && a->atna)
+		(void)rp_atna_submit(a->atna, ev);
 	pthread_mutex_unlock(&a->mu);
 	return s;
+}
+
+void
+rp_audit_set_atna(struct rp_audit *a, struct rp_atna *atna)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->atna = atna;
+	pthread_mutex_unlock(&a->mu);
 }
 
 void

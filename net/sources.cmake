@@ -1,9 +1,12 @@
 # net/ - what the gateway adds around the transport: the audit trail, the Storage SCP
-# (DCMTK's dcmnet behind extern "C", in net/store_scp.cpp only) and the instance queue.
+# (DCMTK's dcmnet behind extern "C", in net/store_scp.cpp only; DICOM TLS over dcmtls in
+# net/dicom_tls.cpp) and the instance queue.
 find_package(DCMTK REQUIRED CONFIG)
 list(APPEND RP_LIB_SOURCES
+  net/atna.c
   net/audit.c
+  net/dicom_tls.cpp
   net/instance_store.c
   net/store_scp.cpp
   net/store_scu.cpp)
-list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)
+list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmtls DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)

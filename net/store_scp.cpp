@@ -10,6 +10,7 @@ extern "C" {
 #include "common/internal.h"
 }
 #include "net/store_scp.h"
+#include "net/dicom_tls.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -40,6 +41,7 @@ struct rp_store_scp {
 	const rp_store_scp_options *o;
 	std::vector<std::string> allow;
 	std::atomic<bool> stop{false};
+	DcmTransportLayer *tls = nullptr;  // owned; NULL without TLS
 };
 
 namespace {
@@ -157,6 +159,8 @@ private:
 			rp_audit_event ev = {};
 			ev.event = "failed";
 			ev.sop_instance_uid = req.AffectedSOPInstanceUID;
+			ev.sop_class_uid = req.AffectedSOPClassUID;
+			ev.direction = RP_AUDIT_IN;
 			std::string p = peer();
 			ev.peer = p.c_str();
 			ev.detail = reason;
@@ -212,6 +216,8 @@ private:
 			ev.event = "received";
 			ev.sop_instance_uid = sop.c_str();
 			ev.study_uid = study.c_str();
+			ev.sop_class_uid = sop_class.c_str();
+			ev.direction = RP_AUDIT_IN;
 			ev.peer = p.c_str();
 			ev.sha256 = sha;
 			// Success is answered only once the audit trail holds the instance.
@@ -339,6 +345,29 @@ rp_store_scp_create(const rp_store_scp_options *o, rp_store_scp **ret, rp_errbuf
 		return RP_E_NOMEM;
 	scp->o = o;
 	scp->allow = split_list(o->allow_aets);
+	if (o->tls_cert || o->tls_key) {
+		// Refused here rather than at the first caller: a typo in a path is found at
+		// start-up.
+		rp__dicom_tls_config tc = {};
+		tc.acceptor = true;
+		tc.cert = o->tls_cert;
+		tc.key = o->tls_key;
+		tc.ca = o->tls_ca;
+		tc.profile = o->tls_profile;
+		tc.handshake_timeout_s = o->timeout_s >= 1 ? o->timeout_s : 1;
+		tc.log = o->log;
+		tc.log_ctx = o->log_ctx;
+		int s = !o->tls_cert || !o->tls_key
+				? rp__err(err, RP_E_INVALID_ARG, "DICOM TLS needs both a "
+					  "certificate and its private key")
+			: !o->tls_ca ? rp__err(err, RP_E_INVALID_ARG, "DICOM TLS needs the CA "
+					       "bundle the callers' certificates chain to")
+				     : rp__dicom_tls_layer(&tc, &scp->tls, err);
+		if (s != RP_OK) {
+			delete scp;
+			return s;
+		}
+	}
 	*ret = scp;
 	return RP_OK;
 }
@@ -361,6 +390,8 @@ rp_store_scp_run(rp_store_scp *scp, rp_errbuf *err)
 	// a stop request.
 	cfg.setConnectionBlockingMode(DUL_NOBLOCK);
 	cfg.setConnectionTimeout(1);
+	if (scp->tls)
+		cfg.setTransportLayer(scp->tls);
 	Uint32 t = o->timeout_s >= 1 ? (Uint32)o->timeout_s : 1;
 	cfg.setDIMSETimeout(t);
 	cfg.setACSETimeout(t);
@@ -402,5 +433,7 @@ rp_store_scp_stop(rp_store_scp *scp)
 extern "C" void
 rp_store_scp_destroy(rp_store_scp *scp)
 {
+	if (scp)
+		rp__dicom_tls_free(scp->tls);
 	delete scp;
 }

@@ -10,6 +10,7 @@ extern "C" {
 #include "common/internal.h"
 }
 #include "net/store_scp.h"
+#include "net/dicom_tls.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -36,6 +37,8 @@ public:
 	};
 	// By file name: what happened to each instance that DCMTK tried to send.
 	std::vector<std::pair<std::string, Sent>> sent;
+
+	OFCondition secure(DcmTransportLayer *tls) { return useSecureConnection(tls); }
 
 protected:
 	void notifySOPInstanceSent(const TransferEntry &e) override
@@ -80,7 +83,7 @@ struct Pending {
 // One association: sends every pending entry, fills its result, and returns those the
 // PACS accepted in no proposed syntax.  false when the association itself failed.
 bool
-send_once(const rp_store_scu_options *o, std::vector<Pending> &todo,
+send_once(const rp_store_scu_options *o, DcmTransportLayer *tls, std::vector<Pending> &todo,
 	  std::vector<Pending> &refused_syntax, std::string &why)
 {
 	ForwardSCU scu;
@@ -113,6 +116,9 @@ send_once(const rp_store_scu_options *o, std::vector<Pending> &todo,
 	OFCondition c = scu.addPresentationContexts();
 	if (c.good())
 		c = scu.initNetwork();
+	// DCMTK sets the layer into the network that initNetwork made.
+	if (c.good() && tls)
+		c = scu.secure(tls);
 	if (c.good())
 		c = scu.negotiateAssociation();
 	if (c.bad()) {
@@ -241,6 +247,19 @@ audit_results(const rp_store_scu_options *o, const char *const *paths, size_t co
 		if (sop.size() > 4 && sop.compare(sop.size() - 4, 4, ".dcm") == 0)
 			sop.resize(sop.size() - 4);
 		ev.sop_instance_uid = rp__uid_is_safe(sop.c_str()) ? sop.c_str() : nullptr;
+		// For the ATNA message: the file's own UIDs (elements past 4 KB are not read).
+		DcmFileFormat ff;
+		OFString cls, study, inst;
+		if (ff.loadFile(paths[i]).good()) {
+			DcmDataset *ds = ff.getDataset();
+			if (ds->findAndGetOFString(DCM_SOPClassUID, cls).good())
+				ev.sop_class_uid = cls.c_str();
+			if (ds->findAndGetOFString(DCM_StudyInstanceUID, study).good())
+				ev.study_uid = study.c_str();
+			if (ds->findAndGetOFString(DCM_SOPInstanceUID, inst).good())
+				ev.sop_instance_uid = inst.c_str();
+		}
+		ev.direction = RP_AUDIT_OUT;
 		if (rp_audit_append(o->audit, &ev, &err) != RP_OK)
 			rp__net_log(o->log, o->log_ctx, "audit_failed", nullptr, nullptr, err.msg);
 	}
@@ -273,9 +292,32 @@ rp_store_scu_send(const rp_store_scu_options *o, const char *const *paths, size_
 		results[i].dimse_status = 0xFFFF;
 		todo.push_back({paths[i], &results[i], false});
 	}
+	DcmTransportLayer *tls = nullptr;
+	if (o->tls_cert || o->tls_key) {
+		rp__dicom_tls_config tc = {};
+		tc.cert = o->tls_cert;
+		tc.key = o->tls_key;
+		tc.ca = o->tls_ca;
+		tc.profile = o->tls_profile;
+		tc.verify_host = o->tls_skip_host_check ? nullptr : o->host;
+		int s = !o->tls_cert || !o->tls_key
+				? rp__err(err, RP_E_INVALID_ARG, "DICOM TLS needs both a "
+					  "certificate and its private key")
+			: !o->tls_ca ? rp__err(err, RP_E_INVALID_ARG, "DICOM TLS needs the CA "
+					       "bundle the PACS's certificate chains to")
+				     : rp__dicom_tls_layer(&tc, &tls, err);
+		if (s != RP_OK) {
+			for (size_t i = 0; i < count; i++) {
+				results[i].status = s;
+				snprintf(results[i].message, sizeof(results[i].message), "%.150s",
+					 err ? err->msg : "DICOM TLS setup failed");
+			}
+			return s;
+		}
+	}
 	std::vector<Pending> refused;
 	std::string why;
-	bool ok = send_once(o, todo, refused, why);
+	bool ok = send_once(o, tls, todo, refused, why);
 	if (ok && !refused.empty()) {
 		std::string base = o->scratch_dir ? o->scratch_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		std::string tmpl = base + "/rp-scu.XXXXXX";
@@ -290,7 +332,7 @@ rp_store_scu_send(const rp_store_scu_options *o, const char *const *paths, size_
 		} else {
 			decode_refused(o, refused, dir.data());
 			std::vector<Pending> still;
-			ok = send_once(o, refused, still, why);
+			ok = send_once(o, tls, refused, still, why);
 			for (Pending &p : still) {
 				p.result->status = RP_E_UNSUPPORTED;
 				snprintf(p.result->message, sizeof(p.result->message),
@@ -301,6 +343,7 @@ rp_store_scu_send(const rp_store_scu_options *o, const char *const *paths, size_
 			rmdir(dir.data());
 		}
 	}
+	rp__dicom_tls_free(tls);
 	audit_results(o, paths, count, results);
 	if (!ok)
 		return rp__err(err, RP_E_NET, "%s", why.c_str());

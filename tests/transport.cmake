@@ -30,6 +30,12 @@ endforeach()
 # The gateway's DICOM side against DCMTK's storescu/echoscu as the modality.
 rp_add_test(test_store_scp SOURCES test_store_scp.c LABELS net)
 rp_add_test(test_store_scu SOURCES test_store_scu.c LABELS net)
+# DICOM TLS on both, against storescu/storescp +tls with certificates of rp_tls_keygen.
+rp_add_test(test_dicom_tls SOURCES test_dicom_tls.c LABELS net)
+set_tests_properties(test_dicom_tls PROPERTIES TIMEOUT 300)
+# The audit trail as ATNA syslog messages to a Python repository on loopback.
+rp_add_test(test_atna SOURCES test_atna.c LABELS net)
+set_tests_properties(test_atna PROPERTIES TIMEOUT 120)
 
 # Sender and receiver in one process over the fault-injecting backend (transport/fault/,
 # compiled into this test only).  Serial and with a long timeout: two black-hole cases

@@ -27,7 +27,12 @@ struct rp_audit_event {
 	const char *peer;            /* "AET@10.0.0.5:104", a site's certificate name */
 	const uint8_t *sha256;
 	const char *detail;          /* a failure's reason */
+	/* For the ATNA message only (not written to the file): */
+	const char *sop_class_uid;
+	int direction;               /* RP_AUDIT_IN (peer sent to us), RP_AUDIT_OUT, or 0 */
 };
+
+enum { RP_AUDIT_IN = 1, RP_AUDIT_OUT = 2 };
 
 /* Opens (creating, mode 0640) the log at path for appending, continuing the chain of
  * what is there.  A last line cut short by a crash is closed with a newline and

@@ -31,6 +31,16 @@ struct rp_store_scp_options {
 	struct rp_audit *audit;      /* one "received"/"failed" line per instance; optional */
 	rp_log_fn *log;              /* one JSON line per association and failure */
 	void *log_ctx;
+	/* DICOM TLS (PS3.15 B.1): on when tls_cert and tls_key are given.  Every caller
+	 * must then present a certificate that chains to tls_ca (mutual authentication);
+	 * a caller without TLS or with another certificate is refused and logged
+	 * ("tls_refused") and the SCP goes on.  All PEM, the key unencrypted. */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;          /* CA bundle the callers' certificates chain to */
+	/* "bcp195-nd" (default: TLS 1.2 or newer, never lower), "bcp195" (falls back to
+	 * TLS 1.0), "bcp195-ex" (TLS 1.2 only, ECDHE with AES-GCM). */
+	const char *tls_profile;
 };
 
 RP_API void rp_store_scp_options_init(struct rp_store_scp_options *opts);
@@ -65,6 +75,14 @@ struct rp_store_scu_options {
 	struct rp_audit *audit;      /* one "delivered"/"failed" line per instance; optional */
 	rp_log_fn *log;
 	void *log_ctx;
+	/* DICOM TLS to the PACS: on when tls_cert and tls_key are given; the PACS's
+	 * certificate must chain to tls_ca and be valid for host (name or address) unless
+	 * tls_skip_host_check.  PEM files, the key unencrypted; profiles as for the SCP. */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;
+	const char *tls_profile;
+	uint8_t tls_skip_host_check;
 };
 
 RP_API void rp_store_scu_options_init(struct rp_store_scu_options *opts);

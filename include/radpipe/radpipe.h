@@ -10,6 +10,7 @@
 #include "transport.h"
 #include "pipeline.h"
 #include "audit.h"
+#include "atna.h"
 #include "dicomnet.h"
 
 #endif /* RADPIPE_RADPIPE_H */
