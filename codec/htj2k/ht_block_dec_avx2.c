@@ -3,7 +3,7 @@
  * built with AVX2 + BMI2 (this file alone gets RP_AVX2_FLAGS), with phase 2, the MagSgn
  * samples of a line pair, in 8-lane vectors: U_q = u_q + kappa_q for 8 quads at a time,
  * then per 2 quads the 8 samples' bit counts, their offsets in the unstuffed bit string (a
- * prefix sum), their bits by two dword gathers and a funnel shift, and the magnitudes,
+ * prefix sum), their bits by two dword permutes and a funnel shift, and the magnitudes,
  * signs and exponents in parallel.  Output identical to ms_group_scalar() (the test
  * compares every level with the reference).  Reached only through the avx2 table of
  * codec/htj2k/htj2k_kernels.c. */
@@ -48,13 +48,21 @@ bit_length_odd(__m256i v)
 	return _mm256_blendv_epi8(eh, el, _mm256_cmpeq_epi32(hi, _mm256_setzero_si256()));
 }
 
+/* U_q = u_q + kappa_q for 8 quads at a time, the RP_E_CORRUPT check of
+ * ms_begin_scalar(), and where each quad's MagSgn bits start: a quad takes
+ * U_q x |rho| - |e_k| bits (e_k within rho), summed over the line pair here once, so that
+ * no group of samples waits on the bit counts of the one before. */
 static inline int
 ms_begin_avx2(struct ms_row *r)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+	/* Bits set in each 4-bit value (in the low byte of a dword, zeros above). */
+	const __m256i popcnt4 = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+						 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+	__m256i start = _mm256_set1_epi32((int)r->pos);
 	int bad = 0;
 	for (unsigned q0 = 0; q0 < r->qw; q0 += 8) {
-		/* Slots past qw hold 0 (rho = 0, u = 0). */
+		/* Slots past qw hold 0 (rho = 0, u = 0): they take no bits. */
 		__m256i t = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(r->qt + q0)));
 		__m256i u = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r->qu + q0)));
 		__m256i rho = _mm256_and_si256(_mm256_srli_epi32(t, 4), _mm256_set1_epi32(15));
@@ -79,55 +87,85 @@ ms_begin_avx2(struct ms_row *r)
 			_mm256_cmpeq_epi32(rho, zero),
 			_mm256_cmpgt_epi32(U, _mm256_set1_epi32((int)r->max_u)));
 		bad |= _mm256_movemask_epi8(over);
+		/* U < 2^8 + 32 and |rho| <= 4: the 16-bit product is exact. */
+		__m256i len = _mm256_sub_epi32(
+			_mm256_mullo_epi16(U, _mm256_shuffle_epi8(popcnt4, rho)),
+			_mm256_shuffle_epi8(popcnt4, _mm256_srli_epi32(t, 12)));
+		__m256i incl = _mm256_add_epi32(start, prefix_sum8(len));
+		_mm256_storeu_si256((__m256i *)(r->S + q0), _mm256_sub_epi32(incl, len));
+		start = _mm256_permutevar8x32_epi32(incl, _mm256_set1_epi32(7));
 	}
+	r->pos = (uint32_t)_mm256_cvtsi256_si32(start);
 	return bad ? RP_E_CORRUPT : RP_OK;
 }
 
-/* The 8 samples of quads q and q + 1 (t2, U2: their words and U in lanes 0 and 1 of
- * 4-lane vectors, picked by sel); writes up to 4 columns of both rows from x. */
-static inline void
-ms_half_avx2(struct ms_row *r, __m256i tq, __m256i Uq, __m256i sel, unsigned x)
+/* The 8 samples of quads q and q + 1 (tq, Uq, Sq: the words, U and first bit of quads q0
+ * .. q0 + 3, those of q and q + 1 picked by sel); writes up to 4 columns of both rows
+ * from x = 2q.  small: every value has at most 23 bits (max_u < 23), so that one float
+ * conversion gives its bit length. */
+static inline __attribute__((always_inline)) void
+ms_half_avx2(struct ms_row *r, __m256i tq, __m256i Uq, __m256i Sq, __m256i sel, unsigned q,
+	     const int small)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
-	const __m256i lane_n = _mm256_set_epi32(3, 2, 1, 0, 3, 2, 1, 0);
-	__m256i ts = _mm256_permutevar8x32_epi32(tq, sel);
-	__m256i Us = _mm256_permutevar8x32_epi32(Uq, sel);
-	__m256i sig = _mm256_and_si256(_mm256_srlv_epi32(ts, _mm256_add_epi32(
-		lane_n, _mm256_set1_epi32(4))), one);
-	__m256i sigm = _mm256_sub_epi32(zero, sig);
-	__m256i ek = _mm256_and_si256(_mm256_srlv_epi32(ts, _mm256_add_epi32(
-		lane_n, _mm256_set1_epi32(12))), one);
-	__m256i e1 = _mm256_and_si256(_mm256_srlv_epi32(ts, _mm256_add_epi32(
-		lane_n, _mm256_set1_epi32(8))), one);
-	__m256i m = _mm256_and_si256(_mm256_sub_epi32(Us, ek), sigm);
-	__m256i incl = prefix_sum8(m);
-	uint32_t p0 = r->pos;
-	__m256i p = _mm256_add_epi32(_mm256_set1_epi32((int)p0), _mm256_sub_epi32(incl, m));
-	r->pos = p0 + (uint32_t)_mm256_extract_epi32(incl, 7);
-	/* 32 bits at each offset: the dwords at its byte and 4 bytes on, funnel-shifted. */
-	__m256i byte = _mm256_srli_epi32(p, 3), sh = _mm256_and_si256(p, _mm256_set1_epi32(7));
-	__m256i lo = _mm256_i32gather_epi32((const int *)r->ms, byte, 1);
-	__m256i hi = _mm256_i32gather_epi32((const int *)(r->ms + 4), byte, 1);
-	__m256i raw = _mm256_or_si256(_mm256_srlv_epi32(lo, sh), _mm256_sllv_epi32(
-		hi, _mm256_sub_epi32(_mm256_set1_epi32(32), sh)));
-	__m256i lowm = _mm256_sub_epi32(_mm256_sllv_epi32(one, m), one);
-	__m256i v = _mm256_and_si256(_mm256_or_si256(_mm256_and_si256(raw, lowm),
-						     _mm256_sllv_epi32(e1, m)), sigm);
-	/* +-((v >> 1) + 1), sign in bit 0: (mu ^ -s) + s. */
-	__m256i s = _mm256_and_si256(v, one);
+	/* Sample n of a quad in lane n of its half: its rho bit at bit 4, e_1 at 8, e_k
+	 * at 12. */
+	__m256i ts = _mm256_srlv_epi32(_mm256_permutevar8x32_epi32(tq, sel),
+				       _mm256_set_epi32(3, 2, 1, 0, 3, 2, 1, 0));
+	__m256i sig16 = _mm256_and_si256(ts, _mm256_set1_epi32(16));
+	__m256i sigm = _mm256_cmpeq_epi32(sig16, _mm256_set1_epi32(16));
+	__m256i e1m = _mm256_cmpeq_epi32(_mm256_and_si256(ts, _mm256_set1_epi32(256)),
+					 _mm256_set1_epi32(256));
+	__m256i ek = _mm256_and_si256(_mm256_srli_epi32(ts, 12), one);
+	__m256i m = _mm256_and_si256(_mm256_sub_epi32(_mm256_permutevar8x32_epi32(Uq, sel), ek),
+				     sigm);
+	/* Offsets within each quad: an exclusive prefix sum in each 128-bit half. */
+	__m256i incl = _mm256_add_epi32(m, _mm256_slli_si256(m, 4));
+	incl = _mm256_add_epi32(incl, _mm256_slli_si256(incl, 8));
+	uint32_t s0 = r->S[q];
+	__m256i rel = _mm256_add_epi32(_mm256_sub_epi32(incl, m), _mm256_sub_epi32(
+		_mm256_permutevar8x32_epi32(Sq, sel), _mm256_set1_epi32((int)(s0 & ~31u))));
+	/* 32 bits at each offset.  The 8 samples start within 31 + 7 x 31 bits of the
+	 * first one's dword: dword k of the 8 loaded from there, and dword k + 1 (the 8
+	 * loaded one dword on), picked by permutes and funnel-shifted (a shift by 32 gives
+	 * 0, as b = 0 needs).  Gathers cost several times more, most on AMD Zen. */
+	const uint8_t *wp = r->ms + (size_t)(s0 >> 5) * 4;
+	__m256i k = _mm256_srli_epi32(rel, 5), b = _mm256_and_si256(rel, _mm256_set1_epi32(31));
+	__m256i lo = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)wp), k);
+	__m256i hi = _mm256_permutevar8x32_epi32(
+		_mm256_loadu_si256((const __m256i *)(wp + 4)), k);
+	__m256i raw = _mm256_or_si256(_mm256_srlv_epi32(lo, b), _mm256_sllv_epi32(
+		hi, _mm256_sub_epi32(_mm256_set1_epi32(32), b)));
+	/* v: the m bits and e_1 above them (0 when not significant: m = 0, e_1 = 0). */
+	__m256i pm = _mm256_sllv_epi32(one, m);
+	__m256i v = _mm256_or_si256(_mm256_and_si256(raw, _mm256_sub_epi32(pm, one)),
+				    _mm256_and_si256(pm, e1m));
+	/* +-((v >> 1) + 1), sign in bit 0; sign_epi32 by -1 (negative), 16 (significant,
+	 * positive) or 0 (not significant) negates, keeps or clears. */
 	__m256i mu = _mm256_add_epi32(_mm256_srli_epi32(v, 1), one);
-	__m256i val = _mm256_and_si256(_mm256_add_epi32(_mm256_xor_si256(
-		mu, _mm256_sub_epi32(zero, s)), s), sigm);
-	__m256i e = _mm256_and_si256(bit_length_odd(_mm256_or_si256(v, one)), sigm);
+	__m256i val = _mm256_sign_epi32(mu, _mm256_or_si256(
+		_mm256_sub_epi32(zero, _mm256_and_si256(v, one)), sig16));
+	__m256i vo = _mm256_or_si256(v, one);
+	__m256i e = _mm256_and_si256(small ? bit_length_small(vo) : bit_length_odd(vo), sigm);
 	/* Quad order -> row 0 (n = 0, 2) low, row 1 (n = 1, 3) high, in column order. */
 	const __m256i to_rows = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
 	val = _mm256_permutevar8x32_epi32(val, to_rows);
 	e = _mm256_permutevar8x32_epi32(e, to_rows);
-	unsigned ncol = r->w - x < 4 ? r->w - x : 4;
-	__m128i cols = _mm_cmpgt_epi32(_mm_set1_epi32((int)ncol), _mm_set_epi32(3, 2, 1, 0));
-	_mm_maskstore_epi32(r->row0 + x, cols, _mm256_castsi256_si128(val));
-	if (r->row1)
-		_mm_maskstore_epi32(r->row1 + x, cols, _mm256_extracti128_si256(val, 1));
+	unsigned x = 2 * q;
+	/* Plain stores but at the block's right edge (masked stores are microcoded on AMD
+	 * Zen); columns past w belong to the next code-block. */
+	if (RP__LIKELY(x + 4 <= r->w)) {
+		_mm_storeu_si128((__m128i *)(r->row0 + x), _mm256_castsi256_si128(val));
+		if (r->row1)
+			_mm_storeu_si128((__m128i *)(r->row1 + x),
+					 _mm256_extracti128_si256(val, 1));
+	} else {
+		int32_t t[8];
+		_mm256_storeu_si256((__m256i *)t, val);
+		memcpy(r->row0 + x, t, (r->w - x) * sizeof(int32_t));
+		if (r->row1)
+			memcpy(r->row1 + x, t + 4, (r->w - x) * sizeof(int32_t));
+	}
 	__m128i e8 = _mm256_extracti128_si256(e, 1);
 	e8 = _mm_packus_epi16(_mm_packus_epi32(e8, e8), _mm_setzero_si128());
 	uint32_t e4 = (uint32_t)_mm_cvtsi128_si32(e8);
@@ -152,7 +190,16 @@ ms_group_avx2(struct ms_row *r, unsigned q0)
 	}
 	__m256i tq = _mm256_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(r->qt + q0)));
 	__m256i Uq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->U + q0)));
-	ms_half_avx2(r, tq, Uq, _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0), x);
-	if (q0 + 2 < r->qw)
-		ms_half_avx2(r, tq, Uq, _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2), x + 4);
+	__m256i Sq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->S + q0)));
+	const __m256i sel0 = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0);
+	const __m256i sel1 = _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2);
+	if (r->max_u < 23) {
+		ms_half_avx2(r, tq, Uq, Sq, sel0, q0, 1);
+		if (q0 + 2 < r->qw)
+			ms_half_avx2(r, tq, Uq, Sq, sel1, q0 + 2, 1);
+	} else {
+		ms_half_avx2(r, tq, Uq, Sq, sel0, q0, 0);
+		if (q0 + 2 < r->qw)
+			ms_half_avx2(r, tq, Uq, Sq, sel1, q0 + 2, 0);
+	}
 }

@@ -631,6 +631,9 @@ struct ms_row {
 	uint8_t *e_cur;
 	int32_t *row0, *row1;
 	uint32_t U[32 + 4];
+	/* Vector builds whose ms_begin fills it: where each quad's MagSgn bits start, so
+	 * that the groups of a line pair do not wait on each other's bit counts. */
+	uint32_t S[32 + 4];
 };
 
 /* U_q = u_q + kappa_q of every quad; RP_E_CORRUPT when a significant quad's exceeds
