@@ -82,6 +82,7 @@ ms_begin_avx2(struct ms_row *r)
 						 one, single);
 		}
 		__m256i U = _mm256_add_epi32(u, kap);
+		_mm256_storeu_si256((__m256i *)(r->T + q0), t);
 		_mm256_storeu_si256((__m256i *)(r->U + q0), U);
 		__m256i over = _mm256_andnot_si256(
 			_mm256_cmpeq_epi32(rho, zero),
@@ -99,13 +100,12 @@ ms_begin_avx2(struct ms_row *r)
 	return bad ? RP_E_CORRUPT : RP_OK;
 }
 
-/* The 8 samples of quads q and q + 1 (tq, Uq, Sq: the words, U and first bit of quads q0
- * .. q0 + 3, those of q and q + 1 picked by sel); writes up to 4 columns of both rows
- * from x = 2q.  small: every value has at most 23 bits (max_u < 23), so that one float
- * conversion gives its bit length. */
+/* ms_half_narrow() for any max_u, with lane-crossing permutes (slow on AMD Zen): the 8
+ * samples of quads q and q + 1 (tq, Uq, Sq: the words, U and first bit of quads q0 .. q0
+ * + 3, those of q and q + 1 picked by sel); writes up to 4 columns of both rows from
+ * x = 2q. */
 static inline __attribute__((always_inline)) void
-ms_half_avx2(struct ms_row *r, __m256i tq, __m256i Uq, __m256i Sq, __m256i sel, unsigned q,
-	     const int small)
+ms_half_wide(struct ms_row *r, __m256i tq, __m256i Uq, __m256i Sq, __m256i sel, unsigned q)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
 	/* Sample n of a quad in lane n of its half: its rho bit at bit 4, e_1 at 8, e_k
@@ -146,7 +146,7 @@ ms_half_avx2(struct ms_row *r, __m256i tq, __m256i Uq, __m256i Sq, __m256i sel, 
 	__m256i val = _mm256_sign_epi32(mu, _mm256_or_si256(
 		_mm256_sub_epi32(zero, _mm256_and_si256(v, one)), sig16));
 	__m256i vo = _mm256_or_si256(v, one);
-	__m256i e = _mm256_and_si256(small ? bit_length_small(vo) : bit_length_odd(vo), sigm);
+	__m256i e = _mm256_and_si256(bit_length_odd(vo), sigm);
 	/* Quad order -> row 0 (n = 0, 2) low, row 1 (n = 1, 3) high, in column order. */
 	const __m256i to_rows = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
 	val = _mm256_permutevar8x32_epi32(val, to_rows);
@@ -172,8 +172,84 @@ ms_half_avx2(struct ms_row *r, __m256i tq, __m256i Uq, __m256i Sq, __m256i sel, 
 	memcpy(r->e_cur + x + 1, &e4, 4);
 }
 
+/* The 8 samples of quads q and q + 1 when max_u < 23 (every value then has at most 23
+ * bits, so that one float conversion gives its bit length): sample n of quad q + i in
+ * lane n of 128-bit half i, which has the 128 MagSgn bits from the quad's first byte on
+ * (enough: 7 + 3 x 22 + 32 bits), so that only in-lane shuffles are needed; writes up to
+ * 4 columns of both rows from x = 2q. */
+static inline __attribute__((always_inline)) void
+ms_half_narrow(struct ms_row *r, unsigned q)
+{
+	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+	/* Dword 0 into lanes 0-3, dword 1 into lanes 4-7. */
+	const __m256i spread = _mm256_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3,
+						4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
+#define PAIR(a) _mm256_shuffle_epi8(_mm256_broadcastq_epi64( \
+	_mm_loadl_epi64((const __m128i *)((a) + q))), spread)
+	/* Sample n's rho bit at bit 4, e_1 at 8, e_k at 12. */
+	__m256i ts = _mm256_srlv_epi32(PAIR(r->T), _mm256_set_epi32(3, 2, 1, 0, 3, 2, 1, 0));
+	__m256i sig16 = _mm256_and_si256(ts, _mm256_set1_epi32(16));
+	__m256i sigm = _mm256_cmpeq_epi32(sig16, _mm256_set1_epi32(16));
+	__m256i e1m = _mm256_cmpeq_epi32(_mm256_and_si256(ts, _mm256_set1_epi32(256)),
+					 _mm256_set1_epi32(256));
+	__m256i ek = _mm256_and_si256(_mm256_srli_epi32(ts, 12), one);
+	__m256i m = _mm256_and_si256(_mm256_sub_epi32(PAIR(r->U), ek), sigm);
+	/* Offsets from the quad's first byte: an exclusive prefix sum in each half, plus
+	 * the quad's first bit within its byte. */
+	__m256i incl = _mm256_add_epi32(m, _mm256_slli_si256(m, 4));
+	incl = _mm256_add_epi32(incl, _mm256_slli_si256(incl, 8));
+	__m256i rel = _mm256_add_epi32(_mm256_sub_epi32(incl, m), _mm256_and_si256(
+		PAIR(r->S), _mm256_set1_epi32(7)));
+#undef PAIR
+	__m256 win = _mm256_castsi256_ps(_mm256_loadu2_m128i(
+		(const __m128i *)(r->ms + (r->S[q + 1] >> 3)),
+		(const __m128i *)(r->ms + (r->S[q] >> 3))));
+	/* 32 bits at each offset: dwords k and k + 1 (k + 1 <= 3) of the half, by in-lane
+	 * permutes, funnel-shifted (a shift by 32 gives 0, as b = 0 needs). */
+	__m256i k = _mm256_srli_epi32(rel, 5), b = _mm256_and_si256(rel, _mm256_set1_epi32(31));
+	__m256i lo = _mm256_castps_si256(_mm256_permutevar_ps(win, k));
+	__m256i hi = _mm256_castps_si256(_mm256_permutevar_ps(win, _mm256_add_epi32(k, one)));
+	__m256i raw = _mm256_or_si256(_mm256_srlv_epi32(lo, b), _mm256_sllv_epi32(
+		hi, _mm256_sub_epi32(_mm256_set1_epi32(32), b)));
+	/* v: the m bits and e_1 above them (0 when not significant: m = 0, e_1 = 0). */
+	__m256i pm = _mm256_sllv_epi32(one, m);
+	__m256i v = _mm256_or_si256(_mm256_and_si256(raw, _mm256_sub_epi32(pm, one)),
+				    _mm256_and_si256(pm, e1m));
+	/* +-((v >> 1) + 1), sign in bit 0, as in ms_half_wide(). */
+	__m256i mu = _mm256_add_epi32(_mm256_srli_epi32(v, 1), one);
+	__m256i val = _mm256_sign_epi32(mu, _mm256_or_si256(
+		_mm256_sub_epi32(zero, _mm256_and_si256(v, one)), sig16));
+	__m256i e = _mm256_and_si256(bit_length_small(_mm256_or_si256(v, one)), sigm);
+	/* Quad order -> rows: n = 0, 2 of both quads to row 0, n = 1, 3 to row 1. */
+	val = _mm256_shuffle_epi32(val, _MM_SHUFFLE(3, 1, 2, 0));
+	__m128i v0 = _mm256_castsi256_si128(val), v1 = _mm256_extracti128_si256(val, 1);
+	__m128i row0 = _mm_unpacklo_epi64(v0, v1), row1 = _mm_unpackhi_epi64(v0, v1);
+	unsigned x = 2 * q;
+	/* Plain stores but at the block's right edge (masked stores are microcoded on AMD
+	 * Zen); columns past w belong to the next code-block. */
+	if (RP__LIKELY(x + 4 <= r->w)) {
+		_mm_storeu_si128((__m128i *)(r->row0 + x), row0);
+		if (r->row1)
+			_mm_storeu_si128((__m128i *)(r->row1 + x), row1);
+	} else {
+		int32_t t[8];
+		_mm_storeu_si128((__m128i *)t, row0);
+		_mm_storeu_si128((__m128i *)(t + 4), row1);
+		memcpy(r->row0 + x, t, (r->w - x) * sizeof(int32_t));
+		if (r->row1)
+			memcpy(r->row1 + x, t + 4, (r->w - x) * sizeof(int32_t));
+	}
+	/* Exponents of row 1 (n = 1, 3; each below 2^8) as 4 bytes. */
+	__m256i e8 = _mm256_shuffle_epi8(e, _mm256_setr_epi8(
+		4, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+		-1, -1, 4, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+	uint32_t e4 = (uint32_t)_mm_cvtsi128_si32(_mm_or_si128(
+		_mm256_castsi256_si128(e8), _mm256_extracti128_si256(e8, 1)));
+	memcpy(r->e_cur + x + 1, &e4, 4);
+}
+
 /* The 16 samples of quads q0 .. q0 + 3. */
-static inline void
+static inline __attribute__((always_inline)) void
 ms_group_avx2(struct ms_row *r, unsigned q0)
 {
 	unsigned x = 2 * q0;
@@ -188,18 +264,16 @@ ms_group_avx2(struct ms_row *r, unsigned q0)
 		memset(r->e_cur + x + 1, 0, 8);
 		return;
 	}
+	if (RP__LIKELY(r->max_u < 23)) {
+		ms_half_narrow(r, q0);
+		if (q0 + 2 < r->qw)
+			ms_half_narrow(r, q0 + 2);
+		return;
+	}
 	__m256i tq = _mm256_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(r->qt + q0)));
 	__m256i Uq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->U + q0)));
 	__m256i Sq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->S + q0)));
-	const __m256i sel0 = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0);
-	const __m256i sel1 = _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2);
-	if (r->max_u < 23) {
-		ms_half_avx2(r, tq, Uq, Sq, sel0, q0, 1);
-		if (q0 + 2 < r->qw)
-			ms_half_avx2(r, tq, Uq, Sq, sel1, q0 + 2, 1);
-	} else {
-		ms_half_avx2(r, tq, Uq, Sq, sel0, q0, 0);
-		if (q0 + 2 < r->qw)
-			ms_half_avx2(r, tq, Uq, Sq, sel1, q0 + 2, 0);
-	}
+	ms_half_wide(r, tq, Uq, Sq, _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0), q0);
+	if (q0 + 2 < r->qw)
+		ms_half_wide(r, tq, Uq, Sq, _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2), q0 + 2);
 }

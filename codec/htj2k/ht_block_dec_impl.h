@@ -634,6 +634,7 @@ struct ms_row {
 	/* Vector builds whose ms_begin fills it: where each quad's MagSgn bits start, so
 	 * that the groups of a line pair do not wait on each other's bit counts. */
 	uint32_t S[32 + 4];
+	uint32_t T[32 + 4];     /* the same builds: qt widened to 32 bits */
 };
 
 /* U_q = u_q + kappa_q of every quad; RP_E_CORRUPT when a significant quad's exceeds
