@@ -130,26 +130,29 @@ struct mel_q {
 
 /* Decodes MEL symbols until more than 31 bits wait: a run of 2^e zeros (bit 1), or a
  * shorter run of zeros and a one.  Past the segment the reader sees ones, as the
- * standard says, so decoding ahead of need changes nothing. */
-static __attribute__((noinline)) void
-mel_refill(struct mel_r *m, struct mel_q *mq)
+ * standard says, so decoding ahead of need changes nothing.  The queue goes in and out
+ * by value: were its address taken, it would live on the stack, and every quad that
+ * takes a MEL bit would wait on a store and a load. */
+static __attribute__((noinline)) struct mel_q
+mel_refill(struct mel_r *m, struct mel_q mq)
 {
-	while (mq->n <= 31) {
+	while (mq.n <= 31) {
 		int e = mel_exp[m->k];
 		if (mel_bit(m)) {
-			mq->n += 1u << e;       /* zeros */
+			mq.n += 1u << e;        /* zeros */
 			if (m->k < 12)
 				m->k++;
 		} else {
 			unsigned r = 0;
 			while (e-- > 0)
 				r = (r << 1) | mel_bit(m);
-			mq->q |= 1ull << (mq->n + r);
-			mq->n += r + 1;
+			mq.q |= 1ull << (mq.n + r);
+			mq.n += r + 1;
 			if (m->k > 0)
 				m->k--;
 		}
 	}
+	return mq;
 }
 
 /* The next MEL bit; the caller has made sure one waits. */
@@ -521,7 +524,7 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 	unsigned t0, t1 = 0, u0 = 0, u1 = 0;
 	vlc_fill(v);
 	if (RP__UNLIKELY(mq->n < 3))
-		mel_refill(mel, mq);
+		*mq = mel_refill(mel, *mq);
 	t0 = quad_cw(v, mq, tbl, first ? *nctx : cab[q] | *nctx);
 	*nctx = t0 & 0x380;
 	if (RP__LIKELY(q + 1 < qw)) {
@@ -529,9 +532,11 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 		*nctx = t1 & 0x380;
 	}
 	/* Their u_q, in the standard's order: both prefixes, both suffixes, both
-	 * extensions; no branch on u_off (mode 0 reads nothing). */
-	unsigned uo = ((t0 >> 6) & 1) | ((t1 >> 5) & 2), add = 0;
-	if (first && uo == 3) {
+	 * extensions; no branch on u_off (mode 0 reads nothing).  uob: the offset in
+	 * bytes of their row of uvlc_direct (uo << 10), from the copies of u_off in the
+	 * table words. */
+	unsigned uob = (t0 & 0x400) | (t1 & 0x800), add = 0;
+	if (first && uob == 0xC00) {
 		if (mel_get(mq)) {
 			add = 2;
 		} else {
@@ -548,7 +553,7 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 			goto store;
 		}
 	}
-	const uint32_t *drow = uvlc_direct + (uo << 8);
+	const uint32_t *drow = (const uint32_t *)((const uint8_t *)uvlc_direct + uob);
 	__asm__("" : "+r"(drow));       /* as in quad_cw() */
 	unsigned d = drow[v->acc & 255];
 	if (RP__LIKELY(!(d >> 31))) {
@@ -557,7 +562,7 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 		v->acc >>= d >> 12;
 		v->n -= d >> 12;
 	} else {
-		const uint32_t *urow = uvlc_pair + (uo << 6);
+		const uint32_t *urow = uvlc_pair + (uob >> 4);
 		unsigned e = urow[v->acc & 63];
 		u0 = ((e >> 20) & 7) +
 		     (unsigned)bzhi64(v->acc >> ((e >> 6) & 15), (e >> 14) & 7);
@@ -572,11 +577,12 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 	}
 	u0 += add;
 	u1 += add;
-store:
-	qt[q] = (uint16_t)(t0 >> 16);
-	qt[q + 1] = (uint16_t)(t1 >> 16);
-	qu[q] = (uint8_t)u0;
-	qu[q + 1] = (uint8_t)u1;
+store:;
+	/* One store each for the pair (q is even; slot q + 1 exists past qw). */
+	uint32_t tt = (t0 >> 16) | (t1 & 0xFFFF0000u);
+	uint16_t uu = (uint16_t)(u0 | u1 << 8);
+	memcpy(qt + q, &tt, 4);
+	memcpy(qu + q, &uu, 2);
 }
 
 /* ---- Phase 2: MagSgn of one line pair ---- */
