@@ -82,8 +82,27 @@ ms_begin_avx2(struct ms_row *r)
 						 one, single);
 		}
 		__m256i U = _mm256_add_epi32(u, kap);
-		_mm256_storeu_si256((__m256i *)(r->T + q0), t);
 		_mm256_storeu_si256((__m256i *)(r->U + q0), U);
+		{
+			/* Per sample bytes for ms_half_narrow(), 8 quads at once: byte n of
+			 * each dword from bit n of rho (bits 4-7), e_1 (8-11), e_k (12-15). */
+			const __m256i lo_bits = _mm256_set1_epi32(0x08040201);
+			const __m256i hi_bits = _mm256_set1_epi32((int)0x80402010u);
+			const __m256i b0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12,
+							    12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4,
+							    8, 8, 8, 8, 12, 12, 12, 12);
+			const __m256i b1 = _mm256_add_epi8(b0, _mm256_set1_epi8(1));
+			__m256i t0 = _mm256_shuffle_epi8(t, b0), t1 = _mm256_shuffle_epi8(t, b1);
+			__m256i sg = _mm256_cmpeq_epi8(_mm256_and_si256(t0, hi_bits), hi_bits);
+			__m256i ekm = _mm256_cmpeq_epi8(_mm256_and_si256(t1, hi_bits), hi_bits);
+			__m256i e1 = _mm256_cmpeq_epi8(_mm256_and_si256(t1, lo_bits), lo_bits);
+			/* U of a significant quad is at most max_u here: a byte. */
+			__m256i m = _mm256_and_si256(_mm256_add_epi8(_mm256_shuffle_epi8(U, b0),
+								     ekm), sg);
+			_mm256_storeu_si256((__m256i *)(r->M + 4 * q0), m);
+			_mm256_storeu_si256((__m256i *)(r->SG + 4 * q0), sg);
+			_mm256_storeu_si256((__m256i *)(r->E1 + 4 * q0), e1);
+		}
 		__m256i over = _mm256_andnot_si256(
 			_mm256_cmpeq_epi32(rho, zero),
 			_mm256_cmpgt_epi32(U, _mm256_set1_epi32((int)r->max_u)));
@@ -181,19 +200,16 @@ static inline __attribute__((always_inline)) void
 ms_half_narrow(struct ms_row *r, unsigned q)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
-	/* Dword 0 into lanes 0-3, dword 1 into lanes 4-7. */
+	/* Dword q into lanes 0-3, dword q + 1 into lanes 4-7. */
 	const __m256i spread = _mm256_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3,
 						4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
 #define PAIR(a) _mm256_shuffle_epi8(_mm256_broadcastq_epi64( \
 	_mm_loadl_epi64((const __m128i *)((a) + q))), spread)
-	/* Sample n's rho bit at bit 4, e_1 at 8, e_k at 12. */
-	__m256i ts = _mm256_srlv_epi32(PAIR(r->T), _mm256_set_epi32(3, 2, 1, 0, 3, 2, 1, 0));
-	__m256i sig16 = _mm256_and_si256(ts, _mm256_set1_epi32(16));
-	__m256i sigm = _mm256_cmpeq_epi32(sig16, _mm256_set1_epi32(16));
-	__m256i e1m = _mm256_cmpeq_epi32(_mm256_and_si256(ts, _mm256_set1_epi32(256)),
-					 _mm256_set1_epi32(256));
-	__m256i ek = _mm256_and_si256(_mm256_srli_epi32(ts, 12), one);
-	__m256i m = _mm256_and_si256(_mm256_sub_epi32(PAIR(r->U), ek), sigm);
+	/* Each sample's bit count and masks, from ms_begin_avx2(). */
+#define BYTES(a, ext) _mm256_cvtep##ext##8_epi32(_mm_loadl_epi64( \
+	(const __m128i *)((a) + 4 * q)))
+	__m256i m = BYTES(r->M, u), sigm = BYTES(r->SG, i), e1m = BYTES(r->E1, i);
+#undef BYTES
 	/* Offsets from the quad's first byte: an exclusive prefix sum in each half, plus
 	 * the quad's first bit within its byte. */
 	__m256i incl = _mm256_add_epi32(m, _mm256_slli_si256(m, 4));
@@ -215,11 +231,12 @@ ms_half_narrow(struct ms_row *r, unsigned q)
 	__m256i pm = _mm256_sllv_epi32(one, m);
 	__m256i v = _mm256_or_si256(_mm256_and_si256(raw, _mm256_sub_epi32(pm, one)),
 				    _mm256_and_si256(pm, e1m));
-	/* +-((v >> 1) + 1), sign in bit 0, as in ms_half_wide(). */
+	/* +-((v >> 1) + 1), sign in bit 0, as in ms_half_wide(), the exponent (>= 1)
+	 * standing for "significant". */
+	__m256i e = _mm256_and_si256(bit_length_small(_mm256_or_si256(v, one)), sigm);
 	__m256i mu = _mm256_add_epi32(_mm256_srli_epi32(v, 1), one);
 	__m256i val = _mm256_sign_epi32(mu, _mm256_or_si256(
-		_mm256_sub_epi32(zero, _mm256_and_si256(v, one)), sig16));
-	__m256i e = _mm256_and_si256(bit_length_small(_mm256_or_si256(v, one)), sigm);
+		_mm256_sub_epi32(zero, _mm256_and_si256(v, one)), e));
 	/* Quad order -> rows: n = 0, 2 of both quads to row 0, n = 1, 3 to row 1. */
 	val = _mm256_shuffle_epi32(val, _MM_SHUFFLE(3, 1, 2, 0));
 	__m128i v0 = _mm256_castsi256_si128(val), v1 = _mm256_extracti128_si256(val, 1);

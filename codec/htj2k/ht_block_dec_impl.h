@@ -640,7 +640,9 @@ struct ms_row {
 	/* Vector builds whose ms_begin fills it: where each quad's MagSgn bits start, so
 	 * that the groups of a line pair do not wait on each other's bit counts. */
 	uint32_t S[32 + 4];
-	uint32_t T[32 + 4];     /* the same builds: qt widened to 32 bits */
+	/* The AVX2 build's per sample bytes, sample n of quad q at 4q + n: its bit count m
+	 * (0 when not significant), and 0xFF or 0 for significant and for e_1 set. */
+	uint8_t M[4 * (32 + 4)], SG[4 * (32 + 4)], E1[4 * (32 + 4)];
 };
 
 /* U_q = u_q + kappa_q of every quad; RP_E_CORRUPT when a significant quad's exceeds
