@@ -56,9 +56,6 @@ static inline int
 ms_begin_avx2(struct ms_row *r)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
-	/* Bits set in each 4-bit value (in the low byte of a dword, zeros above). */
-	const __m256i popcnt4 = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-						 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
 	__m256i start = _mm256_set1_epi32((int)r->pos);
 	int bad = 0;
 	for (unsigned q0 = 0; q0 < r->qw; q0 += 8) {
@@ -83,37 +80,42 @@ ms_begin_avx2(struct ms_row *r)
 		}
 		__m256i U = _mm256_add_epi32(u, kap);
 		_mm256_storeu_si256((__m256i *)(r->U + q0), U);
-		{
-			/* Per sample bytes for ms_half_narrow(), 8 quads at once: byte n of
-			 * each dword from bit n of rho (bits 4-7), e_1 (8-11), e_k (12-15). */
-			const __m256i lo_bits = _mm256_set1_epi32(0x08040201);
-			const __m256i hi_bits = _mm256_set1_epi32((int)0x80402010u);
-			const __m256i b0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12,
-							    12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4,
-							    8, 8, 8, 8, 12, 12, 12, 12);
-			const __m256i b1 = _mm256_add_epi8(b0, _mm256_set1_epi8(1));
-			__m256i t0 = _mm256_shuffle_epi8(t, b0), t1 = _mm256_shuffle_epi8(t, b1);
-			__m256i sg = _mm256_cmpeq_epi8(_mm256_and_si256(t0, hi_bits), hi_bits);
-			__m256i ekm = _mm256_cmpeq_epi8(_mm256_and_si256(t1, hi_bits), hi_bits);
-			__m256i e1 = _mm256_cmpeq_epi8(_mm256_and_si256(t1, lo_bits), lo_bits);
-			/* U of a significant quad is at most max_u here: a byte. */
-			__m256i m = _mm256_and_si256(_mm256_add_epi8(_mm256_shuffle_epi8(U, b0),
-								     ekm), sg);
-			_mm256_storeu_si256((__m256i *)(r->M + 4 * q0), m);
-			_mm256_storeu_si256((__m256i *)(r->SG + 4 * q0), sg);
-			_mm256_storeu_si256((__m256i *)(r->E1 + 4 * q0), e1);
-		}
 		__m256i over = _mm256_andnot_si256(
 			_mm256_cmpeq_epi32(rho, zero),
 			_mm256_cmpgt_epi32(U, _mm256_set1_epi32((int)r->max_u)));
 		bad |= _mm256_movemask_epi8(over);
-		/* U < 2^8 + 32 and |rho| <= 4: the 16-bit product is exact. */
-		__m256i len = _mm256_sub_epi32(
-			_mm256_mullo_epi16(U, _mm256_shuffle_epi8(popcnt4, rho)),
-			_mm256_shuffle_epi8(popcnt4, _mm256_srli_epi32(t, 12)));
+		/* Per sample bytes, 8 quads at once: byte n of each dword from bit n of rho
+		 * (bits 4-7), e_1 (8-11), e_k (12-15). */
+		const __m256i lo_bits = _mm256_set1_epi32(0x08040201);
+		const __m256i hi_bits = _mm256_set1_epi32((int)0x80402010u);
+		const __m256i b0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12,
+						    12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12,
+						    12, 12);
+		const __m256i b1 = _mm256_add_epi8(b0, _mm256_set1_epi8(1));
+		__m256i t0 = _mm256_shuffle_epi8(t, b0), t1 = _mm256_shuffle_epi8(t, b1);
+		__m256i sg = _mm256_cmpeq_epi8(_mm256_and_si256(t0, hi_bits), hi_bits);
+		__m256i ekm = _mm256_cmpeq_epi8(_mm256_and_si256(t1, hi_bits), hi_bits);
+		__m256i e1 = _mm256_cmpeq_epi8(_mm256_and_si256(t1, lo_bits), lo_bits);
+		/* m = U - e_k: U of a significant quad is at most max_u <= 31 when the
+		 * check above passes (else the bytes are never used), so that the four m of
+		 * a quad and their sums are bytes, and their running sum within the dword
+		 * (no carries) gives each sample's offset and the quad's bit count. */
+		__m256i m = _mm256_and_si256(_mm256_add_epi8(_mm256_shuffle_epi8(U, b0), ekm), sg);
+		__m256i x = _mm256_add_epi32(m, _mm256_slli_epi32(m, 8));
+		x = _mm256_add_epi32(x, _mm256_slli_epi32(x, 16));
+		__m256i len = _mm256_srli_epi32(x, 24);
 		__m256i incl = _mm256_add_epi32(start, prefix_sum8(len));
-		_mm256_storeu_si256((__m256i *)(r->S + q0), _mm256_sub_epi32(incl, len));
+		__m256i S = _mm256_sub_epi32(incl, len);
 		start = _mm256_permutevar8x32_epi32(incl, _mm256_set1_epi32(7));
+		/* Offsets from the quad's first byte: the exclusive sum plus its first bit
+		 * in the byte (at most 3 x 31 + 7). */
+		__m256i rel = _mm256_add_epi8(_mm256_sub_epi8(x, m), _mm256_shuffle_epi8(
+			_mm256_and_si256(S, _mm256_set1_epi32(7)), b0));
+		_mm256_storeu_si256((__m256i *)(r->S + q0), S);
+		_mm256_storeu_si256((__m256i *)(r->M + 4 * q0), m);
+		_mm256_storeu_si256((__m256i *)(r->R + 4 * q0), rel);
+		_mm256_storeu_si256((__m256i *)(r->SG + 4 * q0), sg);
+		_mm256_storeu_si256((__m256i *)(r->E1 + 4 * q0), e1);
 	}
 	r->pos = (uint32_t)_mm256_cvtsi256_si32(start);
 	return bad ? RP_E_CORRUPT : RP_OK;
@@ -200,23 +202,12 @@ static inline __attribute__((always_inline)) void
 ms_half_narrow(struct ms_row *r, unsigned q)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
-	/* Dword q into lanes 0-3, dword q + 1 into lanes 4-7. */
-	const __m256i spread = _mm256_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3,
-						4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
-#define PAIR(a) _mm256_shuffle_epi8(_mm256_broadcastq_epi64( \
-	_mm_loadl_epi64((const __m128i *)((a) + q))), spread)
 	/* Each sample's bit count and masks, from ms_begin_avx2(). */
 #define BYTES(a, ext) _mm256_cvtep##ext##8_epi32(_mm_loadl_epi64( \
 	(const __m128i *)((a) + 4 * q)))
-	__m256i m = BYTES(r->M, u), sigm = BYTES(r->SG, i), e1m = BYTES(r->E1, i);
+	__m256i m = BYTES(r->M, u), rel = BYTES(r->R, u);
+	__m256i sigm = BYTES(r->SG, i), e1m = BYTES(r->E1, i);
 #undef BYTES
-	/* Offsets from the quad's first byte: an exclusive prefix sum in each half, plus
-	 * the quad's first bit within its byte. */
-	__m256i incl = _mm256_add_epi32(m, _mm256_slli_si256(m, 4));
-	incl = _mm256_add_epi32(incl, _mm256_slli_si256(incl, 8));
-	__m256i rel = _mm256_add_epi32(_mm256_sub_epi32(incl, m), _mm256_and_si256(
-		PAIR(r->S), _mm256_set1_epi32(7)));
-#undef PAIR
 	__m256 win = _mm256_castsi256_ps(_mm256_loadu2_m128i(
 		(const __m128i *)(r->ms + (r->S[q + 1] >> 3)),
 		(const __m128i *)(r->ms + (r->S[q] >> 3))));
