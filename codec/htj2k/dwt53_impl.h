@@ -44,13 +44,18 @@ fwd_line(int32_t *x, unsigned n, int32_t *tmp)
 		lo[nh] = ev[nh] + ((hi[nh - 1] + hi[nh - 1] + 2) >> 2);
 }
 
-static void
-inv_line(int32_t *x, unsigned n, int32_t *tmp)
+/* The inverse of the line at src into x (which may be src: every read of src comes
+ * before the first write to x). */
+static inline void
+inv_line_to(const int32_t *src, int32_t *x, unsigned n, int32_t *tmp)
 {
-	if (n < 2)
+	if (n < 2) {
+		if (n == 1)
+			x[0] = src[0];
 		return;
+	}
 	unsigned nl = (n + 1) / 2, nh = n / 2;
-	const int32_t *lo = x, *hi = x + nl;
+	const int32_t *lo = src, *hi = src + nl;
 	int32_t *ev = tmp, *od = tmp + nl + 1;
 	ev[0] = lo[0] - ((hi[0] + hi[0] + 2) >> 2);
 	for (unsigned i = 1; i < nh; i++)
@@ -66,6 +71,12 @@ inv_line(int32_t *x, unsigned n, int32_t *tmp)
 	}
 	if (nl > nh)
 		x[n - 1] = ev[nh];
+}
+
+static void
+inv_line(int32_t *x, unsigned n, int32_t *tmp)
+{
+	inv_line_to(x, x, n, tmp);
 }
 
 /* ---- vertical, whole rows ----
@@ -200,10 +211,14 @@ inv_vert_out16(int32_t *d, size_t stride, unsigned w, unsigned h, int32_t *tmp,
 	int32_t shift = out->shift, vlo = out->lo, vhi = out->hi;
 	int horiz = out->with_horizontal;
 	int32_t *line = tmp + (size_t)w * (nh + 1);
+	/* The high rows parked in tmp; with the horizontal pass, it writes them there
+	 * itself (no copy first). */
 	for (unsigned i = 0; i < nh; i++) {
-		memcpy(tmp + (size_t)i * w, d + (size_t)(nl + i) * stride, w * sizeof(*d));
 		if (horiz)
-			inv_line(tmp + (size_t)i * w, w, line);
+			inv_line_to(d + (size_t)(nl + i) * stride, tmp + (size_t)i * w, w, line);
+		else
+			memcpy(tmp + (size_t)i * w, d + (size_t)(nl + i) * stride,
+			       w * sizeof(*d));
 	}
 	for (unsigned i = nl; i-- > 0;) {
 		/* Low row i is untouched until here: the steps before wrote rows 2j, 2j + 1
