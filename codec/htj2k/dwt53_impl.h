@@ -16,6 +16,10 @@
 
 #include "codec/htj2k/ht_internal.h"
 
+#if RP__ISA_LEVEL == RP__ISA_ID_avx2
+#include <immintrin.h>
+#endif
+
 /* ---- one dimension, on a contiguous line ---- */
 
 /* The lines are split into even (low) and odd (high) arrays first, so that both lifting
@@ -44,6 +48,31 @@ fwd_line(int32_t *x, unsigned n, int32_t *tmp)
 		lo[nh] = ev[nh] + ((hi[nh - 1] + hi[nh - 1] + 2) >> 2);
 }
 
+/* x[2i] = ev[i], x[2i + 1] = od[i] for i < nh. */
+static inline void
+interleave_line(int32_t *x, const int32_t *ev, const int32_t *od, unsigned nh)
+{
+	unsigned i = 0;
+#if RP__ISA_LEVEL == RP__ISA_ID_avx2
+	/* In-lane unpacks and 128-bit stores: the compiler's lane-crossing vperm2i128
+	 * costs 8 micro-ops on AMD Zen. */
+	for (; i + 8 <= nh; i += 8) {
+		__m256i e = _mm256_loadu_si256((const __m256i *)(ev + i));
+		__m256i o = _mm256_loadu_si256((const __m256i *)(od + i));
+		__m256i a = _mm256_unpacklo_epi32(e, o);        /* 0 1 | 4 5 */
+		__m256i b = _mm256_unpackhi_epi32(e, o);        /* 2 3 | 6 7 */
+		_mm_storeu_si128((__m128i *)(x + 2 * i), _mm256_castsi256_si128(a));
+		_mm_storeu_si128((__m128i *)(x + 2 * i + 4), _mm256_castsi256_si128(b));
+		_mm_storeu_si128((__m128i *)(x + 2 * i + 8), _mm256_extracti128_si256(a, 1));
+		_mm_storeu_si128((__m128i *)(x + 2 * i + 12), _mm256_extracti128_si256(b, 1));
+	}
+#endif
+	for (; i < nh; i++) {
+		x[2 * i] = ev[i];
+		x[2 * i + 1] = od[i];
+	}
+}
+
 /* The inverse of the line at src into x (which may be src: every read of src comes
  * before the first write to x). */
 static inline void
@@ -65,10 +94,7 @@ inv_line_to(const int32_t *src, int32_t *x, unsigned n, int32_t *tmp)
 	ev[nl] = ev[nl - 1];
 	for (unsigned i = 0; i < nh; i++)
 		od[i] = hi[i] + ((ev[i] + ev[i + 1]) >> 1);
-	for (unsigned i = 0; i < nh; i++) {
-		x[2 * i] = ev[i];
-		x[2 * i + 1] = od[i];
-	}
+	interleave_line(x, ev, od, nh);
 	if (nl > nh)
 		x[n - 1] = ev[nh];
 }
