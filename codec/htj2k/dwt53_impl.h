@@ -225,7 +225,10 @@ static inline void
 out16_put(uint8_t *dst, unsigned x, int32_t v, int32_t shift, int32_t lo, int32_t hi)
 {
 	v += shift;
-	v = v < lo ? lo : v > hi ? hi : v;
+	/* min, then max (lo <= hi): vpminsd and vpmaxsd, where the nested form became a
+	 * compare and a blend. */
+	v = v > hi ? hi : v;
+	v = v < lo ? lo : v;
 	rp__store_le16(dst + 2 * (size_t)x, (uint16_t)v);
 }
 
