@@ -14,6 +14,7 @@
 
 #define RP__HTDEC_MS_BEGIN ms_begin_avx2
 #define RP__HTDEC_MS_GROUP ms_group_avx2
+#define RP__HTDEC_MS_QUADS 2
 #include "codec/htj2k/ht_block_dec_impl.h"
 
 /* Inclusive prefix sum of 8 dword lanes. */
@@ -256,32 +257,29 @@ ms_half_narrow(struct ms_row *r, unsigned q)
 	memcpy(r->e_cur + x + 1, &e4, 4);
 }
 
-/* The 16 samples of quads q0 .. q0 + 3. */
+/* The 8 samples of quads q and q + 1 (q even; the slot past qw holds 0). */
 static inline __attribute__((always_inline)) void
-ms_group_avx2(struct ms_row *r, unsigned q0)
+ms_group_avx2(struct ms_row *r, unsigned q)
 {
-	unsigned x = 2 * q0;
-	uint64_t t4;
-	memcpy(&t4, r->qt + q0, 8);     /* slots past qw hold 0 */
-	if (!(t4 & 0x00F000F000F000F0ull)) {
+	unsigned x = 2 * q;
+	uint32_t t2;
+	memcpy(&t2, r->qt + q, 4);
+	if (!(t2 & 0x00F000F0u)) {
 		/* No significant quad: zeros. */
-		unsigned ncol = r->w - x < 8 ? r->w - x : 8;
+		unsigned ncol = r->w - x < 4 ? r->w - x : 4;
 		memset(r->row0 + x, 0, ncol * sizeof(int32_t));
 		if (r->row1)
 			memset(r->row1 + x, 0, ncol * sizeof(int32_t));
-		memset(r->e_cur + x + 1, 0, 8);
+		memset(r->e_cur + x + 1, 0, 4);
 		return;
 	}
 	if (RP__LIKELY(r->max_u < 23)) {
-		ms_half_narrow(r, q0);
-		if (q0 + 2 < r->qw)
-			ms_half_narrow(r, q0 + 2);
+		ms_half_narrow(r, q);
 		return;
 	}
-	__m256i tq = _mm256_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(r->qt + q0)));
-	__m256i Uq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->U + q0)));
-	__m256i Sq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->S + q0)));
-	ms_half_wide(r, tq, Uq, Sq, _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0), q0);
-	if (q0 + 2 < r->qw)
-		ms_half_wide(r, tq, Uq, Sq, _mm256_set_epi32(3, 3, 3, 3, 2, 2, 2, 2), q0 + 2);
+	/* Quads q .. q + 3 loaded (the buffers have slots to spare), q and q + 1 used. */
+	__m256i tq = _mm256_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(r->qt + q)));
+	__m256i Uq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->U + q)));
+	__m256i Sq = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(r->S + q)));
+	ms_half_wide(r, tq, Uq, Sq, _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0), q);
 }

@@ -6,7 +6,8 @@
  * and includes simd/isa_build.h first (simd/cpu.h): the function is
  * RP__ISA_FN(rp__ht_decode_block).  It may define RP__HTDEC_MS_BEGIN / RP__HTDEC_MS_GROUP
  * to vector versions of ms_begin_scalar() / ms_group_scalar(), defined after including
- * this.
+ * this, and RP__HTDEC_MS_QUADS to 2 when its group is 2 quads instead of 4 (then phase 2
+ * follows phase 1 quad pair by quad pair, more finely interleaved).
  *
  * Two phases per line pair instead of one pass per quad, the first running one line pair
  * ahead of the second in the same loop (VLC decoding is one chain of dependent lookups,
@@ -727,6 +728,9 @@ static inline void RP__HTDEC_MS_GROUP(struct ms_row *r, unsigned q0);
 #define RP__HTDEC_MS_BEGIN ms_begin_scalar
 #define RP__HTDEC_MS_GROUP ms_group_scalar
 #endif
+#ifndef RP__HTDEC_MS_QUADS
+#define RP__HTDEC_MS_QUADS 4
+#endif
 
 int
 RP__ISA_FN(rp__ht_decode_block)(const uint8_t *seg, size_t len, unsigned w, unsigned h,
@@ -805,13 +809,19 @@ RP__ISA_FN(rp__ht_decode_block)(const uint8_t *seg, size_t len, unsigned w, unsi
 			for (unsigned q = 0; q < qw; q += 4) {
 				vlc_pair(&vlc, &mq, &nctx, &mel, dec32 + 2048, 0, cab, q, qw,
 					 qc, uc);
-				if (q + 2 < qw)
+				if (RP__HTDEC_MS_QUADS == 2)
+					RP__HTDEC_MS_GROUP(&r, q);
+				if (q + 2 < qw) {
 					vlc_pair(&vlc, &mq, &nctx, &mel, dec32 + 2048, 0, cab,
 						 q + 2, qw, qc, uc);
-				RP__HTDEC_MS_GROUP(&r, q);
+					if (RP__HTDEC_MS_QUADS == 2)
+						RP__HTDEC_MS_GROUP(&r, q + 2);
+				}
+				if (RP__HTDEC_MS_QUADS == 4)
+					RP__HTDEC_MS_GROUP(&r, q);
 			}
 		} else {
-			for (unsigned q = 0; q < qw; q += 4)
+			for (unsigned q = 0; q < qw; q += RP__HTDEC_MS_QUADS)
 				RP__HTDEC_MS_GROUP(&r, q);
 		}
 		uint16_t *tq = qa;
