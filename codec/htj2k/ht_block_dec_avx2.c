@@ -12,7 +12,7 @@
 
 #include <immintrin.h>
 
-#define RP__HTDEC_MS_BEGIN ms_begin_avx2
+#define RP__HTDEC_MS_BEGIN8 ms_begin_avx2
 #define RP__HTDEC_MS_GROUP ms_group_avx2
 #define RP__HTDEC_MS_QUADS 2
 #include "codec/htj2k/ht_block_dec_impl.h"
@@ -49,77 +49,76 @@ bit_length_odd(__m256i v)
 	return _mm256_blendv_epi8(eh, el, _mm256_cmpeq_epi32(hi, _mm256_setzero_si256()));
 }
 
-/* U_q = u_q + kappa_q for 8 quads at a time, the RP_E_CORRUPT check of
- * ms_begin_scalar(), and where each quad's MagSgn bits start: a quad takes
- * U_q x |rho| - |e_k| bits (e_k within rho), summed over the line pair here once, so that
- * no group of samples waits on the bit counts of the one before. */
-static inline int
-ms_begin_avx2(struct ms_row *r)
+/* ms_begin_scalar() for quads q0 .. q0 + 7 (q0 a multiple of 8; slots past qw hold 0):
+ * their U_q = u_q + kappa_q, nonzero when a significant one exceeds max_u (the
+ * RP_E_CORRUPT check), the per sample bytes of ms_half_narrow(), and where each quad's
+ * MagSgn bits start, a running sum that r->pos carries from step to step, so that no
+ * group of samples waits on the bit counts of the one before. */
+static inline __attribute__((always_inline)) int
+ms_begin_avx2(struct ms_row *r, unsigned q0)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
 	__m256i start = _mm256_set1_epi32((int)r->pos);
 	int bad = 0;
-	for (unsigned q0 = 0; q0 < r->qw; q0 += 8) {
-		/* Slots past qw hold 0 (rho = 0, u = 0): they take no bits. */
-		__m256i t = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(r->qt + q0)));
-		__m256i u = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r->qu + q0)));
-		__m256i rho = _mm256_and_si256(_mm256_srli_epi32(t, 4), _mm256_set1_epi32(15));
-		__m256i kap = one;
-		if (!r->first) {
-			/* max(e_above[2q .. 2q + 3]): columns 2q - 1 .. 2q + 2 above. */
-			const uint8_t *ea = r->e_above + 2 * q0;
-			__m128i a = _mm_loadu_si128((const __m128i *)ea);
-			__m128i b = _mm_loadu_si128((const __m128i *)(ea + 2));
-			__m128i m = _mm_max_epu8(a, b);
-			m = _mm_max_epu16(_mm_and_si128(m, _mm_set1_epi16(0xFF)),
-					  _mm_srli_epi16(m, 8));
-			__m256i me = _mm256_cvtepu16_epi32(m);
-			__m256i single = _mm256_cmpeq_epi32(_mm256_and_si256(
-				rho, _mm256_sub_epi32(rho, one)), zero);
-			kap = _mm256_blendv_epi8(_mm256_max_epi32(_mm256_sub_epi32(me, one), one),
-						 one, single);
-		}
-		__m256i U = _mm256_add_epi32(u, kap);
-		_mm256_storeu_si256((__m256i *)(r->U + q0), U);
-		__m256i over = _mm256_andnot_si256(
-			_mm256_cmpeq_epi32(rho, zero),
-			_mm256_cmpgt_epi32(U, _mm256_set1_epi32((int)r->max_u)));
-		bad |= _mm256_movemask_epi8(over);
-		/* Per sample bytes, 8 quads at once: byte n of each dword from bit n of rho
-		 * (bits 4-7), e_1 (8-11), e_k (12-15). */
-		const __m256i lo_bits = _mm256_set1_epi32(0x08040201);
-		const __m256i hi_bits = _mm256_set1_epi32((int)0x80402010u);
-		const __m256i b0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12,
-						    12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12,
-						    12, 12);
-		const __m256i b1 = _mm256_add_epi8(b0, _mm256_set1_epi8(1));
-		__m256i t0 = _mm256_shuffle_epi8(t, b0), t1 = _mm256_shuffle_epi8(t, b1);
-		__m256i sg = _mm256_cmpeq_epi8(_mm256_and_si256(t0, hi_bits), hi_bits);
-		__m256i ekm = _mm256_cmpeq_epi8(_mm256_and_si256(t1, hi_bits), hi_bits);
-		__m256i e1 = _mm256_cmpeq_epi8(_mm256_and_si256(t1, lo_bits), lo_bits);
-		/* m = U - e_k: U of a significant quad is at most max_u <= 31 when the
-		 * check above passes (else the bytes are never used), so that the four m of
-		 * a quad and their sums are bytes, and their running sum within the dword
-		 * (no carries) gives each sample's offset and the quad's bit count. */
-		__m256i m = _mm256_and_si256(_mm256_add_epi8(_mm256_shuffle_epi8(U, b0), ekm), sg);
-		__m256i x = _mm256_add_epi32(m, _mm256_slli_epi32(m, 8));
-		x = _mm256_add_epi32(x, _mm256_slli_epi32(x, 16));
-		__m256i len = _mm256_srli_epi32(x, 24);
-		__m256i incl = _mm256_add_epi32(start, prefix_sum8(len));
-		__m256i S = _mm256_sub_epi32(incl, len);
-		start = _mm256_permutevar8x32_epi32(incl, _mm256_set1_epi32(7));
-		/* Offsets from the quad's first byte: the exclusive sum plus its first bit
-		 * in the byte (at most 3 x 31 + 7). */
-		__m256i rel = _mm256_add_epi8(_mm256_sub_epi8(x, m), _mm256_shuffle_epi8(
-			_mm256_and_si256(S, _mm256_set1_epi32(7)), b0));
-		_mm256_storeu_si256((__m256i *)(r->S + q0), S);
-		_mm256_storeu_si256((__m256i *)(r->M + 4 * q0), m);
-		_mm256_storeu_si256((__m256i *)(r->R + 4 * q0), rel);
-		_mm256_storeu_si256((__m256i *)(r->SG + 4 * q0), sg);
-		_mm256_storeu_si256((__m256i *)(r->E1 + 4 * q0), e1);
+	/* Slots past qw hold 0 (rho = 0, u = 0): they take no bits. */
+	__m256i t = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(r->qt + q0)));
+	__m256i u = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r->qu + q0)));
+	__m256i rho = _mm256_and_si256(_mm256_srli_epi32(t, 4), _mm256_set1_epi32(15));
+	__m256i kap = one;
+	if (!r->first) {
+		/* max(e_above[2q .. 2q + 3]): columns 2q - 1 .. 2q + 2 above. */
+		const uint8_t *ea = r->e_above + 2 * q0;
+		__m128i a = _mm_loadu_si128((const __m128i *)ea);
+		__m128i b = _mm_loadu_si128((const __m128i *)(ea + 2));
+		__m128i m = _mm_max_epu8(a, b);
+		m = _mm_max_epu16(_mm_and_si128(m, _mm_set1_epi16(0xFF)),
+				  _mm_srli_epi16(m, 8));
+		__m256i me = _mm256_cvtepu16_epi32(m);
+		__m256i single = _mm256_cmpeq_epi32(_mm256_and_si256(
+			rho, _mm256_sub_epi32(rho, one)), zero);
+		kap = _mm256_blendv_epi8(_mm256_max_epi32(_mm256_sub_epi32(me, one), one),
+					 one, single);
 	}
+	__m256i U = _mm256_add_epi32(u, kap);
+	_mm256_storeu_si256((__m256i *)(r->U + q0), U);
+	__m256i over = _mm256_andnot_si256(
+		_mm256_cmpeq_epi32(rho, zero),
+		_mm256_cmpgt_epi32(U, _mm256_set1_epi32((int)r->max_u)));
+	bad |= _mm256_movemask_epi8(over);
+	/* Per sample bytes, 8 quads at once: byte n of each dword from bit n of rho
+	 * (bits 4-7), e_1 (8-11), e_k (12-15). */
+	const __m256i lo_bits = _mm256_set1_epi32(0x08040201);
+	const __m256i hi_bits = _mm256_set1_epi32((int)0x80402010u);
+	const __m256i b0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12,
+					    12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12,
+					    12, 12);
+	const __m256i b1 = _mm256_add_epi8(b0, _mm256_set1_epi8(1));
+	__m256i t0 = _mm256_shuffle_epi8(t, b0), t1 = _mm256_shuffle_epi8(t, b1);
+	__m256i sg = _mm256_cmpeq_epi8(_mm256_and_si256(t0, hi_bits), hi_bits);
+	__m256i ekm = _mm256_cmpeq_epi8(_mm256_and_si256(t1, hi_bits), hi_bits);
+	__m256i e1 = _mm256_cmpeq_epi8(_mm256_and_si256(t1, lo_bits), lo_bits);
+	/* m = U - e_k: U of a significant quad is at most max_u <= 31 when the
+	 * check above passes (else the bytes are never used), so that the four m of
+	 * a quad and their sums are bytes, and their running sum within the dword
+	 * (no carries) gives each sample's offset and the quad's bit count. */
+	__m256i m = _mm256_and_si256(_mm256_add_epi8(_mm256_shuffle_epi8(U, b0), ekm), sg);
+	__m256i x = _mm256_add_epi32(m, _mm256_slli_epi32(m, 8));
+	x = _mm256_add_epi32(x, _mm256_slli_epi32(x, 16));
+	__m256i len = _mm256_srli_epi32(x, 24);
+	__m256i incl = _mm256_add_epi32(start, prefix_sum8(len));
+	__m256i S = _mm256_sub_epi32(incl, len);
+	start = _mm256_permutevar8x32_epi32(incl, _mm256_set1_epi32(7));
+	/* Offsets from the quad's first byte: the exclusive sum plus its first bit
+	 * in the byte (at most 3 x 31 + 7). */
+	__m256i rel = _mm256_add_epi8(_mm256_sub_epi8(x, m), _mm256_shuffle_epi8(
+		_mm256_and_si256(S, _mm256_set1_epi32(7)), b0));
+	_mm256_storeu_si256((__m256i *)(r->S + q0), S);
+	_mm256_storeu_si256((__m256i *)(r->M + 4 * q0), m);
+	_mm256_storeu_si256((__m256i *)(r->R + 4 * q0), rel);
+	_mm256_storeu_si256((__m256i *)(r->SG + 4 * q0), sg);
+	_mm256_storeu_si256((__m256i *)(r->E1 + 4 * q0), e1);
 	r->pos = (uint32_t)_mm256_cvtsi256_si32(start);
-	return bad ? RP_E_CORRUPT : RP_OK;
+	return bad;
 }
 
 /* ms_half_narrow() for any max_u, with lane-crossing permutes (slow on AMD Zen): the 8

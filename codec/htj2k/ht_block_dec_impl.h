@@ -7,7 +7,10 @@
  * RP__ISA_FN(rp__ht_decode_block).  It may define RP__HTDEC_MS_BEGIN / RP__HTDEC_MS_GROUP
  * to vector versions of ms_begin_scalar() / ms_group_scalar(), defined after including
  * this, and RP__HTDEC_MS_QUADS to 2 when its group is 2 quads instead of 4 (then phase 2
- * follows phase 1 quad pair by quad pair, more finely interleaved).
+ * follows phase 1 quad pair by quad pair, more finely interleaved).  With
+ * RP__HTDEC_MS_BEGIN8 (ms_begin for quads q0 .. q0 + 7, q0 a multiple of 8, nonzero for a
+ * refused quad) instead of RP__HTDEC_MS_BEGIN, ms_begin runs in those steps just before
+ * the groups that need them, interleaved with phase 1 too.
  *
  * Two phases per line pair instead of one pass per quad, the first running one line pair
  * ahead of the second in the same loop (VLC decoding is one chain of dependent lookups,
@@ -720,8 +723,11 @@ ms_group_scalar(struct ms_row *r, unsigned q0)
 	r->pos = (uint32_t)pos;
 }
 
-#ifdef RP__HTDEC_MS_BEGIN
+#if defined(RP__HTDEC_MS_BEGIN8)
 /* The including file's vector kernels, defined after this file. */
+static inline int RP__HTDEC_MS_BEGIN8(struct ms_row *r, unsigned q0);
+static inline void RP__HTDEC_MS_GROUP(struct ms_row *r, unsigned q0);
+#elif defined(RP__HTDEC_MS_BEGIN)
 static inline int RP__HTDEC_MS_BEGIN(struct ms_row *r);
 static inline void RP__HTDEC_MS_GROUP(struct ms_row *r, unsigned q0);
 #else
@@ -799,14 +805,26 @@ RP__ISA_FN(rp__ht_decode_block)(const uint8_t *seg, size_t len, unsigned w, unsi
 		r.e_cur = e_cur;
 		r.row0 = coef + (size_t)y * stride;
 		r.row1 = y + 1 < h ? r.row0 + stride : NULL;
+#ifdef RP__HTDEC_MS_BEGIN8
+		/* Before the groups of quads q .. q + 7 (the first bit of each is a running
+		 * sum; a refused quad stops the block before any of its bits is read). */
+#define MS_BEGIN_AT(q) \
+		do { \
+			if ((q) % 8 == 0 && RP__HTDEC_MS_BEGIN8(&r, (q))) \
+				return RP_E_CORRUPT; \
+		} while (0)
+#else
 		int rc = RP__HTDEC_MS_BEGIN(&r);
 		if (rc != RP_OK)
 			return rc;
+#define MS_BEGIN_AT(q) do { } while (0)
+#endif
 		if (y + 2 < h) {
 			uint16_t cab[32 + 2];
 			above_ctx(qa, qw, cab);
 			nctx = 0;
 			for (unsigned q = 0; q < qw; q += 4) {
+				MS_BEGIN_AT(q);
 				vlc_pair(&vlc, &mq, &nctx, &mel, dec32 + 2048, 0, cab, q, qw,
 					 qc, uc);
 				if (RP__HTDEC_MS_QUADS == 2)
@@ -821,9 +839,12 @@ RP__ISA_FN(rp__ht_decode_block)(const uint8_t *seg, size_t len, unsigned w, unsi
 					RP__HTDEC_MS_GROUP(&r, q);
 			}
 		} else {
-			for (unsigned q = 0; q < qw; q += RP__HTDEC_MS_QUADS)
+			for (unsigned q = 0; q < qw; q += RP__HTDEC_MS_QUADS) {
+				MS_BEGIN_AT(q);
 				RP__HTDEC_MS_GROUP(&r, q);
+			}
 		}
+#undef MS_BEGIN_AT
 		uint16_t *tq = qa;
 		qa = qc;
 		qc = tq;
