@@ -109,12 +109,15 @@ ms_begin_avx2(struct ms_row *r, unsigned q0)
 	__m256i S = _mm256_sub_epi32(incl, len);
 	start = _mm256_permutevar8x32_epi32(incl, _mm256_set1_epi32(7));
 	/* Offsets from the quad's first byte: the exclusive sum plus its first bit
-	 * in the byte (at most 3 x 31 + 7). */
+	 * in the byte (at most 3 x 31 + 7), as a byte and a bit. */
 	__m256i rel = _mm256_add_epi8(_mm256_sub_epi8(x, m), _mm256_shuffle_epi8(
 		_mm256_and_si256(S, _mm256_set1_epi32(7)), b0));
 	_mm256_storeu_si256((__m256i *)(r->S + q0), S);
 	_mm256_storeu_si256((__m256i *)(r->M + 4 * q0), m);
-	_mm256_storeu_si256((__m256i *)(r->R + 4 * q0), rel);
+	_mm256_storeu_si256((__m256i *)(r->OB + 4 * q0), _mm256_and_si256(
+		_mm256_srli_epi16(rel, 3), _mm256_set1_epi8(0x1F)));
+	_mm256_storeu_si256((__m256i *)(r->OI + 4 * q0),
+			    _mm256_and_si256(rel, _mm256_set1_epi8(7)));
 	_mm256_storeu_si256((__m256i *)(r->SG + 4 * q0), sg);
 	_mm256_storeu_si256((__m256i *)(r->E1 + 4 * q0), e1);
 	r->pos = (uint32_t)_mm256_cvtsi256_si32(start);
@@ -195,29 +198,30 @@ ms_half_wide(struct ms_row *r, __m256i tq, __m256i Uq, __m256i Sq, __m256i sel, 
 
 /* The 8 samples of quads q and q + 1 when max_u < 23 (every value then has at most 23
  * bits, so that one float conversion gives its bit length): sample n of quad q + i in
- * lane n of 128-bit half i, which has the 128 MagSgn bits from the quad's first byte on
- * (enough: 7 + 3 x 22 + 32 bits), so that only in-lane shuffles are needed; writes up to
- * 4 columns of both rows from x = 2q. */
+ * lane n of 128-bit half i, which has the 128 MagSgn bits from the quad's first byte on;
+ * a sample's m <= 22 bits start in byte 0 .. 9 of them, at bit 0 .. 7, so that they are
+ * all in the dword at that byte, which one in-lane byte shuffle brings to its lane;
+ * writes up to 4 columns of both rows from x = 2q. */
 static inline __attribute__((always_inline)) void
 ms_half_narrow(struct ms_row *r, unsigned q)
 {
 	const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
-	/* Each sample's bit count and masks, from ms_begin_avx2(). */
+	/* Each sample's bit count, masks and bit offset, from ms_begin_avx2(). */
 #define BYTES(a, ext) _mm256_cvtep##ext##8_epi32(_mm_loadl_epi64( \
 	(const __m128i *)((a) + 4 * q)))
-	__m256i m = BYTES(r->M, u), rel = BYTES(r->R, u);
+	__m256i m = BYTES(r->M, u), bit = BYTES(r->OI, u);
 	__m256i sigm = BYTES(r->SG, i), e1m = BYTES(r->E1, i);
 #undef BYTES
-	__m256 win = _mm256_castsi256_ps(_mm256_loadu2_m128i(
-		(const __m128i *)(r->ms + (r->S[q + 1] >> 3)),
-		(const __m128i *)(r->ms + (r->S[q] >> 3))));
-	/* 32 bits at each offset: dwords k and k + 1 (k + 1 <= 3) of the half, by in-lane
-	 * permutes, funnel-shifted (a shift by 32 gives 0, as b = 0 needs). */
-	__m256i k = _mm256_srli_epi32(rel, 5), b = _mm256_and_si256(rel, _mm256_set1_epi32(31));
-	__m256i lo = _mm256_castps_si256(_mm256_permutevar_ps(win, k));
-	__m256i hi = _mm256_castps_si256(_mm256_permutevar_ps(win, _mm256_add_epi32(k, one)));
-	__m256i raw = _mm256_or_si256(_mm256_srlv_epi32(lo, b), _mm256_sllv_epi32(
-		hi, _mm256_sub_epi32(_mm256_set1_epi32(32), b)));
+	/* Shuffle control: bytes o .. o + 3 for each sample's byte offset o (those of
+	 * quad q in half 0, of q + 1 in half 1). */
+	__m256i ctrl = _mm256_add_epi8(_mm256_shuffle_epi8(
+		_mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)(r->OB + 4 * q))),
+		_mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
+				 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)),
+		_mm256_set1_epi32(0x03020100));
+	__m256i win = _mm256_loadu2_m128i((const __m128i *)(r->ms + (r->S[q + 1] >> 3)),
+					  (const __m128i *)(r->ms + (r->S[q] >> 3)));
+	__m256i raw = _mm256_srlv_epi32(_mm256_shuffle_epi8(win, ctrl), bit);
 	/* v: the m bits and e_1 above them (0 when not significant: m = 0, e_1 = 0). */
 	__m256i pm = _mm256_sllv_epi32(one, m);
 	__m256i v = _mm256_or_si256(_mm256_and_si256(raw, _mm256_sub_epi32(pm, one)),

@@ -645,9 +645,10 @@ struct ms_row {
 	 * that the groups of a line pair do not wait on each other's bit counts. */
 	uint32_t S[32 + 4];
 	/* The AVX2 build's per sample bytes, sample n of quad q at 4q + n: its bit count m
-	 * (0 when not significant), its first bit counted from the quad's first byte, and
-	 * 0xFF or 0 for significant and for e_1 set. */
-	uint8_t M[4 * (32 + 4)], R[4 * (32 + 4)], SG[4 * (32 + 4)], E1[4 * (32 + 4)];
+	 * (0 when not significant), where its first bit is counted from the quad's first
+	 * byte (OB bytes and OI bits on), and 0xFF or 0 for significant and for e_1 set. */
+	uint8_t M[4 * (32 + 4)], OB[4 * (32 + 4)], OI[4 * (32 + 4)];
+	uint8_t SG[4 * (32 + 4)], E1[4 * (32 + 4)];
 };
 
 /* U_q = u_q + kappa_q of every quad; RP_E_CORRUPT when a significant quad's exceeds
