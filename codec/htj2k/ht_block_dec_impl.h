@@ -481,23 +481,26 @@ uvlc_ext(struct vlc_r *v, unsigned u)
 }
 
 /* One quad's CxtVLC entry (rp__ht_dec32 layout; 0 when insignificant) from context
- * index c (<< 7); c = 0 takes a MEL bit first, and an insignificant quad indexes the
- * table's zero half.  The one branch, on c = 0, is well predicted on real images (c is
- * rarely 0 in textured areas and always in empty ones); a branch-free version measured
- * ~10% slower on CT and no better on CR, MG and MR. */
+ * index c = ca | nc (<< 7): ca from the line pair above, nc from the quad before; c = 0
+ * takes a MEL bit first, and an insignificant quad indexes the table's zero half.  The
+ * one branch, on c = 0, is well predicted on real images (c is rarely 0 in textured
+ * areas and always in empty ones); a branch-free version measured ~10% slower on CT and
+ * no better on CR, MG and MR. */
 static inline __attribute__((always_inline)) unsigned
-quad_cw(struct vlc_r *v, struct mel_q *mq, const uint32_t *tbl, unsigned c)
+quad_cw(struct vlc_r *v, struct mel_q *mq, const uint32_t *tbl, unsigned ca, unsigned nc)
 {
-	unsigned insig = 0;
-	if (c == 0) {
-		insig = ~(unsigned)mq->q & 1;
+	/* The row of the table first, off the chain through acc (the empty asms keep the
+	 * compiler from folding it back into the index): that chain is then and, load,
+	 * shift.  ca's part of it comes first too, off the chain through the quad before,
+	 * which is then and, add, load. */
+	const uint32_t *rowa = tbl + ca;
+	__asm__("" : "+r"(rowa));
+	const uint32_t *row = rowa + nc;
+	if ((ca | nc) == 0) {
+		row += (~(unsigned)mq->q & 1) << 10;
 		mq->q >>= 1;
 		mq->n--;
 	}
-	/* The row of the table first, off the chain through acc (the empty asm keeps
-	 * the compiler from folding it back into the index): that chain is then and,
-	 * load, shift. */
-	const uint32_t *row = tbl + (c | insig << 10);
 	__asm__("" : "+r"(row));
 	unsigned t = row[v->acc & 127];
 	v->acc >>= t & 63;      /* bits 3-5 are 0: the count is the codeword length */
@@ -530,10 +533,10 @@ vlc_pair(struct vlc_r *v, struct mel_q *mq, unsigned *nctx, struct mel_r *mel,
 	vlc_fill(v);
 	if (RP__UNLIKELY(mq->n < 3))
 		*mq = mel_refill(mel, *mq);
-	t0 = quad_cw(v, mq, tbl, first ? *nctx : cab[q] | *nctx);
+	t0 = quad_cw(v, mq, tbl, first ? 0 : cab[q], *nctx);
 	*nctx = t0 & 0x380;
 	if (RP__LIKELY(q + 1 < qw)) {
-		t1 = quad_cw(v, mq, tbl, first ? *nctx : cab[q + 1] | *nctx);
+		t1 = quad_cw(v, mq, tbl, first ? 0 : cab[q + 1], *nctx);
 		*nctx = t1 & 0x380;
 	}
 	/* Their u_q, in the standard's order: both prefixes, both suffixes, both
