@@ -124,6 +124,19 @@ ms_begin_avx2(struct ms_row *r, unsigned q0)
 	return bad;
 }
 
+/* Columns x .. w - 1 (fewer than 4) of both rows from t (row 0) and t + 4 (row 1), at
+ * the block's right edge: a loop, not memcpy, so that the decoding loop makes no call
+ * (across one, the compiler keeps the VLC reader's state on the stack). */
+static inline __attribute__((always_inline)) void
+store_cols(struct ms_row *r, unsigned x, const int32_t *t)
+{
+	for (unsigned i = 0; x + i < r->w; i++) {
+		r->row0[x + i] = t[i];
+		if (r->row1)
+			r->row1[x + i] = t[4 + i];
+	}
+}
+
 /* ms_half_narrow() for any max_u, with lane-crossing permutes (slow on AMD Zen): the 8
  * samples of quads q and q + 1 (tq, Uq, Sq: the words, U and first bit of quads q0 .. q0
  * + 3, those of q and q + 1 picked by sel); writes up to 4 columns of both rows from
@@ -186,9 +199,7 @@ ms_half_wide(struct ms_row *r, __m256i tq, __m256i Uq, __m256i Sq, __m256i sel, 
 	} else {
 		int32_t t[8];
 		_mm256_storeu_si256((__m256i *)t, val);
-		memcpy(r->row0 + x, t, (r->w - x) * sizeof(int32_t));
-		if (r->row1)
-			memcpy(r->row1 + x, t + 4, (r->w - x) * sizeof(int32_t));
+		store_cols(r, x, t);
 	}
 	__m128i e8 = _mm256_extracti128_si256(e, 1);
 	e8 = _mm_packus_epi16(_mm_packus_epi32(e8, e8), _mm_setzero_si128());
@@ -247,9 +258,7 @@ ms_half_narrow(struct ms_row *r, unsigned q)
 		int32_t t[8];
 		_mm_storeu_si128((__m128i *)t, row0);
 		_mm_storeu_si128((__m128i *)(t + 4), row1);
-		memcpy(r->row0 + x, t, (r->w - x) * sizeof(int32_t));
-		if (r->row1)
-			memcpy(r->row1 + x, t + 4, (r->w - x) * sizeof(int32_t));
+		store_cols(r, x, t);
 	}
 	/* Exponents of row 1 (n = 1, 3; each below 2^8) as 4 bytes. */
 	__m256i e8 = _mm256_shuffle_epi8(e, _mm256_setr_epi8(
@@ -269,10 +278,14 @@ ms_group_avx2(struct ms_row *r, unsigned q)
 	memcpy(&t2, r->qt + q, 4);
 	if (!(t2 & 0x00F000F0u)) {
 		/* No significant quad: zeros. */
-		unsigned ncol = r->w - x < 4 ? r->w - x : 4;
-		memset(r->row0 + x, 0, ncol * sizeof(int32_t));
-		if (r->row1)
-			memset(r->row1 + x, 0, ncol * sizeof(int32_t));
+		if (RP__LIKELY(x + 4 <= r->w)) {
+			_mm_storeu_si128((__m128i *)(r->row0 + x), _mm_setzero_si128());
+			if (r->row1)
+				_mm_storeu_si128((__m128i *)(r->row1 + x), _mm_setzero_si128());
+		} else {
+			const int32_t t[8] = { 0 };
+			store_cols(r, x, t);
+		}
 		memset(r->e_cur + x + 1, 0, 4);
 		return;
 	}
