@@ -26,7 +26,9 @@ build_dec32(void)
 				next = ((rho >> 1) | (rho & 1)) << 7;
 			else
 				next = (((rho >> 2) | (rho >> 3)) & 1) << 8;
-			dec32[k * 2048 + i] = (e & 7) | ((e >> 3) & 1) << 6 | next | e << 16;
+			unsigned uoff = (e >> 3) & 1;
+			dec32[k * 2048 + i] = (e & 7) | uoff << 6 | next | uoff << 10 |
+					      uoff << 11 | e << 16;
 			dec32[k * 2048 + 1024 + i] = 0;
 		}
 }

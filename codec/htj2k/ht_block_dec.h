@@ -20,8 +20,9 @@ int rp__ht_decode_block_ref(const uint8_t *seg, size_t len, unsigned w, unsigned
  * entries each: index (c_q << 7) | next 7 bits, and (1 << 10) | anything for a quad that
  * MEL made insignificant (all zero).  Entry: bits 0-2 codeword length, 3-5 zero (so that
  * the entry is its own shift count), 6 u_off, 7-9 the part of the next quad's index that
- * this quad's rho gives, 16-31 the rp__ht_tables word (rho, u_off, e_k, e_1).  Never
- * NULL; built once, thread-safe. */
+ * this quad's rho gives, 10 and 11 u_off again (where the u_q table's row offset in bytes
+ * takes it for the first and the second quad of a pair), 16-31 the rp__ht_tables word
+ * (rho, u_off, e_k, e_1).  Never NULL; built once, thread-safe. */
 const uint32_t *rp__ht_dec32(void);
 
 /* One build of the fast decoder per ISA (ht_block_dec_impl.h). */
