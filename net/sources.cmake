@@ -4,6 +4,7 @@ find_package(DCMTK REQUIRED CONFIG)
 list(APPEND RP_LIB_SOURCES
   net/audit.c
   net/instance_store.c
+  net/stat_rule.c
   net/store_scp.cpp
   net/store_scu.cpp)
 list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)
