@@ -34,7 +34,6 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -229,7 +228,8 @@ def wait_for(cond, limit, what, step=0.05):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description="STAT preemption through radpipe gateway "
+                                 "across the emulated WAN link (see the header)")
     ap.add_argument("--radpipe", required=True)
     ap.add_argument("--wanemu", required=True)
     ap.add_argument("--netns", default=os.path.join(HERE, "netns.sh"))
@@ -359,9 +359,16 @@ def run(args, tag, work):
     os.makedirs(pki)
     sh([args.radpipe, "keygen", "--ca", pki])
     sh([args.radpipe, "keygen", "--ca", pki, "siteA", pki])
-    sh([args.radpipe, "keygen", "--ca", pki, "siteB", pki])
-    with open(os.path.join(pki, "siteB.pem")) as f:
-        pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+    # Site B's certificate names its address (198.18.0.2) so the gateway verifies it
+    # against the CA like a site would; keygen's certificates name hosts and loopback.
+    kb, cb = os.path.join(pki, "siteB.key"), os.path.join(pki, "siteB.pem")
+    sh(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", kb, "-subj", "/CN=siteB", "-out", os.path.join(pki, "b.csr")])
+    with open(os.path.join(pki, "b.ext"), "w") as f:
+        f.write("subjectAltName=IP:%s\nextendedKeyUsage=serverAuth,clientAuth\n" % ADDR_B)
+    sh(["openssl", "x509", "-req", "-in", os.path.join(pki, "b.csr"), "-CA",
+        os.path.join(pki, "ca.pem"), "-CAkey", os.path.join(pki, "ca.key"),
+        "-CAcreateserial", "-days", "2", "-extfile", os.path.join(pki, "b.ext"), "-out", cb])
     rx = os.path.join(work, "rx")
     os.makedirs(rx)
     serve_log = os.path.join(work, "serve.log")
@@ -383,7 +390,7 @@ def run(args, tag, work):
                      "--stat", "StudyDescription=STAT*",
                      "--cert", os.path.join(pki, "siteA.pem"),
                      "--key", os.path.join(pki, "siteA.key"),
-                     "--ca", os.path.join(pki, "ca.pem"), "--allow", pin]
+                     "--ca", os.path.join(pki, "ca.pem")]
     gw = start(gw_cmd, os.path.join(work, "gateway.out"))
     CLEANUPS.append(lambda: stop(gw))
     wait_for(lambda: gw.poll() is not None or sh(
@@ -401,7 +408,13 @@ def run(args, tag, work):
                         args.study_quiet + 60, "the routine send to start")
     base = wanemu_stats(ctl)["ab"]["out_bytes"]
     busy = args.routine_busy_mb * 1e6
-    wait_for(lambda: wanemu_stats(ctl)["ab"]["out_bytes"] - base >= busy,
+
+    def routine_busy():
+        bad = first_event(gw_log, "send_failed", study=routine_uid)
+        if bad:
+            raise RuntimeError("the routine send failed: %s" % bad.get("reason"))
+        return wanemu_stats(ctl)["ab"]["out_bytes"] - base >= busy
+    wait_for(routine_busy,
              busy / ceiling * 4 + 60, "the routine send to put %.0f MB on the link"
              % args.routine_busy_mb, step=0.2)
     if first_event(gw_log, "delivered", study=routine_uid):
