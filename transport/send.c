@@ -216,17 +216,24 @@ stream_set_conn(struct stream *t, struct rp__conn *c)
 }
 
 /* Stops the send: the producer and the stream threads see `failed`, and every
- * connection is aborted so that no thread stays blocked in a write to a slow link or in
- * a read of the receiver's answer. */
+ * connection is reset, so that no thread stays blocked in a write to a slow link or in
+ * a read of the receiver's answer.  A reset rather than an orderly close: the kernel
+ * drops what the socket buffers still hold (megabytes on a long fat link) instead of
+ * sending it before the FIN, so the link is free at once for what preempted the send. */
 static void
 cancel_now(struct sender *s)
 {
 	atomic_store(&s->cancelled, true);
 	set_fail(s, RP_E_CANCELLED, "cancelled");
 	pthread_mutex_lock(&s->mu);
-	for (unsigned i = 0; i < s->nst; i++)
-		if (s->st[i].conn)
+	for (unsigned i = 0; i < s->nst; i++) {
+		if (!s->st[i].conn)
+			continue;
+		if (s->ops->reset)
+			s->ops->reset(s->st[i].conn);
+		else
 			s->ops->abort(s->st[i].conn);
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -83,7 +83,8 @@ struct rp_send_options {
 	 * the start of the call, then about ten times a second by a thread of the library
 	 * until the call returns, never from two threads at once (flip what it reads
 	 * atomically); its answer is checked before each object and chunk is queued and
-	 * before each connection is used.  On a stop rp_send() closes its connections,
+	 * before each connection is used.  On a stop rp_send() resets its connections (what
+	 * their socket buffers held is dropped, not sent: the link is free at once),
 	 * joins its threads and returns RP_E_CANCELLED ("cancelled ..." in err), promptly
 	 * (within a few tenths of a second on a busy link; a connection still in its TCP/TLS
 	 * handshake finishes that first).  Nothing is delivered and the session stays
