@@ -139,18 +139,22 @@ rp_cmd_status(int argc, char **argv)
 			if (running > 0)
 				printf("Gateway pid %ld running: DICOM %s -> %s (status %.0f s old)\n",
 				       pid, v[3], v[1], age < 0 ? 0 : age);
-			printf("%-64s %-7s %-10s %6s %9s %6s %8s %8s %5s %7s\n", "STUDY", "PRIO",
-			       "STATE", "INST", "MB", "DONE%", "MB/s", "ETA", "TRIES", "RETRY");
+			printf("%-64s %-7s %-10s %6s %6s %9s %6s %8s %8s %5s %7s\n", "STUDY", "PRIO",
+			       "STATE", "INST", "QUEUED", "MB", "DONE%", "MB/s", "ETA", "TRIES",
+			       "RETRY");
 			continue;
 		}
 		char study[80], prio[16], state[16], inst[32], bytes[32], sent[32], rate[32],
-			eta[32], att[32], retry[32], reason[300], mbs[32], pct[16], rs[32];
+			eta[32], att[32], retry[32], reason[300], mbs[32], pct[16], rs[32], queued[32],
+			qbytes[32];
 		if (!field(line, "study", study, sizeof(study)))
 			continue;
 		field(line, "priority", prio, sizeof(prio));
 		field(line, "state", state, sizeof(state));
 		field(line, "instances", inst, sizeof(inst));
 		field(line, "bytes", bytes, sizeof(bytes));
+		field(line, "queued", queued, sizeof(queued));
+		field(line, "queued_bytes", qbytes, sizeof(qbytes));
 		field(line, "sent_bytes", sent, sizeof(sent));
 		field(line, "rate_Bps", rate, sizeof(rate));
 		field(line, "eta_s", eta, sizeof(eta));
@@ -159,16 +163,16 @@ rp_cmd_status(int argc, char **argv)
 		field(line, "reason", reason, sizeof(reason));
 		mb(mbs, sizeof(mbs), bytes);
 		bool sending = strcmp(state, "sending") == 0;
-		if (sending && atof(bytes) > 0)
-			snprintf(pct, sizeof(pct), "%.0f", 100 * atof(sent) / atof(bytes));
+		if (sending && atof(qbytes) > 0)
+			snprintf(pct, sizeof(pct), "%.0f", 100 * atof(sent) / atof(qbytes));
 		else
 			snprintf(pct, sizeof(pct), "-");
 		if (sending)
 			snprintf(rs, sizeof(rs), "%.1f", atof(rate) / 1e6);
 		else
 			snprintf(rs, sizeof(rs), "-");
-		printf("%-64s %-7s %-10s %6s %9s %6s %8s %8s %5s %7s\n", study, prio, state, inst,
-		       mbs, pct, rs, strcmp(eta, "null") ? eta : "-", att,
+		printf("%-64s %-7s %-10s %6s %6s %9s %6s %8s %8s %5s %7s\n", study, prio, state,
+		       inst, queued, mbs, pct, rs, strcmp(eta, "null") ? eta : "-", att,
 		       strcmp(retry, "null") ? retry : "-");
 		if (reason[0])
 			printf("    %s\n", reason);

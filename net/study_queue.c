@@ -695,11 +695,13 @@ rp__sq_status_json(struct rp__study_queue *q, FILE *f, double now, double quiet_
 		uint64_t n = st->pending + (st->batch_gen ? st->batch_count : 0);
 		uint64_t bytes = st->pending_bytes + (st->batch_gen ? st->batch_bytes : 0);
 		fprintf(f, "%s\n{\"study\":\"%s\",\"priority\":\"%s\",\"state\":\"%s\","
-			"\"instances\":%llu,\"bytes\":%llu,\"delivered\":%llu,\"sends\":%u,"
-			"\"attempts\":%u,",
+			"\"instances\":%llu,\"bytes\":%llu,\"queued\":%llu,\"queued_bytes\":%llu,"
+			"\"delivered\":%llu,\"sends\":%u,\"attempts\":%u,",
 			first ? "" : ",", st->uid, st->stat ? "stat" : "routine",
-			rp__sq_state_name(state), (unsigned long long)n, (unsigned long long)bytes,
-			(unsigned long long)st->delivered, st->sends, st->attempts);
+			rp__sq_state_name(state), (unsigned long long)(n + st->delivered),
+			(unsigned long long)(bytes + st->delivered_bytes), (unsigned long long)n,
+			(unsigned long long)bytes, (unsigned long long)st->delivered, st->sends,
+			st->attempts);
 		first = false;
 		if (state == RP__SQ_SENDING) {
 			double left = st->batch_bytes > q->cur_done
