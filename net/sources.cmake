@@ -6,6 +6,7 @@ list(APPEND RP_LIB_SOURCES
   net/gateway.c
   net/study_queue.c
   net/instance_store.c
+  net/stat_rule.c
   net/store_scp.cpp
   net/store_scu.cpp)
 list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)

@@ -30,6 +30,9 @@ endforeach()
 # The gateway's DICOM side against DCMTK's storescu/echoscu as the modality.
 rp_add_test(test_store_scp SOURCES test_store_scp.c LABELS net)
 rp_add_test(test_store_scu SOURCES test_store_scu.c LABELS net)
+# STAT rules over corpus files (net/stat_rule.c).
+rp_add_test(test_stat_rule SOURCES test_stat_rule.c LABELS "net;unit")
+set_tests_properties(test_stat_rule PROPERTIES TIMEOUT 60)
 
 # Sender and receiver in one process over the fault-injecting backend (transport/fault/,
 # compiled into this test only).  Serial and with a long timeout: two black-hole cases
