@@ -27,36 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The STAT rule matcher and rp_send's cancel hook come from the preempt work; until
- * that is merged, STUB: rules are refused and a send cannot be preempted. */
-#if __has_include("net/stat_rule.h")
 #include "net/stat_rule.h"
-#define RP__GW_CANCEL 1
-#else
-#define RP__GW_CANCEL 0
-struct rp__stat_rules;
-static int
-rp__stat_rules_parse(const char *const *rules, size_t n, struct rp__stat_rules **out,
-		     struct rp_errbuf *err)
-{
-	(void)rules;
-	(void)n;
-	*out = NULL;
-	return rp__err(err, RP_E_UNSUPPORTED, "STUB: --stat rules need net/stat_rule.c");
-}
-static bool
-rp__stat_rules_match(const struct rp__stat_rules *r, const char *path)
-{
-	(void)r;
-	(void)path;
-	return false;
-}
-static void
-rp__stat_rules_free(struct rp__stat_rules *r)
-{
-	(void)r;
-}
-#endif
 
 #define PATHCAP 4400
 
@@ -414,12 +385,8 @@ send_batch(struct rp_gateway *gw, struct rp__sq_batch *b)
 	so.progress_ctx = gw;
 	so.log = gw->o->log;
 	so.log_ctx = gw->o->log_ctx;
-#if RP__GW_CANCEL
 	so.cancel = on_cancel;
 	so.cancel_ctx = gw;
-#else
-	(void)on_cancel;
-#endif
 	char count[32], bytes[32], attempt[32];
 	uint32_t attempts = rp__sq_attempts(gw->q, b->study);
 	snprintf(count, sizeof(count), "%zu", b->count);
