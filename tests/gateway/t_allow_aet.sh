@@ -2,13 +2,21 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # tests/gateway/t_allow_aet.sh - --allow-aet: a calling AE title not in the list is
 # refused at association and nothing of it is queued or sent; a listed one is delivered.
-# --study-quiet 2 (the default is t_deliver's).
+# The settings come from a --config file, as docs/radpipe-gateway.conf gives them.
+# study-quiet 2 (the default is t_deliver's).
 . "$(dirname "$0")/lib.sh"
 EVIL="$RADPIPE_CORPUS/ct/wg04/CT1_JLSL.dcm"
 GOOD="$(ls "$CT"/* | head -3)"
 start_server
 DICOM_PORT=$(free_port)
-start_gateway --dicom "GW@*:$DICOM_PORT" --study-quiet 2 --allow-aet "CT01, PROBE"
+cat >"$WORK/gateway.conf" <<CONF
+# allow-aet as an operator writes it, spaces after the commas
+dicom = GW@*:$DICOM_PORT
+allow-aet = CT01, PROBE
+study-quiet = 2
+insecure = true
+CONF
+start_gateway --config "$WORK/gateway.conf"
 if storescu -R -xt -aet EVIL 127.0.0.1 "$DICOM_PORT" $EVIL 2>"$WORK/evil.err"; then
 	fail "an unknown calling AE title was admitted"
 fi
