@@ -111,8 +111,11 @@ rp_cmd_status(int argc, char **argv)
 		fprintf(rp_cli_json ? stderr : stdout,
 			"No gateway is running on %s%s\n", spool,
 			f ? "; last known queue:" : "");
-	if (!f)
-		return RP_EXIT_FAILED;
+	if (!f) {
+		if (running > 0)
+			printf("Gateway pid %ld running on %s; no status written yet\n", pid, spool);
+		return running > 0 ? RP_EXIT_OK : RP_EXIT_FAILED;
+	}
 	char line[8192];
 	if (rp_cli_json) {
 		while (fgets(line, sizeof(line), f)) {
