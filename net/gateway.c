@@ -567,7 +567,8 @@ rp_gateway_run(struct rp_gateway *gw, struct rp_errbuf *err)
 	write_status(gw, false);
 	gw_log(gw, "gateway_stop", NULL);
 	if (gw->scp && gw->scp_status != RP_OK) {
-		memcpy(err ? err->msg : gw->scp_err.msg, gw->scp_err.msg, sizeof(gw->scp_err.msg));
+		if (err)
+			*err = gw->scp_err;
 		return gw->scp_status;
 	}
 	return RP_OK;

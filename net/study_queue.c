@@ -19,6 +19,8 @@
 
 #define DIRCAP 4112   /* a spool path of at most 4000 and a subdirectory */
 #define PATHCAP 4700
+/* How long the record of a delivered study is kept (restarts prune older ones). */
+#define RECORD_KEEP_S (30 * 86400.0)
 
 struct sq_study {
 	char uid[65];
@@ -298,6 +300,33 @@ rebuild(struct rp__study_queue *q, struct rp_errbuf *err)
 			if (st->pending == 0)
 				(void)rmdir(p);
 		}
+		closedir(d);
+	}
+	/* Records of studies delivered long ago only count what they sent: dropped, so that
+	 * neither the spool nor memory grows with every study ever seen (a late instance of
+	 * such a study is still sent as an addition, under the same names). */
+	double now = wall_now();
+	size_t kept = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		struct sq_study *st = &q->s[i];
+		if (!st->failed && !st->pending && !st->batch_gen && st->sends &&
+		    now - st->delivered_at > RECORD_KEEP_S) {
+			snprintf(p, sizeof(p), "%s/%s.state", q->studies, st->uid);
+			(void)unlink(p);
+			continue;
+		}
+		q->s[kept++] = *st;
+	}
+	q->n = kept;
+	/* Instances cut off mid-receive by a crash: the modality was never told success. */
+	snprintf(p, sizeof(p), "%s/.incoming", q->incoming);
+	if ((d = opendir(p))) {
+		char f[PATHCAP + 300];
+		while ((e = readdir(d)))
+			if (has_suffix(e->d_name, ".part")) {
+				snprintf(f, sizeof(f), "%s/%s", p, e->d_name);
+				(void)unlink(f);
+			}
 		closedir(d);
 	}
 	return RP_OK;

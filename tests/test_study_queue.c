@@ -4,7 +4,8 @@
  * <Study>/<SOP>.dcm names in sorted order; a failed send keeps the batch and a reopened
  * queue (a restart) offers the same batch again; a delivered batch leaves the spool and
  * a late instance becomes a second batch of only itself; a permanent failure survives a
- * restart and holds the study. */
+ * restart and holds the study; records of studies delivered long ago and stale partial
+ * receives are pruned at open. */
 #include "test_util.h"
 
 #include "net/study_queue.h"
@@ -142,6 +143,29 @@ test_queue_lifecycle(void **state)
 	assert_true(strstr(buf, "\"study\":\"1.2.4\",\"priority\":\"stat\",\"state\":\"delivered\"") !=
 		    NULL);
 	free(buf);
+	rp__sq_close(q);
+
+	/* A study delivered 40 days ago, and a receive cut off by a crash: both go at open;
+	 * a study delivered minutes ago keeps its record. */
+	char path[700];
+	snprintf(path, sizeof(path), "%s/studies/9.9.state", spool);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "stat 0\ngen 1\nsends 1\ndelivered 3\ndelivered_at %.3f\n", wall() - 40 * 86400.0);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/incoming/.incoming", spool);
+	assert_int_equal(mkdir(path, 0750), 0);
+	snprintf(path, sizeof(path), "%s/incoming/.incoming/1-2-3.part", spool);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	RP_ASSERT_OK(rp__sq_open(spool, &q, &err), &err);
+	snprintf(path, sizeof(path), "%s/studies/9.9.state", spool);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/incoming/.incoming/1-2-3.part", spool);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/studies/1.2.4.state", spool);
+	assert_int_equal(access(path, F_OK), 0);
 	rp__sq_close(q);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", spool);
