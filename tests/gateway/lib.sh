@@ -50,10 +50,11 @@ wait_file() {
 }
 
 # start_server [PORT]: the reading site into $WORK/rx; sets SRV_TPID and SRV_PORT.
+# SRV_TLS (and GW_TLS for start_gateway) replace --insecure with TLS flags.
 start_server() {
 	mkdir -p "$WORK/rx"
 	rm -f "$WORK/srv.port"
-	timeout -s KILL 300 "$RADPIPE_BIN" serve --dir "$WORK/rx" --insecure \
+	timeout -s KILL 300 "$RADPIPE_BIN" serve --dir "$WORK/rx" ${SRV_TLS:---insecure} \
 		--listen "127.0.0.1:${1:-0}" --port-file "$WORK/srv.port" --log "$WORK/rx.log" -q &
 	SRV_TPID=$!
 	PIDS="$PIDS $SRV_TPID"
@@ -66,7 +67,7 @@ start_server() {
 # --dicom, until status.json appears).
 start_gateway() {
 	timeout -s KILL 280 "$RADPIPE_BIN" gateway --spool "$WORK/spool" \
-		--to "127.0.0.1:$SRV_PORT" --insecure -q "$@" 2>>"$WORK/gw.err" &
+		--to "127.0.0.1:$SRV_PORT" ${GW_TLS:---insecure} -q "$@" 2>>"$WORK/gw.err" &
 	GW_TPID=$!
 	PIDS="$PIDS $GW_TPID"
 	i=0
