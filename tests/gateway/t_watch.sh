@@ -27,6 +27,15 @@ snapshot_spool
 wait_delivered 6 30
 sleep 3
 check_delivered $FILES
+# A dropped file is a Part 10 file already: it arrives byte for byte as it was dropped.
+/usr/bin/python3 - "$WORK/rx" $FILES <<'PY' || fail "a dropped file changed on its way"
+import os, sys
+import pydicom
+for f in sys.argv[2:]:
+    ds = pydicom.dcmread(f, stop_before_pixels=True)
+    got = os.path.join(sys.argv[1], str(ds.StudyInstanceUID), str(ds.SOPInstanceUID) + ".dcm")
+    assert open(got, "rb").read() == open(f, "rb").read(), f
+PY
 [ -f "$WORK/drop/.in-progress.dcm" ] || fail "a dotfile was taken"
 grep -q '"event":"watch_rejected".*notes.txt' "$WORK/spool/gateway.log" || fail "no watch_rejected line"
 [ "$(grep -c '"event":"watch_taken"' "$WORK/spool/gateway.log")" -eq 6 ] || fail "watch_taken count"
