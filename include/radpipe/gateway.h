@@ -36,7 +36,9 @@ struct rp_gateway_options {
 	 * progress, log and cancel are the gateway's own. */
 	struct rp_send_options send;
 	struct rp_audit *audit;      /* "received" by the SCP, "delivered" per instance */
-	rp_log_fn *log;              /* JSON lines: arrivals, sends, retries, failures */
+	/* JSON lines: arrivals, sends, retries, failures; unlike rp_send's, called from
+	 * several threads at once (the SCP's, the watcher's, the sender's). */
+	rp_log_fn *log;
 	void *log_ctx;
 };
 
