@@ -320,8 +320,19 @@ static void
 on_progress(void *ctx, const struct rp_send_progress *p)
 {
 	struct rp_gateway *gw = ctx;
-	rp__sq_progress(gw->q, p->original_done,
-			p->elapsed_s > 0 ? (double)p->original_done / p->elapsed_s : 0);
+	/* original_done counts what was encoded, which runs far ahead of the link: progress
+	 * is the chunk bytes written to the connections against the whole stream
+	 * (extrapolated from what was encoded so far), in original bytes.  An estimate:
+	 * parity is counted as progress, socket buffers hold some of what was written, and
+	 * a resumed send skips what the receiver holds. */
+	double done = 0;
+	if (p->original_done && p->stream_bytes) {
+		double stream = (double)p->stream_bytes * (double)p->original_total /
+				(double)p->original_done;
+		double frac = (double)p->wire_bytes / stream;
+		done = (frac < 1 ? frac : 1) * (double)p->original_total;
+	}
+	rp__sq_progress(gw->q, (uint64_t)done, p->elapsed_s > 0 ? done / p->elapsed_s : 0);
 }
 
 static int

@@ -95,12 +95,18 @@ stop_gateway() {
 	set -e
 }
 
-# wait_delivered N SECONDS: until the receiver holds N .dcm files.
+# delivered: the number of instances in the receiver's directory (its spool under
+# .radpipe/, which stages sessions still in progress, left out).
+delivered() {
+	find "$WORK/rx" -path "$WORK/rx/.radpipe" -prune -o -name '*.dcm' -print 2>/dev/null | wc -l
+}
+
+# wait_delivered N SECONDS: until the receiver holds N instances.
 wait_delivered() {
 	i=0
-	while [ "$(find "$WORK/rx" -name '*.dcm' 2>/dev/null | wc -l)" -lt "$1" ]; do
+	while [ "$(delivered)" -lt "$1" ]; do
 		i=$((i + 1))
-		[ $i -lt $(($2 * 10)) ] || fail "only $(find "$WORK/rx" -name '*.dcm' | wc -l) of $1 instances delivered after $2 s"
+		[ $i -lt $(($2 * 10)) ] || fail "only $(delivered) of $1 instances delivered after $2 s"
 		sleep 0.1
 	done
 }

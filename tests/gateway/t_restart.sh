@@ -20,7 +20,7 @@ grep -q '"event":"send_start"' "$WORK/spool/gateway.log" && fail "sent before th
 have=$(find "$WORK/spool/incoming" -name '*.dcm' | wc -l)
 [ "$have" -eq "$N" ] || fail "$have of $N instances in the spool after kill -9"
 sleep 4   # past the quiet time while no gateway runs
-[ -z "$(find "$WORK/rx" -name '*.dcm')" ] || fail "delivered although the gateway was killed"
+[ "$(delivered)" -eq 0 ] || fail "delivered although the gateway was killed"
 start_gateway --dicom "GW@*:$DICOM_PORT" --study-quiet 3 --audit "$WORK/audit.log"
 wait_delivered "$N" 60
 check_delivered $FILES

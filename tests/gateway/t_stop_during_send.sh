@@ -24,6 +24,21 @@ until grep -q '"event":"send_start"' "$WORK/spool/gateway.log"; do
 	sleep 0.1
 done
 sleep 1.5
+# Meanwhile `radpipe status` shows the send with its progress, rate and ETA (estimates
+# from the bytes written to the connections: the proxy's buffers take them early, so
+# only their presence and bounds are checked).
+"$RADPIPE_BIN" status --spool "$WORK/spool" --json >"$WORK/status.json" || fail "status --json"
+/usr/bin/python3 - "$WORK/status.json" <<'PY' || fail "no progress in status.json: $(cat "$WORK/status.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))["studies"]
+assert len(s) == 1 and s[0]["state"] == "sending", s
+x = s[0]
+assert 0 < x["sent_bytes"] <= x["queued_bytes"] and x["rate_Bps"] > 0, x
+assert x["eta_s"] is not None and x["eta_s"] >= 0, x
+print("sending: %.1f of %.1f MB, %.2f MB/s, ETA %.1f s" % (x["sent_bytes"] / 1e6,
+      x["queued_bytes"] / 1e6, x["rate_Bps"] / 1e6, x["eta_s"]))
+PY
+"$RADPIPE_BIN" status --spool "$WORK/spool" | grep -q ' sending ' || fail "status table"
 t0=$(date +%s.%N)
 stop_gateway
 t1=$(date +%s.%N)
@@ -31,7 +46,7 @@ t1=$(date +%s.%N)
 /usr/bin/python3 -c "import sys; d = $t1 - $t0; print('stopped in %.2f s' % d); sys.exit(d > 5)" ||
 	fail "the gateway took too long to stop"
 grep -q '"event":"send_stopped"' "$WORK/spool/gateway.log" || fail "no send_stopped line"
-[ -z "$(find "$WORK/rx" -name '*.dcm')" ] || fail "delivered although stopped mid-send"
+[ "$(delivered)" -eq 0 ] || { grep -E "send_|deliver" "$WORK/spool/gateway.log" >&2; cat "$WORK/rx.log" >&2; fail "delivered although stopped mid-send"; }
 [ "$(find "$WORK/spool/outbox" -name '*.dcm' | wc -l)" -eq 54 ] || fail "the batch left the spool"
 start_gateway --dicom "GW@*:$DICOM_PORT" --study-quiet 2
 wait_delivered 54 120

@@ -28,7 +28,7 @@ done
 grep '"event":"send_failed"' "$WORK/spool/gateway.log" | head -1 | grep -q 'RP_E_AUTH' ||
 	fail "not an authentication failure: $(grep send_failed "$WORK/spool/gateway.log" | head -1)"
 stop_gateway
-[ -z "$(find "$WORK/rx" -name '*.dcm')" ] || fail "delivered to an unpinned receiver"
+[ "$(delivered)" -eq 0 ] || fail "delivered to an unpinned receiver"
 # The right pin: delivered (the batch kept from the failed attempts).
 GW_TLS="--cert $P/gateway.pem --key $P/gateway.key --ca $P/ca.pem --allow $(fp "$P/reader.pem")"
 start_gateway --dicom "GW@*:$DICOM_PORT" --study-quiet 2
