@@ -5,7 +5,9 @@
  * fault-injecting backend (transport/fault/), which breaks chosen connections at chosen
  * bytes; the rest check what a long-running receiver owes its site (no fd growth, names
  * that cannot collide, file modes, plain TCP only on loopback, normal closes).  No case
- * asserts a duration: a stall must be survived, however long the machine takes. */
+ * asserts a duration but the cancel and rate cap cases: a stall must be survived,
+ * however long the machine takes, but a cancel must take effect at once and a capped
+ * send cannot be faster than its cap. */
 #include "test_util.h"
 
 #include <dirent.h>
@@ -921,6 +923,50 @@ test_cancel_before_connecting(void **state)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Rate cap */
+
+/* --max-rate 4 (Mbit/s) over loopback, where the study (sent as is: 1.3 MB of chunks,
+ * so that the bound is seconds) would take a few hundredths of a second: every chunk byte draws on one bucket for all 8 connections and no reservation
+ * starts before the call did, so the send cannot end before all but the last slice
+ * (64 KiB) of what it wrote had their time: wall >= (wire - 64 KiB - header) / cap.  The
+ * bound holds for any machine speed; an unpaced send misses it a hundredfold. */
+static void
+test_max_rate(void **state)
+{
+	(void)state;
+	server_start(true);
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	struct rp_errbuf err = {""};
+	send_defaults(&so);
+	so.codec = RP_CODEC_NATIVE;
+	so.max_rate_mbps = 4;
+	double t0 = mono_s();
+	int st = send_study(&so, &rep, &err);
+	double wall = mono_s() - t0;
+	double rate = so.max_rate_mbps * 1e6 / 8;
+	double bound = ((double)rep.wire_bytes - 65536 - 64) / rate;
+	printf("# --max-rate 4: %s, %.2f MB of chunks in %.2f s = %.2f Mbit/s; lower bound %.2f s\n",
+	       rp_status_name(st), (double)rep.wire_bytes / 1e6, wall,
+	       (double)rep.wire_bytes * 8 / 1e6 / wall, bound);
+	assert_send_ok(st, &rep, &err);
+	assert_true(rep.wire_bytes > 1000000); /* the bound is seconds, not noise */
+	if (wall < bound)
+		fail_msg("the send took %.3f s; a 4 Mbit/s cap allows no less than %.3f s", wall,
+			 bound);
+
+	/* Out of range: refused before anything is sent. */
+	static const double bad[] = {0.5, -1, 2e6, __builtin_nan("")};
+	for (int i = 0; i < 4; i++) {
+		so.max_rate_mbps = bad[i];
+		st = send_study(&so, &rep, &err);
+		printf("# --max-rate %g: %s: %s\n", bad[i], rp_status_name(st), err.msg);
+		assert_int_equal(st, RP_E_INVALID_ARG);
+		assert_non_null(strstr(err.msg, "max rate"));
+	}
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* What a receiver that runs for months owes its site */
 
 static int
@@ -1076,6 +1122,7 @@ main(void)
 		cmocka_unit_test_teardown(test_drop_during_handshake, test_teardown),
 		cmocka_unit_test_teardown(test_cancel_mid_transfer, test_teardown),
 		cmocka_unit_test_teardown(test_cancel_before_connecting, test_teardown),
+		cmocka_unit_test_teardown(test_max_rate, test_teardown),
 		cmocka_unit_test_teardown(test_fds_after_50_sessions, test_teardown),
 		cmocka_unit_test_teardown(test_long_and_colliding_names, test_teardown),
 		cmocka_unit_test_teardown(test_insecure_only_on_loopback, test_teardown),

@@ -20,7 +20,7 @@ endforeach()
 # RUN_SERIAL: they move tens of MB and time out on a loaded 2-core machine otherwise.
 foreach(t multi_series deliver_compressed kill_receiver kill_sender cut_connection
           stall_connection corrupt disk_full reject truncate_input admission soak_sessions
-          spool_retention idle_flood serve_config)
+          spool_retention idle_flood serve_config max_rate)
   add_test(NAME transfer_${t}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/transport/t_${t}.sh)
   set_tests_properties(transfer_${t} PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" TIMEOUT 300

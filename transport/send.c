@@ -123,6 +123,10 @@ struct sender {
 	_Atomic bool cancelled;
 	pthread_cond_t cv_cancel;
 	bool cancel_stop;
+	/* --max-rate: bytes per second (0: no cap) and the moment the bucket is next free. */
+	double rate_Bps;
+	pthread_mutex_t pace_mu;
+	double pace_next;
 
 	struct stream *st;
 	unsigned nst;
@@ -582,19 +586,56 @@ progressed(struct stream *t)
 	atomic_store(&t->progress_ns, now_ns());
 }
 
-/* One CHUNK frame, its data in slices, marking progress after each for the watchdog. */
+/* The rate cap: reserves the next n bytes' time on the bucket shared by every
+ * connection and sleeps until that time comes.  A reservation starts no earlier than
+ * now, so idle time earns no credit and no burst can exceed the cap.  Sleeps in short
+ * steps so a failure or a cancel is seen at once; RP_E_CANCELLED then. */
+static int
+pace(struct sender *s, size_t n)
+{
+	if (!s->rate_Bps)
+		return RP_OK;
+	pthread_mutex_lock(&s->pace_mu);
+	double now = rp__now();
+	double start = s->pace_next > now ? s->pace_next : now;
+	s->pace_next = start + (double)n / s->rate_Bps;
+	pthread_mutex_unlock(&s->pace_mu);
+	while (!atomic_load(&s->failed)) {
+		double w = start - rp__now();
+		if (w <= 0)
+			return RP_OK;
+		struct timespec ts = {0, (long)((w < 0.05 ? w : 0.05) * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+	return RP_E_CANCELLED;
+}
+
+/* One CHUNK frame, its data in slices, marking progress after each for the watchdog.
+ * Time spent waiting for the rate cap is not a write under way. */
 static int
 stream_send_chunk(struct stream *t, const struct rp__chunk *ch, const uint8_t *data,
 		  struct rp_errbuf *err)
 {
-	const struct rp__transport_ops *ops = t->s->ops;
+	struct sender *s = t->s;
+	const struct rp__transport_ops *ops = s->ops;
 	uint8_t head[RP__CHUNK_HEAD_SIZE];
 	rp__chunk_head_encode(head, ch, data);
+	int st = pace(s, sizeof(head));
+	if (st < 0)
+		return rp__err(err, st, "stopped");
 	progressed(t);
 	atomic_store(&t->busy, true);
-	int st = ops->send(t->conn, head, sizeof(head), err);
+	st = ops->send(t->conn, head, sizeof(head), err);
 	for (uint32_t off = 0; st == RP_OK && off < ch->size; off += SEND_SLICE) {
 		uint32_t n = ch->size - off < SEND_SLICE ? ch->size - off : SEND_SLICE;
+		if (s->rate_Bps) {
+			atomic_store(&t->busy, false);
+			if ((st = pace(s, n)) < 0) {
+				rp__err(err, st, "stopped");
+				break;
+			}
+			atomic_store(&t->busy, true);
+		}
 		progressed(t);
 		st = ops->send(t->conn, data + off, n, err);
 	}
@@ -654,8 +695,10 @@ stream_main(void *arg)
 		st = rp__send_frame(s->ops, t->conn, RP__F_END, p, 8, &e);
 		atomic_store(&t->busy, false);
 	}
-	if (st < 0 && atomic_load(&s->cancelled))
-		return NULL;         /* aborted by a cancel: not a lost connection */
+	/* Aborted by a cancel, or stopped waiting for the rate cap by a failure elsewhere:
+	 * not a lost connection. */
+	if (st < 0 && (atomic_load(&s->cancelled) || (st == RP_E_CANCELLED && s->failed)))
+		return NULL;
 	if (st < 0) {
 		if (atomic_load(&t->stalled))
 			rp__err(&e, RP_E_TIMEOUT, "connection %u made no progress for %.1f s with "
@@ -894,6 +937,10 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 											 data_chunks, g),
 					       .size = size};
 			memcpy(ch.session, s->session, 16);
+			if ((st = pace(s, RP__CHUNK_HEAD_SIZE + (size_t)size)) < 0) {
+				rp__err(err, st, "stopped");
+				break;
+			}
 			if ((st = rp__send_chunk(s->ops, c, &ch, buf, err)) < 0)
 				break;
 			s->rep->resent_bytes += size;
@@ -1187,6 +1234,9 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		return rp__err(err, RP_E_INVALID_ARG,
 			       "streams 1..%d, k 1..%d, m 0..%d, chunk size 4 KiB..64 MiB",
 			       RP__MAX_STREAMS, RP__MAX_K, RP__MAX_M);
+	if (!(o->max_rate_mbps == 0 || (o->max_rate_mbps >= 1 && o->max_rate_mbps <= 1e6)))
+		return rp__err(err, RP_E_INVALID_ARG, "max rate %g Mbit/s: expected 1..1000000 "
+			       "(0: no cap)", o->max_rate_mbps);
 	if (o->codec == RP_CODEC_DEFLATE || o->codec == RP_CODEC_JPEG)
 		return rp__err(err, RP_E_UNSUPPORTED,
 			       "%s cannot carry frames in flight: %s", rp_codec_name(o->codec),
@@ -1225,6 +1275,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	pthread_cond_init(&s->cv_q_item, NULL);
 	pthread_cond_init(&s->cv_q_space, NULL);
 	pthread_cond_init(&s->cv_cancel, NULL);
+	pthread_mutex_init(&s->pace_mu, NULL);
+	s->rate_Bps = o->max_rate_mbps * 1e6 / 8;
 	atomic_init(&s->wire, 0);
 	atomic_init(&s->parity_wire, 0);
 	atomic_init(&s->cancelled, false);
@@ -1478,5 +1530,6 @@ out:
 	pthread_cond_destroy(&s->cv_q_item);
 	pthread_cond_destroy(&s->cv_q_space);
 	pthread_cond_destroy(&s->cv_cancel);
+	pthread_mutex_destroy(&s->pace_mu);
 	return st;
 }

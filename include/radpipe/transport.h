@@ -93,6 +93,14 @@ struct rp_send_options {
 	 * and then the rerun reports already_delivered. */
 	int (*cancel)(void *ctx);
 	void *cancel_ctx;
+	/* Cap on the rate of the whole send, all connections together, in Mbit/s (10^6 bit
+	 * per second); 0 (default): none.  1 .. 1,000,000.  Counts the chunk frames (data
+	 * and parity, headers included) and what is sent again on request; TLS records and
+	 * TCP/IP headers come on top, a few per cent.  Paced by one token bucket that the
+	 * connection threads draw from before each 64 KiB slice, without credit for idle
+	 * time, so the send never goes faster than the cap over any stretch longer than a
+	 * few slices. */
+	double max_rate_mbps;
 };
 
 /* Defaults as documented above; codec JPEG-LS when this build encodes it, else native. */
