@@ -65,6 +65,7 @@ usage(FILE *out)
 		"      --allow FP[,FP]     receiver certificate SHA-256s (pinning)\n"
 		"      --insecure          plain TCP, no TLS (loopback tests only)\n"
 		"      --timeout S         a connection idle this long is dead (default 60)\n"
+		"      --max-rate R        cap every send at R Mbit/s (leave room on the link)\n"
 		"      --audit FILE        hash-chained audit log (received, delivered, failed)\n"
 		"      --log FILE          JSON lines (default DIR/gateway.log; '-' for stdout)\n"
 		"  -q, --quiet\n"
@@ -125,7 +126,8 @@ rp_cmd_gateway(int argc, char **argv)
 		{"ca", required_argument, NULL, 12},       {"allow", required_argument, NULL, 13},
 		{"insecure", no_argument, NULL, 14},       {"timeout", required_argument, NULL, 15},
 		{"audit", required_argument, NULL, 16},    {"log", required_argument, NULL, 17},
-		{"config", required_argument, NULL, 18},   {"quiet", no_argument, NULL, 'q'},
+		{"config", required_argument, NULL, 18},   {"max-rate", required_argument, NULL, 19},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c = rp_cli_config_expand(&argc, &argv, lopts);
 	if (c != RP_EXIT_OK)
@@ -178,6 +180,16 @@ rp_cmd_gateway(int argc, char **argv)
 		case 16: audit_path = optarg; break;
 		case 17: log_path = optarg; break;
 		case 18: break; /* expanded above */
+		case 19: {
+			char *end;
+			o.send.max_rate_mbps = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.send.max_rate_mbps >= 1 &&
+						       o.send.max_rate_mbps <= 1e6)) {
+				rp_cli_errorf("--max-rate '%s': expected 1..1000000 Mbit/s", optarg);
+				goto out;
+			}
+			break;
+		}
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); rc = RP_EXIT_OK; goto out;
 		default: usage(stderr); goto out;
