@@ -124,3 +124,18 @@ check_delivered() {
 	/usr/bin/python3 "$HERE/check_delivered.py" "$WORK/rx" "$WORK/seen" "$@" ||
 		fail "delivered files differ"
 }
+
+# status_until SECONDS PYTHON: polls `radpipe status --json` (status.json is rewritten
+# about once a second, so it lags the receiver) until the Python expression, over `st`
+# (the parsed file), holds; fails with the last status otherwise.
+status_until() {
+	i=0
+	until "$RADPIPE_BIN" status --spool "$WORK/spool" --json 2>/dev/null >"$WORK/status.json" &&
+		/usr/bin/python3 -c "import json, sys
+st = json.load(open(sys.argv[1]))
+sys.exit(0 if ($2) else 1)" "$WORK/status.json"; do
+		i=$((i + 1))
+		[ $i -lt $(($1 * 10)) ] || fail "status never showed $2: $(cat "$WORK/status.json")"
+		sleep 0.1
+	done
+}
