@@ -121,6 +121,8 @@ usage(FILE *out)
 		"      --ofi-seg SIZE    bytes per fabric message, 4K..64M (256K)\n"
 		"      --ofi-no-rma      tagged sends even where the provider offers RMA writes\n"
 		"      --timeout S       a connection idle this long is dead (default 60)\n"
+		"      --max-rate R      cap the send at R Mbit/s, all connections together\n"
+		"                        (1..1000000; chunk bytes, TLS/TCP overhead on top)\n"
 		"      --link-mbps R     link rate in Mbit/s, to report utilisation\n"
 		"      --json            print the final report as JSON on stdout\n"
 		"  -q, --quiet           no progress or summary on stderr\n"
@@ -158,6 +160,7 @@ rp_cmd_send(int argc, char **argv)
 		{"ofi-window", required_argument, NULL, 32}, {"ofi-seg", required_argument, NULL, 33},
 		{"ofi-no-rma", no_argument, NULL, 34},
 		{"link-mbps", required_argument, NULL, 7}, {"json", no_argument, NULL, 'j'},
+		{"max-rate", required_argument, NULL, 8},
 		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -227,6 +230,16 @@ rp_cmd_send(int argc, char **argv)
 		case 34: o.tls.ofi_no_rma = 1; break;
 		case 6: o.io_timeout_s = atof(optarg); break;
 		case 7: link_mbps = atof(optarg); break;
+		case 8: {
+			char *end;
+			o.max_rate_mbps = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.max_rate_mbps >= 1 &&
+							   o.max_rate_mbps <= 1e6)) {
+				rp_cli_errorf("--max-rate '%s': expected 1..1000000 Mbit/s", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
+		}
 		case 'j': rp_cli_json = true; break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
@@ -334,6 +347,10 @@ rp_cmd_send(int argc, char **argv)
 			printf("\"link_utilisation\":%.4f,", link * 8 / link_mbps);
 		else
 			printf("\"link_utilisation\":null,");
+		if (o.max_rate_mbps > 0)
+			printf("\"max_rate_mbps\":%g,", o.max_rate_mbps);
+		else
+			printf("\"max_rate_mbps\":null,");
 		printf("\"resumed\":%s,\"already_delivered\":%s,\"skipped_bytes\":%llu,"
 		       "\"resent_bytes\":%llu,\"chunks_repaired\":%llu,\"crc_errors\":%llu,"
 		       "\"streams_lost\":%llu,\"streams\":%u,\"codec\":\"%s\",\"fec_k\":%u,"

@@ -6,7 +6,10 @@ list(APPEND RP_LIB_SOURCES
   net/atna.c
   net/audit.c
   net/dicom_tls.cpp
+  net/gateway.c
   net/instance_store.c
+  net/stat_rule.c
+  net/study_queue.c
   net/store_scp.cpp
   net/store_scu.cpp)
 list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmtls DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)

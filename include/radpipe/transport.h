@@ -79,6 +79,29 @@ struct rp_send_options {
 	void *progress_ctx;
 	rp_log_fn *log;              /* optional */
 	void *log_ctx;
+	/* Optional: asked whether to stop (nonzero: stop), first by the calling thread at
+	 * the start of the call, then about ten times a second by a thread of the library
+	 * until the call returns, never from two threads at once (flip what it reads
+	 * atomically); its answer is checked before each object and chunk is queued and
+	 * before each connection is used.  On a stop rp_send() resets its connections (what
+	 * their socket buffers held is dropped, not sent: the link is free at once),
+	 * joins its threads and returns RP_E_CANCELLED ("cancelled ..." in err), promptly
+	 * (within a few tenths of a second on a busy link; a connection still in its TCP/TLS
+	 * handshake finishes that first).  Nothing is delivered and the session stays
+	 * resumable: the same call later resumes, skipping the chunks the receiver holds.  A
+	 * stop asked for after the last chunk left may come too late to stop the delivery:
+	 * the call returns RP_OK if the receiver's COMPLETE came first, else RP_E_CANCELLED,
+	 * and then the rerun reports already_delivered. */
+	int (*cancel)(void *ctx);
+	void *cancel_ctx;
+	/* Cap on the rate of the whole send, all connections together, in Mbit/s (10^6 bit
+	 * per second); 0 (default): none.  1 .. 1,000,000.  Counts the chunk frames (data
+	 * and parity, headers included) and what is sent again on request; TLS records and
+	 * TCP/IP headers come on top, a few per cent.  Paced by one token bucket that the
+	 * connection threads draw from before each 64 KiB slice, without credit for idle
+	 * time, so the send never goes faster than the cap over any stretch longer than a
+	 * few slices. */
+	double max_rate_mbps;
 };
 
 /* Defaults as documented above; codec JPEG-LS when this build encodes it, else native. */
