@@ -2,7 +2,7 @@
 /* net/stat_rule.c - STAT rules: parsing `Keyword=glob,...`, reading the named top-level
  * attributes of a Part 10 file with the library's parser, glob matching. */
 #include "net/stat_rule.h"
-#include "codec/dicom/dicom_impl.h"
+#include "dicom/dicom_impl.h"
 
 #include <ctype.h>
 #include <errno.h>
