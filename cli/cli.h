@@ -87,4 +87,21 @@ double rp_cli_now(void);
  * exit code after a message naming the file and line. */
 int rp_cli_config_expand(int *argc, char ***argv, const struct option *opts);
 
+/* --audit FILE and --atna URL of a long-running command (cli_audit_trail.c). */
+struct rp_cli_audit_config {
+	const char *path;            /* --audit; NULL: no trail */
+	const char *atna_url;        /* --atna; needs path */
+	const char *ae_title;        /* named in the ATNA messages */
+	const char *tls_cert, *tls_key, *tls_ca; /* for tls:// */
+	rp_log_fn *log;
+	void *log_ctx;
+};
+struct rp_cli_audit {
+	struct rp_audit *log;        /* NULL without --audit */
+	struct rp_atna *atna;
+};
+int rp_cli_audit_open(struct rp_cli_audit *a, const struct rp_cli_audit_config *cfg,
+		      struct rp_errbuf *err);
+void rp_cli_audit_close(struct rp_cli_audit *a);
+
 #endif /* RP_CLI_H */

@@ -51,6 +51,9 @@ usage(FILE *out)
 		"      --watch DIR         also take Part 10 files dropped into DIR (unchanged for\n"
 		"                          3 s, dotfiles ignored); non-DICOM goes to DIR/.rejected\n"
 		"      --allow-aet LIST    comma-separated calling AE titles admitted (default any)\n"
+		"      --dicom-cert F --dicom-key F  DICOM TLS on the SCP (PEM): callers must\n"
+		"                          present a certificate chaining to --dicom-ca F\n"
+		"      --dicom-tls-profile P  bcp195-nd (default), bcp195, bcp195-ex\n"
 		"      --study-quiet S     a study is sent S seconds after its last instance\n"
 		"                          (default 10)\n"
 		"      --stat RULE         a study matching RULE is STAT (repeatable; C-STORE\n"
@@ -67,6 +70,9 @@ usage(FILE *out)
 		"      --timeout S         a connection idle this long is dead (default 60)\n"
 		"      --max-rate R        cap every send at R Mbit/s (leave room on the link)\n"
 		"      --audit FILE        hash-chained audit log (received, delivered, failed)\n"
+		"      --atna URL          also send each audit line as an IHE ATNA message:\n"
+		"                          udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT\n"
+		"                          (tls: the --dicom-cert/key/ca, else --cert/key/ca)\n"
 		"      --log FILE          JSON lines (default DIR/gateway.log; '-' for stdout)\n"
 		"  -q, --quiet\n"
 		"SIGTERM or SIGINT stops it: the SCP closes, a send in progress is cancelled and\n"
@@ -112,7 +118,7 @@ rp_cmd_gateway(int argc, char **argv)
 	struct rp_gateway_options o;
 	rp_gateway_options_init(&o);
 	unsigned threads = 0;
-	const char *log_path = NULL, *audit_path = NULL;
+	const char *log_path = NULL, *audit_path = NULL, *atna_url = NULL;
 	char *dicom = NULL, *to = NULL;
 	const char **rules = NULL;
 	static const struct option lopts[] = {
@@ -127,6 +133,10 @@ rp_cmd_gateway(int argc, char **argv)
 		{"insecure", no_argument, NULL, 14},       {"timeout", required_argument, NULL, 15},
 		{"audit", required_argument, NULL, 16},    {"log", required_argument, NULL, 17},
 		{"config", required_argument, NULL, 18},   {"max-rate", required_argument, NULL, 19},
+		{"dicom-cert", required_argument, NULL, 20}, {"dicom-key", required_argument, NULL, 21},
+		{"dicom-ca", required_argument, NULL, 22},
+		{"dicom-tls-profile", required_argument, NULL, 23},
+		{"atna", required_argument, NULL, 24},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c = rp_cli_config_expand(&argc, &argv, lopts);
@@ -190,6 +200,11 @@ rp_cmd_gateway(int argc, char **argv)
 			}
 			break;
 		}
+		case 20: o.dicom_tls_cert = optarg; break;
+		case 21: o.dicom_tls_key = optarg; break;
+		case 22: o.dicom_tls_ca = optarg; break;
+		case 23: o.dicom_tls_profile = optarg; break;
+		case 24: atna_url = optarg; break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); rc = RP_EXIT_OK; goto out;
 		default: usage(stderr); goto out;
@@ -231,12 +246,17 @@ rp_cmd_gateway(int argc, char **argv)
 	o.log_ctx = log;
 
 	struct rp_errbuf err = {""};
-	struct rp_audit *audit = NULL;
+	struct rp_cli_audit audit;
 	struct rp_pool *pool = NULL;
-	int st = RP_OK;
-	if (audit_path)
-		st = rp_audit_open(audit_path, &audit, &err);
-	o.audit = audit;
+	bool dicom_tls = o.dicom_tls_cert != NULL;
+	struct rp_cli_audit_config ac = {
+		.path = audit_path, .atna_url = atna_url, .ae_title = o.ae_title,
+		.tls_cert = dicom_tls ? o.dicom_tls_cert : o.send.tls.cert_file,
+		.tls_key = dicom_tls ? o.dicom_tls_key : o.send.tls.key_file,
+		.tls_ca = dicom_tls ? o.dicom_tls_ca : o.send.tls.ca_file,
+		.log = on_log, .log_ctx = log};
+	int st = rp_cli_audit_open(&audit, &ac, &err);
+	o.audit = audit.log;
 	if (st == RP_OK && rp_pool_create(threads, 0, &pool) != RP_OK)
 		st = rp_cli_fail(&err, RP_E_INTERNAL, "cannot start the encoder threads");
 	o.send.pool = pool;
@@ -256,7 +276,7 @@ rp_cmd_gateway(int argc, char **argv)
 		rp_gateway_destroy(gateway);
 	}
 	rp_pool_destroy(pool);
-	rp_audit_close(audit);
+	rp_cli_audit_close(&audit);
 	if (log != stdout)
 		fclose(log);
 	if (st != RP_OK) {

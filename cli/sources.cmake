@@ -2,6 +2,7 @@
 add_executable(radpipe_cli
   cli/radpipe.c
   cli/cli_util.c
+  cli/cli_audit_trail.c
   cli/config_file.c
   cli/cmd_info.c
   cli/cmd_compress.c

@@ -524,6 +524,10 @@ rp_gateway_create(const struct rp_gateway_options *o, struct rp_gateway **ret,
 		so->log_ctx = o->log_ctx;
 		so->on_stored = on_stored;
 		so->on_stored_ctx = gw;
+		so->tls_cert = o->dicom_tls_cert;
+		so->tls_key = o->dicom_tls_key;
+		so->tls_ca = o->dicom_tls_ca;
+		so->tls_profile = o->dicom_tls_profile;
 		s = rp_store_scp_create(so, &gw->scp, err);
 	}
 	if (s != RP_OK) {

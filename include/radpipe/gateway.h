@@ -40,6 +40,12 @@ struct rp_gateway_options {
 	 * several threads at once (the SCP's, the watcher's, the sender's). */
 	rp_log_fn *log;
 	void *log_ctx;
+	/* DICOM TLS on the Storage SCP (rp_store_scp_options' tls_*): on when cert and key
+	 * are given; callers must then present a certificate chaining to dicom_tls_ca. */
+	const char *dicom_tls_cert;
+	const char *dicom_tls_key;
+	const char *dicom_tls_ca;
+	const char *dicom_tls_profile; /* NULL: "bcp195-nd" */
 };
 
 RP_API void rp_gateway_options_init(struct rp_gateway_options *opts);
