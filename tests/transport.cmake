@@ -37,3 +37,6 @@ rp_add_test(test_store_scu SOURCES test_store_scu.c LABELS net)
 rp_add_test(test_transfer SOURCES test_transfer.c ${CMAKE_SOURCE_DIR}/transport/fault/fault.c
             LABELS transport)
 set_tests_properties(test_transfer PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)
+# Additions to a delivered study merged into DIR, duplicates held or refused, the hook.
+rp_add_test(test_merge SOURCES test_merge.c LABELS transport)
+set_tests_properties(test_merge PROPERTIES TIMEOUT 300)
