@@ -838,6 +838,16 @@ rp__deliver_finish(struct rp__deliver *d, uint64_t stream_len,
 		st = ev->placed(ev->ctx, d, err);
 	if (st == RP_OK)
 		st = rp__spool_journal_delivered(d->spool, err);
+	/* Held copies were kept in the stage only to tell them apart on a retry; once the
+	 * session is journaled delivered no retry merges again, so their space is freed. */
+	for (uint32_t i = 0; st == RP_OK && d->held && i < d->mf->count; i++) {
+		const char *leaf;
+		int sdir = d->held[i] ? open_dir_of(d->stage, d->mf->e[i].path, &leaf) : -1;
+		if (sdir >= 0) {
+			(void)unlinkat(sdir, leaf, 0);
+			close(sdir);
+		}
+	}
 	pthread_mutex_unlock(&d->mu);
 	return st;
 }
