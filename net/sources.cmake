@@ -5,5 +5,6 @@ list(APPEND RP_LIB_SOURCES
   net/audit.c
   net/instance_store.c
   net/store_scp.cpp
-  net/store_scu.cpp)
+  net/store_scu.cpp
+  net/forward.c)
 list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)
