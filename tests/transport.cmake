@@ -30,6 +30,11 @@ endforeach()
 # The gateway's DICOM side against DCMTK's storescu/echoscu as the modality.
 rp_add_test(test_store_scp SOURCES test_store_scp.c LABELS net)
 rp_add_test(test_store_scu SOURCES test_store_scu.c LABELS net)
+# serve --forward into a real Orthanc: PACS down then up (20 s), kill -9 with instances
+# pending, an addition to a delivered study.  Waits for the real default backoff.
+add_test(NAME t_forward_orthanc COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_forward_orthanc.sh)
+set_tests_properties(t_forward_orthanc PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
+                     TIMEOUT 1200 RUN_SERIAL TRUE)
 
 # Sender and receiver in one process over the fault-injecting backend (transport/fault/,
 # compiled into this test only).  Serial and with a long timeout: two black-hole cases

@@ -14,7 +14,7 @@ ORTH="$RADPIPE_SOURCE_DIR/tests/net/orthanc.py"
 W=$(mktemp -d /tmp/radpipe-fwd-XXXXXX)
 SERVE_PID= ORTHANC_PID=
 cleanup() {
-	[ -n "$SERVE_PID" ] && kill -9 "$SERVE_PID" 2>/dev/null || true
+	[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
 	[ -n "$ORTHANC_PID" ] && kill "$ORTHANC_PID" 2>/dev/null || true
 	for _ in $(seq 100); do [ -n "$ORTHANC_PID" ] && kill -0 "$ORTHANC_PID" 2>/dev/null && sleep 0.1; done
 	rm -rf "$W"
