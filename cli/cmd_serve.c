@@ -163,6 +163,11 @@ usage(FILE *out)
 		"                           PACS is unreachable, retried every 2 s doubling to 5 min;\n"
 		"                           an instance it refuses for good is marked failed, logged)\n"
 		"      --forward-aet AET    our calling AE title (default RADPIPE)\n"
+		"      --stow URL           forward by DICOMweb STOW-RS instead: POST URL/studies\n"
+		"                           (e.g. http://pacs:8042/dicom-web), same queue and retries\n"
+		"      --stow-user U:P      basic authentication for --stow\n"
+		"      --stow-ca FILE       CA bundle for an https --stow URL (default: the system's)\n"
+		"      --stow-timeout S     connect / stalled-transfer timeout (default 300)\n"
 		"      --audit FILE         one \"delivered\"/\"failed\" line per forwarded instance\n"
 		"                           in this hash-chained audit log (docs/AUDIT.md)\n"
 		"  -q, --quiet\n");
@@ -176,6 +181,8 @@ rp_cmd_serve(int argc, char **argv)
 	struct serve_ctx ctx = {0};
 	const char *listen = "127.0.0.1:7470", *log_path = NULL;
 	const char *forward = NULL, *forward_aet = "RADPIPE", *audit_path = NULL;
+	const char *stow = NULL, *stow_user = NULL, *stow_ca = NULL;
+	double stow_timeout = 300;
 	pthread_mutex_init(&ctx.log_mu, NULL);
 	static const struct option lopts[] = {
 		{"dir", required_argument, NULL, 'd'},     {"listen", required_argument, NULL, 'l'},
@@ -196,6 +203,10 @@ rp_cmd_serve(int argc, char **argv)
 		{"forward", required_argument, NULL, 40},
 		{"forward-aet", required_argument, NULL, 41},
 		{"audit", required_argument, NULL, 42},
+		{"stow", required_argument, NULL, 43},
+		{"stow-user", required_argument, NULL, 44},
+		{"stow-ca", required_argument, NULL, 45},
+		{"stow-timeout", required_argument, NULL, 46},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c = rp_cli_config_expand(&argc, &argv, lopts);
 	if (c != RP_EXIT_OK)
@@ -271,6 +282,15 @@ rp_cmd_serve(int argc, char **argv)
 		case 40: forward = optarg; break;
 		case 41: forward_aet = optarg; break;
 		case 42: audit_path = optarg; break;
+		case 43: stow = optarg; break;
+		case 44: stow_user = optarg; break;
+		case 45: stow_ca = optarg; break;
+		case 46:
+			if (parse_duration(optarg, &stow_timeout) < 0 || stow_timeout <= 0) {
+				rp_cli_errorf("--stow-timeout '%s': expected a positive duration", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;
@@ -329,7 +349,35 @@ rp_cmd_serve(int argc, char **argv)
 	struct rp_forward_options fo;
 	struct rp_audit *audit = NULL;
 	rp_forward_options_init(&fo);
-	if (forward) {
+	if (forward && stow) {
+		rp_cli_errorf("--forward and --stow: one egress at a time");
+		if (ctx.log != stdout)
+			fclose(ctx.log);
+		return RP_EXIT_USAGE;
+	}
+	if (stow) {
+		if (strncmp(stow, "http://", 7) != 0 && strncmp(stow, "https://", 8) != 0) {
+			rp_cli_errorf("--stow '%s': expected an http:// or https:// URL", stow);
+			if (ctx.log != stdout)
+				fclose(ctx.log);
+			return RP_EXIT_USAGE;
+		}
+		fo.dir = o.dir;
+		fo.stow.url = stow;
+		fo.stow.user = stow_user;
+		fo.stow.ca_file = stow_ca;
+		fo.stow.timeout_s = stow_timeout;
+		fo.log = on_log;
+		fo.log_ctx = &ctx;
+		if (audit_path && (st = rp_audit_open(audit_path, &audit, &err)) == RP_OK)
+			fo.audit = audit;
+		if (st == RP_OK)
+			st = rp_forward_create(&fo, &ctx.forward, &err);
+		if (st == RP_OK) {
+			o.delivered = on_delivered;
+			o.delivered_ctx = &ctx;
+		}
+	} else if (forward) {
 		const char *at = strchr(forward, '@'), *pc = at ? strrchr(at, ':') : NULL;
 		int port = pc ? atoi(pc + 1) : 0;
 		if (!at || !pc || at == forward || (size_t)(at - forward) > 16 ||
@@ -359,7 +407,7 @@ rp_cmd_serve(int argc, char **argv)
 			o.delivered_ctx = &ctx;
 		}
 	} else if (audit_path) {
-		rp_cli_errorf("--audit needs --forward: it records forwarded instances");
+		rp_cli_errorf("--audit needs --forward or --stow: it records forwarded instances");
 		if (ctx.log != stdout)
 			fclose(ctx.log);
 		return RP_EXIT_USAGE;

@@ -12,6 +12,7 @@
 #include "transport/transport.h"
 
 #include <dirent.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -51,6 +52,7 @@ rp_forward_options_init(struct rp_forward_options *o)
 	memset(o, 0, sizeof(*o));
 	o->struct_size = sizeof(*o);
 	rp_store_scu_options_init(&o->scu);
+	rp_stow_options_init(&o->stow);
 	o->retry_initial_s = 2;
 	o->retry_max_s = 300;
 	o->batch = 64;
@@ -217,6 +219,42 @@ transient(const struct rp_store_result *r)
 	return r->dimse_status == 0xFFFF || (r->dimse_status & 0xFF00) == 0xA700;
 }
 
+/* A "delivered"/"failed" audit line for an instance sent over STOW-RS (the Storage SCU
+ * writes its own): the UIDs read from the file. */
+static void
+audit_stow(struct rp_forward *fw, const char *full, const struct rp_store_result *r)
+{
+	char sop[65] = "", study[65] = "";
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			struct rp_dicom *ds = NULL;
+			struct rp_errbuf e;
+			if (rp_dicom_parse(m, (size_t)st.st_size, NULL, &ds, &e) == RP_OK) {
+				snprintf(sop, sizeof(sop), "%s", rp_dicom_get_info(ds)->sop_instance_uid);
+				snprintf(study, sizeof(study), "%s",
+					 rp_dicom_get_info(ds)->study_instance_uid);
+				rp_dicom_free(ds);
+			}
+			munmap(m, (size_t)st.st_size);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	struct rp_audit_event ev = {.event = r->status == RP_OK ? "delivered" : "failed",
+				    .sop_instance_uid = sop[0] ? sop : NULL,
+				    .study_uid = study[0] ? study : NULL,
+				    .peer = fw->o->stow.url,
+				    .detail = r->status == RP_OK ? NULL : r->message};
+	struct rp_errbuf e = {""};
+	if (rp_audit_append(fw->o->audit, &ev, &e) < 0 && fw->o->log) {
+		struct item it = {.path = (char *)full, .dimse = r->dimse_status};
+		log_item(fw, "audit_failed", &it, e.msg);
+	}
+}
+
 static void *
 worker(void *arg)
 {
@@ -259,8 +297,12 @@ worker(void *arg)
 		memset(res, 0, batch * sizeof(*res));
 		/* Each instance's own result says what became of it; the call's status adds
 		 * nothing to that. */
-		int sst = rp_store_scu_send(&fw->o->scu, (const char *const *)full, n, res, &e);
+		int sst = fw->o->stow.url
+			? rp_stow_send(&fw->o->stow, (const char *const *)full, n, res, &e)
+			: rp_store_scu_send(&fw->o->scu, (const char *const *)full, n, res, &e);
 		(void)sst;
+		for (size_t k = 0; fw->o->stow.url && fw->o->audit && k < n; k++)
+			audit_stow(fw, full[k], &res[k]);
 		pthread_mutex_lock(&fw->mu);
 		bool retry = false;
 		for (size_t k = 0; k < n; k++) {
@@ -312,10 +354,12 @@ rp_forward_create(const struct rp_forward_options *o, struct rp_forward **ret,
 		  struct rp_errbuf *err)
 {
 	*ret = NULL;
-	if (!o || o->struct_size != sizeof(*o) || !o->dir || !o->scu.called_ae || !o->scu.host ||
-	    !o->scu.port || o->retry_initial_s <= 0 || o->retry_max_s < o->retry_initial_s)
-		return rp__err(err, RP_E_INVALID_ARG, "forward options: dir, the PACS's AE title, host "
-			       "and port are required; retry waits must be positive");
+	if (!o || o->struct_size != sizeof(*o) || !o->dir ||
+	    (!o->stow.url && (!o->scu.called_ae || !o->scu.host || !o->scu.port)) ||
+	    o->retry_initial_s <= 0 || o->retry_max_s < o->retry_initial_s)
+		return rp__err(err, RP_E_INVALID_ARG, "forward options: dir, and the PACS's AE "
+			       "title, host and port or a STOW-RS URL are required; retry waits "
+			       "must be positive");
 	struct rp_forward *fw = calloc(1, sizeof(*fw));
 	if (!fw)
 		return RP_E_NOMEM;

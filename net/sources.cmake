@@ -6,5 +6,7 @@ list(APPEND RP_LIB_SOURCES
   net/instance_store.c
   net/store_scp.cpp
   net/store_scu.cpp
-  net/forward.c)
-list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)
+  net/forward.c
+  net/stow.c)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+list(APPEND RP_LIB_DEPS PkgConfig::CURL DCMTK::dcmnet DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)

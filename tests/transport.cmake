@@ -35,6 +35,10 @@ rp_add_test(test_store_scu SOURCES test_store_scu.c LABELS net)
 add_test(NAME t_forward_orthanc COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_forward_orthanc.sh)
 set_tests_properties(t_forward_orthanc PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
                      TIMEOUT 1200 RUN_SERIAL TRUE)
+# serve --stow into a real Orthanc's DICOMweb plugin.
+add_test(NAME t_stow_orthanc COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_stow_orthanc.sh)
+set_tests_properties(t_stow_orthanc PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
+                     TIMEOUT 300 RUN_SERIAL TRUE)
 
 # Sender and receiver in one process over the fault-injecting backend (transport/fault/,
 # compiled into this test only).  Serial and with a long timeout: two black-hole cases
