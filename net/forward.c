@@ -212,11 +212,14 @@ rp_forward_counts(struct rp_forward *fw, struct rp_forward_counts *c)
 }
 
 /* The PACS may take it later: no answer at all (down, association refused or cut), or
- * "Refused: out of resources" (0xA7xx).  Every other failure status is final. */
+ * "Refused: out of resources" (0xA7xx, an HTTP 5xx for STOW-RS).  Every other failure is
+ * final: a refusal status, or a file that cannot be sent at all (not DICOM, a SOP class
+ * the PACS takes in no syntax). */
 static bool
 transient(const struct rp_store_result *r)
 {
-	return r->dimse_status == 0xFFFF || (r->dimse_status & 0xFF00) == 0xA700;
+	return r->status == RP_E_NET || r->status == RP_E_NOSPACE ||
+	       (r->dimse_status & 0xFF00) == 0xA700;
 }
 
 /* A "delivered"/"failed" audit line for an instance sent over STOW-RS (the Storage SCU

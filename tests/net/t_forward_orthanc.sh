@@ -120,4 +120,18 @@ PYEOF
 )
 [ "$n" = 12 ] || fail "Orthanc's CT study has $n instances, expected 12"
 echo "PASS: addition merged in DIR, Orthanc's study grew to 12 instances"
+
+# 4. An instance that can never be stored (not DICOM) is marked failed and logged, not
+#    retried forever; the queue goes on with the next study.
+mkdir -p "$W/d/9.9.9"
+head -c 4096 /dev/urandom >"$W/d/9.9.9/junk.dcm"
+send "$W/d/9.9.9"
+for _ in $(seq 60); do grep -q '^failed' "$W"/dir/.radpipe/forward/*.item && break; sleep 1; done
+grep -l '^failed' "$W"/dir/.radpipe/forward/*.item | xargs grep -q '^9.9.9/junk.dcm$' ||
+	fail "the non-DICOM file was not marked failed"
+grep -q '"event":"forward_failed".*9.9.9/junk.dcm' "$W/dir/.radpipe/sessions.log" ||
+	fail "forward_failed not logged"
+[ "$(grep -l '^pending' "$W"/dir/.radpipe/forward/*.item | wc -l)" = 0 ] || fail "items left pending"
+[ "$($PY "$ORTH" count "$HTTP")" = $(( 12 + ${#MR[@]} )) ] || fail "Orthanc's count changed"
+echo "PASS: a non-DICOM file is marked failed and logged, nothing left pending"
 grep -c '"delivered"' "$W/audit.log" | { read -r a; [ "$a" -ge $(( 12 + ${#MR[@]} )) ] || fail "audit has $a delivered lines"; echo "PASS: audit: $a delivered lines"; }
