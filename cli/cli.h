@@ -33,6 +33,8 @@ int rp_cmd_verify(int argc, char **argv);
 int rp_cmd_report(int argc, char **argv);
 int rp_cmd_send(int argc, char **argv);
 int rp_cmd_serve(int argc, char **argv);
+int rp_cmd_gateway(int argc, char **argv);
+int rp_cmd_status(int argc, char **argv);
 int rp_cmd_keygen(int argc, char **argv);
 int rp_cmd_audit(int argc, char **argv);
 int rp_cmd_bench(int argc, char **argv);

@@ -101,11 +101,15 @@ usage(FILE *out)
 		"Usage: radpipe send [OPTIONS] HOST:PORT INPUT...\n"
 		"Sends files and study directories to `radpipe serve`. Each directory INPUT\n"
 		"arrives as DIR/<its base name>/...; rerunning the same command resumes.\n"
-		"  -c, --codec CODEC     frames in flight: jpegls (default), native (as is), auto\n"
+		"  -c, --codec CODEC     frames in flight: auto (the best this build has),\n"
+		"                        native (files as they are), or one of the lossless\n"
+		"                        frame codecs below (default jpegls)\n"
 		"  -n, --streams N       parallel connections (default 8, for long fat links)\n"
 		"  -T, --threads N       encoder threads (default: one per CPU)\n"
 		"      --chunk-size SIZE chunk bytes, 4K..64M (default: 64K..4M by study size)\n"
-		"  -k N / -m N           FEC: N data + M parity chunks per group (default 20 + 2)\n"
+		"  -k N / -m N           FEC: N data + M parity chunks per group (default M 2 and\n"
+		"                        N = M x (streams - 1): one lost connection is rebuilt\n"
+		"                        from parity; below 4 streams N = 10 x M)\n"
 		"      --cert F --key F  this site's certificate and key (PEM)\n"
 		"      --ca F            CA the receiver's certificate must chain to\n"
 		"      --allow FP[,FP]   receiver certificate SHA-256s: alone, accept exactly these;\n"
@@ -117,9 +121,25 @@ usage(FILE *out)
 		"      --ofi-seg SIZE    bytes per fabric message, 4K..64M (256K)\n"
 		"      --ofi-no-rma      tagged sends even where the provider offers RMA writes\n"
 		"      --timeout S       a connection idle this long is dead (default 60)\n"
+		"      --max-rate R      cap the send at R Mbit/s, all connections together\n"
+		"                        (1..1000000; chunk bytes, TLS/TCP overhead on top)\n"
 		"      --link-mbps R     link rate in Mbit/s, to report utilisation\n"
 		"      --json            print the final report as JSON on stdout\n"
-		"  -q, --quiet           no progress or summary on stderr\n");
+		"  -q, --quiet           no progress or summary on stderr\n"
+		"Frame codecs this build sends with (-c):\n");
+	static const struct {
+		enum rp_codec id;
+		const char *text;
+	} codecs[] = {
+#define RP__SEND_CODEC(n, v, cli, t) {RP_CODEC_##n, t},
+		RP_CODEC_LIST(RP__SEND_CODEC)
+#undef RP__SEND_CODEC
+	};
+	for (size_t i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (codecs[i].id != RP_CODEC_NATIVE && rp_send_codec_ok(codecs[i].id))
+			fprintf(out, "  %-20s  %s\n", rp_codec_name(codecs[i].id), codecs[i].text);
+	fprintf(out, "Objects that cannot be framed (compressed already, no pixel data, or not\n"
+		     "smaller encoded) travel verbatim; the summary counts them.\n");
 }
 
 int
@@ -129,6 +149,7 @@ rp_cmd_send(int argc, char **argv)
 	rp_send_options_init(&o);
 	unsigned threads = 0;
 	double link_mbps = 0;
+	bool m_set = false;
 	static const struct option lopts[] = {
 		{"codec", required_argument, NULL, 'c'},   {"streams", required_argument, NULL, 'n'},
 		{"threads", required_argument, NULL, 'T'}, {"chunk-size", required_argument, NULL, 'C'},
@@ -139,6 +160,7 @@ rp_cmd_send(int argc, char **argv)
 		{"ofi-window", required_argument, NULL, 32}, {"ofi-seg", required_argument, NULL, 33},
 		{"ofi-no-rma", no_argument, NULL, 34},
 		{"link-mbps", required_argument, NULL, 7}, {"json", no_argument, NULL, 'j'},
+		{"max-rate", required_argument, NULL, 8},
 		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -153,14 +175,36 @@ rp_cmd_send(int argc, char **argv)
 				o.codec = rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS
 									       : RP_CODEC_NATIVE;
 			} else if (rp_codec_from_name(optarg, &o.codec) != RP_OK) {
-				rp_cli_errorf("unknown codec '%s'", optarg);
+				rp_cli_errorf("unknown codec '%s' (radpipe send --help lists them)",
+					      optarg);
+				return RP_EXIT_USAGE;
+			} else if (!rp_send_codec_ok(o.codec)) {
+				rp_cli_errorf("-c %s cannot carry frames in flight: %s", optarg,
+					      o.codec == RP_CODEC_JPEG ? "it is lossy"
+					      : o.codec == RP_CODEC_DEFLATE
+						      ? "it deflates whole datasets and frames "
+							"nothing (use native)"
+						      : "this build does not encode it");
 				return RP_EXIT_USAGE;
 			}
 			break;
 		case 'n': o.streams = (unsigned)atoi(optarg); break;
 		case 'T': threads = (unsigned)atoi(optarg); break;
-		case 'k': o.fec_k = (uint8_t)atoi(optarg); break;
-		case 'm': o.fec_m = (uint8_t)atoi(optarg); break;
+		case 'k':
+		case 'm': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			long max = c == 'k' ? 128 : 32;
+			if (end == optarg || *end || v < (c == 'k') || v > max) {
+				rp_cli_errorf("-%c '%s': expected %d..%ld", c, optarg, c == 'k', max);
+				return RP_EXIT_USAGE;
+			}
+			if (c == 'k')
+				o.fec_k = (uint8_t)v;
+			else
+				m_set = true, o.fec_m = (uint8_t)v;
+			break;
+		}
 		case 'C':
 			if (parse_size(optarg, &v) < 0 || v > UINT32_MAX) {
 				rp_cli_errorf("bad chunk size '%s'", optarg);
@@ -186,11 +230,26 @@ rp_cmd_send(int argc, char **argv)
 		case 34: o.tls.ofi_no_rma = 1; break;
 		case 6: o.io_timeout_s = atof(optarg); break;
 		case 7: link_mbps = atof(optarg); break;
+		case 8: {
+			char *end;
+			o.max_rate_mbps = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.max_rate_mbps >= 1 &&
+							   o.max_rate_mbps <= 1e6)) {
+				rp_cli_errorf("--max-rate '%s': expected 1..1000000 Mbit/s", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
+		}
 		case 'j': rp_cli_json = true; break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;
 		}
+	}
+	if (m_set && o.fec_m == 0 && o.fec_k == 0) {
+		/* k from the stream count is chosen to leave room for parity. */
+		rp_cli_errorf("-m 0 (no parity) needs -k N as well");
+		return RP_EXIT_USAGE;
 	}
 	if (argc - optind < 2) {
 		usage(stderr);
@@ -288,6 +347,10 @@ rp_cmd_send(int argc, char **argv)
 			printf("\"link_utilisation\":%.4f,", link * 8 / link_mbps);
 		else
 			printf("\"link_utilisation\":null,");
+		if (o.max_rate_mbps > 0)
+			printf("\"max_rate_mbps\":%g,", o.max_rate_mbps);
+		else
+			printf("\"max_rate_mbps\":null,");
 		printf("\"resumed\":%s,\"already_delivered\":%s,\"skipped_bytes\":%llu,"
 		       "\"resent_bytes\":%llu,\"chunks_repaired\":%llu,\"crc_errors\":%llu,"
 		       "\"streams_lost\":%llu,\"streams\":%u,\"codec\":\"%s\",\"fec_k\":%u,"
@@ -296,7 +359,7 @@ rp_cmd_send(int argc, char **argv)
 		       (unsigned long long)r.skipped_bytes, (unsigned long long)r.resent_bytes,
 		       (unsigned long long)r.chunks_repaired, (unsigned long long)r.crc_errors,
 		       (unsigned long long)r.streams_lost, o.streams, rp_codec_name(o.codec),
-		       o.fec_k, o.fec_m, r.chunk_size);
+		       r.fec_k, r.fec_m, r.chunk_size);
 	}
 	if (!rp_cli_quiet)
 		fprintf(stderr,

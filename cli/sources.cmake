@@ -9,6 +9,8 @@ add_executable(radpipe_cli
   cli/cmd_report.c
   cli/cmd_send.c
   cli/cmd_serve.c
+  cli/cmd_gateway.c
+  cli/cmd_status.c
   cli/cmd_keygen.c
   cli/cmd_audit.c
   cli/cmd_bench.c)

@@ -3,7 +3,10 @@
 find_package(DCMTK REQUIRED CONFIG)
 list(APPEND RP_LIB_SOURCES
   net/audit.c
+  net/gateway.c
+  net/study_queue.c
   net/instance_store.c
+  net/stat_rule.c
   net/store_scp.cpp
   net/store_scu.cpp
   net/forward.c

@@ -29,6 +29,7 @@ extern "C" {
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 // DIMSE status codes (PS3.4 B.2.3, PS3.7 C).
@@ -192,8 +193,9 @@ private:
 					  (e ? std::string(" (") + strerror(e) + ")" : "");
 			return refuse(pres, req, STATUS_OUT_OF_RESOURCES, why.c_str());
 		}
-		std::string study, sop, sop_class, problem;
-		Uint16 status = check(tmp, req, study, sop, sop_class, problem);
+		std::string study, sop, sop_class, problem, modality, description;
+		Uint16 status = check(tmp, req, study, sop, sop_class, problem, modality,
+				      description);
 		if (status != STATUS_Success) {
 			unlink(tmp);
 			return refuse(pres, req, status, problem.c_str());
@@ -218,14 +220,41 @@ private:
 			if (rp_audit_append(o->audit, &ev, &err) != RP_OK)
 				return refuse(pres, req, STATUS_OUT_OF_RESOURCES, err.msg);
 		}
+		if (o->on_stored && notify(req, study, sop, sop_class, modality, description,
+					   &err) != RP_OK)
+			return refuse(pres, req, STATUS_OUT_OF_RESOURCES, err.msg);
 		log_line("stored", peer().c_str(), sop.c_str(), nullptr);
 		return sendSTOREResponse(pres, req, STATUS_Success);
+	}
+
+	int notify(const T_DIMSE_C_StoreRQ &req, const std::string &study,
+		   const std::string &sop, const std::string &sop_class,
+		   const std::string &modality, const std::string &description, rp_errbuf *err)
+	{
+		const rp_store_scp_options *o = ctx_->o;
+		std::string path = std::string(o->dir) + "/" + study + "/" + sop + ".dcm";
+		std::string calling = getPeerAETitle().c_str();
+		rp_store_scp_instance in = {};
+		in.study_uid = study.c_str();
+		in.sop_uid = sop.c_str();
+		in.sop_class_uid = sop_class.c_str();
+		in.path = path.c_str();
+		in.calling_ae = calling.c_str();
+		in.modality = modality.c_str();
+		in.study_description = description.c_str();
+		in.priority = req.Priority == DIMSE_PRIORITY_HIGH  ? RP_DIMSE_PRIORITY_HIGH
+			      : req.Priority == DIMSE_PRIORITY_LOW ? RP_DIMSE_PRIORITY_LOW
+								   : RP_DIMSE_PRIORITY_MEDIUM;
+		struct stat st;
+		in.size = stat(path.c_str(), &st) == 0 ? (uint64_t)st.st_size : 0;
+		return o->on_stored(o->on_stored_ctx, &in, err);
 	}
 
 	// Reads the received file back whole, as a PACS will: a dataset cut short, or not
 	// DICOM at all, or of another instance than the request names, is refused.
 	static Uint16 check(const char *path, const T_DIMSE_C_StoreRQ &req, std::string &study,
-			    std::string &sop, std::string &sop_class, std::string &problem)
+			    std::string &sop, std::string &sop_class, std::string &problem,
+			    std::string &modality, std::string &description)
 	{
 		DcmFileFormat ff;
 		OFCondition c = ff.loadFile(path);
@@ -243,6 +272,10 @@ private:
 			sop = v.c_str();
 		if (ds->findAndGetOFString(DCM_SOPClassUID, v).good())
 			sop_class = v.c_str();
+		if (ds->findAndGetOFString(DCM_Modality, v).good())
+			modality = v.c_str();
+		if (ds->findAndGetOFString(DCM_StudyDescription, v).good())
+			description = v.c_str();
 		if (study.empty() || sop.empty()) {
 			problem = "dataset without Study or SOP Instance UID";
 			return STATUS_CANNOT_UNDERSTAND;

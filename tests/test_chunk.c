@@ -143,6 +143,29 @@ test_group_cap(void **state)
 	assert_int_equal(rp__chunk_group_cap(4, 0, 8), 1);
 }
 
+/* The default k and m for any stream count from 4 up leave the per-stream cap at m, so
+ * one lost connection never costs a group more than its parity; below 4 the k is 10 m. */
+static void
+test_default_fec_covers_one_connection(void **state)
+{
+	(void)state;
+	for (unsigned n = 1; n <= 256; n++)
+		for (unsigned mw = 0; mw <= 8; mw++) {
+			unsigned k, m;
+			rp__chunk_default_fec(n, mw, 128, &k, &m);
+			assert_int_equal(m, mw ? mw : 2);
+			assert_true(k >= 1 && k <= 128);
+			if (n >= 4)
+				assert_int_equal(rp__chunk_group_cap(k, m, n), m);
+			else
+				assert_int_equal(k, 10 * m);
+		}
+	unsigned k, m;
+	rp__chunk_default_fec(8, 0, 128, &k, &m);
+	assert_int_equal(k, 14);
+	assert_int_equal(m, 2);
+}
+
 /* Streams take, in turn, the first queued chunk their tally allows; the same queue and
  * the same turns give the same chunk -> stream map, within the cap. */
 static void
@@ -216,6 +239,7 @@ main(void)
 		cmocka_unit_test(test_large_piece),
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_group_cap),
+		cmocka_unit_test(test_default_fec_covers_one_connection),
 		cmocka_unit_test(test_assignment_deterministic),
 		cmocka_unit_test(test_tally_slots),
 	};

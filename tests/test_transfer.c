@@ -5,7 +5,9 @@
  * fault-injecting backend (transport/fault/), which breaks chosen connections at chosen
  * bytes; the rest check what a long-running receiver owes its site (no fd growth, names
  * that cannot collide, file modes, plain TCP only on loopback, normal closes).  No case
- * asserts a duration: a stall must be survived, however long the machine takes. */
+ * asserts a duration but the cancel and rate cap cases: a stall must be survived,
+ * however long the machine takes, but a cancel must take effect at once and a capped
+ * send cannot be faster than its cap. */
 #include "test_util.h"
 
 #include <dirent.h>
@@ -15,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport/fault/fault.h"
@@ -422,6 +426,94 @@ test_cut_receiver_connection(void **state)
 	assert_true(rep.streams_lost >= 1);
 }
 
+/* With every default (TLS, 8 streams, k and m from the stream count, JPEG-LS), one
+ * connection cut at any moment costs each group no more chunks than its parity: the
+ * receiver rebuilds them and the sender resends nothing.  A study of 48 objects makes
+ * enough groups for the cut to land inside the run at each of these points; a cut on a
+ * connection that carried nothing proves nothing, so that run is repeated. */
+#define CUT_COPIES 16
+static uint64_t
+cut_defaults_case(enum rp__fault_side side, uint64_t at)
+{
+	static char nm[CUT_COPIES * NFILES][64];
+	const char *np[CUT_COPIES * NFILES], *pp[CUT_COPIES * NFILES];
+	for (size_t i = 0; i < CUT_COPIES * NFILES; i++) {
+		snprintf(nm[i], sizeof(nm[i]), "study/copy%zu/%s", i / NFILES,
+			 strrchr(names[i % NFILES], '/') + 1);
+		np[i] = nm[i];
+		pp[i] = paths[i % NFILES];
+	}
+	struct rp__fault_plan plan;
+	plan1(&plan, (struct rp__fault_rule){.kind = RP__FAULT_CUT, .side = side,
+					     .conn = RP__FAULT_ANY_CONN,
+					     .dir = side == RP__FAULT_CLIENT ? RP__FAULT_TX
+									 : RP__FAULT_RX,
+					     .at = at, .limit = 1});
+	/* The receiver reads at about 1 MB/s per connection, as over a long link: chunks
+	 * pile up in the socket buffers, and a cut loses every one of them. */
+	plan.rule[plan.nrules++] = (struct rp__fault_rule){
+		.kind = RP__FAULT_DELAY, .side = RP__FAULT_SERVER, .conn = RP__FAULT_ANY_CONN,
+		.dir = RP__FAULT_RX, .at = 0, .arg = 0, .arg2 = 1000};
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	struct rp_errbuf err = {""};
+	int st = RP_OK;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		if (attempt) {
+			rp__fault_uninstall();
+			server_stop();
+			(void)rm_tree(S.dir);
+		}
+		rp__fault_install(&plan);
+		server_start(true);
+		send_defaults(&so);
+		st = rp_send(&so, pp, np, CUT_COPIES * NFILES, &rep, &err);
+		if (rp__fault_fired(0) && rep.streams_lost)
+			break;
+	}
+	char what[128];
+	snprintf(what, sizeof(what), "defaults (k %u, m %u), one %s connection cut at its byte %llu",
+		 rep.fec_k, rep.fec_m, side == RP__FAULT_CLIENT ? "sender" : "receiver",
+		 (unsigned long long)at);
+	print_report(what, st, &rep);
+	printf("#   stream %.1f MB, wire %.1f MB\n", (double)rep.stream_bytes / 1e6,
+	       (double)rep.wire_bytes / 1e6);
+	if (st != RP_OK)
+		fail_msg("rp_send -> %s: %s", rp_status_name(st), err.msg);
+	assert_int_equal(rp__fault_fired(0), 1);
+	assert_true(rep.streams_lost >= 1);
+	assert_delivered(np, CUT_COPIES * NFILES);
+	if (rep.resent_bytes)
+		fail_msg("%llu bytes were resent: one lost connection was not covered by parity",
+			 (unsigned long long)rep.resent_bytes);
+	return rep.chunks_repaired;
+}
+
+static void
+test_cut_any_connection_defaults(void **state)
+{
+	(void)state;
+	/* Each connection carries about 1/8 of a ~9 MB stream: cuts early, midway and
+	 * late in it.  A receiver-side cut loses what was in its socket buffer, which only
+	 * parity can give back. */
+	static const struct {
+		enum rp__fault_side side;
+		uint64_t at;
+	} cuts[] = {{RP__FAULT_CLIENT, 20000},  {RP__FAULT_CLIENT, 200000},
+		    {RP__FAULT_CLIENT, 400000}, {RP__FAULT_SERVER, 30000},
+		    {RP__FAULT_SERVER, 200000}, {RP__FAULT_SERVER, 400000}};
+	uint64_t repaired = 0;
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		repaired += cut_defaults_case(cuts[i].side, cuts[i].at);
+		rp__fault_uninstall();
+		server_stop();
+		(void)rm_tree(S.dir);
+	}
+	printf("# %llu chunks rebuilt from parity over the cuts, 0 bytes resent\n",
+	       (unsigned long long)repaired);
+	assert_true(repaired > 0);
+}
+
 /* A black hole (no FIN, no RST, writes block) on one connection, every option at its
  * default (TLS, 60 s I/O timeout): the send must finish, the sender having declared the
  * connection dead by its stall watchdog, not by the I/O timeout; the receiver must give
@@ -698,6 +790,183 @@ test_drop_during_handshake(void **state)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Cancel (a STAT study preempting a routine one) */
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Says stop once `after_s` have passed since it was first asked (a negative after_s:
+ * from the first question on), and remembers when it first said so. */
+struct cancel_clock {
+	double after_s;
+	double t_first, t_fired;
+	atomic_uint calls;
+};
+
+static int
+cancel_after(void *ctx)
+{
+	struct cancel_clock *c = ctx;
+	double now = mono_s();
+	if (atomic_fetch_add(&c->calls, 1) == 0)
+		c->t_first = now;
+	if (now - c->t_first < c->after_s)
+		return 0;
+	if (!c->t_fired)
+		c->t_fired = now;
+	return 1;
+}
+
+/* Cancelled in the middle of a send over a busy link: each connection writes at about
+ * 1 MB/s (8 MB/s in all), waiting inside its writes as a write to a full socket buffer
+ * waits (and, as that one, woken by an abort); the rate is the sender's own, so what the
+ * receiver holds at the cancel does not depend on how much the loopback socket buffers
+ * take in.  rp_send returns RP_E_CANCELLED soon after the
+ * hook said stop, nothing is delivered, and the same send afterwards resumes, skipping
+ * what the receiver already holds, and delivers every file exact. */
+/* 288 objects, about 28 MB in flight: twice what the connections write before the
+ * cancel. */
+#define CANCEL_FILES (96 * NFILES)
+static void
+test_cancel_mid_transfer(void **state)
+{
+	(void)state;
+	static char nm[CANCEL_FILES][64];
+	const char *np[CANCEL_FILES], *pp[CANCEL_FILES];
+	for (size_t i = 0; i < CANCEL_FILES; i++) {
+		snprintf(nm[i], sizeof(nm[i]), "study/copy%zu/%s", i / NFILES,
+			 strrchr(names[i % NFILES], '/') + 1);
+		np[i] = nm[i];
+		pp[i] = paths[i % NFILES];
+	}
+	struct rp__fault_plan plan;
+	plan1(&plan, (struct rp__fault_rule){.kind = RP__FAULT_DELAY, .side = RP__FAULT_CLIENT,
+					     .conn = RP__FAULT_ANY_CONN, .dir = RP__FAULT_TX,
+					     .at = 0, .arg = 0, .arg2 = 1000});
+	rp__fault_install(&plan);
+	server_start(true);
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	struct rp_errbuf err = {""};
+	struct cancel_clock cc = {.after_s = 2.0};
+	send_defaults(&so);
+	so.cancel = cancel_after;
+	so.cancel_ctx = &cc;
+	int st = rp_send(&so, pp, np, CANCEL_FILES, &rep, &err);
+	double t_ret = mono_s();
+	printf("# cancel 2 s into the send: %s: %s\n", rp_status_name(st), err.msg);
+	assert_int_equal(st, RP_E_CANCELLED);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	if (!cc.t_fired)
+		fail_msg("rp_send returned before the hook said stop");
+	printf("# returned %.3f s after the hook said stop (asked %u times); %.1f MB of data "
+	       "chunks written to sockets of %.1f MB made\n", t_ret - cc.t_fired,
+	       atomic_load(&cc.calls), (double)(rep.wire_bytes - rep.parity_bytes) / 1e6,
+	       (double)rep.stream_bytes / 1e6);
+	if (t_ret - cc.t_fired > 1.0)
+		fail_msg("rp_send took %.3f s to stop after the cancel", t_ret - cc.t_fired);
+	/* Polled, not asked once: at least every ~0.1 s over the 2 s. */
+	assert_true(atomic_load(&cc.calls) >= 10);
+	/* Stopped in the data phase: chunks made were still waiting to be written. */
+	assert_true(rep.wire_bytes - rep.parity_bytes < rep.stream_bytes);
+	assert_not_delivered();
+
+	/* The same call without the cancel and at full speed: it resumes. */
+	rp__fault_install(NULL);
+	so.cancel = NULL;
+	so.cancel_ctx = NULL;
+	st = rp_send(&so, pp, np, CANCEL_FILES, &rep, &err);
+	print_report("the same send again", st, &rep);
+	printf("#   resumed %u, skipped %.2f MB of a %.2f MB stream, wire %.2f MB\n", rep.resumed,
+	       (double)rep.skipped_bytes / 1e6, (double)rep.stream_bytes / 1e6,
+	       (double)rep.wire_bytes / 1e6);
+	if (st != RP_OK)
+		fail_msg("rerun -> %s: %s", rp_status_name(st), err.msg);
+	assert_int_equal(rep.resumed, 1);
+	assert_int_equal(rep.already_delivered, 0);
+	assert_true(rep.skipped_bytes > 0 && rep.skipped_bytes < rep.stream_bytes);
+	assert_delivered(np, CANCEL_FILES);
+}
+
+/* A hook that says stop from the start: rp_send returns at once, without a connection. */
+static void
+test_cancel_before_connecting(void **state)
+{
+	(void)state;
+	rp__fault_install(NULL); /* only to count the connections opened */
+	server_start(false);
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	struct rp_errbuf err = {""};
+	struct cancel_clock cc = {.after_s = -1};
+	send_defaults(&so);
+	so.cancel = cancel_after;
+	so.cancel_ctx = &cc;
+	int st = send_study(&so, &rep, &err);
+	printf("# cancel before the start: %s: %s (asked %u times, %u connections)\n",
+	       rp_status_name(st), err.msg, atomic_load(&cc.calls),
+	       rp__fault_conns(RP__FAULT_CLIENT));
+	assert_int_equal(st, RP_E_CANCELLED);
+	assert_non_null(strstr(err.msg, "cancelled"));
+	assert_int_equal(atomic_load(&cc.calls), 1);
+	assert_int_equal(rp__fault_conns(RP__FAULT_CLIENT), 0);
+	assert_not_delivered();
+	/* And the hook does not stick: the same send without it goes through. */
+	so.cancel = NULL;
+	st = send_study(&so, &rep, &err);
+	assert_send_ok(st, &rep, &err);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Rate cap */
+
+/* --max-rate 4 (Mbit/s) over loopback, where the study (sent as is: 1.3 MB of chunks,
+ * so that the bound is seconds) would take a few hundredths of a second: every chunk byte draws on one bucket for all 8 connections and no reservation
+ * starts before the call did, so the send cannot end before all but the last slice
+ * (64 KiB) of what it wrote had their time: wall >= (wire - 64 KiB - header) / cap.  The
+ * bound holds for any machine speed; an unpaced send misses it a hundredfold. */
+static void
+test_max_rate(void **state)
+{
+	(void)state;
+	server_start(true);
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	struct rp_errbuf err = {""};
+	send_defaults(&so);
+	so.codec = RP_CODEC_NATIVE;
+	so.max_rate_mbps = 4;
+	double t0 = mono_s();
+	int st = send_study(&so, &rep, &err);
+	double wall = mono_s() - t0;
+	double rate = so.max_rate_mbps * 1e6 / 8;
+	double bound = ((double)rep.wire_bytes - 65536 - 64) / rate;
+	printf("# --max-rate 4: %s, %.2f MB of chunks in %.2f s = %.2f Mbit/s; lower bound %.2f s\n",
+	       rp_status_name(st), (double)rep.wire_bytes / 1e6, wall,
+	       (double)rep.wire_bytes * 8 / 1e6 / wall, bound);
+	assert_send_ok(st, &rep, &err);
+	assert_true(rep.wire_bytes > 1000000); /* the bound is seconds, not noise */
+	if (wall < bound)
+		fail_msg("the send took %.3f s; a 4 Mbit/s cap allows no less than %.3f s", wall,
+			 bound);
+
+	/* Out of range: refused before anything is sent. */
+	static const double bad[] = {0.5, -1, 2e6, __builtin_nan("")};
+	for (int i = 0; i < 4; i++) {
+		so.max_rate_mbps = bad[i];
+		st = send_study(&so, &rep, &err);
+		printf("# --max-rate %g: %s: %s\n", bad[i], rp_status_name(st), err.msg);
+		assert_int_equal(st, RP_E_INVALID_ARG);
+		assert_non_null(strstr(err.msg, "max rate"));
+	}
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* What a receiver that runs for months owes its site */
 
 static int
@@ -839,6 +1108,7 @@ main(void)
 		cmocka_unit_test_teardown(test_normal_close_is_closed, test_teardown),
 		cmocka_unit_test_teardown(test_cut_sender_connection, test_teardown),
 		cmocka_unit_test_teardown(test_cut_receiver_connection, test_teardown),
+		cmocka_unit_test_teardown(test_cut_any_connection_defaults, test_teardown),
 		cmocka_unit_test_teardown(test_blackhole_data_connection_defaults, test_teardown),
 		cmocka_unit_test_teardown(test_blackhole_control_connection_defaults,
 					  test_teardown),
@@ -850,6 +1120,9 @@ main(void)
 		cmocka_unit_test_teardown(test_slow_connection, test_teardown),
 		cmocka_unit_test_teardown(test_eof_mid_chunk, test_teardown),
 		cmocka_unit_test_teardown(test_drop_during_handshake, test_teardown),
+		cmocka_unit_test_teardown(test_cancel_mid_transfer, test_teardown),
+		cmocka_unit_test_teardown(test_cancel_before_connecting, test_teardown),
+		cmocka_unit_test_teardown(test_max_rate, test_teardown),
 		cmocka_unit_test_teardown(test_fds_after_50_sessions, test_teardown),
 		cmocka_unit_test_teardown(test_long_and_colliding_names, test_teardown),
 		cmocka_unit_test_teardown(test_insecure_only_on_loopback, test_teardown),

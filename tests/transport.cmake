@@ -20,7 +20,7 @@ endforeach()
 # RUN_SERIAL: they move tens of MB and time out on a loaded 2-core machine otherwise.
 foreach(t multi_series deliver_compressed kill_receiver kill_sender cut_connection
           stall_connection corrupt disk_full reject truncate_input admission soak_sessions
-          spool_retention idle_flood serve_config)
+          spool_retention idle_flood serve_config max_rate)
   add_test(NAME transfer_${t}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/transport/t_${t}.sh)
   set_tests_properties(transfer_${t} PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" TIMEOUT 300
@@ -39,6 +39,9 @@ set_tests_properties(t_forward_orthanc PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" L
 add_test(NAME t_stow_orthanc COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_stow_orthanc.sh)
 set_tests_properties(t_stow_orthanc PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
                      TIMEOUT 300 RUN_SERIAL TRUE)
+# STAT rules over corpus files (net/stat_rule.c).
+rp_add_test(test_stat_rule SOURCES test_stat_rule.c LABELS "net;unit")
+set_tests_properties(test_stat_rule PROPERTIES TIMEOUT 60)
 
 # Sender and receiver in one process over the fault-injecting backend (transport/fault/,
 # compiled into this test only).  Serial and with a long timeout: two black-hole cases

@@ -57,6 +57,16 @@ rp__chunk_group_cap(unsigned k, unsigned m, unsigned live)
 }
 
 void
+rp__chunk_default_fec(unsigned streams, unsigned m_wanted, unsigned max_k, unsigned *k,
+		      unsigned *m)
+{
+	unsigned mm = m_wanted ? m_wanted : 2;
+	unsigned kk = streams >= 4 ? mm * (streams - 1) : 10 * mm;
+	*k = kk < max_k ? kk : max_k;
+	*m = mm;
+}
+
+void
 rp__group_tally_init(struct rp__group_tally *t)
 {
 	for (unsigned i = 0; i < RP__GROUP_TALLY_SLOTS; i++) {

@@ -101,6 +101,15 @@ bool rp__chunker_finish(struct rp__chunker *c, struct rp__chunk_tail *t);
  * whenever live is at least (k + m) / m. */
 unsigned rp__chunk_group_cap(unsigned k, unsigned m, unsigned live);
 
+/* Default parity for `streams` connections: m parity chunks per group (m_wanted, or 2
+ * when 0) and k = m x (streams - 1) data chunks (at most RP__FEC_MAX_K), so that
+ * rp__chunk_group_cap() is m with every stream up and losing any one connection at any
+ * moment costs each group at most m chunks, rebuilt from parity with nothing resent.
+ * That costs 1/streams of the wire; below 4 streams it would cost a quarter or more, so
+ * there k = 10 x m (a lost connection's chunks are then asked for again). */
+void rp__chunk_default_fec(unsigned streams, unsigned m_wanted, unsigned max_k, unsigned *k,
+			   unsigned *m);
+
 /* Per stream: chunks taken of each of the last few groups (the queue holds only a few
  * groups at a time, so older ones may be forgotten). */
 #define RP__GROUP_TALLY_SLOTS 8

@@ -119,6 +119,14 @@ struct sender {
 	double stall_s;
 	pthread_cond_t cv_watch;
 	bool watch_stop;
+	/* The caller's cancel hook, polled by a thread of its own for the whole call. */
+	_Atomic bool cancelled;
+	pthread_cond_t cv_cancel;
+	bool cancel_stop;
+	/* --max-rate: bytes per second (0: no cap) and the moment the bucket is next free. */
+	double rate_Bps;
+	pthread_mutex_t pace_mu;
+	double pace_next;
 
 	struct stream *st;
 	unsigned nst;
@@ -139,9 +147,19 @@ rp_send_options_init(struct rp_send_options *o)
 	o->streams = 8;
 	o->codec = rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS : RP_CODEC_NATIVE;
 	o->chunk_size = 0;
-	o->fec_k = 20;
-	o->fec_m = 2;
+	o->fec_k = 0;                /* from the stream count: rp__chunk_default_fec() */
+	o->fec_m = 0;
 	o->io_timeout_s = 60;
+}
+
+int
+rp_send_codec_ok(enum rp_codec codec)
+{
+	if (codec == RP_CODEC_NATIVE)
+		return 1;
+	if (codec == RP_CODEC_DEFLATE || codec == RP_CODEC_JPEG)
+		return 0;
+	return rp_codec_can_encode(codec);
 }
 
 static void
@@ -182,6 +200,67 @@ log_event(struct sender *s, const char *event, const char *detail)
 		pthread_mutex_unlock(&s->log_mu);
 	}
 	rp__wbuf_free(&b);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Cancel */
+
+/* t->conn is set and cleared under s->mu, so that a cancel can abort every connection
+ * that exists, from its own thread, while others are still being opened. */
+static void
+stream_set_conn(struct stream *t, struct rp__conn *c)
+{
+	pthread_mutex_lock(&t->s->mu);
+	t->conn = c;
+	pthread_mutex_unlock(&t->s->mu);
+}
+
+/* Stops the send: the producer and the stream threads see `failed`, and every
+ * connection is reset, so that no thread stays blocked in a write to a slow link or in
+ * a read of the receiver's answer.  A reset rather than an orderly close: the kernel
+ * drops what the socket buffers still hold (megabytes on a long fat link) instead of
+ * sending it before the FIN, so the link is free at once for what preempted the send. */
+static void
+cancel_now(struct sender *s)
+{
+	atomic_store(&s->cancelled, true);
+	set_fail(s, RP_E_CANCELLED, "cancelled");
+	pthread_mutex_lock(&s->mu);
+	for (unsigned i = 0; i < s->nst; i++) {
+		if (!s->st[i].conn)
+			continue;
+		if (s->ops->reset)
+			s->ops->reset(s->st[i].conn);
+		else
+			s->ops->abort(s->st[i].conn);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Asks the caller's hook about ten times a second until it says stop or rp_send() is
+ * about to return.  One thread does all the asking, so the hook is never called from
+ * two threads at once, and a producer blocked on a full queue or a stream blocked in a
+ * write still stops on time. */
+static void *
+canceller_main(void *arg)
+{
+	struct sender *s = arg;
+	pthread_mutex_lock(&s->mu);
+	while (!s->cancel_stop) {
+		struct timespec ts = rp__timespec_in(0.1);
+		pthread_cond_timedwait(&s->cv_cancel, &s->mu, &ts);
+		if (s->cancel_stop)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		bool stop = s->o->cancel(s->o->cancel_ctx) != 0;
+		if (stop)
+			cancel_now(s);
+		pthread_mutex_lock(&s->mu);
+		if (stop)
+			break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -514,19 +593,56 @@ progressed(struct stream *t)
 	atomic_store(&t->progress_ns, now_ns());
 }
 
-/* One CHUNK frame, its data in slices, marking progress after each for the watchdog. */
+/* The rate cap: reserves the next n bytes' time on the bucket shared by every
+ * connection and sleeps until that time comes.  A reservation starts no earlier than
+ * now, so idle time earns no credit and no burst can exceed the cap.  Sleeps in short
+ * steps so a failure or a cancel is seen at once; RP_E_CANCELLED then. */
+static int
+pace(struct sender *s, size_t n)
+{
+	if (!s->rate_Bps)
+		return RP_OK;
+	pthread_mutex_lock(&s->pace_mu);
+	double now = rp__now();
+	double start = s->pace_next > now ? s->pace_next : now;
+	s->pace_next = start + (double)n / s->rate_Bps;
+	pthread_mutex_unlock(&s->pace_mu);
+	while (!atomic_load(&s->failed)) {
+		double w = start - rp__now();
+		if (w <= 0)
+			return RP_OK;
+		struct timespec ts = {0, (long)((w < 0.05 ? w : 0.05) * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+	return RP_E_CANCELLED;
+}
+
+/* One CHUNK frame, its data in slices, marking progress after each for the watchdog.
+ * Time spent waiting for the rate cap is not a write under way. */
 static int
 stream_send_chunk(struct stream *t, const struct rp__chunk *ch, const uint8_t *data,
 		  struct rp_errbuf *err)
 {
-	const struct rp__transport_ops *ops = t->s->ops;
+	struct sender *s = t->s;
+	const struct rp__transport_ops *ops = s->ops;
 	uint8_t head[RP__CHUNK_HEAD_SIZE];
 	rp__chunk_head_encode(head, ch, data);
+	int st = pace(s, sizeof(head));
+	if (st < 0)
+		return rp__err(err, st, "stopped");
 	progressed(t);
 	atomic_store(&t->busy, true);
-	int st = ops->send(t->conn, head, sizeof(head), err);
+	st = ops->send(t->conn, head, sizeof(head), err);
 	for (uint32_t off = 0; st == RP_OK && off < ch->size; off += SEND_SLICE) {
 		uint32_t n = ch->size - off < SEND_SLICE ? ch->size - off : SEND_SLICE;
+		if (s->rate_Bps) {
+			atomic_store(&t->busy, false);
+			if ((st = pace(s, n)) < 0) {
+				rp__err(err, st, "stopped");
+				break;
+			}
+			atomic_store(&t->busy, true);
+		}
 		progressed(t);
 		st = ops->send(t->conn, data + off, n, err);
 	}
@@ -586,6 +702,10 @@ stream_main(void *arg)
 		st = rp__send_frame(s->ops, t->conn, RP__F_END, p, 8, &e);
 		atomic_store(&t->busy, false);
 	}
+	/* Aborted by a cancel, or stopped waiting for the rate cap by a failure elsewhere:
+	 * not a lost connection. */
+	if (st < 0 && (atomic_load(&s->cancelled) || (st == RP_E_CANCELLED && s->failed)))
+		return NULL;
 	if (st < 0) {
 		if (atomic_load(&t->stalled))
 			rp__err(&e, RP_E_TIMEOUT, "connection %u made no progress for %.1f s with "
@@ -824,6 +944,10 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 											 data_chunks, g),
 					       .size = size};
 			memcpy(ch.session, s->session, 16);
+			if ((st = pace(s, RP__CHUNK_HEAD_SIZE + (size_t)size)) < 0) {
+				rp__err(err, st, "stopped");
+				break;
+			}
 			if ((st = rp__send_chunk(s->ops, c, &ch, buf, err)) < 0)
 				break;
 			s->rep->resent_bytes += size;
@@ -855,7 +979,8 @@ report_progress(struct sender *s, bool force)
 static void
 scan_job(void *arg, size_t i, unsigned worker)
 {
-	struct src *in = (struct src *)arg + i;
+	struct sender *s = arg;
+	struct src *in = &s->src[i];
 	struct rp_errbuf e = {""};
 	struct rp__sha256 *sha = NULL;
 	uint8_t *buf = NULL;
@@ -883,6 +1008,10 @@ scan_job(void *arg, size_t i, unsigned worker)
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (size_t done = 0; done < in->size;) {
+		if (atomic_load(&s->cancelled)) {
+			in->status = rp__err(&e, RP_E_CANCELLED, "cancelled");
+			goto out;
+		}
 		size_t want = in->size - done < bs ? in->size - done : bs;
 		ssize_t n = pread(fd, buf, want, (off_t)done);
 		if (n < 0 && errno == EINTR)
@@ -943,17 +1072,27 @@ open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
 	t->s = s;
 	t->idx = i;
 	rp__group_tally_init(&t->taken);
-	RP_TRY(s->ops->open(s->tls, s->o->host, s->o->port, s->o->io_timeout_s, &t->conn, err));
+	struct rp__conn *c = NULL;
+	RP_TRY(s->ops->open(s->tls, s->o->host, s->o->port, s->o->io_timeout_s, &c, err));
+	pthread_mutex_lock(&s->mu);
+	bool cancelled = atomic_load(&s->cancelled);
+	if (!cancelled)
+		t->conn = c;
+	pthread_mutex_unlock(&s->mu);
+	if (cancelled) {
+		s->ops->close(c);
+		return rp__err(err, RP_E_CANCELLED, "cancelled");
+	}
 	struct rp__hello hello = {.caps = RP__CAP_FEC | RP__CAP_RESUME, .stream_index = (uint16_t)i,
 				  .stream_count = (uint16_t)s->nst};
 	memcpy(hello.session, s->session, 16);
 	rp__hello_encode(&b, &hello);
 	double t_hello = rp__now();
-	st = b.failed ? RP_E_NOMEM : rp__send_frame(s->ops, t->conn, RP__F_HELLO, b.p, b.len, err);
+	st = b.failed ? RP_E_NOMEM : rp__send_frame(s->ops, c, RP__F_HELLO, b.p, b.len, err);
 	if (st == RP_OK && i == 0)
-		st = rp__send_frame(s->ops, t->conn, RP__F_MANIFEST, manifest->p, manifest->len, err);
+		st = rp__send_frame(s->ops, c, RP__F_MANIFEST, manifest->p, manifest->len, err);
 	if (st == RP_OK)
-		st = recv_expect(s, t->conn, &b, &h, err);
+		st = recv_expect(s, c, &b, &h, err);
 	t->rtt = rp__now() - t_hello;
 	if (st == RP_OK && h.type != RP__F_WELCOME)
 		st = rp__err(err, RP_E_PROTOCOL, "expected WELCOME, got frame type %u", h.type);
@@ -973,8 +1112,8 @@ open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
 	}
 	rp__wbuf_free(&b);
 	if (st < 0) {
-		s->ops->close(t->conn);
-		t->conn = NULL;
+		stream_set_conn(t, NULL);
+		s->ops->close(c);
 		return st;
 	}
 	t->alive = true;
@@ -1096,18 +1235,28 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	if (!o || o->struct_size != sizeof(*o) || !o->host || !paths || !names || !rep ||
 	    count == 0 || count > RP__MAX_OBJECTS)
 		return rp__err(err, RP_E_INVALID_ARG, "rp_send: bad arguments");
-	if (o->streams == 0 || o->streams > RP__MAX_STREAMS || o->fec_k == 0 ||
-	    o->fec_k > RP__MAX_K || o->fec_m > RP__MAX_M ||
+	if (o->streams == 0 || o->streams > RP__MAX_STREAMS || o->fec_k > RP__MAX_K || o->fec_m > RP__MAX_M ||
 	    (o->chunk_size && (o->chunk_size < RP__MIN_CHUNK_SIZE ||
 			       o->chunk_size > RP__MAX_CHUNK_SIZE)))
 		return rp__err(err, RP_E_INVALID_ARG,
 			       "streams 1..%d, k 1..%d, m 0..%d, chunk size 4 KiB..64 MiB",
 			       RP__MAX_STREAMS, RP__MAX_K, RP__MAX_M);
-	if (o->codec != RP_CODEC_NATIVE && !rp_codec_can_encode(o->codec))
+	if (!(o->max_rate_mbps == 0 || (o->max_rate_mbps >= 1 && o->max_rate_mbps <= 1e6)))
+		return rp__err(err, RP_E_INVALID_ARG, "max rate %g Mbit/s: expected 1..1000000 "
+			       "(0: no cap)", o->max_rate_mbps);
+	if (o->codec == RP_CODEC_DEFLATE || o->codec == RP_CODEC_JPEG)
+		return rp__err(err, RP_E_UNSUPPORTED,
+			       "%s cannot carry frames in flight: %s", rp_codec_name(o->codec),
+			       o->codec == RP_CODEC_JPEG ? "it is lossy and the receiver checks "
+			       "every pixel" : "it deflates whole datasets and frames nothing; "
+			       "use native or a lossless frame codec");
+	if (!rp_send_codec_ok(o->codec))
 		return rp__err(err, RP_E_UNSUPPORTED, "this build cannot encode %s",
 			       rp_codec_name(o->codec) ? rp_codec_name(o->codec) : "that codec");
 	for (size_t i = 0; i < count; i++)
 		RP_TRY(rp__path_check(names[i], strlen(names[i]), err));
+	if (o->cancel && o->cancel(o->cancel_ctx))
+		return rp__err(err, RP_E_CANCELLED, "cancelled before anything was sent");
 
 	struct sender S = {0}, *s = &S;
 	memset(rep, 0, sizeof(*rep));
@@ -1116,8 +1265,14 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	s->rep = rep;
 	s->count = count;
 	s->cs = o->chunk_size;
-	s->k = o->fec_k;
-	s->m = o->fec_m;
+	if (o->fec_k) {
+		s->k = o->fec_k;
+		s->m = o->fec_m;
+	} else {
+		rp__chunk_default_fec(o->streams, o->fec_m, RP__MAX_K, &s->k, &s->m);
+	}
+	rep->fec_k = (uint8_t)s->k;
+	rep->fec_m = (uint8_t)s->m;
 	s->nst = o->streams;
 	s->t0 = rp__now();
 	pthread_mutex_init(&s->mu, NULL);
@@ -1126,16 +1281,20 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	pthread_cond_init(&s->cv_slot, NULL);
 	pthread_cond_init(&s->cv_q_item, NULL);
 	pthread_cond_init(&s->cv_q_space, NULL);
+	pthread_cond_init(&s->cv_cancel, NULL);
+	pthread_mutex_init(&s->pace_mu, NULL);
+	s->rate_Bps = o->max_rate_mbps * 1e6 / 8;
 	atomic_init(&s->wire, 0);
 	atomic_init(&s->parity_wire, 0);
+	atomic_init(&s->cancelled, false);
 	int st = RP_OK;
 	struct rp__wbuf man = {0};
 	struct slot *slots = NULL;
 	unsigned window = 0;
 	struct chunker ch = {.s = s};
 	unsigned started = 0;
-	pthread_t watchdog;
-	bool watching = false;
+	pthread_t watchdog, canceller;
+	bool watching = false, cancelling = false, complete = false;
 
 	s->src = calloc(count, sizeof(*s->src));
 	s->obj_off = calloc(count, sizeof(*s->obj_off));
@@ -1151,11 +1310,16 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		st = RP_E_NOMEM;
 		goto out;
 	}
+	if (o->cancel &&
+	    !(cancelling = pthread_create(&canceller, NULL, canceller_main, s) == 0)) {
+		st = rp__err(err, RP_E_INTERNAL, "cannot create the thread that polls cancel");
+		goto out;
+	}
 
 	/* Scan: map and hash every file (the manifest and session id need the hashes). */
 	for (size_t i = 0; i < count; i++)
 		s->src[i].path = paths[i];
-	rp_pool_parallel_for(o->pool, count, scan_job, s->src);
+	rp_pool_parallel_for(o->pool, count, scan_job, s);
 	struct rp__mentry *ents = calloc(count, sizeof(*ents));
 	if (!ents) {
 		st = RP_E_NOMEM;
@@ -1196,7 +1360,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 			     "manifest of %zu objects does not fit one frame", count);
 		goto out;
 	}
-	RP_TRY(rp__session_id(man.p, man.len, s->session));
+	if ((st = rp__session_id(man.p, man.len, s->session)) < 0)
+		goto out;
 	memcpy(rep->session_id, s->session, 16);
 	rep->chunk_size = s->cs;
 	rep->objects = count;
@@ -1204,16 +1369,19 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	s->prog.objects_total = count;
 	s->prog.original_total = mf.total;
 
-	if ((st = s->ops->tls_create(&o->tls, false, &s->tls, err)) < 0)
+	if (atomic_load(&s->cancelled) || (st = s->ops->tls_create(&o->tls, false, &s->tls, err)) < 0)
 		goto out;
 	if ((st = open_stream(s, 0, &man, err)) < 0)
 		goto out;
 	log_event(s, "connected", rep->resumed ? "resumed" : "new");
 	if (rep->already_delivered) {
 		rep->wall_s = rp__now() - s->t0;
+		complete = true;
 		goto out;
 	}
 	open_streams(s, &man);
+	if (atomic_load(&s->cancelled))
+		goto out;
 	double rtt = 0;
 	for (unsigned i = 0; i < s->nst; i++)
 		if (s->st[i].alive) {
@@ -1245,7 +1413,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	}
 	size_t next_submit = 0;
 	uint64_t off = 0;
-	for (size_t j = 0; j < count && !s->failed; j++) {
+	for (size_t j = 0; j < count && !s->failed && !atomic_load(&s->cancelled); j++) {
 		while (o->pool && next_submit < count && next_submit < j + window) {
 			struct slot *sl = &slots[next_submit % window];
 			*sl = (struct slot){.index = next_submit, .busy = true, .s = s};
@@ -1317,12 +1485,31 @@ drain:
 	}
 	report_progress(s, true);
 	st = finish_session(s, err);
+	complete = st == RP_OK;
 	rep->wire_bytes = atomic_load(&s->wire);
 	rep->parity_bytes = atomic_load(&s->parity_wire);
 	rep->wall_s = rp__now() - s->t0;
-	log_event(s, st == RP_OK ? "complete" : "failed", st == RP_OK ? "" : err ? err->msg : "");
+	if (!atomic_load(&s->cancelled) || complete)
+		log_event(s, complete ? "complete" : "failed", complete ? "" : err ? err->msg : "");
 out:
 	(void)started;
+	if (cancelling) {
+		pthread_mutex_lock(&s->mu);
+		s->cancel_stop = true;
+		pthread_cond_broadcast(&s->cv_cancel);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(canceller, NULL);
+	}
+	/* A send the receiver completed stands even when a cancel came during its last
+	 * exchange; anything else stopped by a cancel is reported as one. */
+	if (atomic_load(&s->cancelled) && !complete) {
+		rep->wire_bytes = atomic_load(&s->wire);
+		rep->parity_bytes = atomic_load(&s->parity_wire);
+		st = rp__err(err, RP_E_CANCELLED, "cancelled after %llu bytes were sent; the "
+			     "receiver keeps what it received and the same send resumes",
+			     (unsigned long long)rep->wire_bytes);
+		log_event(s, "cancelled", err ? err->msg : "");
+	}
 	for (unsigned i = 0; s->st && i < s->nst; i++)
 		if (s->st[i].conn)
 			s->ops->close(s->st[i].conn);
@@ -1349,5 +1536,7 @@ out:
 	pthread_cond_destroy(&s->cv_slot);
 	pthread_cond_destroy(&s->cv_q_item);
 	pthread_cond_destroy(&s->cv_q_space);
+	pthread_cond_destroy(&s->cv_cancel);
+	pthread_mutex_destroy(&s->pace_mu);
 	return st;
 }

@@ -13,6 +13,32 @@
 extern "C" {
 #endif
 
+/* C-STORE request priorities (PS3.7 9.1.1.1), as the request carries them. */
+enum rp_dimse_priority {
+	RP_DIMSE_PRIORITY_MEDIUM = 0,
+	RP_DIMSE_PRIORITY_HIGH = 1,
+	RP_DIMSE_PRIORITY_LOW = 2
+};
+
+/* One instance the SCP has just made durable. */
+struct rp_store_scp_instance {
+	const char *study_uid;
+	const char *sop_uid;
+	const char *sop_class_uid;
+	const char *path;            /* DIR/<StudyInstanceUID>/<SOPInstanceUID>.dcm */
+	const char *calling_ae;
+	const char *modality;        /* (0008,0060), "" when absent */
+	const char *study_description; /* (0008,1030), "" when absent */
+	enum rp_dimse_priority priority;
+	uint64_t size;               /* bytes of the file */
+};
+
+/* Called from the association's thread once the instance is durable (and audited),
+ * before success is answered; a status other than RP_OK makes the SCP answer "out of
+ * resources" (the modality sends it again).  Called from several threads at once. */
+typedef int rp_store_scp_stored_fn(void *ctx, const struct rp_store_scp_instance *in,
+				   struct rp_errbuf *err);
+
 struct rp_store_scp_options {
 	size_t struct_size;          /* set by rp_store_scp_options_init() */
 	const char *ae_title;        /* this node's AE title; default "RADPIPE" */
@@ -31,6 +57,8 @@ struct rp_store_scp_options {
 	struct rp_audit *audit;      /* one "received"/"failed" line per instance; optional */
 	rp_log_fn *log;              /* one JSON line per association and failure */
 	void *log_ctx;
+	rp_store_scp_stored_fn *on_stored; /* optional */
+	void *on_stored_ctx;
 };
 
 RP_API void rp_store_scp_options_init(struct rp_store_scp_options *opts);

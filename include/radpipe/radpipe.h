@@ -11,5 +11,6 @@
 #include "pipeline.h"
 #include "audit.h"
 #include "dicomnet.h"
+#include "gateway.h"
 
 #endif /* RADPIPE_RADPIPE_H */

@@ -66,7 +66,12 @@ struct rp_send_options {
 	enum rp_codec codec;         /* frames in flight; RP_CODEC_NATIVE sends files as is */
 	uint32_t chunk_size;         /* 4 KiB .. 64 MiB; 0 (default): from the study's size,
 				      * 64 KiB .. 4 MiB (about 8 groups or more) */
-	uint8_t fec_k, fec_m;        /* default k 20, m 2: 10% parity */
+	/* FEC data + parity chunks per group.  fec_k 0 (default): from the stream count,
+	 * m = fec_m or 2 and k = m x (streams - 1), so that one connection lost at any
+	 * moment is always rebuilt from parity with nothing resent (parity is 1/streams of
+	 * the wire: 12.5% with 8 streams); below 4 streams k = 10 x m.  fec_k set: both as
+	 * given (fec_m 0: no parity). */
+	uint8_t fec_k, fec_m;
 	struct rp_tls_config tls;
 	struct rp_pool *pool;        /* borrowed; encodes objects; NULL: the calling thread */
 	double io_timeout_s;         /* a connection idle this long is dead; default 60 */
@@ -74,10 +79,38 @@ struct rp_send_options {
 	void *progress_ctx;
 	rp_log_fn *log;              /* optional */
 	void *log_ctx;
+	/* Optional: asked whether to stop (nonzero: stop), first by the calling thread at
+	 * the start of the call, then about ten times a second by a thread of the library
+	 * until the call returns, never from two threads at once (flip what it reads
+	 * atomically); its answer is checked before each object and chunk is queued and
+	 * before each connection is used.  On a stop rp_send() resets its connections (what
+	 * their socket buffers held is dropped, not sent: the link is free at once),
+	 * joins its threads and returns RP_E_CANCELLED ("cancelled ..." in err), promptly
+	 * (within a few tenths of a second on a busy link; a connection still in its TCP/TLS
+	 * handshake finishes that first).  Nothing is delivered and the session stays
+	 * resumable: the same call later resumes, skipping the chunks the receiver holds.  A
+	 * stop asked for after the last chunk left may come too late to stop the delivery:
+	 * the call returns RP_OK if the receiver's COMPLETE came first, else RP_E_CANCELLED,
+	 * and then the rerun reports already_delivered. */
+	int (*cancel)(void *ctx);
+	void *cancel_ctx;
+	/* Cap on the rate of the whole send, all connections together, in Mbit/s (10^6 bit
+	 * per second); 0 (default): none.  1 .. 1,000,000.  Counts the chunk frames (data
+	 * and parity, headers included) and what is sent again on request; TLS records and
+	 * TCP/IP headers come on top, a few per cent.  Paced by one token bucket that the
+	 * connection threads draw from before each 64 KiB slice, without credit for idle
+	 * time, so the send never goes faster than the cap over any stretch longer than a
+	 * few slices. */
+	double max_rate_mbps;
 };
 
 /* Defaults as documented above; codec JPEG-LS when this build encodes it, else native. */
 RP_API void rp_send_options_init(struct rp_send_options *opts);
+
+/* 1 when rp_send() takes `codec` for frames in flight: native, or a lossless frame codec
+ * this build encodes.  Deflate (a whole-dataset syntax that frames nothing) and lossy
+ * JPEG (the receiver checks every pixel) are refused. */
+RP_API int rp_send_codec_ok(enum rp_codec codec);
 
 struct rp_send_report {
 	uint64_t objects;            /* objects in the session */
@@ -96,6 +129,7 @@ struct rp_send_report {
 	uint8_t session_id[16];
 	uint32_t chunk_size;         /* the chunk size used */
 	double wall_s;               /* from connect to COMPLETE */
+	uint8_t fec_k, fec_m;        /* the FEC geometry used */
 };
 
 /* Sends `count` files: paths[i] is read, names[i] is the relative path the receiver

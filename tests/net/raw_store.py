@@ -4,7 +4,8 @@
 # sent over one association (stdlib only: the DICOM upper layer of PS3.8 written out), to
 # show what the SCP answers to a dataset that a real storescu would never send.
 # Usage: raw_store.py PORT FILE:MODE [FILE:MODE...]
-#   MODE: whole | truncated (first half of the dataset) | garbage (random bytes)
+#   MODE: whole | truncated (first half of the dataset) | garbage (random bytes) |
+#         high (whole, with C-STORE Priority HIGH)
 # Prints one line "STATUS 0xNNNN" per C-STORE; exits 1 if the association fails.
 import os
 import socket
@@ -53,9 +54,9 @@ def el(group, elem, value):
     return struct.pack("<HHI", group, elem, len(value)) + value
 
 
-def command(sop_class, sop_inst, msg_id):
+def command(sop_class, sop_inst, msg_id, priority=0):
     body = (el(0, 2, pad(sop_class)) + el(0, 0x100, struct.pack("<H", 1))
-            + el(0, 0x110, struct.pack("<H", msg_id)) + el(0, 0x700, struct.pack("<H", 0))
+            + el(0, 0x110, struct.pack("<H", msg_id)) + el(0, 0x700, struct.pack("<H", priority))
             + el(0, 0x800, struct.pack("<H", 0)) + el(0, 0x1000, pad(sop_inst)))
     return el(0, 0, struct.pack("<I", len(body))) + body
 
@@ -95,7 +96,7 @@ def main():
             ds = ds[:(len(ds) // 2) & ~1]
         elif mode == "garbage":
             ds = os.urandom((len(ds) // 4) & ~1)
-        jobs.append((cls, inst, ds))
+        jobs.append((cls, inst, ds, 1 if mode == "high" else 0))
     classes = sorted({j[0] for j in jobs})
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.sendall(associate_rq(classes))
@@ -103,9 +104,9 @@ def main():
     if t != 2:
         print("association rejected (PDU type %d)" % t)
         return 1
-    for n, (cls, inst, ds) in enumerate(jobs, 1):
+    for n, (cls, inst, ds, prio) in enumerate(jobs, 1):
         ctx = 2 * classes.index(cls) + 1
-        s.sendall(pdata(ctx, 0x03, command(cls, inst, n)))
+        s.sendall(pdata(ctx, 0x03, command(cls, inst, n, prio)))
         for off in range(0, max(len(ds), 1), 16000):
             chunk = ds[off:off + 16000]
             s.sendall(pdata(ctx, 0x02 if off + 16000 >= len(ds) else 0x00, chunk))
