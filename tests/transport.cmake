@@ -52,3 +52,8 @@ set_tests_properties(test_transfer PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)
 # Additions to a delivered study merged into DIR, duplicates held or refused, the hook.
 rp_add_test(test_merge SOURCES test_merge.c LABELS transport)
 set_tests_properties(test_merge PROPERTIES TIMEOUT 300)
+# storescu -> gateway -> serve --forward -> Orthanc, 300 instances, with a 30 s outage of
+# serve and a late instance (waits for the gateway's default 10 s study quiet time).
+add_test(NAME t_e2e_gateway COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_e2e_gateway.sh)
+set_tests_properties(t_e2e_gateway PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
+                     TIMEOUT 1800 RUN_SERIAL TRUE)
