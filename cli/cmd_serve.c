@@ -25,16 +25,34 @@ struct serve_ctx {
 	FILE *log;
 	const char *port_file;
 	const char *host;
+	pthread_mutex_t log_mu;      /* the server's and the forward queue's lines */
+	struct rp_forward *forward;
 };
+
+/* Every file a session newly placed in DIR goes on the forward queue (journaled before
+ * the session counts as delivered, so a crash cannot lose it). */
+static int
+on_delivered(void *vctx, const char *session, const char *const *paths, size_t n)
+{
+	struct serve_ctx *c = vctx;
+	struct rp_errbuf err = {""};
+	(void)session;
+	int st = rp_forward_enqueue(c->forward, paths, n, &err);
+	if (st != RP_OK)
+		rp_cli_error("forward queue", st, err.msg);
+	return st == RP_OK ? 0 : -1;
+}
 
 static void
 on_log(void *ctx, const char *line)
 {
 	struct serve_ctx *c = ctx;
+	pthread_mutex_lock(&c->log_mu);
 	if (c->log) {
 		fprintf(c->log, "%s\n", line);
 		fflush(c->log);
 	}
+	pthread_mutex_unlock(&c->log_mu);
 }
 
 static void
@@ -139,6 +157,19 @@ usage(FILE *out)
 		"      --max-object-size S  default 64G\n"
 		"      --max-session-size S default 4T\n"
 		"      --timeout S          a connection idle this long is dropped (default 60)\n"
+		"      --forward AET@HOST:PORT  send every instance delivered into DIR on to this\n"
+		"                           PACS by C-STORE, once each, from a durable queue in\n"
+		"                           DIR/.radpipe/forward (kept across restarts; while the\n"
+		"                           PACS is unreachable, retried every 2 s doubling to 5 min;\n"
+		"                           an instance it refuses for good is marked failed, logged)\n"
+		"      --forward-aet AET    our calling AE title (default RADPIPE)\n"
+		"      --stow URL           forward by DICOMweb STOW-RS instead: POST URL/studies\n"
+		"                           (e.g. http://pacs:8042/dicom-web), same queue and retries\n"
+		"      --stow-user U:P      basic authentication for --stow\n"
+		"      --stow-ca FILE       CA bundle for an https --stow URL (default: the system's)\n"
+		"      --stow-timeout S     connect / stalled-transfer timeout (default 300)\n"
+		"      --audit FILE         one \"delivered\"/\"failed\" line per forwarded instance\n"
+		"                           in this hash-chained audit log (docs/AUDIT.md)\n"
 		"  -q, --quiet\n");
 }
 
@@ -149,6 +180,10 @@ rp_cmd_serve(int argc, char **argv)
 	rp_serve_options_init(&o);
 	struct serve_ctx ctx = {0};
 	const char *listen = "127.0.0.1:7470", *log_path = NULL;
+	const char *forward = NULL, *forward_aet = "RADPIPE", *audit_path = NULL;
+	const char *stow = NULL, *stow_user = NULL, *stow_ca = NULL;
+	double stow_timeout = 300;
+	pthread_mutex_init(&ctx.log_mu, NULL);
 	static const struct option lopts[] = {
 		{"dir", required_argument, NULL, 'd'},     {"listen", required_argument, NULL, 'l'},
 		{"cert", required_argument, NULL, 1},      {"key", required_argument, NULL, 2},
@@ -165,6 +200,13 @@ rp_cmd_serve(int argc, char **argv)
 		{"file-mode", required_argument, NULL, 13},
 		{"spool-retention", required_argument, NULL, 14},
 		{"config", required_argument, NULL, 15},
+		{"forward", required_argument, NULL, 40},
+		{"forward-aet", required_argument, NULL, 41},
+		{"audit", required_argument, NULL, 42},
+		{"stow", required_argument, NULL, 43},
+		{"stow-user", required_argument, NULL, 44},
+		{"stow-ca", required_argument, NULL, 45},
+		{"stow-timeout", required_argument, NULL, 46},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c = rp_cli_config_expand(&argc, &argv, lopts);
 	if (c != RP_EXIT_OK)
@@ -237,6 +279,18 @@ rp_cmd_serve(int argc, char **argv)
 			}
 			break;
 		case 15: break; /* expanded above */
+		case 40: forward = optarg; break;
+		case 41: forward_aet = optarg; break;
+		case 42: audit_path = optarg; break;
+		case 43: stow = optarg; break;
+		case 44: stow_user = optarg; break;
+		case 45: stow_ca = optarg; break;
+		case 46:
+			if (parse_duration(optarg, &stow_timeout) < 0 || stow_timeout <= 0) {
+				rp_cli_errorf("--stow-timeout '%s': expected a positive duration", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;
@@ -290,7 +344,76 @@ rp_cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct rp_errbuf err = {""};
-	int st = rp_server_create(&o, &server, &err);
+	int st = RP_OK;
+	static char fw_ae[17], fw_host[256];
+	struct rp_forward_options fo;
+	struct rp_audit *audit = NULL;
+	rp_forward_options_init(&fo);
+	if (forward && stow) {
+		rp_cli_errorf("--forward and --stow: one egress at a time");
+		if (ctx.log != stdout)
+			fclose(ctx.log);
+		return RP_EXIT_USAGE;
+	}
+	if (stow) {
+		if (strncmp(stow, "http://", 7) != 0 && strncmp(stow, "https://", 8) != 0) {
+			rp_cli_errorf("--stow '%s': expected an http:// or https:// URL", stow);
+			if (ctx.log != stdout)
+				fclose(ctx.log);
+			return RP_EXIT_USAGE;
+		}
+		fo.dir = o.dir;
+		fo.stow.url = stow;
+		fo.stow.user = stow_user;
+		fo.stow.ca_file = stow_ca;
+		fo.stow.timeout_s = stow_timeout;
+		fo.log = on_log;
+		fo.log_ctx = &ctx;
+		if (audit_path && (st = rp_audit_open(audit_path, &audit, &err)) == RP_OK)
+			fo.audit = audit;
+		if (st == RP_OK)
+			st = rp_forward_create(&fo, &ctx.forward, &err);
+		if (st == RP_OK) {
+			o.delivered = on_delivered;
+			o.delivered_ctx = &ctx;
+		}
+	} else if (forward) {
+		const char *at = strchr(forward, '@'), *pc = at ? strrchr(at, ':') : NULL;
+		int port = pc ? atoi(pc + 1) : 0;
+		if (!at || !pc || at == forward || (size_t)(at - forward) > 16 ||
+		    pc == at + 1 || (size_t)(pc - at - 1) >= sizeof(fw_host) || port <= 0 ||
+		    port > 65535 || strlen(forward_aet) > 16 || !*forward_aet) {
+			rp_cli_errorf("--forward '%s': expected AET@HOST:PORT (AE titles of 1 to 16 "
+				      "characters)", forward);
+			if (ctx.log != stdout)
+				fclose(ctx.log);
+			return RP_EXIT_USAGE;
+		}
+		memcpy(fw_ae, forward, (size_t)(at - forward));
+		memcpy(fw_host, at + 1, (size_t)(pc - at - 1));
+		fo.dir = o.dir;
+		fo.scu.called_ae = fw_ae;
+		fo.scu.calling_ae = forward_aet;
+		fo.scu.host = fw_host;
+		fo.scu.port = (uint16_t)port;
+		fo.log = on_log;
+		fo.log_ctx = &ctx;
+		if (audit_path && (st = rp_audit_open(audit_path, &audit, &err)) == RP_OK)
+			fo.scu.audit = audit;
+		if (st == RP_OK)
+			st = rp_forward_create(&fo, &ctx.forward, &err);
+		if (st == RP_OK) {
+			o.delivered = on_delivered;
+			o.delivered_ctx = &ctx;
+		}
+	} else if (audit_path) {
+		rp_cli_errorf("--audit needs --forward or --stow: it records forwarded instances");
+		if (ctx.log != stdout)
+			fclose(ctx.log);
+		return RP_EXIT_USAGE;
+	}
+	if (st == RP_OK)
+		st = rp_server_create(&o, &server, &err);
 	if (st == RP_OK) {
 		/* The handler reads `server`: installed only once it is set. */
 		struct sigaction sa = {0};
@@ -301,6 +424,8 @@ rp_cmd_serve(int argc, char **argv)
 		st = rp_server_run(server, &err);
 		rp_server_destroy(server);
 	}
+	rp_forward_destroy(ctx.forward);
+	rp_audit_close(audit);
 	if (ctx.log != stdout)
 		fclose(ctx.log);
 	if (st != RP_OK) {

@@ -11,5 +11,9 @@ list(APPEND RP_LIB_SOURCES
   net/stat_rule.c
   net/study_queue.c
   net/store_scp.cpp
-  net/store_scu.cpp)
-list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmtls DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)
+  net/store_scu.cpp
+  net/forward.c
+  net/stow.c)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+list(APPEND RP_LIB_DEPS PkgConfig::CURL DCMTK::dcmnet DCMTK::dcmtls DCMTK::dcmdata DCMTK::oflog
+     DCMTK::ofstd)

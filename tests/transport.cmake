@@ -36,6 +36,15 @@ set_tests_properties(test_dicom_tls PROPERTIES TIMEOUT 300)
 # The audit trail as ATNA syslog messages to a Python repository on loopback.
 rp_add_test(test_atna SOURCES test_atna.c LABELS net)
 set_tests_properties(test_atna PROPERTIES TIMEOUT 120)
+# serve --forward into a real Orthanc: PACS down then up (20 s), kill -9 with instances
+# pending, an addition to a delivered study.  Waits for the real default backoff.
+add_test(NAME t_forward_orthanc COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_forward_orthanc.sh)
+set_tests_properties(t_forward_orthanc PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
+                     TIMEOUT 1200 RUN_SERIAL TRUE)
+# serve --stow into a real Orthanc's DICOMweb plugin.
+add_test(NAME t_stow_orthanc COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_stow_orthanc.sh)
+set_tests_properties(t_stow_orthanc PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
+                     TIMEOUT 300 RUN_SERIAL TRUE)
 # STAT rules over corpus files (net/stat_rule.c).
 rp_add_test(test_stat_rule SOURCES test_stat_rule.c LABELS "net;unit")
 set_tests_properties(test_stat_rule PROPERTIES TIMEOUT 60)
@@ -46,3 +55,11 @@ set_tests_properties(test_stat_rule PROPERTIES TIMEOUT 60)
 rp_add_test(test_transfer SOURCES test_transfer.c ${CMAKE_SOURCE_DIR}/transport/fault/fault.c
             LABELS transport)
 set_tests_properties(test_transfer PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)
+# Additions to a delivered study merged into DIR, duplicates held or refused, the hook.
+rp_add_test(test_merge SOURCES test_merge.c LABELS transport)
+set_tests_properties(test_merge PROPERTIES TIMEOUT 300)
+# storescu -> gateway -> serve --forward -> Orthanc, 300 instances, with a 30 s outage of
+# serve and a late instance (waits for the gateway's default 10 s study quiet time).
+add_test(NAME t_e2e_gateway COMMAND bash ${CMAKE_SOURCE_DIR}/tests/net/t_e2e_gateway.sh)
+set_tests_properties(t_e2e_gateway PROPERTIES ENVIRONMENT "${RP_TEST_ENV}" LABELS net
+                     TIMEOUT 1800 RUN_SERIAL TRUE)

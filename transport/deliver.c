@@ -49,6 +49,7 @@ struct rp__deliver {
 	unsigned nbatch;
 	double batch_t0;
 	int stage;                   /* stage/ directory, opened on first delivery */
+	uint8_t *held;               /* per object: DIR already held identical bytes */
 };
 
 static int
@@ -102,6 +103,7 @@ rp__deliver_destroy(struct rp__deliver *d)
 		close(d->stage);
 	free(d->dest_name);
 	free(d->stage_path);
+	free(d->held);
 	pthread_mutex_destroy(&d->mu);
 	free(d);
 }
@@ -371,42 +373,208 @@ out:
 	return st;
 }
 
-/* The first path component of every entry, each once, in manifest order. */
+/* 1 when the regular files at fa and fb hold the same bytes, 0 when not, < 0 on error. */
+static int
+same_bytes(int fa, int fb)
+{
+	struct stat a, b;
+	if (fstat(fa, &a) < 0 || fstat(fb, &b) < 0)
+		return -1;
+	if (!S_ISREG(a.st_mode) || !S_ISREG(b.st_mode))
+		return 0;
+	if (a.st_size != b.st_size)
+		return 0;
+	static const size_t N = 1 << 16;
+	uint8_t *x = malloc(2 * N);
+	if (!x)
+		return -1;
+	int r = 1;
+	for (off_t off = 0; r == 1 && off < a.st_size;) {
+		size_t n = (size_t)(a.st_size - off) < N ? (size_t)(a.st_size - off) : N;
+		if (rp__pread_full(fa, x, n, off) < 0 || rp__pread_full(fb, x + N, n, off) < 0)
+			r = -1;
+		else if (memcmp(x, x + N, n) != 0)
+			r = 0;
+		off += (off_t)n;
+	}
+	free(x);
+	return r;
+}
+
+/* Opens the directory of `path` below base without creating anything: -1 with errno
+ * ENOENT when a component is missing, ENOTDIR when one is not a directory. */
+static int
+open_dir_of(int base, const char *path, const char **leaf)
+{
+	int fd = dup(base);
+	const char *p = path;
+	for (const char *slash; fd >= 0 && (slash = strchr(p, '/'));) {
+		char comp[256];
+		size_t n = (size_t)(slash - p);
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = errno;
+		close(fd);
+		errno = e;
+		fd = nfd;
+		p = slash + 1;
+	}
+	*leaf = p;
+	return fd;
+}
+
+/* Opens (creating) the directory of `path` below DIR, fsync'ing each directory that
+ * gained an entry so that a crash cannot lose the path to a file renamed into it. */
+static int
+open_dest_parent(struct rp__deliver *d, const char *path, const char **leaf,
+		 struct rp_errbuf *err)
+{
+	mode_t dir_mode = rp__dir_mode(d->file_mode & 07777);
+	int fd = dup(d->dest_fd);
+	const char *p = path;
+	for (const char *slash; (slash = strchr(p, '/'));) {
+		char comp[256];
+		size_t n = (size_t)(slash - p);
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		if (mkdirat(fd, comp, dir_mode) == 0) {
+			(void)fchmodat(fd, comp, dir_mode, 0);
+			if (fsync(fd) < 0) {
+				int e = errno;
+				close(fd);
+				return rp__err(err, rp__errno_status(e), "fsync %s: %s", d->dest_name,
+					       strerror(e));
+			}
+		} else if (errno != EEXIST) {
+			int e = errno;
+			close(fd);
+			return rp__err(err, rp__errno_status(e), "mkdir %s/%s: %s", d->dest_name, comp,
+				       strerror(e));
+		}
+		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = errno;
+		close(fd);
+		if (nfd < 0)
+			return rp__err(err, RP_E_IO, "%s/%.*s is not a directory: %s", d->dest_name,
+				       (int)(slash - path), path, strerror(e));
+		fd = nfd;
+		p = slash + 1;
+	}
+	*leaf = p;
+	return fd;
+}
+
+/* What merging object i into an existing directory of DIR finds. */
+enum merge_state { M_MOVE, M_HELD, M_DONE };
+
+/* Classifies object i of a merged top-level directory: its staged file still there and
+ * DIR without it (move it), with identical bytes (held: left in the stage, which the
+ * spool removes later, so that a retry after a crash still tells it from a file this
+ * session moved), with different bytes (refused), or the staged file gone and DIR
+ * holding it (moved by an earlier, interrupted attempt). */
+static int
+merge_classify(struct rp__deliver *d, uint32_t i, enum merge_state *ms, struct rp_errbuf *err)
+{
+	const char *path = d->mf->e[i].path, *sleaf = NULL, *dleaf = NULL;
+	int sdir = open_dir_of(d->stage, path, &sleaf);
+	int sfd = sdir >= 0 ? openat(sdir, sleaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	int se = errno;
+	int ddir = open_dir_of(d->dest_fd, path, &dleaf);
+	int de = errno;
+	int dfd = ddir >= 0 ? openat(ddir, dleaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	if (ddir >= 0)
+		de = errno;
+	int st = RP_OK;
+	if (sfd < 0 && se != ENOENT) {
+		st = rp__err(err, rp__errno_status(se), "staged %s: %s", path, strerror(se));
+	} else if (dfd < 0 && de != ENOENT) {
+		st = rp__err(err, RP_E_IO, "%s/%s: %s: not replacing it", d->dest_name, path,
+			     strerror(de));
+	} else if (sfd < 0 && dfd < 0) {
+		st = rp__err(err, RP_E_INTERNAL, "%s is neither staged nor delivered", path);
+	} else if (sfd < 0) {
+		*ms = M_DONE;
+	} else if (dfd < 0) {
+		*ms = M_MOVE;
+	} else {
+		int r = same_bytes(sfd, dfd);
+		if (r < 0)
+			st = rp__err(err, rp__errno_status(errno), "comparing %s/%s: %s", d->dest_name,
+				     path, strerror(errno));
+		else if (r == 0)
+			st = rp__err(err, RP_E_IO, "%s/%s already exists with different content: "
+				     "not replacing it", d->dest_name, path);
+		else
+			*ms = M_HELD;
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	if (sdir >= 0)
+		close(sdir);
+	if (ddir >= 0)
+		close(ddir);
+	return st;
+}
+
+/* Moves every top-level entry of the session into DIR.  A top-level directory DIR lacks
+ * moves in one rename; one DIR has already (an addition to a study delivered before) is
+ * merged file by file, never replacing a file: identical bytes count as held, different
+ * bytes refuse the session.  Every destination is checked first, so that a clash moves
+ * nothing. */
 static int
 move_into_place(struct rp__deliver *d, struct rp_errbuf *err)
 {
 	char **tops = calloc(d->mf->count, sizeof(*tops));
+	uint8_t *merge = calloc(d->mf->count ? d->mf->count : 1, 1); /* per top */
+	uint8_t *ms = calloc(d->mf->count ? d->mf->count : 1, 1);    /* per object */
+	uint32_t *top_of = calloc(d->mf->count ? d->mf->count : 1, sizeof(*top_of));
 	size_t n = 0;
 	int st = RP_OK;
-	if (!tops)
-		return RP_E_NOMEM;
+	if (!d->held)
+		d->held = calloc(d->mf->count ? d->mf->count : 1, 1);
+	if (!tops || !merge || !ms || !top_of || !d->held) {
+		st = RP_E_NOMEM;
+		goto out;
+	}
 	for (uint32_t i = 0; i < d->mf->count; i++) {
 		const char *p = d->mf->e[i].path, *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		bool seen = false;
-		for (size_t t = 0; t < n && !seen; t++)
-			seen = strlen(tops[t]) == len && memcmp(tops[t], p, len) == 0;
-		if (!seen && !(tops[n++] = strndup(p, len))) {
+		size_t t = 0;
+		while (t < n && !(strlen(tops[t]) == len && memcmp(tops[t], p, len) == 0))
+			t++;
+		if (t == n && !(tops[n++] = strndup(p, len))) {
 			st = RP_E_NOMEM;
 			goto out;
 		}
+		top_of[i] = (uint32_t)t;
 	}
-	/* Check every destination first, so that a clash moves nothing. */
 	for (size_t t = 0; t < n; t++) {
 		struct stat a, b;
 		bool staged = fstatat(d->stage, tops[t], &a, AT_SYMLINK_NOFOLLOW) == 0;
 		bool exists = fstatat(d->dest_fd, tops[t], &b, AT_SYMLINK_NOFOLLOW) == 0;
-		if (staged && exists) {
+		if (exists && S_ISDIR(b.st_mode) && (!staged || S_ISDIR(a.st_mode))) {
+			merge[t] = 1;
+		} else if (staged && exists) {
 			st = rp__err(err, RP_E_IO, "%s/%s already exists: not replacing it",
 				     d->dest_name, tops[t]);
 			goto out;
-		}
-		if (!staged && !exists) {
+		} else if (!staged && !exists) {
 			st = rp__err(err, RP_E_INTERNAL, "%s is neither staged nor delivered", tops[t]);
 			goto out;
 		}
 	}
+	for (uint32_t i = 0; i < d->mf->count; i++) {
+		enum merge_state m = M_DONE;
+		if (merge[top_of[i]] && (st = merge_classify(d, i, &m, err)) < 0)
+			goto out;
+		ms[i] = (uint8_t)m;
+	}
 	for (size_t t = 0; t < n; t++) {
+		if (merge[t])
+			continue;
 		if (renameat2(d->stage, tops[t], d->dest_fd, tops[t], RENAME_NOREPLACE) < 0 &&
 		    errno != ENOENT) {
 			st = rp__err(err, rp__errno_status(errno), "rename %s into %s: %s", tops[t],
@@ -414,13 +582,53 @@ move_into_place(struct rp__deliver *d, struct rp_errbuf *err)
 			goto out;
 		}
 	}
+	for (uint32_t i = 0; i < d->mf->count; i++) {
+		if (!merge[top_of[i]])
+			continue;
+		d->held[i] = ms[i] == M_HELD;
+		if (ms[i] != M_MOVE)
+			continue;
+		const char *path = d->mf->e[i].path, *sleaf = NULL, *dleaf = NULL;
+		int sdir = open_dir_of(d->stage, path, &sleaf);
+		if (sdir < 0) {
+			st = io_err(err, d, "opening a stage directory", errno);
+			goto out;
+		}
+		int ddir = open_dest_parent(d, path, &dleaf, err);
+		if (ddir < 0) {
+			close(sdir);
+			st = ddir;
+			goto out;
+		}
+		/* The rename is the commit of this file; the fsync makes it survive a crash
+		 * before the session is journaled delivered. */
+		if (renameat2(sdir, sleaf, ddir, dleaf, RENAME_NOREPLACE) < 0)
+			st = rp__err(err, rp__errno_status(errno), "rename %s into %s: %s", path,
+				     d->dest_name, strerror(errno));
+		else if (fsync(ddir) < 0)
+			st = rp__err(err, rp__errno_status(errno), "fsync %s: %s", d->dest_name,
+				     strerror(errno));
+		close(sdir);
+		close(ddir);
+		if (st < 0)
+			goto out;
+	}
 	if (fsync(d->dest_fd) < 0)
 		st = rp__err(err, rp__errno_status(errno), "fsync %s: %s", d->dest_name, strerror(errno));
 out:
 	for (size_t t = 0; t < n; t++)
 		free(tops[t]);
 	free(tops);
+	free(merge);
+	free(ms);
+	free(top_of);
 	return st;
+}
+
+bool
+rp__deliver_held(const struct rp__deliver *d, uint32_t index)
+{
+	return d->held && index < d->mf->count && d->held[index];
 }
 
 /* Makes the batched files durable and journals them: fsync each file, rename it to its
@@ -626,8 +834,20 @@ rp__deliver_finish(struct rp__deliver *d, uint64_t stream_len,
 		st = io_err(err, d, "fsync stage", errno);
 	if (st == RP_OK)
 		st = move_into_place(d, err);
+	if (st == RP_OK && ev->placed)
+		st = ev->placed(ev->ctx, d, err);
 	if (st == RP_OK)
 		st = rp__spool_journal_delivered(d->spool, err);
+	/* Held copies were kept in the stage only to tell them apart on a retry; once the
+	 * session is journaled delivered no retry merges again, so their space is freed. */
+	for (uint32_t i = 0; st == RP_OK && d->held && i < d->mf->count; i++) {
+		const char *leaf;
+		int sdir = d->held[i] ? open_dir_of(d->stage, d->mf->e[i].path, &leaf) : -1;
+		if (sdir >= 0) {
+			(void)unlinkat(sdir, leaf, 0);
+			close(sdir);
+		}
+	}
 	pthread_mutex_unlock(&d->mu);
 	return st;
 }

@@ -31,6 +31,11 @@ struct rp__deliver_events {
 	/* During rp__deliver_finish(), at most every half second: stream bytes walked and
 	 * objects done so far.  May be NULL. */
 	void (*progress)(void *ctx, uint64_t stream_bytes, uint64_t objects);
+	/* During rp__deliver_finish(), once every file is durable in DIR and before the
+	 * session is journaled delivered (a crash in between calls it again on the retry,
+	 * so what it starts happens at least once).  rp__deliver_held() tells which objects
+	 * DIR already held.  A negative return fails the finish.  May be NULL. */
+	int (*placed)(void *ctx, const struct rp__deliver *d, struct rp_errbuf *err);
 };
 
 /* A delivered directory's mode from the files' mode: search (x) wherever read is
@@ -52,9 +57,14 @@ int rp__deliver_ahead(struct rp__deliver *d, const struct rp__deliver_events *ev
 		      struct rp_errbuf *err);
 /* Once every data chunk of the stream_len-byte stream is in the spool: delivers every
  * object left, checks the stream holds exactly the manifest's objects, moves the
- * session's top-level entries into DIR (never replacing one) and journals the session
- * as delivered. */
+ * session's top-level entries into DIR and journals the session as delivered.  A
+ * top-level directory DIR already has is merged file by file (an addition to a study);
+ * a file already there with identical bytes counts as held, one with different bytes,
+ * or an existing top-level file, refuses the session and moves nothing. */
 int rp__deliver_finish(struct rp__deliver *d, uint64_t stream_len,
 		       const struct rp__deliver_events *ev, struct rp_errbuf *err);
+/* After a successful rp__deliver_finish(): object `index` was already in DIR with
+ * identical bytes, so this session did not deliver it. */
+bool rp__deliver_held(const struct rp__deliver *d, uint32_t index);
 
 #endif /* RP_TRANSPORT_DELIVER_H */

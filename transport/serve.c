@@ -504,6 +504,29 @@ send_progress(void *ctx, uint64_t bytes, uint64_t objects)
 	rp__wbuf_free(&b);
 }
 
+/* The user's delivered hook with the paths this session newly placed in DIR. */
+static int
+on_placed(void *ctx, const struct rp__deliver *dl, struct rp_errbuf *err)
+{
+	struct finishing *f = ctx;
+	const struct rp__manifest *mf = rp__spool_manifest(f->s->spool);
+	if (!f->srv->o->delivered)
+		return RP_OK;
+	const char **paths = malloc((mf->count ? mf->count : 1) * sizeof(*paths));
+	size_t n = 0;
+	if (!paths)
+		return RP_E_NOMEM;
+	for (uint32_t i = 0; i < mf->count; i++)
+		if (!rp__deliver_held(dl, i))
+			paths[n++] = mf->e[i].path;
+	int r = f->srv->o->delivered(f->srv->o->delivered_ctx, f->s->hex, paths, n);
+	free(paths);
+	if (r != 0)
+		return rp__err(err, RP_E_IO, "session %s: the delivered hook failed (%d)", f->s->hex,
+			       r);
+	return RP_OK;
+}
+
 static int
 send_need(struct rp_server *srv, struct rp__session *s, struct rp__conn *c,
 	  const struct rp__ranges *need, struct rp_errbuf *err)
@@ -609,7 +632,8 @@ session_done(struct rp_server *srv, struct rp__session *s, const void *self,
 	if (st == RP_OK) {
 		struct finishing f = {srv, s, c};
 		const struct rp__deliver_events ev = {.ctx = &f, .object = on_finish_object,
-						      .progress = send_progress};
+						      .progress = send_progress,
+						      .placed = on_placed};
 		st = rp__deliver_finish(s->dl, d->stream_length, &ev, err);
 	}
 	if (st < 0) {

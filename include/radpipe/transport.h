@@ -172,6 +172,15 @@ struct rp_serve_options {
 	double spool_retention_s;
 	rp_log_fn *log;              /* one JSON line per accepted/rejected session/connection */
 	void *log_ctx;
+	/* Optional: called once a session's files are durable in dir, from a connection
+	 * thread, with the session id (32 hex digits) and the relative paths of the files
+	 * it newly delivered (not those dir already held with identical bytes).  Called
+	 * before the session is journaled delivered, so after a crash in between the retry
+	 * calls it again with the same paths: act on each path idempotently.  A non-zero
+	 * return fails the session (the sender retries). */
+	int (*delivered)(void *ctx, const char *session, const char *const *paths,
+			 size_t count);
+	void *delivered_ctx;
 };
 
 RP_API void rp_serve_options_init(struct rp_serve_options *opts);

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# tests/net/t_stow_orthanc.sh - `serve --stow` into a real Orthanc's DICOMweb plugin: a CT
+# and an MR study (real corpus files, named <StudyInstanceUID>/<SOPInstanceUID>.dcm) sent
+# by `radpipe send` are POSTed by STOW-RS and each is in Orthanc once, pixels and every
+# non-meta attribute equal (pydicom); the audit log has a "delivered" line for each.
+set -euo pipefail
+: "${RADPIPE_BIN:?}" "${RADPIPE_SOURCE_DIR:?}" "${RADPIPE_CORPUS:?}"
+PY=/usr/bin/python3
+ORTH="$RADPIPE_SOURCE_DIR/tests/net/orthanc.py"
+W=$(mktemp -d /tmp/radpipe-stow-XXXXXX)
+SERVE_PID= ORTHANC_PID=
+cleanup() {
+	[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
+	[ -n "$ORTHANC_PID" ] && kill "$ORTHANC_PID" 2>/dev/null || true
+	for _ in $(seq 100); do [ -n "$ORTHANC_PID" ] && kill -0 "$ORTHANC_PID" 2>/dev/null && sleep 0.1; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -f "$W/serve.err" ] && tail -20 "$W/serve.err"; exit 1; }
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HTTP=$(free_port); DICOM=$(free_port)
+lay_out() {
+	$PY - "$@" <<'PYEOF'
+import os, shutil, sys, pydicom
+out = sys.argv[1]
+for f in sys.argv[2:]:
+    ds = pydicom.dcmread(f, stop_before_pixels=True)
+    d = os.path.join(out, ds.StudyInstanceUID)
+    os.makedirs(d, exist_ok=True)
+    shutil.copyfile(f, os.path.join(d, ds.SOPInstanceUID + ".dcm"))
+print(ds.StudyInstanceUID)
+PYEOF
+}
+CT=( $(ls "$RADPIPE_CORPUS"/ct/dcm_qa_ct_GE_HiSpeedDual/*.dcm | head -10) )
+MR=( $(find "$RADPIPE_CORPUS"/mr/dcm_qa_nih_Siemens -type f | sort) )
+CT_STUDY=$(lay_out "$W/s" "${CT[@]}")
+MR_STUDY=$(lay_out "$W/s" "${MR[@]}")
+N=$(( ${#CT[@]} + ${#MR[@]} ))
+
+ORTHANC_PID=$($PY "$ORTH" start "$W/orthanc" "$HTTP" "$DICOM") || fail "Orthanc did not start"
+mkdir "$W/dir"
+"$RADPIPE_BIN" serve --dir "$W/dir" --listen 127.0.0.1:0 --insecure --port-file "$W/port" \
+	--stow "http://127.0.0.1:$HTTP/dicom-web" --audit "$W/audit.log" -q 2>>"$W/serve.err" &
+SERVE_PID=$!
+for _ in $(seq 100); do [ -s "$W/port" ] && break; sleep 0.1; done
+[ -s "$W/port" ] || fail "serve did not start"
+"$RADPIPE_BIN" send --insecure -q "127.0.0.1:$(cat "$W/port")" "$W/s/$CT_STUDY" "$W/s/$MR_STUDY" ||
+	fail "send"
+have=
+for _ in $(seq 120); do
+	have=$($PY "$ORTH" count "$HTTP")
+	[ "$have" -ge "$N" ] && break
+	sleep 1
+done
+[ "$have" = "$N" ] || fail "Orthanc holds $have instances, expected $N"
+$PY "$ORTH" check "$HTTP" "${CT[@]}" "${MR[@]}" || fail "an instance differs in Orthanc"
+d=$(grep -c '"event":"delivered"' "$W/audit.log" || true)
+[ "$d" = "$N" ] || fail "audit log has $d delivered lines, expected $N"
+echo "PASS: STOW-RS: $N instances (CT + MR) in Orthanc once each, equal; $d audit lines"
