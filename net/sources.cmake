@@ -1,6 +1,7 @@
 # net/ - what the gateway adds around the transport: the audit trail, the Storage SCP
 # (DCMTK's dcmnet behind extern "C", in net/store_scp.cpp only; DICOM TLS over dcmtls in
-# net/dicom_tls.cpp) and the instance queue.
+# net/dicom_tls.cpp), the instance queue, and DICOMweb STOW-RS delivery over libcurl
+# (net/stowrs.c only).
 find_package(DCMTK REQUIRED CONFIG)
 list(APPEND RP_LIB_SOURCES
   net/atna.c
@@ -8,5 +9,8 @@ list(APPEND RP_LIB_SOURCES
   net/dicom_tls.cpp
   net/instance_store.c
   net/store_scp.cpp
-  net/store_scu.cpp)
+  net/store_scu.cpp
+  net/stowrs.c)
 list(APPEND RP_LIB_DEPS DCMTK::dcmnet DCMTK::dcmtls DCMTK::dcmdata DCMTK::oflog DCMTK::ofstd)
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
+list(APPEND RP_LIB_DEPS PkgConfig::LIBCURL)

@@ -8,7 +8,7 @@ set -eu
 # Libraries we link, tools the tests cross-check with, and the bench peers.
 PKGS="build-essential cmake pkg-config git
 libcharls-dev libisal-dev libopenjp2-7-dev libopenjph-dev libjpeg62-turbo-dev libjxl-dev
-libssl-dev libcmocka-dev libdcmtk-dev
+libssl-dev libcmocka-dev libdcmtk-dev libcurl4-openssl-dev
 libgdcm-tools dcmtk libopenjp2-tools openjph-tools libjxl-tools python3-pydicom python3-numpy
 clang libclang-rt-14-dev hyperfine zstd
 gnuplot-nox libbenchmark-dev

@@ -12,5 +12,6 @@
 #include "audit.h"
 #include "atna.h"
 #include "dicomnet.h"
+#include "stow.h"
 
 #endif /* RADPIPE_RADPIPE_H */
