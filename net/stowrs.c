@@ -753,12 +753,11 @@ stow_batch(const struct rp_stow_options *o, const char *endpoint, struct stow_in
 					       : "forbids this user to store");
 		goto out;
 	}
-	if (http != 200 && http != 202 && http != 409) {
-		int st = http == 413 ? RP_E_LIMIT : http == 415 ? RP_E_UNSUPPORTED : RP_E_PROTOCOL;
-		for (size_t i = 0; i < n; i++)
-			set_result(&res[i], st, http, "HTTP %ld from %.80s: %s", http, endpoint, head);
-		goto out;
-	}
+	/* Orthanc answers 400 when any instance failed, with the stored ones listed in the
+	 * same response as those of a 202: whatever the status, a Store Instances Response
+	 * in the body says what became of each instance; without one, the status does. */
+	int ok_status = http == 200 || http == 202;
+	int code_st = http == 413 ? RP_E_LIMIT : http == 415 ? RP_E_UNSUPPORTED : RP_E_PROTOCOL;
 	const char *ct = NULL;
 	(void)curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
 	size_t lead = 0;
@@ -766,11 +765,21 @@ stow_batch(const struct rp_stow_options *o, const char *endpoint, struct stow_in
 		lead++;
 	int xml = (ct && strstr(ct, "xml")) || (lead < k.n && k.p[lead] == '<');
 	int parsed = k.n && (xml ? parse_xml(k.p, k.n, &a) : parse_json(k.p, k.n, &a));
-	if (!parsed || a.nomem) {
+	if (a.nomem) {
 		for (size_t i = 0; i < n; i++)
-			set_result(&res[i], a.nomem ? RP_E_NOMEM : RP_E_PROTOCOL, http,
-				   "HTTP %ld with an answer that is not a DICOM %s Store Instances "
-				   "Response: \"%s\"", http, xml ? "XML" : "JSON", head);
+			set_result(&res[i], RP_E_NOMEM, http, "no memory for the server's answer");
+		goto out;
+	}
+	if (!parsed) {
+		for (size_t i = 0; i < n; i++) {
+			if (ok_status)
+				set_result(&res[i], RP_E_PROTOCOL, http,
+					   "HTTP %ld with an answer that is not a DICOM %s Store "
+					   "Instances Response: \"%s\"", http, xml ? "XML" : "JSON", head);
+			else
+				set_result(&res[i], code_st, http, "HTTP %ld from %.80s: \"%s\"", http,
+					   endpoint, head);
+		}
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -784,18 +793,21 @@ stow_batch(const struct rp_stow_options *o, const char *endpoint, struct stow_in
 			else
 				fl = it;
 		}
-		if (fl) {
-			set_result(&res[i], failure_status(fl->failure), fl->failure >= 0 ? fl->failure : http,
-				   "the server refused the instance (HTTP %ld, FailureReason %s0x%04lX)",
-				   http, fl->failure >= 0 ? "" : "none, ", fl->failure >= 0 ? fl->failure : 0);
+		if (fl && fl->failure >= 0) {
+			set_result(&res[i], failure_status(fl->failure), fl->failure,
+				   "the server refused the instance (HTTP %ld, FailureReason 0x%04lX)",
+				   http, fl->failure);
+		} else if (fl) {
+			set_result(&res[i], code_st, http, "the server refused the instance (HTTP %ld, "
+				   "no FailureReason)", http);
 		} else if (st) {
 			set_result(&res[i], RP_OK, http, "%s", "");
 			if (st->warning >= 0)
 				snprintf(insts[i].warning, sizeof(insts[i].warning),
 					 "stored with WarningReason 0x%04lX", st->warning);
 		} else {
-			set_result(&res[i], RP_E_PROTOCOL, http,
-				   "HTTP %ld, but the server's answer does not name this instance", http);
+			set_result(&res[i], code_st, http,
+				   "HTTP %ld, and the server's answer does not name this instance", http);
 		}
 	}
 	goto out;

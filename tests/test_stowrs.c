@@ -3,7 +3,7 @@
  * plugin (tests/net/orthanc.py, on loopback ports) takes CT and MR instances in six
  * transfer syntaxes, in one request and one per request, and its REST API shows each
  * once with every attribute and the pixels unchanged (pydicom as the reader); a file that
- * is no DICOM instance fails alone; a wrong password is an authentication failure; a
+ * is no DICOM instance and one Orthanc refuses fail alone; a wrong password is an authentication failure; a
  * server that is not there is a network error for every instance.  A fake server
  * (tests/net/fake_stow.py) shows the request byte for byte, and gives the answers Orthanc
  * does not: partial failure with warnings, DICOM XML, garbage, bombs, a cut connection. */
@@ -161,7 +161,10 @@ count_in_file(const char *path, const char *needle)
 	size_t size = 0, n = 0;
 	uint8_t *data = rp_test_read_file(path, &size);
 	assert_non_null(data);
-	for (const char *p = (const char *)data; (p = strstr(p, needle)); p++)
+	/* The file's bytes are not NUL-terminated. */
+	size_t l = strlen(needle);
+	for (const uint8_t *p = data, *end = data + size; (p = memmem(p, (size_t)(end - p), needle, l));
+	     p++)
 		n++;
 	free(data);
 	return n;
@@ -212,33 +215,56 @@ test_into_orthanc(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A text file is refused before sending (no SOP Instance UID to match an answer with);
+ * an instance without Study Instance UID (a self-made Part 10 file) is sent and refused
+ * by Orthanc, which answers HTTP 400 and lists it in FailedSOPSequence (FailureReason
+ * 0xC000) and the others as stored. */
 static void
-test_not_dicom_in_batch(void **state)
+test_refused_in_batch(void **state)
 {
 	struct server *s = *state;
-	char url[128], junk[128], a[600], b[600];
+	char url[128], junk[128], nostudy[128], a[600], b[600];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/dicom-web/", s->http);
 	snprintf(junk, sizeof(junk), "%s/notes.txt", s->dir);
+	snprintf(nostudy, sizeof(nostudy), "%s/nostudy.dcm", s->dir);
 	FILE *f = fopen(junk, "w");
 	assert_non_null(f);
 	fputs("this is a text file, not an instance\n", f);
 	fclose(f);
+	assert_int_equal(sh("/usr/bin/python3 - '%s' <<'PY'\n"
+			    "import sys, pydicom\n"
+			    "from pydicom.dataset import Dataset, FileMetaDataset\n"
+			    "ds = Dataset()\n"
+			    "ds.SOPClassUID = '1.2.840.10008.5.1.4.1.1.7'\n"
+			    "ds.SOPInstanceUID = '1.2.826.0.1.3680043.10.1078.7.1'\n"
+			    "ds.file_meta = FileMetaDataset()\n"
+			    "ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID\n"
+			    "ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID\n"
+			    "ds.file_meta.TransferSyntaxUID = '1.2.840.10008.1.2.1'\n"
+			    "ds.is_little_endian = True; ds.is_implicit_VR = False\n"
+			    "ds.save_as(sys.argv[1], write_like_original=False)\n"
+			    "PY", nostudy), 0);
 	snprintf(a, sizeof(a), "%s/ct/wg04/CT2_UNC.dcm", rp_test_corpus_dir());
 	snprintf(b, sizeof(b), "%s/mr/wg04/MR1_UNC.dcm", rp_test_corpus_dir());
-	const char *ptrs[] = {a, junk, b};
+	const char *ptrs[] = {a, junk, nostudy, b};
 	struct rp_stow_options o;
 	rp_stow_options_init(&o);
 	o.url = url;
-	struct rp_store_result res[3];
+	struct rp_store_result res[4];
 	struct rp_errbuf err = {""};
-	assert_int_equal(rp_stow_send(&o, ptrs, 3, res, &err), RP_E_CORRUPT);
+	assert_int_equal(rp_stow_send(&o, ptrs, 4, res, &err), RP_E_CORRUPT);
 	assert_non_null(strstr(err.msg, "notes.txt"));
 	assert_int_equal(res[0].status, RP_OK);
-	assert_int_equal(res[2].status, RP_OK);
-	/* Refused before sending: no SOP Instance UID to match an answer with. */
+	assert_int_equal(res[3].status, RP_OK);
 	assert_int_equal(res[1].status, RP_E_CORRUPT);
 	assert_int_equal(res[1].dimse_status, 0xFFFF);
 	assert_non_null(strstr(res[1].message, "not a DICOM Part 10 instance"));
+	assert_int_equal(res[2].status, RP_E_PROTOCOL);
+	assert_int_equal(res[2].dimse_status, 0xC000);
+	assert_non_null(strstr(res[2].message, "HTTP 400, FailureReason 0xC000"));
+	fprintf(stderr, "text file: %s\nno study:  %s\n", res[1].message, res[2].message);
+	assert_int_equal(sh("test \"$(python3 '%s/tests/net/orthanc.py' count %u)\" = 2",
+			    getenv("RADPIPE_SOURCE_DIR"), s->http), 0);
 	assert_int_equal(sh("/usr/bin/python3 '%s/tests/net/orthanc.py' check %u '%s' '%s'",
 			    getenv("RADPIPE_SOURCE_DIR"), s->http, a, b), 0);
 }
@@ -424,7 +450,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_request_bytes, fake_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_answers, fake_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_into_orthanc, orthanc_setup, server_teardown),
-		cmocka_unit_test_setup_teardown(test_not_dicom_in_batch, orthanc_setup,
+		cmocka_unit_test_setup_teardown(test_refused_in_batch, orthanc_setup,
 						server_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_password, auth_orthanc_setup,
 						server_teardown),
