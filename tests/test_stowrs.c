@@ -9,6 +9,7 @@
  * does not: partial failure with warnings, DICOM XML, garbage, bombs, a cut connection. */
 #include "test_util.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +28,34 @@ struct server {
 	pid_t pid;
 	uint16_t http;
 	char dir[64];
+	pid_t guard;                 /* cleans up should this process die first */
 };
+
+/* A child that waits for this process to end (EOF on a pipe only we hold) and then stops
+ * the server and removes its directory: the teardown cannot run when a test crashes or
+ * CTest kills it at its timeout, and Orthanc runs in a session of its own. */
+static void
+guard_start(struct server *s)
+{
+	int fd[2];
+	if (pipe2(fd, O_CLOEXEC) != 0)
+		return;
+	s->guard = fork();
+	if (s->guard == 0) {
+		char c;
+		close(fd[1]);
+		while (read(fd[0], &c, 1) != 0)
+			;
+		kill(-s->pid, SIGTERM);
+		kill(s->pid, SIGTERM);
+		sleep(2);
+		execlp("rm", "rm", "-rf", s->dir, (char *)NULL);
+		_exit(1);
+	}
+	close(fd[0]);
+	/* Left open, close-on-exec: only this process holds it. */
+	(void)fd[1];
+}
 
 static void
 paths_of(char paths[][600], const char **ptrs)
@@ -59,12 +87,20 @@ orthanc_start(struct server *s, const char *users)
 	if (pclose(p) != 0)
 		return -1;
 	s->pid = (pid_t)atoi(pid);
-	return s->pid > 0 ? 0 : -1;
+	if (s->pid <= 0)
+		return -1;
+	guard_start(s);
+	return 0;
 }
 
 static void
 server_stop(struct server *s)
 {
+	if (s->guard > 0) {
+		kill(s->guard, SIGKILL);
+		waitpid(s->guard, NULL, 0);
+		s->guard = 0;
+	}
 	if (s->pid > 0) {
 		kill(-s->pid, SIGTERM);
 		kill(s->pid, SIGTERM);
@@ -130,6 +166,7 @@ fake_setup(void **state)
 	if (f)
 		fclose(f);
 	s->http = (uint16_t)atoi(line);
+	guard_start(s);
 	return s->http ? 0 : -1;
 }
 
