@@ -44,11 +44,15 @@ guard_start(struct server *s)
 	if (s->guard == 0) {
 		char c;
 		close(fd[1]);
+		/* Out of the test's process group, which whoever killed the test may kill
+		 * whole. */
+		setsid();
 		while (read(fd[0], &c, 1) != 0)
 			;
 		kill(-s->pid, SIGTERM);
 		kill(s->pid, SIGTERM);
-		sleep(2);
+		for (int i = 0; i < 100 && kill(s->pid, 0) == 0; i++)
+			usleep(100000);
 		execlp("rm", "rm", "-rf", s->dir, (char *)NULL);
 		_exit(1);
 	}
