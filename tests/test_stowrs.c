@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const kFiles[] = {
@@ -465,6 +466,22 @@ test_fake_answers(void **state)
 		}
 		fprintf(stderr, "%-5s -> %s: %s\n", bad[k].mode, rp_status_name(st), res[0].message);
 	}
+
+	/* A server that takes the request and never answers: a network error once no byte
+	 * has moved for timeout_s (2 s here rather than the default minute, to keep the test
+	 * short; the default itself is asserted in test_into_orthanc). */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/stall", s->http);
+	o.timeout_s = 2;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(rp_stow_send(&o, ptrs, NFILES, res, &err), RP_E_NET);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	fprintf(stderr, "stall -> %s after %.1f s\n", res[0].message, took);
+	/* libcurl judges the rate over its last few seconds: about timeout_s + 5 s. */
+	assert_true(took >= 2 && took < 20);
+	for (size_t i = 0; i < NFILES; i++)
+		assert_int_equal(res[i].status, RP_E_NET);
 }
 
 static void

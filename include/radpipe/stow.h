@@ -26,7 +26,8 @@ struct rp_stow_options {
 	 * system's.  The certificate must also be valid for the host name of url. */
 	const char *ca_file;
 	/* Seconds for the connection to be made, and that a request may go without moving
-	 * a byte (either way, the server's processing included); default 60. */
+	 * a byte (either way, the server's processing included; libcurl judges the rate
+	 * over its last few seconds, so the request ends about 5 s later); default 60. */
 	double timeout_s;
 	/* Instances are packed into one request up to this many bytes of files (an instance
 	 * larger than that goes alone); default 64 MiB. */

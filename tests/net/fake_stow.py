@@ -13,6 +13,7 @@
 #   bare     "HTTP/1.1 200" with no header at all, junk until the connection closes
 #   cut      200 with Content-Length 5000, 10 bytes of it, then the connection closed
 #   busy     503
+#   stall    reads the request and says nothing for 120 s (its own thread)
 # Usage: fake_stow.py DIR; prints the port it listens on; exits by itself after 600 s.
 import http.server
 import io
@@ -20,6 +21,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 import pydicom
 
@@ -103,6 +105,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.answer(200, js, b"{" + b" " * (20 << 20) + b"}")
         elif mode == "bare":
             self.raw(b"HTTP/1.1 200\r\n\r\n\x01\x02junk junk")
+        elif mode == "stall":
+            time.sleep(120)
         elif mode == "cut":
             self.raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\n"
                      b"Content-Length: 5000\r\n\r\n{\"0008119")
@@ -110,7 +114,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.answer(503, "text/plain", b"busy")
 
 
-srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
 srv.handle_error = lambda *a: None   # a client that hangs up mid-answer is what some modes test
 threading.Timer(600, lambda: os._exit(0)).start()
 print(srv.server_address[1], flush=True)
