@@ -201,7 +201,10 @@ jstring(struct scan *s, char *out, size_t cap, int *fits)
 			*fits = 0;
 	}
 	out[n] = 0;
-	return s->p++ < s->e;
+	if (s->p >= s->e)
+		return 0;
+	s->p++;
+	return 1;
 }
 
 static int jskip(struct scan *s);
