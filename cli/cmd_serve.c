@@ -167,9 +167,17 @@ usage(FILE *out)
 		"                           (e.g. http://pacs:8042/dicom-web), same queue and retries\n"
 		"      --stow-user U:P      basic authentication for --stow\n"
 		"      --stow-ca FILE       CA bundle for an https --stow URL (default: the system's)\n"
-		"      --stow-timeout S     connect / stalled-transfer timeout (default 300)\n"
+		"      --stow-timeout S     connect, and longest a request may move no byte\n"
+		"                           (default 60)\n"
+		"      --forward-cert F --forward-key F  DICOM TLS to the --forward PACS (PEM);\n"
+		"                           its certificate must chain to --forward-ca F and be\n"
+		"                           valid for HOST\n"
+		"      --forward-tls-profile P  bcp195-nd (default), bcp195, bcp195-ex\n"
 		"      --audit FILE         one \"delivered\"/\"failed\" line per forwarded instance\n"
 		"                           in this hash-chained audit log (docs/AUDIT.md)\n"
+		"      --atna URL           also send each audit line as an IHE ATNA message:\n"
+		"                           udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT\n"
+		"                           (tls: the --forward-cert/key/ca, else --cert/key/ca)\n"
 		"  -q, --quiet\n");
 }
 
@@ -182,7 +190,9 @@ rp_cmd_serve(int argc, char **argv)
 	const char *listen = "127.0.0.1:7470", *log_path = NULL;
 	const char *forward = NULL, *forward_aet = "RADPIPE", *audit_path = NULL;
 	const char *stow = NULL, *stow_user = NULL, *stow_ca = NULL;
-	double stow_timeout = 300;
+	double stow_timeout = 60;
+	const char *fw_cert = NULL, *fw_key = NULL, *fw_ca = NULL, *fw_profile = NULL;
+	const char *atna_url = NULL;
 	pthread_mutex_init(&ctx.log_mu, NULL);
 	static const struct option lopts[] = {
 		{"dir", required_argument, NULL, 'd'},     {"listen", required_argument, NULL, 'l'},
@@ -207,6 +217,11 @@ rp_cmd_serve(int argc, char **argv)
 		{"stow-user", required_argument, NULL, 44},
 		{"stow-ca", required_argument, NULL, 45},
 		{"stow-timeout", required_argument, NULL, 46},
+		{"forward-cert", required_argument, NULL, 47},
+		{"forward-key", required_argument, NULL, 48},
+		{"forward-ca", required_argument, NULL, 49},
+		{"forward-tls-profile", required_argument, NULL, 50},
+		{"atna", required_argument, NULL, 51},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c = rp_cli_config_expand(&argc, &argv, lopts);
 	if (c != RP_EXIT_OK)
@@ -291,6 +306,11 @@ rp_cmd_serve(int argc, char **argv)
 				return RP_EXIT_USAGE;
 			}
 			break;
+		case 47: fw_cert = optarg; break;
+		case 48: fw_key = optarg; break;
+		case 49: fw_ca = optarg; break;
+		case 50: fw_profile = optarg; break;
+		case 51: atna_url = optarg; break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); return RP_EXIT_OK;
 		default: usage(stderr); return RP_EXIT_USAGE;
@@ -347,7 +367,13 @@ rp_cmd_serve(int argc, char **argv)
 	int st = RP_OK;
 	static char fw_ae[17], fw_host[256];
 	struct rp_forward_options fo;
-	struct rp_audit *audit = NULL;
+	struct rp_cli_audit audit = {0};
+	struct rp_cli_audit_config ac = {
+		.path = audit_path, .atna_url = atna_url, .ae_title = forward_aet,
+		.tls_cert = fw_cert ? fw_cert : o.tls.cert_file,
+		.tls_key = fw_cert ? fw_key : o.tls.key_file,
+		.tls_ca = fw_cert ? fw_ca : o.tls.ca_file,
+		.log = on_log, .log_ctx = &ctx};
 	rp_forward_options_init(&fo);
 	if (forward && stow) {
 		rp_cli_errorf("--forward and --stow: one egress at a time");
@@ -364,13 +390,13 @@ rp_cmd_serve(int argc, char **argv)
 		}
 		fo.dir = o.dir;
 		fo.stow.url = stow;
-		fo.stow.user = stow_user;
+		fo.stow.user_password = stow_user;
 		fo.stow.ca_file = stow_ca;
 		fo.stow.timeout_s = stow_timeout;
 		fo.log = on_log;
 		fo.log_ctx = &ctx;
-		if (audit_path && (st = rp_audit_open(audit_path, &audit, &err)) == RP_OK)
-			fo.audit = audit;
+		if ((st = rp_cli_audit_open(&audit, &ac, &err)) == RP_OK)
+			fo.stow.audit = audit.log;
 		if (st == RP_OK)
 			st = rp_forward_create(&fo, &ctx.forward, &err);
 		if (st == RP_OK) {
@@ -396,10 +422,14 @@ rp_cmd_serve(int argc, char **argv)
 		fo.scu.calling_ae = forward_aet;
 		fo.scu.host = fw_host;
 		fo.scu.port = (uint16_t)port;
+		fo.scu.tls_cert = fw_cert;
+		fo.scu.tls_key = fw_key;
+		fo.scu.tls_ca = fw_ca;
+		fo.scu.tls_profile = fw_profile;
 		fo.log = on_log;
 		fo.log_ctx = &ctx;
-		if (audit_path && (st = rp_audit_open(audit_path, &audit, &err)) == RP_OK)
-			fo.scu.audit = audit;
+		if ((st = rp_cli_audit_open(&audit, &ac, &err)) == RP_OK)
+			fo.scu.audit = audit.log;
 		if (st == RP_OK)
 			st = rp_forward_create(&fo, &ctx.forward, &err);
 		if (st == RP_OK) {
@@ -425,7 +455,7 @@ rp_cmd_serve(int argc, char **argv)
 		rp_server_destroy(server);
 	}
 	rp_forward_destroy(ctx.forward);
-	rp_audit_close(audit);
+	rp_cli_audit_close(&audit);
 	if (ctx.log != stdout)
 		fclose(ctx.log);
 	if (st != RP_OK) {

@@ -6,7 +6,7 @@
  * what was delivered.  One worker thread; while the PACS is unreachable or out of
  * resources it waits, doubling from retry_initial_s to retry_max_s, and drops nothing;
  * an instance the PACS refuses for good is marked failed and logged. */
-#include "radpipe/dicomnet.h"
+#include "radpipe/forward.h"
 #include "common/fileio.h"
 #include "transport/frame.h"
 #include "transport/transport.h"
@@ -218,44 +218,10 @@ rp_forward_counts(struct rp_forward *fw, struct rp_forward_counts *c)
 static bool
 transient(const struct rp_store_result *r)
 {
-	return r->status == RP_E_NET || r->status == RP_E_NOSPACE ||
+	/* An authentication refusal (STOW-RS 401/403) is the site's configuration, not
+	 * the instance: it is retried, and logged each time, until someone fixes it. */
+	return r->status == RP_E_NET || r->status == RP_E_NOSPACE || r->status == RP_E_AUTH ||
 	       (r->dimse_status & 0xFF00) == 0xA700;
-}
-
-/* A "delivered"/"failed" audit line for an instance sent over STOW-RS (the Storage SCU
- * writes its own): the UIDs read from the file. */
-static void
-audit_stow(struct rp_forward *fw, const char *full, const struct rp_store_result *r)
-{
-	char sop[65] = "", study[65] = "";
-	int fd = open(full, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m != MAP_FAILED) {
-			struct rp_dicom *ds = NULL;
-			struct rp_errbuf e;
-			if (rp_dicom_parse(m, (size_t)st.st_size, NULL, &ds, &e) == RP_OK) {
-				snprintf(sop, sizeof(sop), "%s", rp_dicom_get_info(ds)->sop_instance_uid);
-				snprintf(study, sizeof(study), "%s",
-					 rp_dicom_get_info(ds)->study_instance_uid);
-				rp_dicom_free(ds);
-			}
-			munmap(m, (size_t)st.st_size);
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	struct rp_audit_event ev = {.event = r->status == RP_OK ? "delivered" : "failed",
-				    .sop_instance_uid = sop[0] ? sop : NULL,
-				    .study_uid = study[0] ? study : NULL,
-				    .peer = fw->o->stow.url,
-				    .detail = r->status == RP_OK ? NULL : r->message};
-	struct rp_errbuf e = {""};
-	if (rp_audit_append(fw->o->audit, &ev, &e) < 0 && fw->o->log) {
-		struct item it = {.path = (char *)full, .dimse = r->dimse_status};
-		log_item(fw, "audit_failed", &it, e.msg);
-	}
 }
 
 static void *
@@ -304,8 +270,6 @@ worker(void *arg)
 			? rp_stow_send(&fw->o->stow, (const char *const *)full, n, res, &e)
 			: rp_store_scu_send(&fw->o->scu, (const char *const *)full, n, res, &e);
 		(void)sst;
-		for (size_t k = 0; fw->o->stow.url && fw->o->audit && k < n; k++)
-			audit_stow(fw, full[k], &res[k]);
 		pthread_mutex_lock(&fw->mu);
 		bool retry = false;
 		for (size_t k = 0; k < n; k++) {

@@ -1,6 +1,7 @@
 # net/ - what the gateway adds around the transport: the audit trail, the Storage SCP
 # (DCMTK's dcmnet behind extern "C", in net/store_scp.cpp only; DICOM TLS over dcmtls in
-# net/dicom_tls.cpp) and the instance queue.
+# net/dicom_tls.cpp), the instance queue, the forward queue into the PACS, and DICOMweb
+# STOW-RS delivery over libcurl (net/stowrs.c only).
 find_package(DCMTK REQUIRED CONFIG)
 list(APPEND RP_LIB_SOURCES
   net/atna.c
@@ -13,7 +14,7 @@ list(APPEND RP_LIB_SOURCES
   net/store_scp.cpp
   net/store_scu.cpp
   net/forward.c
-  net/stow.c)
-pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
-list(APPEND RP_LIB_DEPS PkgConfig::CURL DCMTK::dcmnet DCMTK::dcmtls DCMTK::dcmdata DCMTK::oflog
-     DCMTK::ofstd)
+  net/stowrs.c)
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
+list(APPEND RP_LIB_DEPS PkgConfig::LIBCURL DCMTK::dcmnet DCMTK::dcmtls DCMTK::dcmdata
+     DCMTK::oflog DCMTK::ofstd)

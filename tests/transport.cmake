@@ -30,6 +30,10 @@ endforeach()
 # The gateway's DICOM side against DCMTK's storescu/echoscu as the modality.
 rp_add_test(test_store_scp SOURCES test_store_scp.c LABELS net)
 rp_add_test(test_store_scu SOURCES test_store_scu.c LABELS net)
+# DICOMweb STOW-RS into Orthanc's DICOMweb plugin, and against a fake server for the
+# answers Orthanc never gives (tests/net/fake_stow.py).
+rp_add_test(test_stowrs SOURCES test_stowrs.c LABELS net)
+set_tests_properties(test_stowrs PROPERTIES TIMEOUT 300)
 # DICOM TLS on both, against storescu/storescp +tls with certificates of rp_tls_keygen.
 rp_add_test(test_dicom_tls SOURCES test_dicom_tls.c LABELS net)
 set_tests_properties(test_dicom_tls PROPERTIES TIMEOUT 300)

@@ -134,69 +134,6 @@ RP_API RP_NODISCARD int rp_store_scu_send(const struct rp_store_scu_options *opt
 					  struct rp_store_result *results, struct rp_errbuf *err);
 
 
-/* ------------------------------------------------------------------------------------ */
-/* DICOMweb STOW-RS: the same, over HTTP(S) */
-
-struct rp_stow_options {
-	size_t struct_size;          /* set by rp_stow_options_init() */
-	const char *url;             /* DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web;
-				      * instances are POSTed to URL/studies */
-	const char *user;            /* "USER:PASS" for basic authentication; optional */
-	const char *ca_file;         /* PEM bundle for an https URL; default the system's */
-	double timeout_s;            /* connect, and a stalled transfer; default 300 */
-};
-
-RP_API void rp_stow_options_init(struct rp_stow_options *opts);
-
-/* POSTs the Part 10 files paths[0..count) as one multipart/related request, streamed
- * from the files.  results[i]: RP_OK when the server stored it (HTTP 200, or 202 without
- * it in FailedSOPSequence); otherwise dimse_status holds its FailureReason (0xA700 for
- * an HTTP 5xx/429, 0xFFFF when nothing answered).  Returns RP_OK when all were stored. */
-RP_API RP_NODISCARD int rp_stow_send(const struct rp_stow_options *opts,
-				     const char *const *paths, size_t count,
-				     struct rp_store_result *results, struct rp_errbuf *err);
-
-/* ------------------------------------------------------------------------------------ */
-/* Forward queue: what the reading site received, into its PACS */
-
-struct rp_forward_options {
-	size_t struct_size;          /* set by rp_forward_options_init() */
-	/* The delivery directory the queued paths are relative to; the queue lives in
-	 * DIR/.radpipe/forward/, one journal file per instance, written atomically. */
-	const char *dir;
-	/* C-STORE egress: the PACS (called_ae, host, port, calling_ae, timeout_s, audit). */
-	struct rp_store_scu_options scu;
-	/* STOW-RS egress instead, when stow.url is set; audit then goes in `audit`. */
-	struct rp_stow_options stow;
-	struct rp_audit *audit;      /* "delivered"/"failed" per instance for STOW-RS */
-	double retry_initial_s;      /* first wait after the PACS was unreachable; default 2 */
-	double retry_max_s;          /* the doubling wait's cap; default 300 */
-	unsigned batch;              /* instances per association; default 64 */
-	rp_log_fn *log;              /* one JSON line per instance forwarded or failed */
-	void *log_ctx;
-};
-
-RP_API void rp_forward_options_init(struct rp_forward_options *opts);
-
-struct rp_forward;
-
-/* Opens (creating) the queue, re-queues every instance still pending from an earlier
- * run and starts the one worker thread.  opts and its strings must outlive the queue. */
-RP_API RP_NODISCARD int rp_forward_create(const struct rp_forward_options *opts,
-					  struct rp_forward **ret, struct rp_errbuf *err);
-/* Queues the files DIR/paths[i] durably (journaled before it returns).  A path already
- * queued, delivered or failed is not queued again, so a repeated call sends nothing
- * twice.  Any thread. */
-RP_API RP_NODISCARD int rp_forward_enqueue(struct rp_forward *fw, const char *const *paths,
-					   size_t count, struct rp_errbuf *err);
-struct rp_forward_counts {
-	uint64_t pending, delivered, failed;
-};
-RP_API void rp_forward_counts(struct rp_forward *fw, struct rp_forward_counts *c);
-/* Stops the worker (an association in progress ends first) and frees the queue; what is
- * pending stays journaled for the next rp_forward_create().  NULL is a no-op. */
-RP_API void rp_forward_destroy(struct rp_forward *fw);
-
 #ifdef __cplusplus
 }
 #endif

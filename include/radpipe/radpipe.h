@@ -13,5 +13,7 @@
 #include "atna.h"
 #include "dicomnet.h"
 #include "gateway.h"
+#include "stow.h"
+#include "forward.h"
 
 #endif /* RADPIPE_RADPIPE_H */

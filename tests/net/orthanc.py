@@ -8,6 +8,9 @@
 #                                               SOP Instance UID), once, and pydicom finds
 #                                               every attribute and the pixels equal
 #   orthanc.py count HTTP_PORT                  number of instances stored
+# With ORTHANC_USERS=user:password in the environment, start turns HTTP authentication on
+# with that one user, and every command authenticates as it.
+import base64
 import json
 import os
 import subprocess
@@ -20,6 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def get(port, path, data=None):
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data)
+    if os.environ.get("ORTHANC_USERS"):
+        req.add_header("Authorization", "Basic " +
+                       base64.b64encode(os.environ["ORTHANC_USERS"].encode()).decode())
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.read()
 
@@ -35,6 +41,10 @@ def start(d, http, dicom):
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         "StableAge": 1, "LogExportedResources": False,
     }
+    if os.environ.get("ORTHANC_USERS"):
+        user, password = os.environ["ORTHANC_USERS"].split(":", 1)
+        cfg["AuthenticationEnabled"] = True
+        cfg["RegisteredUsers"] = {user: password}
     with open(d + "/orthanc.json", "w") as f:
         json.dump(cfg, f)
     log = open(d + "/orthanc.log", "w")
