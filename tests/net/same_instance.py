@@ -26,7 +26,13 @@ def elements(ds, prefix=""):
 def pixels(ds):
     """Decoded sample bytes: native data as stored, encapsulated data through pydicom's
     decoders (or, when pydicom has none for the syntax, None)."""
-    if not ds.file_meta.TransferSyntaxUID.is_compressed:
+    ts = ds.file_meta.TransferSyntaxUID
+    if not ts.is_compressed:
+        if not ts.is_little_endian:
+            # Big endian (retired): the same samples in little endian byte order, as a
+            # PACS that takes no big endian stores them.
+            a = ds.pixel_array
+            return a.astype(a.dtype.newbyteorder("<")).tobytes()
         return bytes(ds.PixelData)
     try:
         return ds.pixel_array.tobytes()

@@ -1,130 +1,199 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# tests/net/t_e2e_gateway.sh - the whole path: storescu (a modality) -> radpipe gateway ->
-# transport -> radpipe serve --forward -> a real Orthanc.  140 CT and 160 MR slices (real
-# corpus files; where the corpus has fewer, real slices copied by pydicom with new SOP
-# Instance UIDs), every instance in Orthanc once, pixels and every non-meta attribute
-# equal.  Then the same into a fresh site with serve stopped for 30 s in the middle:
-# nothing lost, nothing duplicated; and a late instance of a delivered study reaches
-# Orthanc in that study.  The gateway's default 10 s study quiet time is waited for.
-set -euo pipefail
-: "${RADPIPE_BIN:?}" "${RADPIPE_SOURCE_DIR:?}" "${RADPIPE_CORPUS:?}"
+# tests/net/t_gateway_e2e.sh - from the modality's C-STORE to the reading PACS, with the
+# real parts a hospital runs: DCMTK's storescu pushes 140 CT and 160 MR slices (real
+# corpus images in the transfer syntaxes they come in, two modalities' associations at
+# once) into `radpipe gateway`; the gateway groups them into studies and sends each over
+# radpipe's TLS transport to `radpipe serve --forward`, which stores them into a real
+# Orthanc by C-STORE.  Checked through Orthanc's REST API: every instance there once,
+# its pixels and every non-meta attribute equal to what storescu sent (pydicom).
+#   1. the whole set, every option at its default;
+#   2. a late instance of a study already delivered reaches Orthanc in the same study;
+#   3. the whole set again into a fresh PACS with the far side stopped for 30 s in the
+#      middle: nothing lost, nothing twice.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../transport/lib.sh"
 PY=/usr/bin/python3
-ORTH="$RADPIPE_SOURCE_DIR/tests/net/orthanc.py"
-W=$(mktemp -d /tmp/radpipe-e2e-XXXXXX)
-SERVE_PID= GW_PID= ORTHANC_PID=
-cleanup() {
-	for p in $GW_PID $SERVE_PID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-	[ -n "$ORTHANC_PID" ] && kill "$ORTHANC_PID" 2>/dev/null || true
-	for _ in $(seq 100); do [ -n "$ORTHANC_PID" ] && kill -0 "$ORTHANC_PID" 2>/dev/null && sleep 0.1; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -5 "$W"/*.err 2>/dev/null || true; exit 1; }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ORTHANC_PY="$HERE/orthanc.py"
+for tool in storescu echoscu Orthanc; do
+	command -v $tool >/dev/null || fail "$tool is not installed (scripts/install-deps.sh)"
+done
 
-# make OUT N SRC...: N Part 10 files in OUT, the SRC files first, then copies of them
-# (cycling) with new SOP Instance UIDs in the same study and series.
-make_set() {
-	$PY - "$@" <<'PYEOF'
-import os, shutil, sys, pydicom
-from pydicom.uid import generate_uid
-out, n, srcs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-os.makedirs(out, exist_ok=True)
-for i in range(n):
-    f = srcs[i % len(srcs)]
-    if i < len(srcs):
-        shutil.copyfile(f, "%s/%04d.dcm" % (out, i))
-        continue
-    ds = pydicom.dcmread(f)
-    ds.SOPInstanceUID = generate_uid(prefix="1.2.826.0.1.3680043.8.498.")
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.InstanceNumber = 1000 + i
-    ds.save_as("%s/%04d.dcm" % (out, i), write_like_original=True)
-PYEOF
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-make_set "$W/ct" 140 $(ls "$RADPIPE_CORPUS"/ct/dcm_qa_ct_GE_HiSpeedDual/*.dcm)
-make_set "$W/mr" 160 $(find "$RADPIPE_CORPUS"/mr/dcm_qa_nih_GE_mr_0004 -type f | sort)
-make_set "$W/late" 141 $(ls "$RADPIPE_CORPUS"/ct/dcm_qa_ct_GE_HiSpeedDual/*.dcm)
-LATE="$W/late/0140.dcm"
-N=300
 
-start_site() {   # start_site NAME: Orthanc, serve --forward into it, the gateway
-	local s=$W/$1
-	mkdir -p "$s/dir" "$s/spool"
-	HTTP=$(free_port); DICOM=$(free_port); GWPORT=$(free_port)
-	ORTHANC_PID=$($PY "$ORTH" start "$s/orthanc" "$HTTP" "$DICOM") || fail "Orthanc did not start"
-	SPORT=$(free_port)
-	start_serve "$1"
-	"$RADPIPE_BIN" gateway --dicom "GW@127.0.0.1:$GWPORT" --to "127.0.0.1:$SPORT" \
-		--spool "$s/spool" --insecure -q 2>>"$W/gateway.err" &
-	GW_PID=$!
-	for _ in $(seq 100); do
-		echoscu -aec GW 127.0.0.1 "$GWPORT" 2>/dev/null && break; sleep 0.1
+# start_orthanc DIR: a fresh Orthanc on its own ports; sets OR_HTTP, OR_DICOM.
+start_orthanc() {
+	OR_HTTP=$(free_port)
+	OR_DICOM=$(free_port)
+	pid=$($PY "$ORTHANC_PY" start "$1" "$OR_HTTP" "$OR_DICOM") || fail "Orthanc did not start"
+	PIDS="$PIDS $pid"
+	OR_PID=$pid
+}
+
+stop_orthanc() {
+	kill -9 "$OR_PID" 2>/dev/null || true
+}
+
+count() {
+	$PY "$ORTHANC_PY" count "$OR_HTTP"
+}
+
+# wait_count N SECONDS: until Orthanc holds N instances.
+wait_count() {
+	i=0
+	while [ "$(count)" -lt "$1" ]; do
+		i=$((i + 1))
+		[ $i -le $(($2 * 2)) ] || fail "Orthanc holds $(count) of $1 instances after $2 s; gateway: $(tail -n 3 "$WORK/gw.log")"
+		sleep 0.5
+	done
+	[ "$(count)" -eq "$1" ] || fail "Orthanc holds $(count) instances, expected $1"
+}
+
+# start_gateway SPOOL: the sending site's gateway at its defaults; sets GW_PORT.
+start_gateway() {
+	GW_PORT=$(free_port)
+	timeout -s KILL 900 "$RADPIPE_BIN" gateway --dicom "RPGW@127.0.0.1:$GW_PORT" \
+		--to "127.0.0.1:$FAR_PORT" --spool "$1" $CLIENT_TLS -q \
+		--log "$WORK/gw.log" 2>>"$WORK/gw.err" &
+	GW_TPID=$!
+	PIDS="$PIDS $GW_TPID"
+	i=0
+	until echoscu -aec RPGW 127.0.0.1 "$GW_PORT" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "the gateway does not answer C-ECHO: $(tail -n 5 "$WORK/gw.err")"
+		sleep 0.1
 	done
 }
-start_serve() {
-	"$RADPIPE_BIN" serve --dir "$W/$1/dir" --listen "127.0.0.1:$SPORT" --insecure \
-		--forward "ORTHANC@127.0.0.1:$DICOM" -q 2>>"$W/serve.err" &
-	SERVE_PID=$!
-	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$SPORT") 2>/dev/null && break; sleep 0.1; done
-}
-stop_site() {
-	kill "$GW_PID" "$SERVE_PID"; wait "$GW_PID" "$SERVE_PID" 2>/dev/null || true
-	GW_PID= SERVE_PID=
-	kill "$ORTHANC_PID"
-	for _ in $(seq 300); do kill -0 "$ORTHANC_PID" 2>/dev/null || break; sleep 0.1; done
-	ORTHANC_PID=
-}
-push() { storescu -aet MODALITY -aec GW 127.0.0.1 "$GWPORT" "$@" >/dev/null 2>&1 || fail "storescu"; }
-wait_count() {   # up to 15 min for exactly $1 instances
-	local have=
-	for _ in $(seq 900); do
-		have=$($PY "$ORTH" count "$HTTP" 2>/dev/null || echo -1)
-		[ "$have" = "$1" ] && return 0
-		[ "$have" -gt "$1" ] && fail "Orthanc holds $have instances, expected $1 (duplicates)"
-		sleep 1
+
+stop_gateway() {
+	for c in $(pgrep -P "$GW_TPID" 2>/dev/null || true); do
+		kill -TERM "$c" 2>/dev/null || true
 	done
-	fail "Orthanc holds $have instances, expected $1"
+	{ wait "$GW_TPID"; } 2>/dev/null || true
 }
 
-# 1. Everything up.
+# start_far DIR: `radpipe serve --forward` into the Orthanc, on FAR_PORT.
+start_far() {
+	mkdir -p "$1"
+	timeout -s KILL 900 "$RADPIPE_BIN" serve --dir "$1" --listen "127.0.0.1:$FAR_PORT" \
+		$SERVER_TLS --forward "ORTHANC@127.0.0.1:$OR_DICOM" --log "$WORK/rx.log" -q \
+		2>>"$WORK/rx.err" &
+	FAR_TPID=$!
+	PIDS="$PIDS $FAR_TPID"
+	i=0
+	until (exec 3<>"/dev/tcp/127.0.0.1/$FAR_PORT") 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "serve does not listen: $(tail -n 5 "$WORK/rx.err")"
+		sleep 0.1
+	done
+}
+
+stop_far() {
+	for c in $(pgrep -P "$FAR_TPID" 2>/dev/null || true); do
+		kill -TERM "$c" 2>/dev/null || true
+	done
+	{ wait "$FAR_TPID"; } 2>/dev/null || true
+}
+
+# push DIR...: every file below the DIRs, one storescu per transfer syntax directory
+# (make_studies.py), all at once: several associations, each proposing its files' own
+# syntax as a modality does, so compressed instances arrive as they are.
+push() {
+	pids=""
+	for d in $(find "$@" -name '*.dcm' -exec dirname {} \; | sort -u); do
+		case $(basename "$d") in
+		1.2.840.10008.1.2.4.80) x=-xt ;;
+		1.2.840.10008.1.2.4.81) x=-xu ;;
+		1.2.840.10008.1.2.4.90) x=-xv ;;
+		1.2.840.10008.1.2.4.91) x=-xw ;;
+		1.2.840.10008.1.2.4.70) x=-xs ;;
+		1.2.840.10008.1.2.4.50) x=-xy ;;
+		1.2.840.10008.1.2.4.51) x=-xx ;;
+		1.2.840.10008.1.2.5) x=-xr ;;
+		1.2.840.10008.1.2.2) x=-xb ;;
+		*) x=-x= ;;
+		esac
+		storescu -aet MODALITY -aec RPGW $x +sd 127.0.0.1 "$GW_PORT" "$d" \
+			>>"$WORK/storescu.log" 2>&1 &
+		pids="$pids $!"
+	done
+	for p in $pids; do
+		wait "$p" || fail "storescu failed: $(grep -E "^(E|F):" "$WORK/storescu.log" | head -n 8)"
+	done
+}
+
+check_all() {
+	$PY "$ORTHANC_PY" check "$OR_HTTP" "$@" || fail "an instance in Orthanc differs from what storescu sent"
+}
+
+make_pki
+$PY "$HERE/make_studies.py" "$RADPIPE_CORPUS" "$WORK/st" --ct 140 --mr 160 --hold 1 \
+	2>/dev/null || fail "make_studies.py failed"
+FILES=$(find "$WORK/st/ct" "$WORK/st/mr" -type f | sort)
+FAR_PORT=$(free_port)
+
+# 1. Everything at its defaults.
+start_orthanc "$WORK/orthanc1"
+start_far "$WORK/rx1"
+start_gateway "$WORK/spool1"
 t0=$(date +%s)
-start_site one
-push "$W"/ct/*.dcm
-push "$W"/mr/*.dcm
-wait_count $N
-$PY "$ORTH" check "$HTTP" "$W"/ct/*.dcm "$W"/mr/*.dcm || fail "an instance differs in Orthanc"
-echo "PASS: 140 CT + 160 MR via gateway -> serve --forward -> Orthanc: $N instances, each once, equal ($(( $(date +%s) - t0 )) s)"
+push "$WORK/st/ct" "$WORK/st/mr"
+wait_count 300 600
+check_all $FILES
+echo "PASS: 140 CT + 160 MR slices via storescu -> gateway -> TLS transport -> serve --forward -> Orthanc in $(($(date +%s) - t0)) s, each once, pixels and attributes equal"
 
-# 3. A late CT instance of the delivered study: same study in Orthanc, 141 instances.
-push "$LATE"
-wait_count $(( N + 1 ))
-$PY "$ORTH" check "$HTTP" "$LATE" || fail "the late instance differs"
-n=$($PY - "$HTTP" "$LATE" <<'PYEOF'
-import json, sys, urllib.request, pydicom
-port, f = int(sys.argv[1]), sys.argv[2]
-uid = pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID
-get = lambda p, d=None: json.loads(urllib.request.urlopen(urllib.request.Request(
-    "http://127.0.0.1:%d%s" % (port, p), data=d), timeout=30).read())
-st = [x for x in get("/tools/lookup", uid.encode()) if x["Type"] == "Study"]
-print(len(get("/studies/%s/instances" % st[0]["ID"])) if len(st) == 1 else -len(st))
-PYEOF
+# 2. A late instance of a delivered study joins that study in Orthanc.
+late=$(find "$WORK/st/late" -type f)
+study=$($PY -c 'import pydicom,sys; print(pydicom.dcmread(sys.argv[1]).StudyInstanceUID)' "$late")
+before=$($PY - "$OR_HTTP" "$study" <<'EOF'
+import json, sys, urllib.request
+port, study = int(sys.argv[1]), sys.argv[2]
+get = lambda p, d=None: urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d%s" % (port, p), data=d), timeout=30).read()
+ids = [x["ID"] for x in json.loads(get("/tools/lookup", study.encode())) if x["Type"] == "Study"]
+print(len(json.loads(get("/studies/%s/instances" % ids[0]))) if len(ids) == 1 else -1)
+EOF
 )
-[ "$n" = 141 ] || fail "the CT study in Orthanc has $n instances, expected 141"
-echo "PASS: a late instance reached Orthanc in the same study (141 instances)"
-stop_site
+[ "$before" -ge 1 ] || fail "the late instance's study $study is not in Orthanc"
+push "$WORK/st/late"
+wait_count 301 120
+check_all "$late"
+after=$($PY - "$OR_HTTP" "$study" <<'EOF'
+import json, sys, urllib.request
+port, study = int(sys.argv[1]), sys.argv[2]
+get = lambda p, d=None: urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d%s" % (port, p), data=d), timeout=30).read()
+ids = [x["ID"] for x in json.loads(get("/tools/lookup", study.encode())) if x["Type"] == "Study"]
+print(len(json.loads(get("/studies/%s/instances" % ids[0]))) if len(ids) == 1 else -1)
+EOF
+)
+[ "$after" -eq $((before + 1)) ] || fail "study $study holds $after instances after the late one, expected $((before + 1))"
+echo "PASS: a late instance of a delivered study reached Orthanc in that study ($before -> $after instances)"
+stop_gateway
+stop_far
+stop_orthanc
 
-# 2. A fresh site, serve stopped for 30 s in the middle.
-t0=$(date +%s)
-start_site two
-push "$W"/ct/*.dcm
-kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=
-push "$W"/mr/*.dcm
+# 3. The far side stopped for 30 s in the middle.
+start_orthanc "$WORK/orthanc2"
+start_far "$WORK/rx2"
+start_gateway "$WORK/spool2"
+push "$WORK/st/ct" "$WORK/st/mr"
+i=0
+while [ "$(count)" -eq 0 ]; do
+	i=$((i + 1))
+	[ $i -lt 1200 ] || fail "nothing reached Orthanc before the stop"
+	sleep 0.1
+done
+stop_far
+mid=$(count)
+[ "$mid" -lt 300 ] || fail "every instance was delivered before the far side stopped: nothing tested"
 sleep 30
-start_serve two
-wait_count $N
-sleep 15   # anything sent twice would show by now
-[ "$($PY "$ORTH" count "$HTTP")" = $N ] || fail "duplicates after the outage"
-$PY "$ORTH" check "$HTTP" "$W"/ct/*.dcm "$W"/mr/*.dcm || fail "an instance differs after the outage"
-echo "PASS: serve stopped 30 s mid-way: $N instances, nothing lost or duplicated ($(( $(date +%s) - t0 )) s)"
+start_far "$WORK/rx2"
+wait_count 300 600
+check_all $FILES
+sleep 5
+[ "$(count)" -eq 300 ] || fail "Orthanc holds $(count) instances: some arrived twice"
+echo "PASS: far side stopped for 30 s with $mid of 300 instances in Orthanc; after its restart all 300 arrived, each once, equal"
+stop_gateway
+stop_far
+stop_orthanc
