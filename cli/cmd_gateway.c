@@ -56,6 +56,8 @@ usage(FILE *out)
 		"      --dicom-tls-profile P  bcp195-nd (default), bcp195, bcp195-ex\n"
 		"      --study-quiet S     a study is sent S seconds after its last instance\n"
 		"                          (default 10)\n"
+		"      --stat-quiet S      a STAT study is sent S seconds after its last instance\n"
+		"                          (default 2)\n"
 		"      --stat RULE         a study matching RULE is STAT (repeatable; C-STORE\n"
 		"                          priority HIGH also makes it STAT)\n"
 		"      --retry-min S       first retry after S seconds, doubling (default 2)\n"
@@ -137,6 +139,7 @@ rp_cmd_gateway(int argc, char **argv)
 		{"dicom-ca", required_argument, NULL, 22},
 		{"dicom-tls-profile", required_argument, NULL, 23},
 		{"atna", required_argument, NULL, 24},
+		{"stat-quiet", required_argument, NULL, 25},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c = rp_cli_config_expand(&argc, &argv, lopts);
@@ -205,6 +208,10 @@ rp_cmd_gateway(int argc, char **argv)
 		case 22: o.dicom_tls_ca = optarg; break;
 		case 23: o.dicom_tls_profile = optarg; break;
 		case 24: atna_url = optarg; break;
+		case 25:
+			if (parse_seconds(optarg, &o.stat_quiet_s, "--stat-quiet") < 0)
+				goto out;
+			break;
 		case 'q': rp_cli_quiet = true; break;
 		case 'h': usage(stdout); rc = RP_EXIT_OK; goto out;
 		default: usage(stderr); goto out;

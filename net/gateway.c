@@ -94,6 +94,7 @@ rp_gateway_options_init(struct rp_gateway_options *o)
 	o->ae_title = "RADPIPE";
 	o->watch_settle_s = 3;
 	o->study_quiet_s = 10;
+	o->stat_quiet_s = 2;
 	o->retry_min_s = 2;
 	o->retry_max_s = 300;
 	rp_send_options_init(&o->send);
@@ -488,7 +489,7 @@ rp_gateway_create(const struct rp_gateway_options *o, struct rp_gateway **ret,
 		return rp__err(err, RP_E_INVALID_ARG, "no receiver (HOST:PORT) to send to");
 	if (!o->dicom_port && !o->watch_dir)
 		return rp__err(err, RP_E_INVALID_ARG, "neither a DICOM port nor a watch directory");
-	if (!(o->study_quiet_s >= 0) || !(o->retry_min_s > 0) ||
+	if (!(o->study_quiet_s >= 0) || !(o->stat_quiet_s >= 0) || !(o->retry_min_s > 0) ||
 	    !(o->retry_max_s >= o->retry_min_s))
 		return rp__err(err, RP_E_INVALID_ARG, "quiet time or retry delays out of range");
 	if (strlen(o->spool) > 4000 || (o->watch_dir && strlen(o->watch_dir) > 4000))
@@ -512,6 +513,8 @@ rp_gateway_create(const struct rp_gateway_options *o, struct rp_gateway **ret,
 		s = rp__stat_rules_parse(o->stat_rules, o->stat_rule_count, &gw->rules, err);
 	if (s == RP_OK)
 		s = rp__sq_open(o->spool, &gw->q, err);
+	if (s == RP_OK)
+		rp__sq_set_stat_quiet(gw->q, o->stat_quiet_s);
 	if (s == RP_OK && o->dicom_port) {
 		struct rp_store_scp_options *so = &gw->scp_o;
 		rp_store_scp_options_init(so);

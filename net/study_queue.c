@@ -47,7 +47,24 @@ struct rp__study_queue {
 	size_t n, cap;
 	uint64_t cur_done;                   /* progress of the batch being sent */
 	double cur_rate;
+	double stat_quiet;                   /* a STAT study's quiet time, when shorter */
 };
+
+/* The quiet time that applies to st: a STAT study's own, when that is shorter. */
+static double
+quiet_of(const struct rp__study_queue *q, const struct sq_study *st, double quiet_s)
+{
+	return st->stat && q->stat_quiet >= 0 && q->stat_quiet < quiet_s ? q->stat_quiet
+									  : quiet_s;
+}
+
+void
+rp__sq_set_stat_quiet(struct rp__study_queue *q, double quiet_s)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stat_quiet = quiet_s;
+	pthread_mutex_unlock(&q->mu);
+}
 
 const char *
 rp__sq_state_name(enum rp__sq_state s)
@@ -340,6 +357,7 @@ rp__sq_open(const char *spool, struct rp__study_queue **ret, struct rp_errbuf *e
 	if (!q)
 		return RP_E_NOMEM;
 	pthread_mutex_init(&q->mu, NULL);
+	q->stat_quiet = -1;
 	snprintf(q->incoming, sizeof(q->incoming), "%s/incoming", spool);
 	snprintf(q->outbox, sizeof(q->outbox), "%s/outbox", spool);
 	snprintf(q->studies, sizeof(q->studies), "%s/studies", spool);
@@ -426,7 +444,7 @@ pick(struct rp__study_queue *q, double now, double quiet_s, double *wait)
 	struct sq_study *best = NULL;
 	for (size_t i = 0; i < q->n; i++) {
 		struct sq_study *st = &q->s[i];
-		if (!due(st, now, quiet_s, wait))
+		if (!due(st, now, quiet_of(q, st, quiet_s), wait))
 			continue;
 		if (!best || (st->stat && !best->stat) ||
 		    (st->stat == best->stat && st->first_arrival < best->first_arrival))
@@ -717,7 +735,7 @@ rp__sq_status_json(struct rp__study_queue *q, FILE *f, double now, double quiet_
 	bool first = true;
 	for (size_t i = 0; i < q->n; i++) {
 		const struct sq_study *st = &q->s[i];
-		enum rp__sq_state state = state_of(st, now, quiet_s);
+		enum rp__sq_state state = state_of(st, now, quiet_of(q, st, quiet_s));
 		if (state == RP__SQ_DELIVERED && (st->sends == 0 ||
 						  now - st->delivered_at > keep_delivered_s))
 			continue;

@@ -61,6 +61,9 @@ int rp__sq_next(struct rp__study_queue *q, double now, double quiet_s,
 		struct rp__sq_batch *b, double *wait_s, struct rp_errbuf *err);
 /* Whether a STAT study would be chosen now (for preempting a routine send). */
 bool rp__sq_stat_due(struct rp__study_queue *q, double now, double quiet_s);
+/* STAT studies are ready after quiet_s (when shorter than the routine quiet time given
+ * to the calls above); a negative value gives them the routine one.  Default: -1. */
+void rp__sq_set_stat_quiet(struct rp__study_queue *q, double quiet_s);
 
 /* What became of a batch.  RP_OK: recorded as delivered and its files removed.
  * retry_s > 0: kept, retried after that delay.  retry_s == 0: put back as it is (a

@@ -172,11 +172,42 @@ test_queue_lifecycle(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A STAT study is due after its own, shorter quiet time; a routine one arrived at the
+ * same moment still waits out the routine quiet time. */
+static void
+test_stat_quiet(void **state)
+{
+	(void)state;
+	char spool[512];
+	rp_test_tmpdir(spool, sizeof(spool));
+	struct rp_errbuf err = {""};
+	struct rp__study_queue *q;
+	RP_ASSERT_OK(rp__sq_open(spool, &q, &err), &err);
+	rp__sq_set_stat_quiet(q, 2);
+	put(q, "2.1", "2.1.1", false);
+	put(q, "2.2", "2.2.1", true);
+	struct rp__sq_batch b;
+	double wait = 0, t = wall();
+	assert_int_equal(rp__sq_next(q, t + 1, 10, &b, &wait, &err), 0);
+	assert_true(wait > 0 && wait <= 1.01);
+	assert_int_equal(rp__sq_next(q, t + 2.5, 10, &b, &wait, &err), 1);
+	assert_string_equal(b.study, "2.2");
+	RP_ASSERT_OK(rp__sq_done(q, &b, RP_OK, 0, NULL, &err), &err);
+	rp__sq_batch_free(&b);
+	assert_int_equal(rp__sq_next(q, t + 5, 10, &b, &wait, &err), 0);
+	assert_int_equal(rp__sq_next(q, t + 10.5, 10, &b, &wait, &err), 1);
+	assert_string_equal(b.study, "2.1");
+	RP_ASSERT_OK(rp__sq_done(q, &b, RP_OK, 0, NULL, &err), &err);
+	rp__sq_batch_free(&b);
+	rp__sq_close(q);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_lifecycle),
+		cmocka_unit_test(test_stat_quiet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,10 @@ struct rp_gateway_options {
 	double watch_settle_s;       /* default 3 */
 	double study_quiet_s;        /* a study is ready this long after its last instance;
 				      * default 10 */
+	/* A STAT study is ready this long after its last instance, when shorter; default 2:
+	 * a stroke CT should not wait out the routine quiet time (a later instance of it
+	 * still goes, as an addition). */
+	double stat_quiet_s;
 	double retry_min_s;          /* first retry delay, doubling; default 2 */
 	double retry_max_s;          /* cap; default 300 */
 	const char *const *stat_rules; /* docs/GATEWAY.md; a study matching one is STAT */
