@@ -7,6 +7,7 @@
 #include "transport/transport.h"
 #include "transport/chunk.h"
 #include "transport/fec.h"
+#include "transport/pack.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,41 +27,12 @@
 #define STALL_MIN_S 3.0
 #define STALL_RTTS 8.0
 
-/* One input file.  Inputs are read with pread, never mapped: a file truncated under a
- * mapping kills the process with SIGBUS, where a read just comes up short.  What the
- * scan saw (size, inode, mtime, ctime) is checked again around every later read, so a
- * file that changes during the send is refused by name instead of sent inconsistent. */
-struct src {
-	const char *path;
-	size_t size;
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime, ctime;
-	uint8_t sha256[32];
-	int status;
-	char msg[RP_ERRBUF_SIZE];
-};
-
-/* An object's in-flight form as up to four pieces (FORMAT.md section 5). */
-struct inflight {
-	struct rp__wbuf hdr;
-	uint8_t *file;               /* the input's bytes, owned */
-	uint8_t *enc;                /* encoded frames, owned */
-	struct {
-		const uint8_t *p;
-		size_t n;
-	} seg[4];
-	int nseg;
-	uint64_t len;
-	bool framed;
-};
-
 struct slot {
 	size_t index;
 	bool busy, done;
 	int status;                  /* of reading the input */
 	char msg[RP_ERRBUF_SIZE];
-	struct inflight obj;
+	struct rp__inflight obj;
 	struct sender *s;
 };
 
@@ -96,7 +68,7 @@ struct sender {
 	const struct rp_send_options *o;
 	const struct rp__transport_ops *ops;
 	struct rp__tls *tls;
-	struct src *src;
+	struct rp__src *src;
 	size_t count;
 	uint32_t cs;
 	unsigned k, m;
@@ -267,212 +239,14 @@ canceller_main(void *arg)
 /* Objects */
 
 static void
-inflight_free(struct inflight *f)
-{
-	rp__wbuf_free(&f->hdr);
-	free(f->file);
-	free(f->enc);
-	memset(f, 0, sizeof(*f));
-}
-
-static void
-make_verbatim(struct sender *s, size_t j, struct inflight *f)
-{
-	struct rp__objhdr h = {.index = (uint32_t)j, .kind = RP__OBJ_VERBATIM,
-			       .body_len = s->src[j].size, .orig_size = s->src[j].size};
-	rp__objhdr_encode(&f->hdr, &h);
-	f->seg[0].p = f->hdr.p;
-	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = f->file;
-	f->seg[1].n = s->src[j].size;
-	f->nseg = 2;
-	f->len = f->hdr.len + s->src[j].size;
-}
-
-/* Frames the object when FORMAT.md section 5 allows it and the encoded frames are
- * smaller than the stored ones; false means "send it verbatim". */
-static bool
-try_framed(struct sender *s, size_t j, unsigned worker, struct inflight *f)
-{
-	const struct src *in = &s->src[j];
-	struct rp_dicom *ds = NULL;
-	bool ok = false;
-	uint32_t *lens = NULL;
-	if (rp_dicom_parse(f->file, in->size, NULL, &ds, NULL) != RP_OK)
-		return false;
-	const struct rp_dicom_info *info = rp_dicom_get_info(ds);
-	const struct rp_image_desc *img = &info->img;
-	size_t fs = rp_image_frame_size(img);
-	uint64_t pix;
-	if (!info->has_pixels || info->encapsulated || info->ts->big_endian ||
-	    info->ts->deflated || (img->bits_allocated != 8 && img->bits_allocated != 16) ||
-	    (img->components != 1 && !(img->components == 3 && info->planar == 0)) ||
-	    info->frames == 0 || info->frames > RP__MAX_FRAMES || fs == 0 ||
-	    __builtin_mul_overflow((uint64_t)fs, (uint64_t)info->frames, &pix) ||
-	    pix != info->pixel_value_length || info->pixel_value_offset > in->size ||
-	    in->size - info->pixel_value_offset < pix)
-		goto out;
-	if (!s->enc[worker]) {
-		struct rp_encoder_options eo;
-		rp_encoder_options_init(&eo);
-		eo.codec = s->o->codec;
-		if (rp_encoder_create(&eo, &s->enc[worker]) != RP_OK)
-			goto out;
-	}
-	struct rp_encoder *enc = s->enc[worker];
-	if (rp_encoder_check(enc, img, NULL) != RP_OK)
-		goto out;
-	size_t bound = rp_encoder_bound(enc, img), cap = 0, used = 0;
-	if (bound == 0)
-		goto out;
-	lens = malloc((size_t)info->frames * sizeof(*lens));
-	if (!lens)
-		goto out;
-	const uint8_t *pixels = f->file + info->pixel_value_offset;
-	for (uint32_t i = 0; i < info->frames; i++) {
-		if (cap - used < bound) {
-			size_t ncap = cap ? cap * 2 : bound * 2;
-			while (ncap - used < bound)
-				ncap *= 2;
-			uint8_t *p = realloc(f->enc, ncap);
-			if (!p)
-				goto out;
-			f->enc = p;
-			cap = ncap;
-		}
-		size_t n = 0;
-		if (rp_encoder_encode(enc, img, pixels + (size_t)i * fs, fs, f->enc + used,
-				      cap - used, &n, NULL) != RP_OK ||
-		    n == 0 || n > UINT32_MAX)
-			goto out;
-		lens[i] = (uint32_t)n;
-		used += n;
-		/* Not worth decoding at the far end when it does not shrink. */
-		if (used >= pix)
-			goto out;
-	}
-	struct rp__objhdr h = {.index = (uint32_t)j, .kind = RP__OBJ_FRAMED,
-			       .codec = (uint8_t)s->o->codec, .frame_count = info->frames,
-			       .orig_size = in->size, .prefix_len = info->pixel_value_offset,
-			       .suffix_len = in->size - info->pixel_value_offset - pix,
-			       .img = *img, .frame_len = lens};
-	h.body_len = h.prefix_len + used + h.suffix_len;
-	/* Canonical frames are the stored bytes here, so the pixel hash is theirs. */
-	if (rp__sha256(pixels, pix, h.pixel_hash) != RP_OK)
-		goto out;
-	rp__objhdr_encode(&f->hdr, &h);
-	if (f->hdr.failed)
-		goto out;
-	f->seg[0].p = f->hdr.p;
-	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = f->file;
-	f->seg[1].n = h.prefix_len;
-	f->seg[2].p = f->enc;
-	f->seg[2].n = used;
-	f->seg[3].p = pixels + pix;
-	f->seg[3].n = h.suffix_len;
-	f->nseg = 4;
-	f->len = f->hdr.len + h.body_len;
-	f->framed = true;
-	ok = true;
-out:
-	free(lens);
-	rp_dicom_free(ds);
-	if (!ok) {
-		uint8_t *file = f->file;
-		f->file = NULL;
-		inflight_free(f);
-		f->file = file;
-	}
-	return ok;
-}
-
-static bool
-same_file(const struct src *in, const struct stat *st)
-{
-	return st->st_dev == in->dev && st->st_ino == in->ino &&
-	       (uint64_t)st->st_size == (uint64_t)in->size &&
-	       st->st_mtim.tv_sec == in->mtime.tv_sec && st->st_mtim.tv_nsec == in->mtime.tv_nsec &&
-	       st->st_ctim.tv_sec == in->ctime.tv_sec && st->st_ctim.tv_nsec == in->ctime.tv_nsec;
-}
-
-static int
-changed(struct rp_errbuf *err, const struct src *in)
-{
-	return rp__err(err, RP_E_IO, "%s: the file changed while it was being sent (size, "
-		       "time or identity differs from the scan); nothing of it was delivered",
-		       in->path);
-}
-
-/* Reads the whole input into a buffer of its own, checking that it is still the file
- * the scan hashed: before (fstat), during (a short read means it shrank) and after. */
-static int
-read_input(const struct src *in, uint8_t **ret, struct rp_errbuf *err)
-{
-	*ret = NULL;
-	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return rp__err(err, RP_E_IO, "%s: %s", in->path, strerror(errno));
-	struct stat st;
-	int status = RP_OK;
-	uint8_t *p = malloc(in->size ? in->size : 1);
-	if (!p) {
-		status = rp__err(err, RP_E_NOMEM, "%s: no memory for %zu bytes", in->path,
-				 in->size);
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !same_file(in, &st)) {
-		status = changed(err, in);
-		goto out;
-	}
-	for (size_t done = 0; done < in->size;) {
-		ssize_t n = pread(fd, p + done, in->size - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			status = rp__err(err, RP_E_IO, "%s: read at offset %zu: %s", in->path, done,
-					 strerror(errno));
-			goto out;
-		}
-		if (n == 0) {
-			status = rp__err(err, RP_E_IO, "%s: file shrank to %zu bytes while it was "
-					 "being sent (%zu at the scan); nothing of it was delivered",
-					 in->path, done, in->size);
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	if (fstat(fd, &st) < 0 || !same_file(in, &st))
-		status = changed(err, in);
-out:
-	close(fd);
-	if (status < 0)
-		free(p);
-	else
-		*ret = p;
-	return status;
-}
-
-static int
-build_object(struct sender *s, size_t j, unsigned worker, struct inflight *f,
-	     struct rp_errbuf *err)
-{
-	memset(f, 0, sizeof(*f));
-	RP_TRY(read_input(&s->src[j], &f->file, err));
-	if (s->o->codec != RP_CODEC_NATIVE && try_framed(s, j, worker, f))
-		return RP_OK;
-	make_verbatim(s, j, f);
-	return RP_OK;
-}
-
-static void
 slot_job(void *arg, unsigned worker)
 {
 	struct slot *sl = arg;
 	struct sender *s = sl->s;
 	unsigned w = worker < s->nenc - 1 ? worker : s->nenc - 1;
 	struct rp_errbuf e = {""};
-	int st = build_object(s, sl->index, w, &sl->obj, &e);
+	int st = rp__inflight_build(&s->src[sl->index], (uint32_t)sl->index, s->o->codec,
+				    &s->enc[w], &sl->obj, &e);
 	pthread_mutex_lock(&s->mu);
 	sl->status = st;
 	snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
@@ -868,7 +642,7 @@ chunker_finish(struct chunker *c)
 
 struct regen {
 	size_t cached;               /* object index in `obj`, or SIZE_MAX */
-	struct inflight obj;
+	struct rp__inflight obj;
 };
 
 static int
@@ -892,9 +666,10 @@ regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t
 	uint64_t pos = start;
 	for (size_t j = lo; j < s->count && pos < end; j++) {
 		if (r->cached != j) {
-			inflight_free(&r->obj);
+			rp__inflight_free(&r->obj);
 			r->cached = SIZE_MAX;
-			RP_TRY(build_object(s, j, s->nenc - 1, &r->obj, err));
+			RP_TRY(rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, &s->enc[s->nenc - 1],
+						 &r->obj, err));
 			r->cached = j;
 		}
 		uint64_t obase = s->obj_off[j], segbase = obase;
@@ -954,7 +729,7 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 			atomic_fetch_add(&s->wire, size);
 		}
 	}
-	inflight_free(&r.obj);
+	rp__inflight_free(&r.obj);
 	free(buf);
 	rp__ranges_free(&need);
 	return st;
@@ -975,12 +750,12 @@ report_progress(struct sender *s, bool force)
 }
 
 /* Hashes one input with pread (the manifest and the session id need the hashes) and
- * records what it looked like, for read_input() to check against later. */
+ * records what it looked like, for rp__inflight_build() to check against later. */
 static void
 scan_job(void *arg, size_t i, unsigned worker)
 {
 	struct sender *s = arg;
-	struct src *in = &s->src[i];
+	struct rp__src *in = &s->src[i];
 	struct rp_errbuf e = {""};
 	struct rp__sha256 *sha = NULL;
 	uint8_t *buf = NULL;
@@ -1030,8 +805,8 @@ scan_job(void *arg, size_t i, unsigned worker)
 		rp__sha256_update(sha, buf, (size_t)n);
 		done += (size_t)n;
 	}
-	if (fstat(fd, &stt) < 0 || !same_file(in, &stt)) {
-		in->status = changed(&e, in);
+	if (fstat(fd, &stt) < 0 || !rp__src_same(in, &stt)) {
+		in->status = rp__src_changed(&e, in);
 		goto out;
 	}
 	rp__sha256_final(sha, in->sha256);
@@ -1430,7 +1205,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		} else {
 			struct rp_errbuf e = {""};
 			*sl = (struct slot){.index = j, .busy = true, .s = s};
-			sl->status = build_object(s, j, 0, &sl->obj, &e);
+			sl->status = rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, &s->enc[0],
+							&sl->obj, &e);
 			snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
 		}
 		if (sl->status < 0) {
@@ -1443,7 +1219,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		rep->objects_framed += sl->obj.framed;
 		for (int g = 0; g < sl->obj.nseg && st == RP_OK; g++)
 			st = chunker_feed(&ch, sl->obj.seg[g].p, sl->obj.seg[g].n);
-		inflight_free(&sl->obj);
+		rp__inflight_free(&sl->obj);
 		sl->busy = false;
 		if (st < 0) {
 			set_fail(s, st, st == RP_E_NOMEM ? "out of memory" : "cancelled");
@@ -1478,7 +1254,7 @@ drain:
 	if (o->pool)
 		rp_pool_wait(o->pool);
 	for (size_t i = 0; slots && i < window; i++)
-		inflight_free(&slots[i].obj);
+		rp__inflight_free(&slots[i].obj);
 	if (s->failed) {
 		st = rp__err(err, s->fail_status ? s->fail_status : RP_E_NET, "%s", s->fail_msg);
 		goto out;
