@@ -378,20 +378,6 @@ test_repository_away(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-struct runner {
-	struct rp_store_scp *scp;
-	int st;
-};
-
-static void *
-run_scp(void *arg)
-{
-	struct runner *r = arg;
-	struct rp_errbuf err = {""};
-	r->st = rp_store_scp_run(r->scp, &err);
-	return NULL;
-}
-
 static void
 test_scp_reports_received(void **state)
 {
@@ -434,10 +420,8 @@ test_scp_reports_received(void **state)
 	o.port = rp_test_free_port();
 	o.dir = dir;
 	o.audit = audit;
-	struct runner r = {0};
-	RP_ASSERT_OK(rp_store_scp_create(&o, &r.scp, &err), &err);
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, run_scp, &r), 0);
+	struct rp_test_scp r;
+	rp_test_scp_start(&r, &o, NULL);
 	int sent = 1;
 	for (int i = 0; i < 50 && sent != 0; i++) {
 		snprintf(cmd, sizeof(cmd), "storescu -q -aet MODALITY1 127.0.0.1 %u '%s' 2>/dev/null",
@@ -446,9 +430,7 @@ test_scp_reports_received(void **state)
 			usleep(100000);
 	}
 	assert_int_equal(sent, 0);
-	rp_store_scp_stop(r.scp);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	rp_store_scp_destroy(r.scp);
+	rp_test_scp_stop(&r);
 	rp_audit_set_atna(audit, NULL);
 	rp_atna_close(atna);
 	rp_audit_close(audit);

@@ -126,20 +126,6 @@ log_count(const char *needle)
 	return n;
 }
 
-struct runner {
-	struct rp_store_scp *scp;
-	int st;
-};
-
-static void *
-run_scp(void *arg)
-{
-	struct runner *r = arg;
-	struct rp_errbuf err = {""};
-	r->st = rp_store_scp_run(r->scp, &err);
-	return NULL;
-}
-
 static unsigned
 count_dcm(const char *dir)
 {
@@ -184,22 +170,11 @@ test_storescu_over_tls(void **state)
 	o.tls_cert = cert;
 	o.tls_key = key;
 	o.tls_ca = ca;
-	struct rp_errbuf err = {""};
-	struct runner r = {0};
-	RP_ASSERT_OK(rp_store_scp_create(&o, &r.scp, &err), &err);
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, run_scp, &r), 0);
-
 	char good[512], bad[512], cmd[4096];
 	tls_flags(good, sizeof(good), "modality");
 	tls_flags(bad, sizeof(bad), "intruder");
-	int echo = 1;
-	for (int i = 0; i < 50 && echo != 0; i++) {
-		snprintf(cmd, sizeof(cmd), "echoscu -q %s 127.0.0.1 %u 2>/dev/null", good, o.port);
-		if ((echo = system(cmd)) != 0)
-			usleep(100000);
-	}
-	assert_int_equal(echo, 0);
+	struct rp_test_scp r;
+	rp_test_scp_start(&r, &o, good);
 	static const char *const files[] = {"ct/wg04/CT1_JLSL.dcm", "mr/pydicom/MR_small.dcm",
 					    "ct/pydicom/CT_small.dcm"};
 	snprintf(cmd, sizeof(cmd), "storescu -q -R -xt %s 127.0.0.1 %u '%s/%s' '%s/%s'", good, o.port,
@@ -238,10 +213,7 @@ test_storescu_over_tls(void **state)
 		if (system(cmd) != 0)
 			fail_msg("%s: not stored, or not the same instance", files[i]);
 	}
-	rp_store_scp_stop(r.scp);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(r.st, RP_OK);
-	rp_store_scp_destroy(r.scp);
+	rp_test_scp_stop(&r);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -271,20 +243,10 @@ test_silent_caller_bounded(void **state)
 	o.tls_cert = cert;
 	o.tls_key = key;
 	o.tls_ca = ca;
-	struct rp_errbuf err = {""};
-	struct runner r = {0};
-	RP_ASSERT_OK(rp_store_scp_create(&o, &r.scp, &err), &err);
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, run_scp, &r), 0);
 	char good[512], cmd[2048];
 	tls_flags(good, sizeof(good), "modality");
-	int echo = 1;
-	for (int i = 0; i < 50 && echo != 0; i++) {
-		snprintf(cmd, sizeof(cmd), "echoscu -q %s 127.0.0.1 %u 2>/dev/null", good, o.port);
-		if ((echo = system(cmd)) != 0)
-			usleep(100000);
-	}
-	assert_int_equal(echo, 0);
+	struct rp_test_scp r;
+	rp_test_scp_start(&r, &o, good);
 	int silent = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(o.port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -296,9 +258,7 @@ test_silent_caller_bounded(void **state)
 	assert_int_equal(count_dcm(dir), 1);
 	assert_true(log_count("no handshake within the association timeout") == 1);
 	close(silent);
-	rp_store_scp_stop(r.scp);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	rp_store_scp_destroy(r.scp);
+	rp_test_scp_stop(&r);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }

@@ -20,20 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct runner {
-	struct rp_store_scp *scp;
-	int st;
-};
-
-static void *
-run_scp(void *arg)
-{
-	struct runner *r = arg;
-	struct rp_errbuf err = {""};
-	r->st = rp_store_scp_run(r->scp, &err);
-	return NULL;
-}
-
 static void
 on_log(void *ctx, const char *line)
 {
@@ -75,20 +61,10 @@ test_storescu_into_queue(void **state)
 	o.dir = queue;
 	o.audit = audit;
 	o.log = on_log;
-	struct runner r = {0};
-	RP_ASSERT_OK(rp_store_scp_create(&o, &r.scp, &err), &err);
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, run_scp, &r), 0);
+	struct rp_test_scp r;
+	rp_test_scp_start(&r, &o, "");
 
 	char cmd[8192];
-	/* The listener is up once C-ECHO answers. */
-	int echo = 1;
-	for (int i = 0; i < 50 && echo != 0; i++) {
-		snprintf(cmd, sizeof(cmd), "echoscu -q 127.0.0.1 %u 2>/dev/null", o.port);
-		if ((echo = system(cmd)) != 0)
-			usleep(100000);
-	}
-	assert_int_equal(echo, 0);
 	/* Four modalities at once, each proposing one compressed transfer syntax beside
 	 * the uncompressed ones, so that every file travels in its own syntax. */
 	static const struct {
@@ -150,10 +126,7 @@ test_storescu_into_queue(void **state)
 	assert_int_equal(count_files(queue, ".dcm"), total);
 	assert_int_equal(count_files(queue, ".part"), 0);
 
-	rp_store_scp_stop(r.scp);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(r.st, RP_OK);
-	rp_store_scp_destroy(r.scp);
+	rp_test_scp_stop(&r);
 	rp_audit_close(audit);
 	struct rp_audit_summary sum;
 	RP_ASSERT_OK(rp_audit_verify(logpath, NULL, NULL, &sum, &err), &err);
@@ -172,25 +145,15 @@ test_allow_aets_refuses_others(void **state)
 	const char *corpus = rp_test_corpus_dir();
 	char dir[] = "/tmp/rp-scp.XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	struct rp_errbuf err = {""};
 	struct rp_store_scp_options o;
 	rp_store_scp_options_init(&o);
 	o.port = rp_test_free_port();
 	o.dir = dir;
 	o.allow_aets = "CT01, MR01";
 	o.log = on_log;
-	struct runner r = {0};
-	RP_ASSERT_OK(rp_store_scp_create(&o, &r.scp, &err), &err);
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, run_scp, &r), 0);
+	struct rp_test_scp r;
+	rp_test_scp_start(&r, &o, "-aet CT01");
 	char cmd[2048];
-	int echo = 1;
-	for (int i = 0; i < 50 && echo != 0; i++) {
-		snprintf(cmd, sizeof(cmd), "echoscu -q -aet CT01 127.0.0.1 %u 2>/dev/null", o.port);
-		if ((echo = system(cmd)) != 0)
-			usleep(100000);
-	}
-	assert_int_equal(echo, 0);
 	snprintf(cmd, sizeof(cmd), "storescu -q -aet EVIL 127.0.0.1 %u '%s/ct/wg04/CT1_UNC.dcm' "
 		 "2>/dev/null", o.port, corpus);
 	assert_true(system(cmd) != 0);
@@ -198,9 +161,7 @@ test_allow_aets_refuses_others(void **state)
 		 o.port, corpus);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(count_files(dir, ".dcm"), 1);
-	rp_store_scp_stop(r.scp);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	rp_store_scp_destroy(r.scp);
+	rp_test_scp_stop(&r);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -222,37 +183,23 @@ first_line(const char *cmd, char *out, size_t cap)
 
 struct scp_under_test {
 	struct rp_store_scp_options o;
-	struct runner r;
-	pthread_t t;
+	struct rp_test_scp r;
 };
 
 static void
 scp_start(struct scp_under_test *u, const char *dir)
 {
-	struct rp_errbuf err = {""};
 	rp_store_scp_options_init(&u->o);
 	u->o.port = rp_test_free_port();
 	u->o.dir = dir;
 	u->o.log = on_log;
-	RP_ASSERT_OK(rp_store_scp_create(&u->o, &u->r.scp, &err), &err);
-	assert_int_equal(pthread_create(&u->t, NULL, run_scp, &u->r), 0);
-	char cmd[256];
-	int echo = 1;
-	for (int i = 0; i < 50 && echo != 0; i++) {
-		snprintf(cmd, sizeof(cmd), "echoscu -q 127.0.0.1 %u 2>/dev/null", u->o.port);
-		if ((echo = system(cmd)) != 0)
-			usleep(100000);
-	}
-	assert_int_equal(echo, 0);
+	rp_test_scp_start(&u->r, &u->o, "");
 }
 
 static void
 scp_stop(struct scp_under_test *u)
 {
-	rp_store_scp_stop(u->r.scp);
-	assert_int_equal(pthread_join(u->t, NULL), 0);
-	assert_int_equal(u->r.st, RP_OK);
-	rp_store_scp_destroy(u->r.scp);
+	rp_test_scp_stop(&u->r);
 }
 
 /* A dataset cut short or not DICOM at all is answered "cannot understand" (0xC000) and

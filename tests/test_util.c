@@ -202,3 +202,41 @@ rp_test_free_port(void)
 	close(fd);
 	return ntohs(a.sin_port);
 }
+
+static void *
+scp_main(void *arg)
+{
+	struct rp_test_scp *t = arg;
+	struct rp_errbuf err = {""};
+	t->status = rp_store_scp_run(t->scp, &err);
+	return NULL;
+}
+
+void
+rp_test_scp_start(struct rp_test_scp *t, const struct rp_store_scp_options *o,
+		  const char *echo_args)
+{
+	struct rp_errbuf err = {""};
+	memset(t, 0, sizeof(*t));
+	RP_ASSERT_OK(rp_store_scp_create(o, &t->scp, &err), &err);
+	assert_int_equal(pthread_create(&t->thread, NULL, scp_main, t), 0);
+	if (!echo_args)
+		return;
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "echoscu -q %s 127.0.0.1 %u 2>/dev/null", echo_args, o->port);
+	int echo = 1;
+	for (int i = 0; i < 50 && echo != 0; i++)
+		if ((echo = system(cmd)) != 0)
+			usleep(100000);
+	assert_int_equal(echo, 0);
+}
+
+void
+rp_test_scp_stop(struct rp_test_scp *t)
+{
+	rp_store_scp_stop(t->scp);
+	assert_int_equal(pthread_join(t->thread, NULL), 0);
+	assert_int_equal(t->status, RP_OK);
+	rp_store_scp_destroy(t->scp);
+	t->scp = NULL;
+}

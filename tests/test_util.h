@@ -4,6 +4,7 @@
 #ifndef RP_TEST_UTIL_H
 #define RP_TEST_UTIL_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +43,19 @@ uint8_t *rp_test_corpus_load(const char *rel, size_t *size);
 /* A TCP port on 127.0.0.1 that was free a moment ago (for servers that must be given
  * one, such as DCMTK's). */
 uint16_t rp_test_free_port(void);
+
+/* A Storage SCP run on a thread of its own for the DICOM tests.  start creates it from o
+ * (which must outlive it) and, unless echo_args is NULL, returns once `echoscu -q
+ * ECHO_ARGS 127.0.0.1 PORT` is answered (the listener is up); stop stops it, joins the
+ * thread, asserts the run returned RP_OK and destroys it. */
+struct rp_test_scp {
+	struct rp_store_scp *scp;
+	pthread_t thread;
+	int status;
+};
+void rp_test_scp_start(struct rp_test_scp *t, const struct rp_store_scp_options *o,
+		       const char *echo_args);
+void rp_test_scp_stop(struct rp_test_scp *t);
 
 /* Reads any file; NULL when it cannot. */
 uint8_t *rp_test_read_file(const char *path, size_t *size);
