@@ -285,23 +285,11 @@ rp_store_scu_send(const rp_store_scu_options *o, const char *const *paths, size_
 	if (!o->called_ae || !*o->called_ae || strlen(o->called_ae) > 16 || !o->host || !o->port)
 		return rp__err(err, RP_E_INVALID_ARG, "the PACS needs AET@HOST:PORT");
 	OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
-	std::vector<Pending> todo, refused;
+	std::vector<Pending> todo;
 	for (size_t i = 0; i < count; i++) {
 		memset(&results[i], 0, sizeof(results[i]));
 		results[i].status = RP_E_NET;
 		results[i].dimse_status = 0xFFFF;
-		// Explicit VR big endian (retired) is refused rather than sent: DCMTK 3.6.7's
-		// DcmStorageSCU delivers such a file's OW pixel data with its bytes swapped
-		// (every sample changed in the PACS, found against Orthanc), and our decode
-		// keeps an uncompressed file's byte order.
-		std::string sop_class, ts;
-		if (meta_of(paths[i], sop_class, ts) && ts == UID_BigEndianExplicitTransferSyntax) {
-			results[i].status = RP_E_UNSUPPORTED;
-			snprintf(results[i].message, sizeof(results[i].message),
-				 "explicit VR big endian (retired) is not forwarded: the C-STORE "
-				 "would swap its pixel bytes; convert it to little endian first");
-			continue;
-		}
 		todo.push_back({paths[i], &results[i], false});
 	}
 	DcmTransportLayer *tls = nullptr;
@@ -327,8 +315,9 @@ rp_store_scu_send(const rp_store_scu_options *o, const char *const *paths, size_
 			return s;
 		}
 	}
+	std::vector<Pending> refused;
 	std::string why;
-	bool ok = todo.empty() || send_once(o, tls, todo, refused, why);
+	bool ok = send_once(o, tls, todo, refused, why);
 	if (ok && !refused.empty()) {
 		std::string base = o->scratch_dir ? o->scratch_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		std::string tmpl = base + "/rp-scu.XXXXXX";

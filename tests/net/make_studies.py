@@ -23,9 +23,7 @@ from pydicom.uid import generate_uid
 
 # storescu has a -x option for every syntax of the corpus but JPEG lossless process 14
 # with its selection values other than 1; it would have to decode those, which it cannot.
-# Explicit VR big endian (retired) is left out too: the reading site refuses to forward
-# it (rp_store_scu_send says why), so it could never reach the PACS.
-UNPROPOSABLE = {"1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.2"}
+UNPROPOSABLE = {"1.2.840.10008.1.2.4.57"}
 
 
 def images(corpus, modality, tree):
