@@ -7,36 +7,8 @@
 #   2. serve killed (kill -9) with instances pending, restarted: delivered;
 #   3. an addition session for a delivered study: merged in DIR, and in Orthanc the same
 #      study with one more instance.
-set -euo pipefail
-: "${RADPIPE_BIN:?}" "${RADPIPE_SOURCE_DIR:?}" "${RADPIPE_CORPUS:?}"
-PY=/usr/bin/python3
-ORTH="$RADPIPE_SOURCE_DIR/tests/net/orthanc.py"
-W=$(mktemp -d /tmp/radpipe-fwd-XXXXXX)
-SERVE_PID= ORTHANC_PID=
-cleanup() {
-	[ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
-	[ -n "$ORTHANC_PID" ] && kill "$ORTHANC_PID" 2>/dev/null || true
-	for _ in $(seq 100); do [ -n "$ORTHANC_PID" ] && kill -0 "$ORTHANC_PID" 2>/dev/null && sleep 0.1; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -f "$W/serve.err" ] && tail -20 "$W/serve.err"; exit 1; }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-HTTP=$(free_port); DICOM=$(free_port)
-
-# <Study>/<SOP>.dcm copies of corpus files: lay_out OUTDIR FILE... (prints the study UID)
-lay_out() {
-	$PY - "$@" <<'PYEOF'
-import os, shutil, sys, pydicom
-out = sys.argv[1]
-for f in sys.argv[2:]:
-    ds = pydicom.dcmread(f, stop_before_pixels=True)
-    d = os.path.join(out, ds.StudyInstanceUID)
-    os.makedirs(d, exist_ok=True)
-    shutil.copyfile(f, os.path.join(d, ds.SOPInstanceUID + ".dcm"))
-print(ds.StudyInstanceUID)
-PYEOF
-}
+NAME=fwd
+. "$(dirname "$0")/orthanc_lib.sh"
 CT=( $(ls "$RADPIPE_CORPUS"/ct/dcm_qa_ct_GE_HiSpeedDual/*.dcm | head -12) )
 MR=( $(find "$RADPIPE_CORPUS"/mr/dcm_qa_nih_Siemens -type f | sort) )
 CT_LATE=${CT[11]}
