@@ -12,7 +12,6 @@
 #include "transport/transport.h"
 
 #include <dirent.h>
-#include <sys/mman.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

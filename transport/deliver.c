@@ -112,9 +112,10 @@ rp__deliver_destroy(struct rp__deliver *d)
 /* One object */
 
 /* Opens (creating, with mode dir_mode) every directory of `path` below `base`, refusing
- * symlinks. */
+ * symlinks.  With sync, each directory that gained an entry is fsync'ed, so that a crash
+ * cannot lose the path to a file later renamed into it. */
 static int
-open_parent(int base, const char *path, mode_t dir_mode, const char **leaf,
+open_parent(int base, const char *path, mode_t dir_mode, bool sync, const char **leaf,
 	    struct rp_errbuf *err)
 {
 	int fd = dup(base);
@@ -130,6 +131,12 @@ open_parent(int base, const char *path, mode_t dir_mode, const char **leaf,
 		if (mkdirat(fd, comp, dir_mode) == 0) {
 			/* Exactly the configured mode, whatever the process umask. */
 			(void)fchmodat(fd, comp, dir_mode, 0);
+			if (sync && fsync(fd) < 0) {
+				int e = errno;
+				close(fd);
+				return rp__err(err, rp__errno_status(e), "fsync the directory of %s: %s",
+					       comp, strerror(e));
+			}
 		} else if (errno != EEXIST) {
 			int e = errno;
 			close(fd);
@@ -231,7 +238,7 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 	const struct rp__mentry *e = &d->mf->e[j];
 	const char *leaf = NULL;
 	mode_t file_mode = d->file_mode & 07777;
-	int dfd = open_parent(d->stage, e->path, rp__dir_mode(file_mode), &leaf, err);
+	int dfd = open_parent(d->stage, e->path, rp__dir_mode(file_mode), false, &leaf, err);
 	if (dfd < 0)
 		return dfd;
 	/* The stage belongs to this session alone, so the object index names the temporary
@@ -424,47 +431,6 @@ open_dir_of(int base, const char *path, const char **leaf)
 	return fd;
 }
 
-/* Opens (creating) the directory of `path` below DIR, fsync'ing each directory that
- * gained an entry so that a crash cannot lose the path to a file renamed into it. */
-static int
-open_dest_parent(struct rp__deliver *d, const char *path, const char **leaf,
-		 struct rp_errbuf *err)
-{
-	mode_t dir_mode = rp__dir_mode(d->file_mode & 07777);
-	int fd = dup(d->dest_fd);
-	const char *p = path;
-	for (const char *slash; (slash = strchr(p, '/'));) {
-		char comp[256];
-		size_t n = (size_t)(slash - p);
-		memcpy(comp, p, n);
-		comp[n] = 0;
-		if (mkdirat(fd, comp, dir_mode) == 0) {
-			(void)fchmodat(fd, comp, dir_mode, 0);
-			if (fsync(fd) < 0) {
-				int e = errno;
-				close(fd);
-				return rp__err(err, rp__errno_status(e), "fsync %s: %s", d->dest_name,
-					       strerror(e));
-			}
-		} else if (errno != EEXIST) {
-			int e = errno;
-			close(fd);
-			return rp__err(err, rp__errno_status(e), "mkdir %s/%s: %s", d->dest_name, comp,
-				       strerror(e));
-		}
-		int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int e = errno;
-		close(fd);
-		if (nfd < 0)
-			return rp__err(err, RP_E_IO, "%s/%.*s is not a directory: %s", d->dest_name,
-				       (int)(slash - path), path, strerror(e));
-		fd = nfd;
-		p = slash + 1;
-	}
-	*leaf = p;
-	return fd;
-}
-
 /* What merging object i into an existing directory of DIR finds. */
 enum merge_state { M_MOVE, M_HELD, M_DONE };
 
@@ -594,7 +560,8 @@ move_into_place(struct rp__deliver *d, struct rp_errbuf *err)
 			st = io_err(err, d, "opening a stage directory", errno);
 			goto out;
 		}
-		int ddir = open_dest_parent(d, path, &dleaf, err);
+		int ddir = open_parent(d->dest_fd, path, rp__dir_mode(d->file_mode & 07777), true,
+				       &dleaf, err);
 		if (ddir < 0) {
 			close(sdir);
 			st = ddir;
