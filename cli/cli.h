@@ -87,6 +87,13 @@ double rp_cli_now(void);
  * exit code after a message naming the file and line. */
 int rp_cli_config_expand(int *argc, char ***argv, const struct option *opts);
 
+/* Splits HOST:PORT in place (HOST may be [IPv6]): *host points into s.  -1, s unchanged,
+ * when it is not that or the port is not 1..65535.  A listener's may also have an empty
+ * HOST (any address) and port 0 (any free port). */
+int rp_cli_hostport(char *s, const char **host, uint16_t *port, bool listener);
+/* "7d", "12h", "30m", "90s" or plain seconds; -1 for anything else or a negative. */
+int rp_cli_duration(const char *s, double *v);
+
 /* --audit FILE and --atna URL of a long-running command (cli_audit_trail.c). */
 struct rp_cli_audit_config {
 	const char *path;            /* --audit; NULL: no trail */

@@ -284,3 +284,45 @@ rp_cli_json_string(FILE *f, const char *s)
 	}
 	fputc('"', f);
 }
+
+int
+rp_cli_hostport(char *s, const char **host, uint16_t *port, bool listener)
+{
+	char *colon = strrchr(s, ':'), *end;
+	if (!colon || !colon[1] || (colon == s && !listener))
+		return -1;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p < (listener ? 0 : 1) || p > 65535)
+		return -1;
+	*colon = 0;
+	if (s[0] == '[' && colon[-1] == ']') {
+		colon[-1] = 0;
+		s++;
+	}
+	*host = s;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int
+rp_cli_duration(const char *s, double *v)
+{
+	char *end;
+	double x = strtod(s, &end);
+	if (end == s || x < 0 || x != x)
+		return -1;
+	double unit = 1;
+	if (*end) {
+		switch (*end) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		default: return -1;
+		}
+		if (end[1])
+			return -1;
+	}
+	*v = x * unit;
+	return 0;
+}

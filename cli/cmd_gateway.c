@@ -84,33 +84,21 @@ usage(FILE *out)
 static int
 parse_hostport(char *s, const char **host, uint16_t *port, const char *what)
 {
-	char *colon = strrchr(s, ':');
-	char *end;
-	long p = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (!colon || colon == s || p <= 0 || p > 65535 || *end) {
+	if (rp_cli_hostport(s, host, port, false) < 0) {
 		rp_cli_errorf("%s '%s': expected HOST:PORT", what, s);
 		return -1;
 	}
-	*colon = 0;
-	if (s[0] == '[' && colon[-1] == ']') {
-		colon[-1] = 0;
-		s++;
-	}
-	*host = s;
-	*port = (uint16_t)p;
 	return 0;
 }
 
+/* A duration (rp_cli_duration: "90", "90s", "5m") of at most 10^7 s. */
 static int
 parse_seconds(const char *s, double *v, const char *what)
 {
-	char *end;
-	double x = strtod(s, &end);
-	if (end == s || *end || !(x >= 0) || x > 1e7) {
+	if (rp_cli_duration(s, v) < 0 || *v > 1e7) {
 		rp_cli_errorf("%s '%s': expected seconds", what, s);
 		return -1;
 	}
-	*v = x;
 	return 0;
 }
 

@@ -265,16 +265,10 @@ rp_cmd_send(int argc, char **argv)
 	if (o.tls.fabric)
 		setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
 	char *target = argv[optind];
-	char *colon = strrchr(target, ':');
-	if (!colon || colon == target || atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535) {
+	if (rp_cli_hostport(target, &o.host, &o.port, false) < 0) {
 		rp_cli_errorf("'%s': expected HOST:PORT", target);
 		return RP_EXIT_USAGE;
 	}
-	*colon = 0;
-	o.host = target[0] == '[' ? target + 1 : target;   /* [::1]:port */
-	if (target[0] == '[' && colon[-1] == ']')
-		colon[-1] = 0;
-	o.port = (uint16_t)atoi(colon + 1);
 
 	struct file_list files = {0};
 	for (int i = optind + 1; i < argc; i++) {

@@ -92,30 +92,6 @@ parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
-/* "7d", "12h", "30m", "90s" or plain seconds. */
-static int
-parse_duration(const char *s, double *v)
-{
-	char *end;
-	double x = strtod(s, &end);
-	if (end == s || x < 0 || x != x)
-		return -1;
-	double unit = 1;
-	if (*end) {
-		switch (*end) {
-		case 's': unit = 1; break;
-		case 'm': unit = 60; break;
-		case 'h': unit = 3600; break;
-		case 'd': unit = 86400; break;
-		default: return -1;
-		}
-		if (end[1])
-			return -1;
-	}
-	*v = x * unit;
-	return 0;
-}
-
 static void
 usage(FILE *out)
 {
@@ -287,7 +263,7 @@ rp_cmd_serve(int argc, char **argv)
 			break;
 		}
 		case 14:
-			if (parse_duration(optarg, &o.spool_retention_s) < 0) {
+			if (rp_cli_duration(optarg, &o.spool_retention_s) < 0) {
 				rp_cli_errorf("--spool-retention '%s': expected a duration such as "
 					      "7d, 12h, 30m, 90s, or 0 to keep spools forever", optarg);
 				return RP_EXIT_USAGE;
@@ -301,7 +277,7 @@ rp_cmd_serve(int argc, char **argv)
 		case 44: stow_user = optarg; break;
 		case 45: stow_ca = optarg; break;
 		case 46:
-			if (parse_duration(optarg, &stow_timeout) < 0 || stow_timeout <= 0) {
+			if (rp_cli_duration(optarg, &stow_timeout) < 0 || stow_timeout <= 0) {
 				rp_cli_errorf("--stow-timeout '%s': expected a positive duration", optarg);
 				return RP_EXIT_USAGE;
 			}
@@ -329,21 +305,14 @@ rp_cmd_serve(int argc, char **argv)
 	 * the first libfabric call.  A value the user exported wins (no overwrite). */
 	if (o.tls.fabric)
 		setenv("FI_OFI_RXM_MSG_RX_SIZE", "16", 0);
-	static char host[256];
-	const char *colon = strrchr(listen, ':');
-	if (!colon || (size_t)(colon - listen) >= sizeof(host) || atoi(colon + 1) < 0 ||
-	    atoi(colon + 1) > 65535) {
+	static char listen_buf[300];
+	const char *host;
+	if (strlen(listen) >= sizeof(listen_buf) ||
+	    rp_cli_hostport(strcpy(listen_buf, listen), &host, &o.port, true) < 0) {
 		rp_cli_errorf("--listen '%s': expected ADDR:PORT", listen);
 		return RP_EXIT_USAGE;
 	}
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = 0;
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = 0;
-	}
 	o.host = host[0] ? host : "0.0.0.0";
-	o.port = (uint16_t)atoi(colon + 1);
 	ctx.host = o.host;
 
 	char defpath[4200];
@@ -404,11 +373,12 @@ rp_cmd_serve(int argc, char **argv)
 			o.delivered_ctx = &ctx;
 		}
 	} else if (forward) {
-		const char *at = strchr(forward, '@'), *pc = at ? strrchr(at, ':') : NULL;
-		int port = pc ? atoi(pc + 1) : 0;
-		if (!at || !pc || at == forward || (size_t)(at - forward) > 16 ||
-		    pc == at + 1 || (size_t)(pc - at - 1) >= sizeof(fw_host) || port <= 0 ||
-		    port > 65535 || strlen(forward_aet) > 16 || !*forward_aet) {
+		const char *at = strchr(forward, '@'), *host = NULL;
+		uint16_t port = 0;
+		if (!at || at == forward || (size_t)(at - forward) > 16 ||
+		    strlen(at + 1) >= sizeof(fw_host) ||
+		    rp_cli_hostport(strcpy(fw_host, at + 1), &host, &port, false) < 0 ||
+		    strlen(forward_aet) > 16 || !*forward_aet) {
 			rp_cli_errorf("--forward '%s': expected AET@HOST:PORT (AE titles of 1 to 16 "
 				      "characters)", forward);
 			if (ctx.log != stdout)
@@ -416,12 +386,11 @@ rp_cmd_serve(int argc, char **argv)
 			return RP_EXIT_USAGE;
 		}
 		memcpy(fw_ae, forward, (size_t)(at - forward));
-		memcpy(fw_host, at + 1, (size_t)(pc - at - 1));
 		fo.dir = o.dir;
 		fo.scu.called_ae = fw_ae;
 		fo.scu.calling_ae = forward_aet;
-		fo.scu.host = fw_host;
-		fo.scu.port = (uint16_t)port;
+		fo.scu.host = host;
+		fo.scu.port = port;
 		fo.scu.tls_cert = fw_cert;
 		fo.scu.tls_key = fw_key;
 		fo.scu.tls_ca = fw_ca;
