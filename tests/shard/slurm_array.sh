@@ -52,8 +52,25 @@ for _ in $(seq 50); do [ -S "$T/munge/munge.sock" ] && break; sleep 0.1; done
 [ -S "$T/munge/munge.sock" ] || fail "munged did not start: $(cat "$T/munged.out")"
 
 host=$(hostname -s)
-# Ports away from Slurm's defaults (6817/6818), picked per run to dodge a parallel run.
-port=$((20000 + RANDOM % 20000))
+# Two adjacent ports away from Slurm's defaults (6817/6818), below the kernel's ephemeral
+# range (a parallel test's outgoing connection may hold any port in it) and free now.
+port=$(python3 - <<'P'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(500):
+    p = random.randrange(10000, lo - 2)
+    try:
+        for q in (p, p + 1):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("0.0.0.0", q))
+    except OSError:
+        continue
+    print(p)
+    break
+P
+)
+[ -n "$port" ] || fail "no two adjacent free ports below the ephemeral range"
 cat >"$T/slurm.conf" <<C
 ClusterName=rptest
 SlurmctldHost=$host(127.0.0.1)
@@ -87,11 +104,18 @@ PartitionName=rp Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 C
 export SLURM_CONF="$T/slurm.conf"
 /usr/sbin/slurmctld -D -i -f "$SLURM_CONF" >"$T/ctld.out" 2>&1 &
-pids+=($!)
+ctld=$!
+pids+=($ctld)
 /usr/sbin/slurmd -D -f "$SLURM_CONF" >"$T/d.out" 2>&1 &
 pids+=($!)
-for _ in $(seq 60); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 0.5; done
-sinfo -h -o %T 2>/dev/null | grep -q idle || fail "the node did not come up idle"
+# sinfo retries a dead controller for tens of seconds, so a controller that exited (a port
+# taken after all) fails here at once instead of after every retry.
+for _ in $(seq 60); do
+	kill -0 "$ctld" 2>/dev/null || fail "slurmctld exited: $(tail -3 "$T/ctld.out")"
+	timeout 10 sinfo -h -o %T 2>/dev/null | grep -q idle && break
+	sleep 0.5
+done
+timeout 10 sinfo -h -o %T 2>/dev/null | grep -q idle || fail "the node did not come up idle"
 echo "slurm up on ports $port/$((port + 1)): $(sinfo -h -o '%D node(s) %c cpus %T')"
 
 # The job: the same command on every task; the array index picks the shard.
