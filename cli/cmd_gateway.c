@@ -160,8 +160,7 @@ rp_cmd_gateway(int argc, char **argv)
 			break;
 		case 'c':
 			if (strcmp(optarg, "auto") == 0) {
-				o.send.codec = rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS
-										    : RP_CODEC_NATIVE;
+				o.send.codec = rp_send_codec_auto();
 			} else if (rp_codec_from_name(optarg, &o.send.codec) != RP_OK) {
 				rp_cli_errorf("unknown codec '%s'", optarg);
 				goto out;

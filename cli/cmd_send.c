@@ -101,7 +101,8 @@ usage(FILE *out)
 		"Usage: radpipe send [OPTIONS] HOST:PORT INPUT...\n"
 		"Sends files and study directories to `radpipe serve`. Each directory INPUT\n"
 		"arrives as DIR/<its base name>/...; rerunning the same command resumes.\n"
-		"  -c, --codec CODEC     frames in flight: auto (the best this build has),\n"
+		"  -c, --codec CODEC     frames in flight: auto (htj2k, the fastest lossless\n"
+		"                        coder here, when this build has it),\n"
 		"                        native (files as they are), or one of the lossless\n"
 		"                        frame codecs below (default jpegls)\n"
 		"  -n, --streams N       parallel connections (default 8, for long fat links)\n"
@@ -170,10 +171,7 @@ rp_cmd_send(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			if (strcmp(optarg, "auto") == 0) {
-				/* auto: the best lossless codec this build encodes; JPEG-LS is fast
-				 * enough on every core count to outrun a WAN link. */
-				o.codec = rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS
-									       : RP_CODEC_NATIVE;
+				o.codec = rp_send_codec_auto();
 			} else if (rp_codec_from_name(optarg, &o.codec) != RP_OK) {
 				rp_cli_errorf("unknown codec '%s' (radpipe send --help lists them)",
 					      optarg);

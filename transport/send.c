@@ -124,6 +124,14 @@ rp_send_options_init(struct rp_send_options *o)
 	o->io_timeout_s = 60;
 }
 
+enum rp_codec
+rp_send_codec_auto(void)
+{
+	if (rp_codec_can_encode(RP_CODEC_HTJ2K))
+		return RP_CODEC_HTJ2K;
+	return rp_codec_can_encode(RP_CODEC_JPEGLS) ? RP_CODEC_JPEGLS : RP_CODEC_NATIVE;
+}
+
 int
 rp_send_codec_ok(enum rp_codec codec)
 {
