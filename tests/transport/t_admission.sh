@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # tests/transport/t_admission.sh - who may write studies, and who may read them once
 # delivered: --allow together with --ca admits only the listed certificates (another
-# site of the same CA is refused); --insecure is refused on a non-loopback address;
+# site of the same CA is refused); --allow without --ca pins (the listed certificate gets
+# in whatever chain comes with it, nothing else does); --insecure is refused on a non-loopback address;
 # delivered files are 0640 and directories 0750 by default whatever the umask, and
 # --file-mode changes that; two names that share their first 200 bytes in one
 # directory are both delivered (temporary names never derive from the final name).
@@ -63,4 +64,31 @@ set +e
 rc=$?
 set -e
 [ "$rc" = 2 ] || fail "--file-mode 0044 exited $rc, want 2"
-echo "PASS: admission, insecure refusal, file modes, long names"
+
+# Pinning without a CA: the listed certificate gets in although the peer sends its chain
+# with a CA this side does not hold (a side that loads --ca sends its CA along), and an
+# unlisted one is refused, both ways round.
+umask 022
+mkdir "$WORK/rx3" "$WORK/rx4"
+start_server "$WORK/rx3" $SERVER_TLS
+send "$SRV_PORT" --cert "$WORK/pki/sender.pem" --key "$WORK/pki/sender.key" \
+	--allow "$(fp "$WORK/pki/other-site.pem")"
+[ "$RC" != 0 ] || fail "the sender accepted a receiver whose certificate it did not pin"
+grep -q "rejected" "$WORK/send.err" || fail "unclear refusal: $(cat "$WORK/send.err")"
+send "$SRV_PORT" --cert "$WORK/pki/sender.pem" --key "$WORK/pki/sender.key" \
+	--allow "$(fp "$WORK/pki/receiver.pem")"
+[ "$RC" = 0 ] || fail "the sender refused the receiver it pinned: $(cat "$WORK/send.err")"
+check_identical "$WORK/rx3"
+stop_server
+start_server "$WORK/rx4" --cert "$WORK/pki/receiver.pem" --key "$WORK/pki/receiver.key" \
+	--allow "$(fp "$WORK/pki/sender.pem")"
+send "$SRV_PORT" --cert "$WORK/pki/other-site.pem" --key "$WORK/pki/other-site.key" \
+	--ca "$WORK/pki/ca.pem"
+[ "$RC" != 0 ] || fail "the receiver admitted a sender it did not pin"
+[ -z "$(ls -A "$WORK/rx4" | grep -v '^\.radpipe$' || true)" ] ||
+	fail "the unpinned sender delivered something"
+send "$SRV_PORT" $CLIENT_TLS
+[ "$RC" = 0 ] || fail "the receiver refused the sender it pinned: $(cat "$WORK/send.err")"
+check_identical "$WORK/rx4"
+stop_server
+echo "PASS: admission, pinning without a CA, insecure refusal, file modes, long names"

@@ -116,8 +116,12 @@ leaf_listed(const struct rp__tls *t, X509 *cert)
 
 /* The allowlist of fingerprints works two ways.  Without a CA it pins: a leaf whose
  * SHA-256 is listed is accepted although no chain verifies (sites that exchange
- * fingerprints need no common CA).  With a CA it narrows: the chain must verify AND the
- * leaf must be listed, so a site can admit three of the CA's many certificates. */
+ * fingerprints need no common CA).  The listed leaf is then the trust anchor, so what the
+ * peer sends above it (its own CA, which OpenSSL adds to the chain when that side loads
+ * a CA file) is not judged; the leaf is checked on every call for it, and OpenSSL calls
+ * once for each depth of every chain it accepts.  With a CA it narrows: the chain must
+ * verify AND the leaf must be listed, so a site can admit three of the CA's many
+ * certificates. */
 static int
 verify_cb(int ok, X509_STORE_CTX *x)
 {
@@ -126,19 +130,24 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	if (!t)
 		return 0;
 	bool leaf = X509_STORE_CTX_get_error_depth(x) == 0;
-	if (t->have_ca && t->nfp) {
+	if (t->have_ca) {
 		if (!ok)
 			return 0;
-		if (leaf && !leaf_listed(t, X509_STORE_CTX_get_current_cert(x))) {
+		if (t->nfp && leaf && !leaf_listed(t, X509_STORE_CTX_get_current_cert(x))) {
 			X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
 			return 0;
 		}
 		return 1;
 	}
-	if (ok)
+	/* Pinning (no CA, so the list is not empty: tcp_tls_create refuses neither). */
+	if (!leaf) {
+		X509_STORE_CTX_set_error(x, X509_V_OK);
 		return 1;
-	if (!leaf || !leaf_listed(t, X509_STORE_CTX_get_current_cert(x)))
+	}
+	if (!leaf_listed(t, X509_STORE_CTX_get_current_cert(x))) {
+		X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
 		return 0;
+	}
 	X509_STORE_CTX_set_error(x, X509_V_OK);
 	return 1;
 }
