@@ -130,25 +130,16 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	if (!t)
 		return 0;
 	bool leaf = X509_STORE_CTX_get_error_depth(x) == 0;
-	if (t->have_ca) {
-		if (!ok)
-			return 0;
-		if (t->nfp && leaf && !leaf_listed(t, X509_STORE_CTX_get_current_cert(x))) {
-			X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
-			return 0;
-		}
-		return 1;
-	}
-	/* Pinning (no CA, so the list is not empty: tcp_tls_create refuses neither). */
-	if (!leaf) {
-		X509_STORE_CTX_set_error(x, X509_V_OK);
-		return 1;
-	}
-	if (!leaf_listed(t, X509_STORE_CTX_get_current_cert(x))) {
+	/* With a CA the chain must verify; pinned (no CA, so the list is not empty:
+	 * tcp_tls_create refuses neither), nothing above the leaf is judged. */
+	if (t->have_ca && !ok)
+		return 0;
+	if (leaf && t->nfp && !leaf_listed(t, X509_STORE_CTX_get_current_cert(x))) {
 		X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
 		return 0;
 	}
-	X509_STORE_CTX_set_error(x, X509_V_OK);
+	if (!t->have_ca)
+		X509_STORE_CTX_set_error(x, X509_V_OK);
 	return 1;
 }
 
