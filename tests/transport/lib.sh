@@ -149,6 +149,22 @@ make_pki() {
 	CLIENT_TLS="--cert $WORK/pki/sender.pem --key $WORK/pki/sender.key --ca $WORK/pki/ca.pem"
 }
 
+# wait_spool_grown RX WANT_KB TRIES PAUSE: waits (at most TRIES x PAUSE s) until the
+# receiver's spool under RX holds WANT_KB and its journal has grown since the last call
+# (a restart resumes only from what the journal holds, written every 64 chunks or
+# 0.5 s), or the sender is gone.  Leaves SPOOL_KB and JOURNAL_B for the next call.
+wait_spool_grown() {
+	jwant=$(( ${JOURNAL_B:-0} + 1 ))
+	for _ in $(seq "$3"); do
+		SPOOL_KB=$(du -kc "$1"/.radpipe/*/stream 2>/dev/null | tail -n 1 | cut -f1)
+		SPOOL_KB=${SPOOL_KB:-0}
+		JOURNAL_B=$(cat "$1"/.radpipe/*/journal 2>/dev/null | wc -c)
+		[ "$SPOOL_KB" -lt "$2" ] || [ "$JOURNAL_B" -lt "$jwant" ] || return 0
+		kill -0 "$SEND_TPID" 2>/dev/null || return 0
+		sleep "$4"
+	done
+}
+
 # send_bg PORT [send options...]: like send, in the background; sets SEND_TPID.
 send_bg() {
 	port=$1

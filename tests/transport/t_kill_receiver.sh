@@ -13,23 +13,14 @@ for round in 1 2 3; do
 	start_server "$WORK/rx" --insecure
 	start_proxy --rate 2000000
 	send_bg "$PROXY_PORT" --insecure -n 4 --chunk-size 64K -k 8 -m 2
-	# Kill once the spool holds a random amount more than the last round left: a point
-	# in the middle of the transfer however slow this machine is right now.
-	# A restart resumes from what the journal holds (written every 64 chunks or
-	# 0.5 s), so the kill also waits until this run has added to it.
-	want=$(( round * 1500 + RANDOM % 700 ))
-	jwant=$(( ${jb:-0} + 1 ))
-	for i in $(seq 600); do
-		kb=$(du -kc "$WORK"/rx/.radpipe/*/stream 2>/dev/null | tail -n 1 | cut -f1)
-		jb=$(cat "$WORK"/rx/.radpipe/*/journal 2>/dev/null | wc -c)
-		[ "${kb:-0}" -lt "$want" ] || [ "$jb" -lt "$jwant" ] || break
-		kill -0 "$SEND_TPID" 2>/dev/null || break
-		sleep 0.05
-	done
+	# Kill once the spool holds a random amount more than the last round left (a point
+	# in the middle of the transfer however slow this machine is right now) and this
+	# run has added to the journal.
+	wait_spool_grown "$WORK/rx" $(( round * 1500 + RANDOM % 700 )) 600 0.05
 	kill_server
 	{ wait "$SEND_TPID"; } 2>/dev/null || true
 	stop_proxy
-	echo "round $round: receiver killed at ${kb:-0} KB of spool; sender said: $(tail -c 200 "$WORK/send.err")"
+	echo "round $round: receiver killed at $SPOOL_KB KB of spool, $JOURNAL_B B of journal; sender said: $(tail -c 200 "$WORK/send.err")"
 done
 start_server "$WORK/rx" --insecure
 send "$SRV_PORT" --insecure -n 4 --chunk-size 64K -k 8 -m 2

@@ -24,21 +24,12 @@ for round in 1 2; do
 		kill -0 "$SEND_TPID" 2>/dev/null || break
 		sleep 0.02
 	done
-	# The receiver journals what it has made durable every 64 chunks or 0.5 s, and a
-	# restart resumes only from that: the kill also waits until this run has added
-	# to the journal, else the next run rightly starts afresh and proves nothing.
-	want=$(( ${kb:-0} + 1500 + RANDOM % 700 ))
-	jwant=$(( ${jb:-0} + 1 ))
-	for i in $(seq 1200); do
-		kb=$(du -kc "$WORK"/rx/.radpipe/*/stream 2>/dev/null | tail -n 1 | cut -f1)
-		jb=$(cat "$WORK"/rx/.radpipe/*/journal 2>/dev/null | wc -c)
-		[ "${kb:-0}" -lt "$want" ] || [ "$jb" -lt "$jwant" ] || break
-		kill -0 "$SEND_TPID" 2>/dev/null || break
-		sleep 0.02
-	done
+	# Without a journal entry of this run the next one rightly starts afresh and
+	# proves nothing, so the kill waits for that too.
+	wait_spool_grown "$WORK/rx" $(( ${SPOOL_KB:-0} + 1500 + RANDOM % 700 )) 1200 0.02
 	kill_server
 	{ wait "$SEND_TPID"; } 2>/dev/null || true
-	echo "round $round: receiver killed at ${kb:-0} KB of spool, ${jb} B of journal; sender said: $(tail -c 200 "$WORK/send.err")"
+	echo "round $round: receiver killed at $SPOOL_KB KB of spool, $JOURNAL_B B of journal; sender said: $(tail -c 200 "$WORK/send.err")"
 done
 start_server "$WORK/rx" --insecure "${FAB[@]}"
 send "$SRV_PORT" --insecure "${FAB[@]}" -n 2 --chunk-size 32K -k 8 -m 2
