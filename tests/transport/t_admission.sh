@@ -11,6 +11,24 @@
 make_pki
 "$RADPIPE_BIN" keygen --ca "$WORK/pki" other-site >/dev/null 2>&1
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
+# refused RX WHO [send options...]: that send fails and nothing appears in RX.
+refused() {
+	local dir=$1 who=$2
+	shift 2
+	send "$SRV_PORT" "$@"
+	[ "$RC" != 0 ] || fail "$who was admitted"
+	check_nothing_visible "$dir"
+}
+# admitted RX WHO [send options...]: that send succeeds and RX holds the inputs.
+admitted() {
+	local dir=$1 who=$2
+	shift 2
+	send "$SRV_PORT" "$@"
+	[ "$RC" = 0 ] || fail "$who was refused: $(cat "$WORK/send.err")"
+	check_identical "$dir"
+}
+OTHER_SITE="--cert $WORK/pki/other-site.pem --key $WORK/pki/other-site.key --ca $WORK/pki/ca.pem"
+SENDER_ONLY="--cert $WORK/pki/sender.pem --key $WORK/pki/sender.key"
 
 # A study of two files whose 250-byte names differ only after byte 200.
 long=$(printf 'n%.0s' $(seq 200))
@@ -32,14 +50,8 @@ grep -q "loopback" "$WORK/insecure.err" || fail "unclear message: $(cat "$WORK/i
 mkdir "$WORK/rx"
 umask 022
 start_server "$WORK/rx" $SERVER_TLS --allow "$(fp "$WORK/pki/sender.pem")"
-send "$SRV_PORT" --cert "$WORK/pki/other-site.pem" --key "$WORK/pki/other-site.key" \
-	--ca "$WORK/pki/ca.pem"
-[ "$RC" != 0 ] || fail "a certificate of the same CA that is not on --allow was admitted"
-[ -z "$(ls -A "$WORK/rx" | grep -v '^\.radpipe$' || true)" ] ||
-	fail "the refused site delivered something"
-send "$SRV_PORT" $CLIENT_TLS
-[ "$RC" = 0 ] || fail "the listed site was refused: $(cat "$WORK/send.err")"
-check_identical "$WORK/rx"
+refused "$WORK/rx" "a certificate of the same CA that is not on --allow" $OTHER_SITE
+admitted "$WORK/rx" "the listed site" $CLIENT_TLS
 [ "$(find "$WORK/rx/long" -type f | wc -l)" = 2 ] || fail "not both long names delivered"
 mode() { stat -c %a "$1"; }
 for f in "$WORK/rx/long"/*; do
@@ -71,24 +83,15 @@ set -e
 umask 022
 mkdir "$WORK/rx3" "$WORK/rx4"
 start_server "$WORK/rx3" $SERVER_TLS
-send "$SRV_PORT" --cert "$WORK/pki/sender.pem" --key "$WORK/pki/sender.key" \
+refused "$WORK/rx3" "a receiver the sender did not pin" $SENDER_ONLY \
 	--allow "$(fp "$WORK/pki/other-site.pem")"
-[ "$RC" != 0 ] || fail "the sender accepted a receiver whose certificate it did not pin"
 grep -q "rejected" "$WORK/send.err" || fail "unclear refusal: $(cat "$WORK/send.err")"
-send "$SRV_PORT" --cert "$WORK/pki/sender.pem" --key "$WORK/pki/sender.key" \
+admitted "$WORK/rx3" "the receiver the sender pinned" $SENDER_ONLY \
 	--allow "$(fp "$WORK/pki/receiver.pem")"
-[ "$RC" = 0 ] || fail "the sender refused the receiver it pinned: $(cat "$WORK/send.err")"
-check_identical "$WORK/rx3"
 stop_server
 start_server "$WORK/rx4" --cert "$WORK/pki/receiver.pem" --key "$WORK/pki/receiver.key" \
 	--allow "$(fp "$WORK/pki/sender.pem")"
-send "$SRV_PORT" --cert "$WORK/pki/other-site.pem" --key "$WORK/pki/other-site.key" \
-	--ca "$WORK/pki/ca.pem"
-[ "$RC" != 0 ] || fail "the receiver admitted a sender it did not pin"
-[ -z "$(ls -A "$WORK/rx4" | grep -v '^\.radpipe$' || true)" ] ||
-	fail "the unpinned sender delivered something"
-send "$SRV_PORT" $CLIENT_TLS
-[ "$RC" = 0 ] || fail "the receiver refused the sender it pinned: $(cat "$WORK/send.err")"
-check_identical "$WORK/rx4"
+refused "$WORK/rx4" "a sender the receiver did not pin" $OTHER_SITE
+admitted "$WORK/rx4" "the sender the receiver pinned" $CLIENT_TLS
 stop_server
 echo "PASS: admission, pinning without a CA, insecure refusal, file modes, long names"
