@@ -8,7 +8,8 @@ rp_add_test(test_htj2k_block_enc SOURCES test_htj2k_block_enc.c LABELS unit code
 rp_add_test(test_htj2k_label SOURCES test_htj2k_label.c LABELS unit codec htj2k)
 
 # Fuzz target for our decoder: the standalone harness runs it over the seeds (small
-# codestreams from our encoder and OpenJPH's) and the committed regressions.
+# codestreams from our encoder and OpenJPH's, written into the build tree first by
+# make_htj2k_seeds) and the committed regressions.
 if(RP_FUZZ)
   add_executable(fuzz_htj2k_decode fuzz/fuzz_htj2k_decode.c)
   target_compile_options(fuzz_htj2k_decode PRIVATE -fsanitize=fuzzer)
@@ -17,10 +18,16 @@ else()
   add_executable(fuzz_htj2k_decode fuzz/fuzz_htj2k_decode.c fuzz/standalone.c)
 endif()
 target_link_libraries(fuzz_htj2k_decode PRIVATE radpipe_static)
+add_executable(make_htj2k_seeds fuzz/make_htj2k_seeds.c)
+target_link_libraries(make_htj2k_seeds PRIVATE radpipe_static)
+set(RP_HTJ2K_SEEDS ${CMAKE_CURRENT_BINARY_DIR}/htj2k_seeds)
+add_test(NAME fuzz_htj2k_decode_make_seeds COMMAND make_htj2k_seeds ${RP_HTJ2K_SEEDS})
+set_tests_properties(fuzz_htj2k_decode_make_seeds PROPERTIES FIXTURES_SETUP htj2k_seeds
+                     LABELS fuzz)
 add_test(NAME fuzz_htj2k_decode_seeds
-         COMMAND fuzz_htj2k_decode ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds/htj2k_decode
-                 ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
-set_tests_properties(fuzz_htj2k_decode_seeds PROPERTIES TIMEOUT 300 LABELS fuzz)
+         COMMAND fuzz_htj2k_decode ${RP_HTJ2K_SEEDS} ${CMAKE_SOURCE_DIR}/tests/fuzz/regress)
+set_tests_properties(fuzz_htj2k_decode_seeds PROPERTIES TIMEOUT 300 LABELS fuzz
+                     FIXTURES_REQUIRED htj2k_seeds)
 
 # bench/bench_htj2k.c (speed is measured there, never asserted): built with the tests so
 # that bench/CMakeLists.txt stays its owner's; a 1-iteration smoke run keeps it working.
