@@ -11,6 +11,7 @@
 #include "common/fileio.h"
 #include "simd/kernels.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +38,7 @@ struct writer {
 	rp_write_fn *fn;
 	void *ctx;
 	int status;
+	uint64_t pos;                /* bytes written so far */
 	const struct edits *edits;   /* NULL or sorted by start */
 };
 
@@ -71,8 +73,21 @@ membuf_write(void *ctx, const void *data, size_t size)
 static void
 emit(struct writer *w, const void *data, size_t size)
 {
-	if (w->status == RP_OK && size)
+	if (w->status == RP_OK && size) {
 		w->status = w->fn(w->ctx, data, size);
+		w->pos += size;
+	}
+}
+
+static void
+emit_zeros(struct writer *w, uint64_t n)
+{
+	static const uint8_t zeros[4096];
+	while (n) {
+		size_t chunk = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		emit(w, zeros, chunk);
+		n -= chunk;
+	}
 }
 
 static void
@@ -282,9 +297,10 @@ struct meta_item {
 	uint16_t vr;
 };
 
+/* *ts_pos gets the file offset of the (0002,0010) value, for a later in-place change. */
 static int
 write_meta(struct writer *w, const struct rp_dicom *src, const char *ts_uid,
-	   const char *impl_version)
+	   const char *impl_version, uint64_t *ts_pos)
 {
 	struct meta_item items[40];
 	size_t n = 0;
@@ -328,12 +344,17 @@ write_meta(struct writer *w, const struct rp_dicom *src, const char *ts_uid,
 
 	struct membuf m = { 0 };
 	struct writer mw = { .fn = membuf_write, .ctx = &m };
+	size_t ts_value = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].raw)
+		if (items[i].raw) {
 			emit(&mw, items[i].raw, items[i].raw_size);
-		else
+		} else {
+			if (items[i].tag == RP__TAG(0x0002, 0x0010))
+				ts_value = m.size + 8;
 			emit_string(&mw, items[i].tag, items[i].vr, items[i].str);
+		}
 	}
+	*ts_pos = w->pos + 12 + ts_value;
 	if (mw.status == RP_OK) {
 		uint8_t gl[12] = { 0x02, 0x00, 0x00, 0x00, 'U', 'L', 4, 0 };
 		rp__store_le32(gl + 8, (uint32_t)m.size);
@@ -344,19 +365,44 @@ write_meta(struct writer *w, const struct rp_dicom *src, const char *ts_uid,
 	return mw.status < 0 ? mw.status : w->status;
 }
 
+/* Bytes of native pixel data for count frames (1-bit frames are packed end to end). */
+static uint64_t
+native_pixel_bytes(const struct rp_image_desc *img, uint32_t count)
+{
+	if (img->bits_allocated == 1) {
+		uint64_t bits = (uint64_t)img->width * img->height * img->components * count;
+		return bits / 8 + (bits % 8 != 0);
+	}
+	return (uint64_t)rp_image_frame_size(img) * count;
+}
+
+/* One canonical frame of 8 bits or more, in planar layout when asked (tmp holds one
+ * frame then). */
+static void
+emit_native_frame(struct writer *w, const struct rp_image_desc *img, bool planar,
+		  const uint8_t *s, uint8_t *tmp)
+{
+	size_t frame = rp_image_frame_size(img);
+	size_t bps = img->bits_allocated / 8, pixels = (size_t)img->width * img->height;
+	if (planar && bps == 1) {
+		rp__kernels_best()->deinterleave3_u8(tmp, s, pixels);
+		emit(w, tmp, frame);
+	} else if (planar) {
+		for (size_t c = 0; c < 3; c++)
+			for (size_t i = 0; i < pixels; i++)
+				memcpy(tmp + (c * pixels + i) * bps, s + (i * 3 + c) * bps, bps);
+		emit(w, tmp, frame);
+	} else {
+		emit(w, s, frame);
+	}
+}
+
 /* Canonical frames -> native pixel data value (planar layout when asked). */
 static void
 emit_native_pixels(struct writer *w, const struct rp_image_desc *img, bool planar,
 		   const struct rp_frame_ref *frames, uint32_t count)
 {
-	size_t frame = rp_image_frame_size(img);
-	size_t total = 0;
-	if (img->bits_allocated == 1) {
-		size_t bits = (size_t)img->width * img->height * img->components * count;
-		total = bits / 8 + (bits % 8 != 0);
-	} else {
-		total = frame * count;
-	}
+	size_t total = (size_t)native_pixel_bytes(img, count);
 	size_t padded = total + (total & 1);
 	emit_header(w, RP__TAG_PIXEL_DATA, img->bits_allocated > 8 ? VR(OW) : VR(OB),
 		    (uint32_t)padded);
@@ -380,26 +426,13 @@ emit_native_pixels(struct writer *w, const struct rp_image_desc *img, bool plana
 		free(packed);
 		return;
 	}
-	size_t bps = img->bits_allocated / 8, pixels = (size_t)img->width * img->height;
-	uint8_t *tmp = planar ? malloc(frame) : NULL;
+	uint8_t *tmp = planar ? malloc(rp_image_frame_size(img)) : NULL;
 	if (planar && !tmp) {
 		w->status = RP_E_NOMEM;
 		return;
 	}
-	for (uint32_t f = 0; f < count; f++) {
-		const uint8_t *s = frames[f].data;
-		if (planar && bps == 1) {
-			rp__kernels_best()->deinterleave3_u8(tmp, s, pixels);
-			emit(w, tmp, frame);
-		} else if (planar) {
-			for (size_t c = 0; c < 3; c++)
-				for (size_t i = 0; i < pixels; i++)
-					memcpy(tmp + (c * pixels + i) * bps, s + (i * 3 + c) * bps, bps);
-			emit(w, tmp, frame);
-		} else {
-			emit(w, s, frame);
-		}
-	}
+	for (uint32_t f = 0; f < count; f++)
+		emit_native_frame(w, img, planar, frames[f].data, tmp);
 	free(tmp);
 	if (total & 1)
 		emit(w, "", 1);
@@ -480,15 +513,20 @@ emit_made(struct writer *w, const struct made *m)
 	}
 }
 
-static int
-write_dataset(struct writer *w, const struct rp_dicom *src, const struct rp_ts_info *ts,
-	      const struct rp_dicom_write_options *o, const struct rp_frame_ref *frames,
-	      uint32_t count, struct rp_errbuf *err)
+/* Where the dataset's serialization stands: the next source element and made element,
+ * and whether it stopped where the top-level pixel data goes. */
+struct ds_cursor {
+	size_t elem;
+	size_t made;
+	bool at_pixels;
+	bool pixels_done;
+};
+
+static size_t
+made_elements(const struct rp_dicom_info *info, const struct rp_dicom_write_options *o,
+	      struct made made[8], char ratio[20])
 {
-	const struct rp_dicom_info *info = &src->info;
-	struct made made[8];
 	size_t nm = 0;
-	char ratio[20] = "";
 	if (o->photometric)
 		made[nm++] = (struct made){ RP__TAG(0x0028, 0x0004), o->photometric, VR(CS), 0 };
 	if (o->planar >= 0 && info->img.components == 3)
@@ -497,30 +535,38 @@ write_dataset(struct writer *w, const struct rp_dicom *src, const struct rp_ts_i
 	if (o->lossy) {
 		made[nm++] = (struct made){ RP__TAG(0x0028, 0x2110), "01", VR(CS), 0 };
 		if (o->lossy_ratio > 0) {
-			snprintf(ratio, sizeof(ratio), "%.4g", o->lossy_ratio);
+			snprintf(ratio, 20, "%.4g", o->lossy_ratio);
 			made[nm++] = (struct made){ RP__TAG(0x0028, 0x2112), ratio, VR(DS), 0 };
 		}
 		if (o->lossy_method)
 			made[nm++] = (struct made){ RP__TAG(0x0028, 0x2114), o->lossy_method,
 						    VR(CS), 0 };
 	}
-	bool reencode = !src->enc.explicit_vr || src->enc.big_endian;
-	size_t next_made = 0;
-	bool pixels_done = false;
-	for (size_t i = 0; i <= src->elem_count && w->status == RP_OK; i++) {
+	return nm;
+}
+
+/* The dataset's elements from *c on, up to where the top-level pixel data goes (then
+ * c->at_pixels is set, and a second call writes the rest) or to the end. */
+static int
+write_elements(struct writer *w, const struct rp_dicom *src,
+	       const struct rp_dicom_write_options *o, struct ds_cursor *c,
+	       struct rp_errbuf *err)
+{
+	const struct rp_dicom_info *info = &src->info;
+	struct made made[8];
+	char ratio[20] = "";
+	const size_t nm = made_elements(info, o, made, ratio);
+	const bool reencode = !src->enc.explicit_vr || src->enc.big_endian;
+	c->at_pixels = false;
+	for (; c->elem <= src->elem_count && w->status == RP_OK; c->elem++) {
+		const size_t i = c->elem;
 		uint32_t tag = i < src->elem_count ? src->elems[i].tag : UINT32_MAX;
-		while (next_made < nm && made[next_made].tag <= tag)
-			emit_made(w, &made[next_made++]);
-		if (!pixels_done && tag >= RP__TAG_EOT && info->has_pixels) {
-			if (ts->encapsulated)
-				emit_encapsulated(w, frames, count, o->eot_threshold);
-			else if (frames)
-				emit_native_pixels(w, &info->img,
-						   o->planar >= 0 ? o->planar == 1 : info->planar,
-						   frames, count);
-			else  /* the source's own native pixel data */
-				RP_TRY(emit_elem(w, src, &src->elems[src->pixel_elem], 0, err));
-			pixels_done = true;
+		while (c->made < nm && made[c->made].tag <= tag)
+			emit_made(w, &made[c->made++]);
+		if (!c->pixels_done && tag >= RP__TAG_EOT && info->has_pixels) {
+			c->pixels_done = true;
+			c->at_pixels = true;
+			return w->status;
 		}
 		if (i == src->elem_count)
 			break;
@@ -537,6 +583,27 @@ write_dataset(struct writer *w, const struct rp_dicom *src, const struct rp_ts_i
 	}
 	return w->status;
 }
+
+static int
+write_dataset(struct writer *w, const struct rp_dicom *src, const struct rp_ts_info *ts,
+	      const struct rp_dicom_write_options *o, const struct rp_frame_ref *frames,
+	      uint32_t count, struct rp_errbuf *err)
+{
+	const struct rp_dicom_info *info = &src->info;
+	struct ds_cursor c = { 0 };
+	RP_TRY(write_elements(w, src, o, &c, err));
+	if (!c.at_pixels)
+		return w->status;
+	if (ts->encapsulated)
+		emit_encapsulated(w, frames, count, o->eot_threshold);
+	else if (frames)
+		emit_native_pixels(w, &info->img, o->planar >= 0 ? o->planar == 1 : info->planar,
+				   frames, count);
+	else  /* the source's own native pixel data */
+		RP_TRY(emit_elem(w, src, &src->elems[src->pixel_elem], 0, err));
+	return write_elements(w, src, o, &c, err);
+}
+
 
 static int
 edit_add(struct edits *ed, size_t start, enum edit_kind kind)
@@ -678,6 +745,22 @@ plan_nested(const struct rp_dicom *src, const struct rp_ts_info *ts, struct edit
 	return RP_OK;
 }
 
+
+/* Preamble and meta group; *ts_pos as write_meta() gives it. */
+static int
+write_head(struct writer *w, const struct rp_dicom *src, const struct rp_ts_info *ts,
+	   const struct rp_dicom_write_options *opts, const char *version, uint64_t *ts_pos)
+{
+	uint8_t preamble[132] = { 0 };
+	if (src->info.has_meta && src->meta_start == 132)
+		memcpy(preamble, src->file, 128);
+	memcpy(preamble + 128, "DICM", 4);
+	emit(w, preamble, sizeof(preamble));
+	return write_meta(w, src, ts->uid,
+			  opts->implementation_version ? opts->implementation_version : version,
+			  ts_pos);
+}
+
 static int write_all(const struct rp_dicom *src, const struct rp_ts_info *ts,
 		     const struct rp_dicom_write_options *opts, const struct edits *ed,
 		     const char *version, const struct rp_frame_ref *frames,
@@ -737,15 +820,9 @@ write_all(const struct rp_dicom *src, const struct rp_ts_info *ts,
 	  const char *version, const struct rp_frame_ref *frames, uint32_t frame_count,
 	  rp_write_fn *write, void *ctx, struct rp_errbuf *err)
 {
-	const struct rp_dicom_info *info = &src->info;
 	struct writer w = { .fn = write, .ctx = ctx, .edits = ed };
-	uint8_t preamble[132] = { 0 };
-	if (info->has_meta && src->meta_start == 132)
-		memcpy(preamble, src->file, 128);
-	memcpy(preamble + 128, "DICM", 4);
-	emit(&w, preamble, sizeof(preamble));
-	RP_TRY(write_meta(&w, src, ts->uid,
-			  opts->implementation_version ? opts->implementation_version : version));
+	uint64_t ts_pos;
+	RP_TRY(write_head(&w, src, ts, opts, version, &ts_pos));
 	if (!ts->deflated)
 		return write_dataset(&w, src, ts, opts, frames, frame_count, err);
 
@@ -780,4 +857,302 @@ rp_dicom_write_file(const char *path, const struct rp_dicom *src,
 		return st;
 	}
 	return rp__atomic_commit(&f, err);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Writing frame by frame: everything before the pixel data is written at open, with the
+ * offset table reserved as zeros; frames are appended as they come; the elements after
+ * the pixel data, the offset table and (when it narrowed) the transfer syntax UID are
+ * written at commit.  So a writer holds one frame, not the object. */
+
+struct rp_dicom_stream {
+	struct rp__atomic_file file;
+	struct writer w;
+	const struct rp_dicom *src;
+	const struct rp_ts_info *ts;
+	struct rp_dicom_write_options opts;
+	struct edits ed;
+	struct ds_cursor cursor;
+	uint32_t count, next;        /* frames expected, frames written */
+	uint64_t ts_pos;             /* file offset of the (0002,0010) value */
+	/* Encapsulated: */
+	bool use_eot;
+	uint64_t table_pos;          /* file offset of the first offset-table value */
+	uint64_t fragments;          /* bytes of frame items written so far */
+	uint64_t *offsets, *lengths; /* per frame, for the offset table */
+	/* Native: */
+	size_t frame_size;
+	bool planar;
+	uint8_t *tmp;                /* one frame, for the planar layout */
+};
+
+static void
+stream_free(struct rp_dicom_stream *s)
+{
+	edits_free(&s->ed);
+	free(s->offsets);
+	free(s->lengths);
+	free(s->tmp);
+	free(s);
+}
+
+void
+rp_dicom_stream_abort(struct rp_dicom_stream *s)
+{
+	if (!s)
+		return;
+	rp__atomic_abort(&s->file);
+	stream_free(s);
+}
+
+/* The write error behind status st, named as rp_dicom_write_file() names it. */
+static int
+stream_write_error(struct rp_dicom_stream *s, int st, struct rp_errbuf *err)
+{
+	if (err && (st == RP_E_IO || st == RP_E_NOSPACE) && s->file.write_errno)
+		rp__err(err, st, "%s: write failed: %s", s->file.path,
+			strerror(s->file.write_errno));
+	return st;
+}
+
+static int
+stream_check(const struct rp_dicom *src, const struct rp_ts_info *ts,
+	     const struct rp_dicom_write_options *opts, size_t max_frame_size,
+	     struct rp_errbuf *err)
+{
+	const struct rp_dicom_info *info = &src->info;
+	if (!ts || ts->big_endian || !ts->explicit_vr)
+		return rp__err(err, RP_E_UNSUPPORTED, "cannot write transfer syntax %s",
+			       opts->ts_uid ? opts->ts_uid : "(null)");
+	/* Deflate compresses the whole dataset, and a lossy ratio precedes the pixels: both
+	 * need every frame first (rp_dicom_write()). */
+	if (ts->deflated || opts->lossy)
+		return rp__err(err, RP_E_UNSUPPORTED, "frame-by-frame writing takes neither "
+			       "deflate nor lossy labels");
+	if (!info->has_pixels || info->frames == 0)
+		return rp__err(err, RP_E_INVALID_ARG, "frame-by-frame writing needs pixel data");
+	if (ts->encapsulated) {
+		if (max_frame_size == 0 || max_frame_size > UINT32_MAX - 9 ||
+		    info->frames > UINT32_MAX / 8)
+			return rp__err(err, RP_E_LIMIT, "write: frames too large for fragments");
+		return RP_OK;
+	}
+	if (info->img.bits_allocated < 8)
+		return rp__err(err, RP_E_UNSUPPORTED, "frame-by-frame writing needs 8 bits or "
+			       "more per sample");
+	if (native_pixel_bytes(&info->img, info->frames) > 0xFFFFFFFEu)
+		return rp__err(err, RP_E_LIMIT, "native pixel data of %u frames exceeds the "
+			       "2^32 - 2 bytes of one element", info->frames);
+	return RP_OK;
+}
+
+/* Pixel Data's header and, for encapsulated data, the offset tables as zeros. */
+static void
+stream_pixels_start(struct rp_dicom_stream *s, size_t max_frame_size)
+{
+	struct writer *w = &s->w;
+	const struct rp_image_desc *img = &s->src->info.img;
+	const uint32_t n = s->count;
+	if (!s->ts->encapsulated) {
+		uint64_t total = native_pixel_bytes(img, n);
+		emit_header(w, RP__TAG_PIXEL_DATA, img->bits_allocated > 8 ? VR(OW) : VR(OB),
+			    (uint32_t)(total + (total & 1)));
+		return;
+	}
+	/* The table's form is fixed before the sizes are known: the Extended Offset Table
+	 * when frames of the declared size could pass the threshold (PS3.5 A.4.2). */
+	uint64_t worst;
+	if (__builtin_mul_overflow((uint64_t)n, 9 + (uint64_t)max_frame_size, &worst))
+		worst = UINT64_MAX;
+	s->use_eot = worst > s->opts.eot_threshold;
+	if (s->use_eot) {
+		emit_header(w, RP__TAG_EOT, VR(OV), n * 8u);
+		s->table_pos = w->pos;
+		emit_zeros(w, (uint64_t)n * 8);
+		emit_header(w, RP__TAG_EOT_LENGTHS, VR(OV), n * 8u);
+		emit_zeros(w, (uint64_t)n * 8);
+		emit_header(w, RP__TAG_PIXEL_DATA, VR(OB), RP__UNDEFINED_LENGTH);
+		emit_header(w, RP__TAG_ITEM, 0, 0);
+	} else {
+		emit_header(w, RP__TAG_PIXEL_DATA, VR(OB), RP__UNDEFINED_LENGTH);
+		emit_header(w, RP__TAG_ITEM, 0, n * 4u);
+		s->table_pos = w->pos;
+		emit_zeros(w, (uint64_t)n * 4);
+	}
+}
+
+int
+rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
+		     const struct rp_dicom_write_options *opts, size_t max_frame_size,
+		     struct rp_dicom_stream **out, struct rp_errbuf *err)
+{
+	*out = NULL;
+	struct rp_dicom_write_options defaults;
+	if (!opts) {
+		rp_dicom_write_options_init(&defaults);
+		opts = &defaults;
+	}
+	if (!path || !src || opts->struct_size != sizeof(*opts))
+		return rp__err(err, RP_E_INVALID_ARG, "write: missing argument");
+	const struct rp_ts_info *ts = rp_ts_lookup(opts->ts_uid);
+	RP_TRY(stream_check(src, ts, opts, max_frame_size, err));
+	struct rp_dicom_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return RP_E_NOMEM;
+	s->src = src;
+	s->ts = ts;
+	s->opts = *opts;
+	s->count = src->info.frames;
+	s->frame_size = rp_image_frame_size(&src->info.img);
+	s->planar = opts->planar >= 0 ? opts->planar == 1 : src->info.planar;
+	if (opts->notes)
+		memset(opts->notes, 0, sizeof(*opts->notes));
+	int st = RP_OK;
+	if (ts->encapsulated) {
+		s->offsets = calloc(s->count, sizeof(*s->offsets));
+		s->lengths = calloc(s->count, sizeof(*s->lengths));
+		st = s->offsets && s->lengths ? RP_OK : RP_E_NOMEM;
+	} else if (s->planar) {
+		s->tmp = malloc(s->frame_size);
+		st = s->tmp ? RP_OK : RP_E_NOMEM;
+	}
+	if (st == RP_OK)
+		st = plan_nested(src, ts, &s->ed, opts->notes, err);
+	if (st < 0) {
+		stream_free(s);
+		return st;
+	}
+	st = rp__atomic_open(&s->file, path, err);
+	if (st < 0) {
+		stream_free(s);
+		return st;
+	}
+	char version[17];
+	snprintf(version, sizeof(version), "RADPIPE_%s", RP_VERSION_STRING);
+	s->w = (struct writer){ .fn = rp__atomic_write, .ctx = &s->file, .edits = &s->ed };
+	st = write_head(&s->w, src, ts, opts, version, &s->ts_pos);
+	if (st == RP_OK)
+		st = write_elements(&s->w, src, opts, &s->cursor, err);
+	if (st == RP_OK)
+		stream_pixels_start(s, max_frame_size);
+	st = st < 0 ? st : s->w.status;
+	if (st < 0) {
+		stream_write_error(s, st, err);
+		rp_dicom_stream_abort(s);
+		return st;
+	}
+	*out = s;
+	return RP_OK;
+}
+
+int
+rp_dicom_stream_frame(struct rp_dicom_stream *s, const void *data, size_t size,
+		      struct rp_errbuf *err)
+{
+	if (s->w.status < 0)
+		return s->w.status;
+	if (s->next == s->count)
+		return rp__err(err, RP_E_INVALID_ARG, "write: more than %u frames", s->count);
+	struct writer *w = &s->w;
+	if (!s->ts->encapsulated) {
+		if (size != s->frame_size)
+			return rp__err(err, RP_E_INVALID_ARG, "write: frame %u is %zu bytes, not %zu",
+				       s->next, size, s->frame_size);
+		emit_native_frame(w, &s->src->info.img, s->planar, data, s->tmp);
+	} else {
+		const uint64_t item = 8 + (uint64_t)size + (size & 1);
+		/* Basic Offset Table offsets are 32 bits; the table's form was chosen for
+		 * frames of the declared size. */
+		if (size > UINT32_MAX - 9 ||
+		    (!s->use_eot && s->fragments + item > s->opts.eot_threshold))
+			return rp__err(err, RP_E_LIMIT, "write: frame %u (%zu bytes) is larger "
+				       "than declared", s->next, size);
+		s->offsets[s->next] = s->fragments;
+		s->lengths[s->next] = size;
+		emit_header(w, RP__TAG_ITEM, 0, (uint32_t)(size + (size & 1)));
+		emit(w, data, size);
+		if (size & 1)
+			emit(w, "", 1);      /* pad after EOI/EOC, PS3.5 A.4 */
+		s->fragments += item;
+	}
+	s->next++;
+	return w->status < 0 ? stream_write_error(s, w->status, err) : RP_OK;
+}
+
+/* The offset table, over the zeros reserved for it. */
+static int
+stream_patch_table(struct rp_dicom_stream *s)
+{
+	const uint32_t n = s->count;
+	const size_t unit = s->use_eot ? 8 : 4;
+	uint8_t *v = malloc((size_t)n * unit);
+	if (!v)
+		return RP_E_NOMEM;
+	int st = RP_OK;
+	for (int pass = 0; pass < (s->use_eot ? 2 : 1) && st == RP_OK; pass++) {
+		const uint64_t *src = pass == 0 ? s->offsets : s->lengths;
+		for (uint32_t f = 0; f < n; f++) {
+			if (s->use_eot)
+				rp__store_le64(v + (size_t)f * 8, src[f]);
+			else
+				rp__store_le32(v + (size_t)f * 4, (uint32_t)src[f]);
+		}
+		/* The lengths follow the offsets and the 12-byte header of their element. */
+		uint64_t at = s->table_pos + (pass ? (uint64_t)n * 8 + 12 : 0);
+		if (rp__pwrite_full(s->file.fd, v, (size_t)n * unit, at) != 0) {
+			s->file.write_errno = errno;
+			st = rp__errno_status(errno);
+		}
+	}
+	free(v);
+	return st;
+}
+
+/* Replaces the meta group's transfer syntax UID by one of the same padded length. */
+static int
+stream_patch_ts(struct rp_dicom_stream *s, const char *uid, struct rp_errbuf *err)
+{
+	const struct rp_ts_info *ts = rp_ts_lookup(uid);
+	size_t had = strlen(s->ts->uid), now = strlen(uid);
+	if (!ts || ts->encapsulated != s->ts->encapsulated || had + (had & 1) != now + (now & 1))
+		return rp__err(err, RP_E_INVALID_ARG, "write: %s cannot replace %s in place", uid,
+			       s->ts->uid);
+	char v[66] = { 0 };
+	memcpy(v, uid, now);
+	if (rp__pwrite_full(s->file.fd, v, now + (now & 1), s->ts_pos) != 0) {
+		s->file.write_errno = errno;
+		return rp__errno_status(errno);
+	}
+	return RP_OK;
+}
+
+int
+rp_dicom_stream_commit(struct rp_dicom_stream *s, const char *ts_uid, struct rp_errbuf *err)
+{
+	int st = s->w.status;
+	if (st == RP_OK && s->next != s->count)
+		st = rp__err(err, RP_E_INVALID_ARG, "write: %u of %u frames given", s->next,
+			     s->count);
+	if (st == RP_OK) {
+		if (s->ts->encapsulated) {
+			emit_header(&s->w, RP__TAG_SEQ_END, 0, 0);
+		} else {
+			uint64_t total = native_pixel_bytes(&s->src->info.img, s->count);
+			if (total & 1)
+				emit(&s->w, "", 1);
+		}
+		st = write_elements(&s->w, s->src, &s->opts, &s->cursor, err);
+	}
+	if (st == RP_OK && s->ts->encapsulated)
+		st = stream_patch_table(s);
+	if (st == RP_OK && ts_uid && strcmp(ts_uid, s->ts->uid) != 0)
+		st = stream_patch_ts(s, ts_uid, err);
+	if (st < 0) {
+		stream_write_error(s, st, err);
+		rp_dicom_stream_abort(s);
+		return st;
+	}
+	st = rp__atomic_commit(&s->file, err);
+	stream_free(s);
+	return st;
 }

@@ -4,9 +4,12 @@
  * damage at every offset. */
 #include "test_util.h"
 
+#include <dirent.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct buf {
 	uint8_t *p;
@@ -395,6 +398,117 @@ test_write_encapsulated(void **state)
 	}
 }
 
+/* Entries of a directory other than . and .. (an aborted stream leaves none). */
+static int
+dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/* One frame at a time: the same bytes as the whole-object writer, for a native target
+ * and for an encapsulated one with either offset table; elements after the pixel data
+ * kept; the narrower HTJ2K syntax set at commit; nothing left by a short or bad one. */
+static void
+test_write_streamed(void **state)
+{
+	(void)state;
+	char dir[256], path[300];
+	rp_test_tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/out.dcm", dir);
+	static const uint8_t c0[5] = { 0xFF, 0xD8, 9, 9, 9 }, c1[3] = { 0xFF, 0xD8, 7 };
+	for (int kind = 0; kind < 3; kind++) {   /* native, BOT, EOT */
+		struct buf src = kind == 0 ? make_native(EXPL_LE) : make_encapsulated(2);
+		elem(&src, EXPL_LE, 0xFFFC, 0xFFFC, "OB", "\0\0", 2);  /* trailing padding */
+		struct buf whole = { 0 };
+		struct rp_dicom *a;
+		struct rp_errbuf err = { "" };
+		RP_ASSERT_OK(rp_dicom_parse(src.p, src.n, NULL, &a, &err), &err);
+		int16_t px[2][6];
+		struct rp_frame_ref refs[2] = { { c0, 5 }, { c1, 3 } };
+		if (kind == 0)
+			for (int k = 0; k < 2; k++) {
+				RP_ASSERT_OK(rp_dicom_decode_frame(a, (uint32_t)k, px[k], 12, &err),
+					     &err);
+				refs[k] = (struct rp_frame_ref){ px[k], 12 };
+			}
+		struct rp_dicom_write_options wo;
+		rp_dicom_write_options_init(&wo);
+		wo.ts_uid = kind == 0 ? "1.2.840.10008.1.2.1" : "1.2.840.10008.1.2.4.201";
+		wo.eot_threshold = kind == 2 ? 8 : UINT32_MAX;
+		RP_ASSERT_OK(rp_dicom_write(a, &wo, refs, 2, mem_sink, &whole, &err), &err);
+		struct rp_dicom_stream *s;
+		RP_ASSERT_OK(rp_dicom_stream_open(path, a, &wo, 5, &s, &err), &err);
+		for (int k = 0; k < 2; k++)
+			RP_ASSERT_OK(rp_dicom_stream_frame(s, refs[k].data, refs[k].size, &err),
+				     &err);
+		RP_ASSERT_OK(rp_dicom_stream_commit(s, NULL, &err), &err);
+		size_t n;
+		uint8_t *got = rp_test_read_file(path, &n);
+		assert_non_null(got);
+		assert_int_equal(n, whole.n);
+		assert_memory_equal(got, whole.p, n);
+		assert_non_null(memmem(got, n, "\xFC\xFF\xFC\xFF", 4));
+		free(got);
+		remove(path);
+		if (kind != 0) {
+			/* Committed as .202: parsed back so, frames intact. */
+			RP_ASSERT_OK(rp_dicom_stream_open(path, a, &wo, 5, &s, &err), &err);
+			for (int k = 0; k < 2; k++)
+				RP_ASSERT_OK(rp_dicom_stream_frame(s, refs[k].data, refs[k].size,
+								   &err), &err);
+			RP_ASSERT_OK(rp_dicom_stream_commit(s, "1.2.840.10008.1.2.4.202", &err),
+				     &err);
+			got = rp_test_read_file(path, &n);
+			struct rp_dicom *b;
+			RP_ASSERT_OK(rp_dicom_parse(got, n, NULL, &b, &err), &err);
+			assert_string_equal(rp_dicom_get_info(b)->ts->uid,
+					    "1.2.840.10008.1.2.4.202");
+			const uint8_t *d;
+			uint8_t *owned;
+			RP_ASSERT_OK(rp_dicom_encoded_frame(b, 1, &d, &n, &owned, &err), &err);
+			assert_null(owned);
+			assert_memory_equal(d, c1, 3);
+			rp_dicom_free(b);
+			free(got);
+			remove(path);
+			/* A UID of another length, or a frame larger than declared: refused. */
+			RP_ASSERT_OK(rp_dicom_stream_open(path, a, &wo, 5, &s, &err), &err);
+			for (int k = 0; k < 2; k++)
+				RP_ASSERT_OK(rp_dicom_stream_frame(s, refs[k].data, refs[k].size,
+								   &err), &err);
+			assert_int_equal(rp_dicom_stream_commit(s, "1.2.840.10008.1.2.4.80", &err),
+					 RP_E_INVALID_ARG);
+			assert_int_equal(dir_entries(dir), 0);
+			if (kind == 1) {
+				/* Two 3-byte frames fit 25 bytes of items, so the BOT is chosen;
+				 * then a 5-byte frame would pass them. */
+				struct rp_dicom_write_options tight = wo;
+				tight.eot_threshold = 25;
+				RP_ASSERT_OK(rp_dicom_stream_open(path, a, &tight, 3, &s, &err), &err);
+				RP_ASSERT_OK(rp_dicom_stream_frame(s, c1, 3, &err), &err);
+				assert_int_equal(rp_dicom_stream_frame(s, c0, 5, &err), RP_E_LIMIT);
+				rp_dicom_stream_abort(s);
+				assert_int_equal(dir_entries(dir), 0);
+			}
+		}
+		/* Committed short of its frames: refused, and nothing is left behind. */
+		RP_ASSERT_OK(rp_dicom_stream_open(path, a, &wo, 5, &s, &err), &err);
+		RP_ASSERT_OK(rp_dicom_stream_frame(s, refs[0].data, refs[0].size, &err), &err);
+		assert_int_equal(rp_dicom_stream_commit(s, NULL, &err), RP_E_INVALID_ARG);
+		assert_int_equal(dir_entries(dir), 0);
+		rp_dicom_free(a);
+		free(src.p);
+		free(whole.p);
+	}
+	rmdir(dir);
+}
+
 static void
 test_hostile_inputs(void **state)
 {
@@ -667,6 +781,7 @@ main(void)
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_write_transcodes),
 		cmocka_unit_test(test_write_encapsulated),
+		cmocka_unit_test(test_write_streamed),
 		cmocka_unit_test(test_hostile_inputs),
 		cmocka_unit_test(test_nested_check),
 		cmocka_unit_test(test_nested_written_consistently),

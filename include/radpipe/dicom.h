@@ -182,6 +182,32 @@ RP_API RP_NODISCARD int rp_dicom_write_file(const char *path, const struct rp_di
 					    const struct rp_frame_ref *frames,
 					    uint32_t frame_count, struct rp_errbuf *err);
 
+/* Writing frame by frame, for objects too large to hold: rp_dicom_write_file()'s output
+ * (atomic, the same bytes when the Basic Offset Table is used) with the frames given one
+ * at a time, in index order, by rp_dicom_stream_frame().  Everything up to the pixel data
+ * is written by rp_dicom_stream_open(), the offset table and the elements after the pixel
+ * data by rp_dicom_stream_commit().  max_frame_size bounds every encapsulated frame: the
+ * Extended Offset Table is used when frames of that size could pass opts->eot_threshold.
+ * Deflated syntaxes, lossy labels and 1-bit native data need rp_dicom_write_file().
+ * Neither src nor opts's strings may change or go away before the commit or abort. */
+struct rp_dicom_stream;
+
+RP_API RP_NODISCARD int rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
+					     const struct rp_dicom_write_options *opts,
+					     size_t max_frame_size,
+					     struct rp_dicom_stream **out,
+					     struct rp_errbuf *err);
+/* Appends the next frame; after a failure the stream only takes an abort. */
+RP_API RP_NODISCARD int rp_dicom_stream_frame(struct rp_dicom_stream *s, const void *data,
+					      size_t size, struct rp_errbuf *err);
+/* Completes the file once every frame is written, and frees s either way.  ts_uid, when
+ * not NULL, replaces opts->ts_uid: it must have the same padded length and form (HTJ2K's
+ * narrower lossless syntax once every frame turned out to meet it). */
+RP_API RP_NODISCARD int rp_dicom_stream_commit(struct rp_dicom_stream *s, const char *ts_uid,
+					       struct rp_errbuf *err);
+/* Removes the unfinished file and frees s; NULL is a no-op. */
+RP_API void rp_dicom_stream_abort(struct rp_dicom_stream *s);
+
 #ifdef __cplusplus
 }
 #endif
