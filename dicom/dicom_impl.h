@@ -152,6 +152,10 @@ void rp__dicom_free_nested(struct rp__nested *list, size_t count);
 
 /* Encapsulated pixel data: fragments and the frame map (dicom/frames.c). */
 int rp__dicom_index_fragments(struct rp_dicom *ds, struct rp_errbuf *err);
+/* opts.drop_behind: drops the pages of the caller's mapping between *dropped and pos
+ * once that is a few MB, and moves *dropped up; no-op for any other buffer. */
+void rp__dicom_drop_behind(const struct rp_dicom *ds, const uint8_t *buf, size_t *dropped,
+			   size_t pos);
 
 /* Deflate (dicom/inflate.c, ISA-L). */
 int rp__inflate_raw(const uint8_t *src, size_t src_size, uint64_t limit, uint8_t **out,

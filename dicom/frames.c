@@ -55,7 +55,9 @@ rp__dicom_index_fragments(struct rp_dicom *ds, struct rp_errbuf *err)
 
 	/* walk_items in the parser already checked every item fits; here we record them. */
 	bool first = true;
+	size_t dropped = pos;
 	while (pos < end) {
+		rp__dicom_drop_behind(ds, ds->buf, &dropped, pos);
 		uint32_t len = load32(ds->buf + pos + 4, be);
 		struct rp__fragment fr = { .item = pos, .data = pos + 8, .length = len };
 		pos += 8 + (size_t)len;

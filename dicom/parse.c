@@ -8,6 +8,8 @@
 #include "dicom/dicom_impl.h"
 
 #include <ctype.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 
 static uint16_t
@@ -28,6 +30,21 @@ corrupt_at(struct rp_errbuf *err, size_t off, const char *what)
 	return rp__err(err, RP_E_CORRUPT, "%s at offset %zu", what, off);
 }
 
+void
+rp__dicom_drop_behind(const struct rp_dicom *ds, const uint8_t *buf, size_t *dropped,
+		      size_t pos)
+{
+	if (!ds->opts.drop_behind || buf != ds->file || pos < *dropped ||
+	    pos - *dropped < ((size_t)4 << 20))
+		return;
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	const uintptr_t a = ((uintptr_t)buf + *dropped) & ~(pg - 1);
+	const uintptr_t b = ((uintptr_t)buf + pos) & ~(pg - 1);
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
+	*dropped = pos;
+}
+
 /* Walks items of a sequence (or fragments of encapsulated pixel data) of undefined
  * length starting at pos; returns the offset of the sequence delimiter item in *delim. */
 static int
@@ -35,7 +52,10 @@ walk_items(const struct rp_dicom *ds, const uint8_t *buf, size_t pos, size_t end
 	   struct rp__enc enc, bool fragments, unsigned depth, size_t *delim,
 	   struct rp_errbuf *err)
 {
+	size_t dropped = pos;
 	for (;;) {
+		if (fragments)
+			rp__dicom_drop_behind(ds, buf, &dropped, pos);
 		if (end - pos < 8)
 			return corrupt_at(err, pos, fragments ?
 				"pixel data fragments end without a sequence delimiter" :

@@ -12,8 +12,10 @@
 #include "simd/kernels.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* An element of the source that is written differently: an image nested in a sequence
  * made native, its now meaningless offset tables and colour label, a dropped icon. */
@@ -861,9 +863,11 @@ rp_dicom_write_file(const char *path, const struct rp_dicom *src,
 
 /* ------------------------------------------------------------------------------------ */
 /* Writing frame by frame: everything before the pixel data is written at open, with the
- * offset table reserved as zeros; frames are appended as they come; the elements after
- * the pixel data, the offset table and (when it narrowed) the transfer syntax UID are
- * written at commit.  So a writer holds one frame, not the object. */
+ * Basic Offset Table reserved as zeros; frames are appended as they come; the elements
+ * after the pixel data, the offset table and (when it narrowed) the transfer syntax UID
+ * are written at commit.  So a writer holds one frame, not the object.  Frames that pass
+ * the threshold need the Extended Offset Table, which precedes the pixel data: the file
+ * is then copied once more with the table in its place (only objects of gigabytes). */
 
 struct rp_dicom_stream {
 	struct rp__atomic_file file;
@@ -876,8 +880,8 @@ struct rp_dicom_stream {
 	uint32_t count, next;        /* frames expected, frames written */
 	uint64_t ts_pos;             /* file offset of the (0002,0010) value */
 	/* Encapsulated: */
-	bool use_eot;
-	uint64_t table_pos;          /* file offset of the first offset-table value */
+	uint64_t pixels_pos;         /* file offset of the Pixel Data element */
+	uint64_t table_pos;          /* file offset of the first Basic Offset Table value */
 	uint64_t fragments;          /* bytes of frame items written so far */
 	uint64_t *offsets, *lengths; /* per frame, for the offset table */
 	/* Native: */
@@ -917,8 +921,7 @@ stream_write_error(struct rp_dicom_stream *s, int st, struct rp_errbuf *err)
 
 static int
 stream_check(const struct rp_dicom *src, const struct rp_ts_info *ts,
-	     const struct rp_dicom_write_options *opts, size_t max_frame_size,
-	     struct rp_errbuf *err)
+	     const struct rp_dicom_write_options *opts, struct rp_errbuf *err)
 {
 	const struct rp_dicom_info *info = &src->info;
 	if (!ts || ts->big_endian || !ts->explicit_vr)
@@ -931,12 +934,9 @@ stream_check(const struct rp_dicom *src, const struct rp_ts_info *ts,
 			       "deflate nor lossy labels");
 	if (!info->has_pixels || info->frames == 0)
 		return rp__err(err, RP_E_INVALID_ARG, "frame-by-frame writing needs pixel data");
-	if (ts->encapsulated) {
-		if (max_frame_size == 0 || max_frame_size > UINT32_MAX - 9 ||
-		    info->frames > UINT32_MAX / 8)
-			return rp__err(err, RP_E_LIMIT, "write: frames too large for fragments");
-		return RP_OK;
-	}
+	if (ts->encapsulated)
+		return info->frames > UINT32_MAX / 8 ?
+		       rp__err(err, RP_E_LIMIT, "write: %u frames", info->frames) : RP_OK;
 	if (info->img.bits_allocated < 8)
 		return rp__err(err, RP_E_UNSUPPORTED, "frame-by-frame writing needs 8 bits or "
 			       "more per sample");
@@ -946,45 +946,29 @@ stream_check(const struct rp_dicom *src, const struct rp_ts_info *ts,
 	return RP_OK;
 }
 
-/* Pixel Data's header and, for encapsulated data, the offset tables as zeros. */
+/* Pixel Data's header and, for encapsulated data, the Basic Offset Table as zeros. */
 static void
-stream_pixels_start(struct rp_dicom_stream *s, size_t max_frame_size)
+stream_pixels_start(struct rp_dicom_stream *s)
 {
 	struct writer *w = &s->w;
 	const struct rp_image_desc *img = &s->src->info.img;
-	const uint32_t n = s->count;
 	if (!s->ts->encapsulated) {
-		uint64_t total = native_pixel_bytes(img, n);
+		uint64_t total = native_pixel_bytes(img, s->count);
 		emit_header(w, RP__TAG_PIXEL_DATA, img->bits_allocated > 8 ? VR(OW) : VR(OB),
 			    (uint32_t)(total + (total & 1)));
 		return;
 	}
-	/* The table's form is fixed before the sizes are known: the Extended Offset Table
-	 * when frames of the declared size could pass the threshold (PS3.5 A.4.2). */
-	uint64_t worst;
-	if (__builtin_mul_overflow((uint64_t)n, 9 + (uint64_t)max_frame_size, &worst))
-		worst = UINT64_MAX;
-	s->use_eot = worst > s->opts.eot_threshold;
-	if (s->use_eot) {
-		emit_header(w, RP__TAG_EOT, VR(OV), n * 8u);
-		s->table_pos = w->pos;
-		emit_zeros(w, (uint64_t)n * 8);
-		emit_header(w, RP__TAG_EOT_LENGTHS, VR(OV), n * 8u);
-		emit_zeros(w, (uint64_t)n * 8);
-		emit_header(w, RP__TAG_PIXEL_DATA, VR(OB), RP__UNDEFINED_LENGTH);
-		emit_header(w, RP__TAG_ITEM, 0, 0);
-	} else {
-		emit_header(w, RP__TAG_PIXEL_DATA, VR(OB), RP__UNDEFINED_LENGTH);
-		emit_header(w, RP__TAG_ITEM, 0, n * 4u);
-		s->table_pos = w->pos;
-		emit_zeros(w, (uint64_t)n * 4);
-	}
+	s->pixels_pos = w->pos;
+	emit_header(w, RP__TAG_PIXEL_DATA, VR(OB), RP__UNDEFINED_LENGTH);
+	emit_header(w, RP__TAG_ITEM, 0, s->count * 4u);
+	s->table_pos = w->pos;
+	emit_zeros(w, (uint64_t)s->count * 4);
 }
 
 int
 rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
-		     const struct rp_dicom_write_options *opts, size_t max_frame_size,
-		     struct rp_dicom_stream **out, struct rp_errbuf *err)
+		     const struct rp_dicom_write_options *opts, struct rp_dicom_stream **out,
+		     struct rp_errbuf *err)
 {
 	*out = NULL;
 	struct rp_dicom_write_options defaults;
@@ -995,7 +979,7 @@ rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
 	if (!path || !src || opts->struct_size != sizeof(*opts))
 		return rp__err(err, RP_E_INVALID_ARG, "write: missing argument");
 	const struct rp_ts_info *ts = rp_ts_lookup(opts->ts_uid);
-	RP_TRY(stream_check(src, ts, opts, max_frame_size, err));
+	RP_TRY(stream_check(src, ts, opts, err));
 	struct rp_dicom_stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return RP_E_NOMEM;
@@ -1034,7 +1018,7 @@ rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
 	if (st == RP_OK)
 		st = write_elements(&s->w, src, opts, &s->cursor, err);
 	if (st == RP_OK)
-		stream_pixels_start(s, max_frame_size);
+		stream_pixels_start(s);
 	st = st < 0 ? st : s->w.status;
 	if (st < 0) {
 		stream_write_error(s, st, err);
@@ -1060,52 +1044,109 @@ rp_dicom_stream_frame(struct rp_dicom_stream *s, const void *data, size_t size,
 				       s->next, size, s->frame_size);
 		emit_native_frame(w, &s->src->info.img, s->planar, data, s->tmp);
 	} else {
-		const uint64_t item = 8 + (uint64_t)size + (size & 1);
-		/* Basic Offset Table offsets are 32 bits; the table's form was chosen for
-		 * frames of the declared size. */
-		if (size > UINT32_MAX - 9 ||
-		    (!s->use_eot && s->fragments + item > s->opts.eot_threshold))
-			return rp__err(err, RP_E_LIMIT, "write: frame %u (%zu bytes) is larger "
-				       "than declared", s->next, size);
+		if (size > UINT32_MAX - 9)
+			return rp__err(err, RP_E_LIMIT, "write: frame %u too large for a fragment",
+				       s->next);
 		s->offsets[s->next] = s->fragments;
 		s->lengths[s->next] = size;
 		emit_header(w, RP__TAG_ITEM, 0, (uint32_t)(size + (size & 1)));
 		emit(w, data, size);
 		if (size & 1)
 			emit(w, "", 1);      /* pad after EOI/EOC, PS3.5 A.4 */
-		s->fragments += item;
+		s->fragments += 8 + (uint64_t)size + (size & 1);
 	}
 	s->next++;
 	return w->status < 0 ? stream_write_error(s, w->status, err) : RP_OK;
 }
 
-/* The offset table, over the zeros reserved for it. */
+/* The Basic Offset Table, over the zeros reserved for it. */
 static int
-stream_patch_table(struct rp_dicom_stream *s)
+stream_patch_bot(struct rp_dicom_stream *s)
 {
-	const uint32_t n = s->count;
-	const size_t unit = s->use_eot ? 8 : 4;
-	uint8_t *v = malloc((size_t)n * unit);
+	uint8_t *v = malloc((size_t)s->count * 4);
 	if (!v)
 		return RP_E_NOMEM;
+	for (uint32_t f = 0; f < s->count; f++)
+		rp__store_le32(v + (size_t)f * 4, (uint32_t)s->offsets[f]);
 	int st = RP_OK;
-	for (int pass = 0; pass < (s->use_eot ? 2 : 1) && st == RP_OK; pass++) {
-		const uint64_t *src = pass == 0 ? s->offsets : s->lengths;
-		for (uint32_t f = 0; f < n; f++) {
-			if (s->use_eot)
-				rp__store_le64(v + (size_t)f * 8, src[f]);
-			else
-				rp__store_le32(v + (size_t)f * 4, (uint32_t)src[f]);
-		}
-		/* The lengths follow the offsets and the 12-byte header of their element. */
-		uint64_t at = s->table_pos + (pass ? (uint64_t)n * 8 + 12 : 0);
-		if (rp__pwrite_full(s->file.fd, v, (size_t)n * unit, at) != 0) {
-			s->file.write_errno = errno;
-			st = rp__errno_status(errno);
-		}
+	if (rp__pwrite_full(s->file.fd, v, (size_t)s->count * 4, s->table_pos) != 0) {
+		s->file.write_errno = errno;
+		st = rp__errno_status(errno);
 	}
 	free(v);
 	return st;
+}
+
+/* len bytes of in_fd from offset off, appended to f. */
+static int
+copy_range(int in_fd, uint64_t off, uint64_t len, struct rp__atomic_file *f)
+{
+	uint8_t *buf = malloc(1 << 20);
+	if (!buf)
+		return RP_E_NOMEM;
+	int st = RP_OK;
+	while (len && st == RP_OK) {
+		size_t n = len < (1u << 20) ? (size_t)len : (1u << 20);
+		if (rp__pread_full(in_fd, buf, n, off) != 0) {
+			f->write_errno = errno ? errno : EIO;
+			st = rp__errno_status(f->write_errno);
+			break;
+		}
+		st = rp__atomic_write(f, buf, n);
+		off += n;
+		len -= n;
+	}
+	free(buf);
+	return st;
+}
+
+/* The written file again, with the Extended Offset Table before the pixel data and an
+ * empty Basic Offset Table (PS3.5 A.4.2), into a new temporary that replaces the first. */
+static int
+stream_relocate_eot(struct rp_dicom_stream *s, struct rp_errbuf *err)
+{
+	const uint32_t n = s->count;
+	int in = open(s->file.tmp, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		s->file.write_errno = errno;
+		return rp__errno_status(errno);
+	}
+	struct rp__atomic_file nf;
+	int st = rp__atomic_open(&nf, s->file.path, err);
+	if (st < 0) {
+		close(in);
+		return st;
+	}
+	struct writer w = { .fn = rp__atomic_write, .ctx = &nf };
+	st = copy_range(in, 0, s->pixels_pos, &nf);
+	uint8_t v[8];
+	emit_header(&w, RP__TAG_EOT, VR(OV), n * 8u);
+	for (uint32_t f = 0; f < n; f++) {
+		rp__store_le64(v, s->offsets[f]);
+		emit(&w, v, 8);
+	}
+	emit_header(&w, RP__TAG_EOT_LENGTHS, VR(OV), n * 8u);
+	for (uint32_t f = 0; f < n; f++) {
+		rp__store_le64(v, s->lengths[f]);
+		emit(&w, v, 8);
+	}
+	emit_header(&w, RP__TAG_PIXEL_DATA, VR(OB), RP__UNDEFINED_LENGTH);
+	emit_header(&w, RP__TAG_ITEM, 0, 0);
+	if (st == RP_OK)
+		st = w.status;
+	const uint64_t frames_pos = s->table_pos + (uint64_t)n * 4;
+	if (st == RP_OK)
+		st = copy_range(in, frames_pos, s->w.pos - frames_pos, &nf);
+	close(in);
+	if (st < 0) {
+		if (nf.write_errno)
+			s->file.write_errno = nf.write_errno;
+		rp__atomic_abort(&nf);
+		return st;
+	}
+	rp__atomic_abort(&s->file);
+	s->file = nf;
+	return RP_OK;
 }
 
 /* Replaces the meta group's transfer syntax UID by one of the same padded length. */
@@ -1144,7 +1185,8 @@ rp_dicom_stream_commit(struct rp_dicom_stream *s, const char *ts_uid, struct rp_
 		st = write_elements(&s->w, s->src, &s->opts, &s->cursor, err);
 	}
 	if (st == RP_OK && s->ts->encapsulated)
-		st = stream_patch_table(s);
+		st = s->fragments > s->opts.eot_threshold ? stream_relocate_eot(s, err) :
+		     stream_patch_bot(s);
 	if (st == RP_OK && ts_uid && strcmp(ts_uid, s->ts->uid) != 0)
 		st = stream_patch_ts(s, ts_uid, err);
 	if (st < 0) {

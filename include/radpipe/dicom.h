@@ -40,6 +40,12 @@ struct rp_dicom_options {
 	uint32_t max_depth;          /* sequence nesting limit (default 64) */
 	uint32_t max_frames;         /* NumberOfFrames limit (default 1 << 20) */
 	uint64_t max_inflated_size;  /* deflated datasets: inflate limit (default 4 GiB) */
+	/* 1 only when data is a file mapping (mmap) that nothing writes: walking the
+	 * fragments of encapsulated pixel data, the parser hands the pages it has passed
+	 * back to the kernel (MADV_DONTNEED), so that parsing a large file does not make
+	 * it resident; later reads map them again from the page cache.  On any other
+	 * buffer this would lose its contents. */
+	uint8_t drop_behind;
 };
 
 RP_API void rp_dicom_options_init(struct rp_dicom_options *opts);
@@ -183,18 +189,17 @@ RP_API RP_NODISCARD int rp_dicom_write_file(const char *path, const struct rp_di
 					    uint32_t frame_count, struct rp_errbuf *err);
 
 /* Writing frame by frame, for objects too large to hold: rp_dicom_write_file()'s output
- * (atomic, the same bytes when the Basic Offset Table is used) with the frames given one
- * at a time, in index order, by rp_dicom_stream_frame().  Everything up to the pixel data
- * is written by rp_dicom_stream_open(), the offset table and the elements after the pixel
- * data by rp_dicom_stream_commit().  max_frame_size bounds every encapsulated frame: the
- * Extended Offset Table is used when frames of that size could pass opts->eot_threshold.
+ * (atomic, the same bytes) with the frames given one at a time, in index order, by
+ * rp_dicom_stream_frame().  Everything up to the pixel data is written by
+ * rp_dicom_stream_open(), the offset table and the elements after the pixel data by
+ * rp_dicom_stream_commit() (which copies the file once more when the frames pass
+ * opts->eot_threshold: the Extended Offset Table goes before the pixel data).
  * Deflated syntaxes, lossy labels and 1-bit native data need rp_dicom_write_file().
  * Neither src nor opts's strings may change or go away before the commit or abort. */
 struct rp_dicom_stream;
 
 RP_API RP_NODISCARD int rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
 					     const struct rp_dicom_write_options *opts,
-					     size_t max_frame_size,
 					     struct rp_dicom_stream **out,
 					     struct rp_errbuf *err);
 /* Appends the next frame; after a failure the stream only takes an abort. */
