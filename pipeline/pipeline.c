@@ -8,10 +8,14 @@
  * same FIFO and keep every core busy.  A frame job checks the BitsStored high bits of a
  * native frame (SIMD kernel), makes the canonical frame, encodes it, and decodes the
  * result again to compare it with the input (the verify step, done here so it runs in
- * parallel).  The job that finishes an object's last frame writes the file atomically,
- * reads it back to check that it holds exactly the verified codestreams, unmaps the
- * input and returns the reservation.  Memory held is bounded by the budget, not by the
- * study.
+ * parallel).  Frames go into the output (a temporary file, renamed when complete) in
+ * index order as soon as every earlier one is there, and are freed; the input pages a
+ * frame was read from are dropped once it is coded.  The job that finishes an object's
+ * last frame completes the file, reads it back to check that it holds exactly the
+ * verified codestreams, unmaps the input and returns the reservation.  So a 1.5 GB
+ * multi-frame object costs what its frames in flight cost, and memory held is bounded by
+ * the budget, not by the object or the study.  (Deflated and lossy outputs, and native
+ * sources rewritten native, are written whole at the end: see obj_streamable().)
  *
  * Frame jobs are queued by the coordinator only, never from inside a job: a job that
  * waited on the bounded queue (or on nested work queued behind other jobs) could block
@@ -58,6 +62,7 @@ struct rp__pl {
 	const struct rp_pipeline_options *opts;
 	struct rp_pipeline_file *files;
 	struct rp_encoder_options enc_opts;
+	struct rp_dicom_options parse_opts; /* files are mapped: pages dropped behind */
 	const struct rp__kernels *k;
 	bool to_native;              /* NATIVE or DEFLATE: frames stay canonical */
 	const char *ts_uid;          /* target transfer syntax */
@@ -100,7 +105,17 @@ struct rp__pl_obj {
 	uint32_t nframes;
 	bool fast_high_bits;         /* frames checked by the kernel in place (16-bit LE) */
 	uint64_t cost;               /* bytes reserved from the budget */
-	struct rp_frame_ref *refs;   /* coded (or canonical) frames, index order */
+	struct rp_frame_ref *refs;   /* coded (or canonical) frames, index order; a frame's
+				      * data is freed once it is in the output */
+	uint32_t *crc;               /* CRC32C of each frame's bytes, for the read-back */
+	/* Written frame by frame (see obj_streamable()): frames go into the output in index
+	 * order as they are done, and the object holds only those that wait for an
+	 * earlier one. */
+	struct rp_dicom_stream *stream;
+	pthread_mutex_t write_lock;  /* guards next_write and the stream */
+	uint32_t next_write;
+	uint8_t *done;               /* frame f is coded (set under write_lock) */
+	struct rp_dicom_write_notes notes;
 	struct rp__pl_job *jobs;
 	_Atomic uint32_t left;       /* frames not yet done */
 	_Atomic bool dirty;          /* some native frame has overlay bits */
@@ -266,6 +281,47 @@ note_error(struct rp__pl_obj *obj, uint64_t err)
 		;
 }
 
+/* Drops the whole pages within bytes [from, to) of a map from this process; returns the
+ * offset where they end.  The mapping is private and never written, so a later read maps
+ * them again from the page cache.  Without this, every page of a large object read so far
+ * would stay resident until the object is done.  Only whole pages inside the range: a
+ * page shared with a neighbouring frame stays, because touching a dropped page maps its
+ * whole folio again (tmpfs and ext4 cache files in large folios), behind it too. */
+static uint64_t
+drop_pages(const uint8_t *map, size_t map_size, uint64_t from, uint64_t to)
+{
+	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (to > map_size)
+		to = map_size;
+	from = (from + pg - 1) & ~(pg - 1);
+	to &= ~(pg - 1);
+	if (map && from < to)
+		madvise((void *)(map + from), (size_t)(to - from), MADV_DONTNEED);
+	return to;
+}
+
+/* Drops the input bytes frame f was read from, once it is coded. */
+static void
+drop_input_frame(struct rp__pl_obj *obj, uint32_t f)
+{
+	const struct rp_dicom_info *info = obj->info;
+	if (info->ts->deflated)
+		return;              /* the pixels live in the inflated copy, not the map */
+	if (!info->encapsulated) {
+		uint64_t at = info->pixel_value_offset + (uint64_t)obj->frame_size * f;
+		drop_pages(obj->map, obj->map_size, at, at + obj->frame_size);
+		return;
+	}
+	const uint8_t *cs;
+	size_t n;
+	uint8_t *owned = NULL;
+	if (rp_dicom_encoded_frame(obj->ds, f, &cs, &n, &owned, NULL) == RP_OK && !owned &&
+	    cs >= obj->map && cs < obj->map + obj->map_size)
+		drop_pages(obj->map, obj->map_size, (uint64_t)(cs - obj->map),
+			   (uint64_t)(cs - obj->map) + n);
+	free(owned);
+}
+
 /* The overlay-bit refusal, worded as `radpipe compress` always has. */
 static int
 dirty_error(const struct rp__pl_obj *obj, struct rp_errbuf *e)
@@ -343,6 +399,31 @@ code_frame(struct rp__pl_obj *obj, struct rp__pl_worker *w, uint32_t f, struct r
 
 static void obj_finish(struct rp__pl_obj *obj);
 
+/* Frame f of a streamed object is done: appends every frame that is now next in index
+ * order to the output and frees it.  A failed frame is never marked done, so the output
+ * stops there and the object's finish aborts it. */
+static void
+obj_stream_ready(struct rp__pl_obj *obj, uint32_t f)
+{
+	struct rp_errbuf e = { "" };
+
+	pthread_mutex_lock(&obj->write_lock);
+	obj->done[f] = 1;
+	while (obj->next_write < obj->nframes && obj->done[obj->next_write] &&
+	       atomic_load(&obj->status) == RP_OK) {
+		struct rp_frame_ref *r = &obj->refs[obj->next_write];
+		int s = rp_dicom_stream_frame(obj->stream, r->data, r->size, &e);
+		if (s < 0) {
+			obj_fail(obj, s, e.msg);
+			break;
+		}
+		free((void *)r->data);
+		r->data = NULL;
+		obj->next_write++;
+	}
+	pthread_mutex_unlock(&obj->write_lock);
+}
+
 /* One frame job. */
 static void
 frame_job(void *arg, unsigned worker)
@@ -386,16 +467,24 @@ frame_job(void *arg, unsigned worker)
 	} else {
 		s = code_frame(obj, w, f, &e);
 	}
-	if (s < 0)
+	if (s < 0) {
 		obj_fail_frame(obj, f, s, e.msg);
+	} else {
+		obj->crc[f] = rp__crc32c(0, obj->refs[f].data, obj->refs[f].size);
+		if (obj->stream)
+			obj_stream_ready(obj, f);
+	}
+	drop_input_frame(obj, f);
 done:
 	if (atomic_fetch_sub_explicit(&obj->left, 1, memory_order_acq_rel) == 1)
 		obj_finish(obj);
 }
 
 /* Reads the written file back: same frame count, and each frame exactly what was
- * verified (coded: the same codestream bytes; native: the same canonical frame).  For a
- * raw copy (overlay bits kept), the output's frames against the input's. */
+ * verified (coded: the same codestream bytes; native: the same canonical frame), by size
+ * and CRC32C, the frames themselves being gone by now.  For a raw copy (overlay bits
+ * kept), the output's frames against the input's.  Pages are dropped as they are read,
+ * as for the input. */
 static int
 check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool raw_copy,
 	     struct rp_errbuf *e)
@@ -407,7 +496,7 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 	uint8_t *a = NULL, *b = NULL;
 
 	RP_TRY(map_file(path, &data, &size, e));
-	int s = rp_dicom_parse(data, size, NULL, &ds, e);
+	int s = rp_dicom_parse(data, size, &pl->parse_opts, &ds, e);
 	const struct rp_dicom_info *oi = s == RP_OK ? rp_dicom_get_info(ds) : NULL;
 	if (s == RP_OK && (oi->frames != obj->nframes || !oi->has_pixels ||
 			   strcmp(oi->ts->uid, ts_uid) != 0))
@@ -423,20 +512,24 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 	}
 	if (s == RP_OK && (pl->to_native || raw_copy)) {
 		a = malloc(obj->frame_size);
-		b = malloc(obj->frame_size);
-		if (!a || !b)
+		b = raw_copy ? malloc(obj->frame_size) : NULL;
+		if (!a || (raw_copy && !b))
 			s = RP_E_NOMEM;
 	}
+	uint64_t dropped = 0;
 	for (uint32_t f = 0; s == RP_OK && f < obj->nframes; f++) {
+		uint64_t read_to = 0;  /* the output bytes read so far */
 		if (pl->to_native) {
-			const uint8_t *want = obj->refs[f].data;
 			s = rp_dicom_decode_frame(ds, f, a, obj->frame_size, e);
 			if (s == RP_OK && raw_copy) {
 				s = rp_dicom_decode_frame(obj->ds, f, b, obj->frame_size, e);
-				want = b;
-			}
-			if (s == RP_OK && memcmp(a, want, obj->frame_size) != 0)
+				if (s == RP_OK && memcmp(a, b, obj->frame_size) != 0)
+					s = RP_E_MISMATCH;
+			} else if (s == RP_OK &&
+				   rp__crc32c(0, a, obj->frame_size) != obj->crc[f]) {
 				s = RP_E_MISMATCH;
+			}
+			read_to = oi->pixel_value_offset + (uint64_t)obj->frame_size * (f + 1);
 		} else {
 			const uint8_t *cs;
 			size_t n;
@@ -445,15 +538,20 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 			const size_t want = obj->refs[f].size;
 			/* Items have even length (PS3.5 A.4): an odd codestream gets one
 			 * trailing zero byte. */
-			const bool padded = want % 2 == 1 && n == want + 1 && cs[want] == 0;
+			const bool padded = s == RP_OK && want % 2 == 1 && n == want + 1 &&
+					    cs[want] == 0;
 			if (s == RP_OK && ((n != want && !padded) ||
-					   memcmp(cs, obj->refs[f].data, want) != 0))
+					   rp__crc32c(0, cs, want) != obj->crc[f]))
 				s = RP_E_MISMATCH;
+			if (s == RP_OK && !owned)
+				read_to = (uint64_t)(cs - data) + n;
 			free(owned);
 		}
 		if (s == RP_E_MISMATCH)
 			rp__err(e, s, "frame %u of the written file differs from the verified "
 				"frame", f);
+		if (read_to > dropped)
+			dropped = drop_pages(data, size, dropped, read_to);
 	}
 	free(a);
 	free(b);
@@ -469,6 +567,59 @@ lossy_method(enum rp_codec c)
 	/* (0028,2114) Lossy Image Compression Method, PS3.3 C.7.6.1.1.5.1. */
 	return c == RP_CODEC_JPEGLS ? "ISO_14495_1" : c == RP_CODEC_J2K ? "ISO_15444_1" :
 	       c == RP_CODEC_JPEG ? "ISO_10918_1" : "ISO_15444_15";
+}
+
+/* The write options for obj's output, and its action in f.  coded: the bytes of all its
+ * coded frames, for a lossy ratio (lossy outputs are not streamed, so it is known). */
+static void
+obj_write_options(struct rp__pl_obj *obj, struct rp_pipeline_file *f, uint64_t coded,
+		  struct rp_dicom_write_options *wo)
+{
+	struct rp__pl *pl = obj->pl;
+	const struct rp_dicom_info *info = obj->info;
+
+	rp_dicom_write_options_init(wo);
+	wo->ts_uid = pl->ts_uid;
+	wo->notes = &obj->notes;
+	if (pl->to_native) {
+		wo->photometric = info->encapsulated ? rp_dicom_decoded_photometric(obj->ds) :
+			NULL;
+		f->action = pl->opts->decompress ? "decompressed" : "rewritten";
+		return;
+	}
+	if (pl->lossy) {
+		wo->lossy = 1;
+		wo->lossy_ratio = coded ? (double)obj->frame_size * obj->nframes / (double)coded :
+			0;
+		wo->lossy_method = lossy_method(pl->enc_opts.codec);
+	}
+	/* JPEG-LS and JPEG 2000 code interleaved colour (PS3.5 8.2). */
+	if (info->img.components == 3)
+		wo->planar = 0;
+	/* The frames were coded as obj->img says (decoded from a compressed source they may
+	 * be RGB where the source said YBR_*); YBR_RCT when the encoder applied the
+	 * reversible colour transform.  A transcoded J2K YBR_RCT or JPEG YBR_FULL_422 file
+	 * that kept its label would tell viewers to convert colours twice. */
+	enum rp_photometric pi = rp_encoder_output_photometric(pl->probe, &obj->img);
+	if (pi != (enum rp_photometric)info->img.photometric && rp_photometric_name(pi))
+		wo->photometric = rp_photometric_name(pi);
+	f->action = "compressed";
+}
+
+/* Whether obj's output is written frame by frame as its frames are done, so that
+ * neither the input nor the output of a large object is ever held whole.  Not for what
+ * the frame-by-frame writer cannot do (deflate, a lossy ratio, 1-bit native), nor for a
+ * native source rewritten native: overlay bits found in any frame turn that into a copy
+ * of the stored bytes, decided only once every frame is checked. */
+static bool
+obj_streamable(const struct rp__pl *pl, const struct rp__pl_obj *obj)
+{
+	const struct rp_dicom_info *info = obj->info;
+	if (!info->has_pixels || pl->lossy || strcmp(pl->ts_uid, RP__TS_DEFLATED) == 0)
+		return false;
+	if (!pl->to_native)
+		return true;
+	return info->encapsulated && info->img.bits_allocated >= 8;
 }
 
 /* Writes (and checks) one object whose frames are all done; fills file f. */
@@ -501,53 +652,40 @@ obj_write(struct rp__pl_obj *obj, struct rp_pipeline_file *f, struct rp_errbuf *
 			     "DCMTK's dcmjpls instead";
 	/* Overlay bits in a native source: a native target keeps its stored bytes. */
 	const bool raw_copy = atomic_load(&obj->dirty);
-	if (raw_copy && !pl->to_native)
+	if (raw_copy && (!pl->to_native || obj->stream))
 		return dirty_error(obj, e);
 	const uint64_t me = atomic_load(&obj->max_error);
 	if (me > pl->max_error_allowed)
 		return rp__err(e, RP_E_MISMATCH, "verification failed: output differs from "
 			       "input (max error %llu)", (unsigned long long)me);
 
-	struct rp_dicom_write_options wo;
-	rp_dicom_write_options_init(&wo);
-	wo.ts_uid = pl->ts_uid;
 	/* Every frame meets the narrower syntax's rules (HTJ2K RPCL options): say so, so
 	 * that readers may rely on them (PS3.5 8.2.15). */
-	if (pl->ts_profile && !atomic_load(&obj->not_profile))
-		wo.ts_uid = pl->ts_profile;
-	if (pl->to_native) {
-		wo.photometric = info->encapsulated ? rp_dicom_decoded_photometric(obj->ds) : NULL;
-		f->action = pl->opts->decompress ? "decompressed" : "rewritten";
+	const char *ts_uid = pl->ts_profile && !atomic_load(&obj->not_profile) ?
+			     pl->ts_profile : pl->ts_uid;
+	if (obj->stream) {
+		s = rp_dicom_stream_commit(obj->stream, ts_uid, e);
+		obj->stream = NULL;
+		RP_TRY(s);
 	} else {
 		uint64_t coded = 0;
 		for (uint32_t i = 0; i < obj->nframes; i++)
 			coded += obj->refs[i].size;
-		if (pl->lossy) {
-			wo.lossy = 1;
-			wo.lossy_ratio = coded ? (double)f->pixel_size / (double)coded : 0;
-			wo.lossy_method = lossy_method(pl->enc_opts.codec);
+		struct rp_dicom_write_options wo;
+		obj_write_options(obj, f, coded, &wo);
+		wo.ts_uid = ts_uid;
+		RP_TRY(rp_dicom_write_file(f->output, obj->ds, &wo, raw_copy ? NULL : obj->refs,
+					   obj->nframes, e));
+		for (uint32_t i = 0; i < obj->nframes; i++) {
+			free((void *)obj->refs[i].data);
+			obj->refs[i].data = NULL;
 		}
-		/* JPEG-LS and JPEG 2000 code interleaved colour (PS3.5 8.2). */
-		if (info->img.components == 3)
-			wo.planar = 0;
-		/* The frames were coded as obj->img says (decoded from a compressed source they
-		 * may be RGB where the source said YBR_*); YBR_RCT when the encoder applied the
-		 * reversible colour transform.  A transcoded J2K YBR_RCT or JPEG YBR_FULL_422
-		 * file that kept its label would tell viewers to convert colours twice. */
-		enum rp_photometric pi = rp_encoder_output_photometric(pl->probe, &obj->img);
-		if (pi != (enum rp_photometric)info->img.photometric && rp_photometric_name(pi))
-			wo.photometric = rp_photometric_name(pi);
-		f->action = "compressed";
 	}
-	struct rp_dicom_write_notes notes;
-	wo.notes = &notes;
-	RP_TRY(rp_dicom_write_file(f->output, obj->ds, &wo, raw_copy ? NULL : obj->refs,
-				   obj->nframes, e));
-	if (notes.icons_dropped)
+	if (obj->notes.icons_dropped)
 		f->warning = "an Icon Image Sequence whose pixel data cannot be decoded was left "
 			     "out";
 	if (pl->opts->verify) {
-		s = check_output(obj, f->output, wo.ts_uid, raw_copy, e);
+		s = check_output(obj, f->output, ts_uid, raw_copy, e);
 		if (s < 0) {
 			remove(f->output); /* never leave an unverified file as if done */
 			return s;
@@ -569,10 +707,14 @@ obj_free(struct rp__pl_obj *obj)
 		free(obj->refs);
 	}
 	free(obj->jobs);
+	free(obj->crc);
+	free(obj->done);
+	rp_dicom_stream_abort(obj->stream);
 	rp_dicom_free(obj->ds);
 	if (obj->map_size)
 		munmap((void *)obj->map, obj->map_size);
 	pthread_mutex_destroy(&obj->err_lock);
+	pthread_mutex_destroy(&obj->write_lock);
 	free(obj);
 }
 
@@ -638,7 +780,7 @@ obj_open(struct rp__pl *pl, struct rp__pl_obj *obj, struct rp_errbuf *e)
 
 	RP_TRY(map_file(f->input, &obj->map, &obj->map_size, e));
 	f->input_size = obj->map_size;
-	RP_TRY(rp_dicom_parse(obj->map, obj->map_size, NULL, &obj->ds, e));
+	RP_TRY(rp_dicom_parse(obj->map, obj->map_size, &pl->parse_opts, &obj->ds, e));
 	obj->info = rp_dicom_get_info(obj->ds);
 	obj->img = obj->info->img;
 	if (obj->info->encapsulated) {
@@ -684,7 +826,17 @@ obj_open(struct rp__pl *pl, struct rp__pl_obj *obj, struct rp_errbuf *e)
 	}
 	obj->refs = calloc(obj->nframes, sizeof(*obj->refs));
 	obj->jobs = calloc(obj->nframes, sizeof(*obj->jobs));
-	return obj->refs && obj->jobs ? RP_OK : RP_E_NOMEM;
+	obj->crc = calloc(obj->nframes, sizeof(*obj->crc));
+	if (!obj->refs || !obj->jobs || !obj->crc)
+		return RP_E_NOMEM;
+	if (!obj_streamable(pl, obj))
+		return RP_OK;
+	obj->done = calloc(obj->nframes, 1);
+	if (!obj->done)
+		return RP_E_NOMEM;
+	struct rp_dicom_write_options wo;
+	obj_write_options(obj, f, 0, &wo);
+	return rp_dicom_stream_open(f->output, obj->ds, &wo, &obj->stream, e);
 }
 
 /* Opens file i, reserves its memory and queues its jobs (or runs them, without a pool). */
@@ -702,6 +854,7 @@ admit(struct rp__pl *pl, size_t i)
 		obj->index = i;
 		obj->t0 = now();
 		pthread_mutex_init(&obj->err_lock, NULL);
+		pthread_mutex_init(&obj->write_lock, NULL);
 		atomic_init(&obj->status, RP_OK);
 		atomic_init(&obj->max_error, 0);
 		atomic_init(&obj->dirty, false);
@@ -728,6 +881,15 @@ admit(struct rp__pl *pl, size_t i)
 	if (__builtin_mul_overflow((uint64_t)obj->frame_size, obj->nframes, &pixels))
 		pixels = UINT64_MAX / 4;
 	obj->cost = obj->map_size + pixels;
+	if (obj->stream) {
+		/* Input pages are dropped as frames are coded and coded frames as they are
+		 * written: the object holds its frames in flight, at most the pool's queue
+		 * (four jobs per thread) and one running on each worker, each with its input
+		 * and its coded bytes. */
+		uint64_t window = (uint64_t)pl->nslots * 5 * 2 * obj->frame_size;
+		if (window < obj->cost)
+			obj->cost = window;
+	}
 	budget_reserve(pl, obj->cost);
 
 	const unsigned self = pl->nslots - 1;
@@ -769,6 +931,8 @@ rp_pipeline_run(const struct rp_pipeline_options *opts, struct rp_pipeline_file 
 	struct rp__pl pl = { .opts = opts, .files = files };
 	pl.enc_opts = opts->encoder;
 	pl.enc_opts.pool = NULL; /* parallelism is across frames, not inside one */
+	rp_dicom_options_init(&pl.parse_opts);
+	pl.parse_opts.drop_behind = 1;
 	pl.k = rp__kernels_for(rp__isa_select(pl.enc_opts.max_isa));
 	pl.budget = opts->memory_budget ? opts->memory_budget : RP__PIPELINE_DEFAULT_BUDGET;
 	pl.nslots = rp_pool_threads(opts->pool) + 1;

@@ -44,6 +44,18 @@ add_test(NAME fuzz_dicom_parse_corpus
                  ${CMAKE_SOURCE_DIR}/tests/fuzz/regress ${CMAKE_SOURCE_DIR}/tests/fuzz/seeds)
 set_tests_properties(fuzz_dicom_parse_corpus PROPERTIES TIMEOUT 900 LABELS fuzz)
 
+# A multi-frame object much larger than what compress and decompress hold, under a
+# fixed resident size with the defaults, its frames read back by pydicom and DCMTK.
+if(RP_SANITIZE OR RP_TSAN)
+  set(RP_BUILD_KIND sanitized)
+else()
+  set(RP_BUILD_KIND plain)
+endif()
+add_test(NAME cli_large_object
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/cli/large_object.sh $<TARGET_FILE:radpipe_cli>
+                 ${RADPIPE_CORPUS} ${RP_BUILD_KIND})
+set_tests_properties(cli_large_object PROPERTIES TIMEOUT 900 LABELS cli)
+
 # Icons (Icon Image Sequence) through compress and decompress, read back by pydicom and
 # DCMTK.
 add_test(NAME cli_icon

@@ -2,14 +2,13 @@
 /* include/radpipe/pipeline.h - the streaming transcoder: a list of DICOM files in, each
  * rewritten with its frames coded by one codec, out.
  *
- * Stages: map (mmap) -> parse -> one job per object on the caller's thread pool, whose
- * frames (canonical frame -> encode) spread over the pool's idle workers -> write (atomic:
- * temporary name, fsync, rename) -> read back and verify.  Files are taken in order
- * while their estimated memory fits the budget, so many small files and the frames of
- * one large multi-frame object both keep every worker busy, and a study of any size runs
- * in bounded memory.  Every
- * output byte depends only on its own input, so results are identical for any thread
- * count.
+ * Stages: map (mmap) -> parse -> one job per frame on the caller's thread pool
+ * (canonical frame -> encode -> verify) -> write, frame by frame in index order as frames
+ * are done (atomic: temporary name, fsync, rename) -> read back and verify.  Files are
+ * taken in order while their estimated memory fits the budget, so many small files and
+ * the frames of one large multi-frame object both keep every worker busy, and a study or
+ * an object of any size runs in bounded memory.  Every output byte depends only on its
+ * own input, so results are identical for any thread count.
  */
 #ifndef RADPIPE_PIPELINE_H
 #define RADPIPE_PIPELINE_H
@@ -57,7 +56,9 @@ struct rp_pipeline_options {
 	struct rp_encoder_options encoder;
 	struct rp_pool *pool;        /* borrowed; NULL runs everything on the calling thread */
 	uint64_t memory_budget;      /* bytes of mapped input + coded output + scratch held
-				      * at once; 0 = 512 MiB.  One object larger than the
+				      * at once; 0 = 512 MiB.  An object written frame by
+				      * frame is charged its frames in flight; one written
+				      * whole (deflated, lossy) that is larger than the
 				      * budget still runs, alone. */
 	uint8_t verify;              /* read each output back and compare every frame with
 				      * the input (lossless: bit-exact; near-lossless: within
