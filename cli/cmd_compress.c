@@ -51,6 +51,7 @@ struct run {
 	unsigned effort;                 /* jpegxl effort 1..9, 0 = default */
 	bool verify;
 	bool strict;                     /* refuse what is otherwise copied with a warning */
+	uint64_t budget;                 /* pipeline memory budget in bytes; 0 = default */
 	const char *outdir;
 	/* sharding: this task takes the files whose key hashes to shard_index mod shard_count */
 	uint32_t shard_index, shard_count;
@@ -202,6 +203,7 @@ run_pipeline(struct run *r)
 	po.encoder.effort = r->effort;
 	po.pool = r->pool;
 	po.verify = r->verify;
+	po.memory_budget = r->budget;
 	po.decompress = r->decompress;
 	po.strict = r->strict;
 	po.on_done = file_done;
@@ -274,15 +276,16 @@ usage(FILE *out, bool decompress)
 {
 	if (decompress)
 		fprintf(out,
-			"Usage: radpipe decompress [-T THREADS] [--no-verify] [--strict] [-q] [--json]\n"
-			"                          [--shard I/N|auto [--shard-count N]] -o OUTDIR INPUT...\n"
+			"Usage: radpipe decompress [-T THREADS] [--budget MB] [--no-verify] [--strict]\n"
+			"                          [-q] [--json] [--shard I/N|auto [--shard-count N]]\n"
+			"                          -o OUTDIR INPUT...\n"
 			"\n"
 			"Decodes every DICOM file under INPUT (files or directories, recursively) and\n"
 			"writes it as explicit VR little endian under OUTDIR, keeping relative paths.\n"
 			"Every element but the transfer syntax and the pixel data is carried over.\n");
 	else
 		fprintf(out,
-			"Usage: radpipe compress -c CODEC[,OPTION=VALUE...] [-T THREADS]\n"
+			"Usage: radpipe compress -c CODEC[,OPTION=VALUE...] [-T THREADS] [--budget MB]\n"
 			"                        [--no-verify] [--strict] [-q] [--json] [--shard I/N|auto]\n"
 			"                        [--shard-count N] [--shard-by path|study]\n"
 			"                        -o OUTDIR INPUT...\n"
@@ -317,6 +320,9 @@ usage(FILE *out, bool decompress)
 		"\nOptions:\n"
 		"  -o, --output DIR   output directory (created)\n"
 		"  -T, --threads N    worker threads (default: all cores)\n"
+		"      --budget MB    memory for inputs, frames in flight and outputs not yet\n"
+		"                     written (default 512; objects of any size are written\n"
+		"                     frame by frame, deflated and lossy ones whole)\n"
 		"      --no-verify    do not read outputs back to compare pixels\n"
 		"      --strict       refuse an image SOP class without pixel data (truncated?)\n"
 		"                     instead of copying it with a warning\n"
@@ -559,6 +565,7 @@ run_command(int argc, char **argv, bool decompress)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-verify", no_argument, NULL, 'n' },
+		{ "budget", required_argument, NULL, 'M' },
 		{ "strict", no_argument, NULL, 's' },
 		{ "shard", required_argument, NULL, 'S' },
 		{ "shard-count", required_argument, NULL, 'N' },
@@ -633,6 +640,16 @@ run_command(int argc, char **argv, bool decompress)
 		case 'n':
 			r.verify = false;
 			break;
+		case 'M': {
+			char *end;
+			long mb = strtol(optarg, &end, 10);
+			if (*end || end == optarg || mb < 1 || mb > (1L << 24)) {
+				rp_cli_errorf("--budget takes a size in MB from 1 to 16777216");
+				return RP_EXIT_USAGE;
+			}
+			r.budget = (uint64_t)mb << 20;
+			break;
+		}
 		case 's':
 			r.strict = true;
 			break;
