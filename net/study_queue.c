@@ -406,12 +406,14 @@ rp__sq_arrived(struct rp__study_queue *q, const char *study, uint64_t size, bool
 			st->first_arrival = now;
 		st->pending++;
 		st->pending_bytes += size;
-		st->last_arrival = now;
 		/* STAT is recorded before the modality hears success: it survives a crash. */
 		if (first || (stat && !st->stat)) {
 			st->stat = st->stat || stat;
 			s = save(q, st, err);
 		}
+		/* The quiet time runs from when the arrival is on record, after the fsync of
+		 * save(), so it is never shorter than the gap the sender's log shows. */
+		st->last_arrival = wall_now();
 	}
 	pthread_mutex_unlock(&q->mu);
 	return s;
