@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -215,4 +216,17 @@ rp_file_write_atomic(const char *path, const void *data, size_t size, struct rp_
 		return st;
 	}
 	return rp__atomic_commit(&f, err);
+}
+
+uint64_t
+rp__drop_mapped(const void *map, size_t map_size, uint64_t from, uint64_t to)
+{
+	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (to > map_size)
+		to = map_size;
+	from = (from + pg - 1) & ~(pg - 1);
+	to &= ~(pg - 1);
+	if (map && from < to)
+		(void)madvise((uint8_t *)map + from, (size_t)(to - from), MADV_DONTNEED);
+	return to > from ? to : from;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* common/fileio.h - atomic file creation (temporary name, fsync, rename, fsync dir), and
- * whole-buffer reads and writes on descriptors. */
+/* common/fileio.h - atomic file creation (temporary name, fsync, rename, fsync dir),
+ * whole-buffer reads and writes on descriptors, and dropping pages of a read-only map. */
 #ifndef RP_COMMON_FILEIO_H
 #define RP_COMMON_FILEIO_H
 
@@ -31,5 +31,12 @@ int rp__errno_status(int e);
 int rp__write_full(int fd, const void *p, size_t n);
 int rp__pwrite_full(int fd, const void *p, size_t n, uint64_t off);
 int rp__pread_full(int fd, void *p, size_t n, uint64_t off);
+
+/* Drops the whole pages within bytes [from, to) of a private, never-written map of
+ * map_size bytes (a later read maps them again from the page cache); returns the offset
+ * where they end, the `from` of the next call of a reader walking forward.  Only pages
+ * wholly inside the range: touching a dropped page maps its whole folio again (tmpfs
+ * and ext4 cache files in large folios), so a page still to be read must stay. */
+uint64_t rp__drop_mapped(const void *map, size_t map_size, uint64_t from, uint64_t to);
 
 #endif /* RP_COMMON_FILEIO_H */

@@ -5,11 +5,10 @@
  * length is checked against what is left before it is added to an offset, and nesting is
  * capped, so hostile files end in RP_E_CORRUPT with the offset of the bad element rather
  * than in a crash, a hang or an out-of-bounds read. */
+#include "common/fileio.h"
 #include "dicom/dicom_impl.h"
 
 #include <ctype.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <stdio.h>
 
 static uint16_t
@@ -37,12 +36,7 @@ rp__dicom_drop_behind(const struct rp_dicom *ds, const uint8_t *buf, size_t *dro
 	if (!ds->opts.drop_behind || buf != ds->file || pos < *dropped ||
 	    pos - *dropped < ((size_t)4 << 20))
 		return;
-	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	const uintptr_t a = ((uintptr_t)buf + *dropped) & ~(pg - 1);
-	const uintptr_t b = ((uintptr_t)buf + pos) & ~(pg - 1);
-	if (b > a)
-		madvise((void *)a, b - a, MADV_DONTNEED);
-	*dropped = pos;
+	*dropped = (size_t)rp__drop_mapped(buf, ds->file_size, *dropped, pos);
 }
 
 /* Walks items of a sequence (or fragments of encapsulated pixel data) of undefined

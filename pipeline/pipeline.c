@@ -30,6 +30,7 @@
  * which worker coded which frame or when. */
 #include "codec/codec_impl.h"
 #include "codec/jpegls_dcmtk.h"
+#include "common/fileio.h"
 #include "common/internal.h"
 #include "simd/kernels.h"
 
@@ -281,26 +282,9 @@ note_error(struct rp__pl_obj *obj, uint64_t err)
 		;
 }
 
-/* Drops the whole pages within bytes [from, to) of a map from this process; returns the
- * offset where they end.  The mapping is private and never written, so a later read maps
- * them again from the page cache.  Without this, every page of a large object read so far
- * would stay resident until the object is done.  Only whole pages inside the range: a
- * page shared with a neighbouring frame stays, because touching a dropped page maps its
- * whole folio again (tmpfs and ext4 cache files in large folios), behind it too. */
-static uint64_t
-drop_pages(const uint8_t *map, size_t map_size, uint64_t from, uint64_t to)
-{
-	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-	if (to > map_size)
-		to = map_size;
-	from = (from + pg - 1) & ~(pg - 1);
-	to &= ~(pg - 1);
-	if (map && from < to)
-		madvise((void *)(map + from), (size_t)(to - from), MADV_DONTNEED);
-	return to;
-}
-
-/* Drops the input bytes frame f was read from, once it is coded. */
+/* Drops the input bytes frame f was read from, once it is coded: without this, every
+ * page of a large object read so far would stay resident until the object is done.
+ * A page shared with a neighbouring frame stays (rp__drop_mapped). */
 static void
 drop_input_frame(struct rp__pl_obj *obj, uint32_t f)
 {
@@ -309,7 +293,7 @@ drop_input_frame(struct rp__pl_obj *obj, uint32_t f)
 		return;              /* the pixels live in the inflated copy, not the map */
 	if (!info->encapsulated) {
 		uint64_t at = info->pixel_value_offset + (uint64_t)obj->frame_size * f;
-		drop_pages(obj->map, obj->map_size, at, at + obj->frame_size);
+		rp__drop_mapped(obj->map, obj->map_size, at, at + obj->frame_size);
 		return;
 	}
 	const uint8_t *cs;
@@ -317,7 +301,7 @@ drop_input_frame(struct rp__pl_obj *obj, uint32_t f)
 	uint8_t *owned = NULL;
 	if (rp_dicom_encoded_frame(obj->ds, f, &cs, &n, &owned, NULL) == RP_OK && !owned &&
 	    cs >= obj->map && cs < obj->map + obj->map_size)
-		drop_pages(obj->map, obj->map_size, (uint64_t)(cs - obj->map),
+		rp__drop_mapped(obj->map, obj->map_size, (uint64_t)(cs - obj->map),
 			   (uint64_t)(cs - obj->map) + n);
 	free(owned);
 }
@@ -551,7 +535,7 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 			rp__err(e, s, "frame %u of the written file differs from the verified "
 				"frame", f);
 		if (read_to > dropped)
-			dropped = drop_pages(data, size, dropped, read_to);
+			dropped = rp__drop_mapped(data, size, dropped, read_to);
 	}
 	free(a);
 	free(b);
