@@ -769,22 +769,42 @@ static int write_all(const struct rp_dicom *src, const struct rp_ts_info *ts,
 		     uint32_t frame_count, rp_write_fn *write, void *ctx,
 		     struct rp_errbuf *err);
 
+/* What both writers check first: the options (NULL: *defaults, filled in), and that the
+ * transfer syntax they name is one this writer can write (explicit VR little endian,
+ * native, encapsulated or deflated). */
+static int
+write_args(const struct rp_dicom_write_options **opts,
+	   struct rp_dicom_write_options *defaults, bool have_args,
+	   const struct rp_ts_info **ts, struct rp_errbuf *err)
+{
+	if (!*opts) {
+		rp_dicom_write_options_init(defaults);
+		*opts = defaults;
+	}
+	if (!have_args || (*opts)->struct_size != sizeof(**opts))
+		return rp__err(err, RP_E_INVALID_ARG, "write: missing argument");
+	*ts = rp_ts_lookup((*opts)->ts_uid);
+	if (!*ts || (*ts)->big_endian || !(*ts)->explicit_vr)
+		return rp__err(err, RP_E_UNSUPPORTED, "cannot write transfer syntax %s",
+			       (*opts)->ts_uid ? (*opts)->ts_uid : "(null)");
+	return RP_OK;
+}
+
+/* The Implementation Version Name both writers put in the file meta information. */
+static void
+writer_version(char version[17])
+{
+	snprintf(version, 17, "RADPIPE_%s", RP_VERSION_STRING);
+}
+
 int
 rp_dicom_write(const struct rp_dicom *src, const struct rp_dicom_write_options *opts,
 	       const struct rp_frame_ref *frames, uint32_t frame_count, rp_write_fn *write,
 	       void *ctx, struct rp_errbuf *err)
 {
 	struct rp_dicom_write_options defaults;
-	if (!opts) {
-		rp_dicom_write_options_init(&defaults);
-		opts = &defaults;
-	}
-	if (!src || !write || opts->struct_size != sizeof(*opts))
-		return rp__err(err, RP_E_INVALID_ARG, "write: missing argument");
-	const struct rp_ts_info *ts = rp_ts_lookup(opts->ts_uid);
-	if (!ts || (ts->big_endian) || (!ts->explicit_vr))
-		return rp__err(err, RP_E_UNSUPPORTED, "cannot write transfer syntax %s",
-			       opts->ts_uid ? opts->ts_uid : "(null)");
+	const struct rp_ts_info *ts = NULL;
+	RP_TRY(write_args(&opts, &defaults, src && write, &ts, err));
 	const struct rp_dicom_info *info = &src->info;
 	if (info->has_pixels) {
 		if (frames && frame_count != info->frames)
@@ -804,7 +824,7 @@ rp_dicom_write(const struct rp_dicom *src, const struct rp_dicom_write_options *
 		}
 	}
 	char version[17];
-	snprintf(version, sizeof(version), "RADPIPE_%s", RP_VERSION_STRING);
+	writer_version(version);
 	if (opts->notes)
 		memset(opts->notes, 0, sizeof(*opts->notes));
 	struct edits ed = { 0 };
@@ -924,9 +944,6 @@ stream_check(const struct rp_dicom *src, const struct rp_ts_info *ts,
 	     const struct rp_dicom_write_options *opts, struct rp_errbuf *err)
 {
 	const struct rp_dicom_info *info = &src->info;
-	if (!ts || ts->big_endian || !ts->explicit_vr)
-		return rp__err(err, RP_E_UNSUPPORTED, "cannot write transfer syntax %s",
-			       opts->ts_uid ? opts->ts_uid : "(null)");
 	/* Deflate compresses the whole dataset, and a lossy ratio precedes the pixels: both
 	 * need every frame first (rp_dicom_write()). */
 	if (ts->deflated || opts->lossy)
@@ -972,13 +989,8 @@ rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
 {
 	*out = NULL;
 	struct rp_dicom_write_options defaults;
-	if (!opts) {
-		rp_dicom_write_options_init(&defaults);
-		opts = &defaults;
-	}
-	if (!path || !src || opts->struct_size != sizeof(*opts))
-		return rp__err(err, RP_E_INVALID_ARG, "write: missing argument");
-	const struct rp_ts_info *ts = rp_ts_lookup(opts->ts_uid);
+	const struct rp_ts_info *ts = NULL;
+	RP_TRY(write_args(&opts, &defaults, path && src, &ts, err));
 	RP_TRY(stream_check(src, ts, opts, err));
 	struct rp_dicom_stream *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -1012,7 +1024,7 @@ rp_dicom_stream_open(const char *path, const struct rp_dicom *src,
 		return st;
 	}
 	char version[17];
-	snprintf(version, sizeof(version), "RADPIPE_%s", RP_VERSION_STRING);
+	writer_version(version);
 	s->w = (struct writer){ .fn = rp__atomic_write, .ctx = &s->file, .edits = &s->ed };
 	st = write_head(&s->w, src, ts, opts, version, &s->ts_pos);
 	if (st == RP_OK)
