@@ -14,6 +14,20 @@ foreach(t fuzz_frame_decode fuzz_manifest)
            ${CMAKE_SOURCE_DIR}/tests/fuzz/regress/transport)
   set_tests_properties(${t}_seeds PROPERTIES TIMEOUT 300 LABELS "fuzz;transport")
 endforeach()
+# The in-flight unpack (pipeline/inflight_unpack.c) over objects that unpack, one per
+# codec, written into the build tree by make_inflight_seeds, and the same regressions.
+add_executable(fuzz_inflight fuzz/fuzz_inflight.c fuzz/standalone.c)
+target_link_libraries(fuzz_inflight PRIVATE radpipe_static)
+add_executable(make_inflight_seeds fuzz/make_inflight_seeds.c)
+target_link_libraries(make_inflight_seeds PRIVATE radpipe_static)
+set(RP_INFLIGHT_SEEDS ${CMAKE_CURRENT_BINARY_DIR}/inflight_seeds)
+add_test(NAME fuzz_inflight_make_seeds COMMAND make_inflight_seeds ${RP_INFLIGHT_SEEDS})
+set_tests_properties(fuzz_inflight_make_seeds PROPERTIES FIXTURES_SETUP inflight_seeds
+                     LABELS "fuzz;transport")
+add_test(NAME fuzz_inflight_seeds
+         COMMAND fuzz_inflight ${RP_INFLIGHT_SEEDS} ${CMAKE_SOURCE_DIR}/tests/fuzz/regress/transport)
+set_tests_properties(fuzz_inflight_seeds PROPERTIES TIMEOUT 300 LABELS "fuzz;transport"
+                     FIXTURES_REQUIRED inflight_seeds)
 
 # Loopback transfers driven by shell scripts (tests/transport/t_*.sh): each starts its own
 # receiver on 127.0.0.1, bounds every process with `timeout`, and cleans up on exit.

@@ -7,6 +7,7 @@
  * journaled; the session's top-level entries move into DIR only when every object is
  * verified.  Nothing here sends a frame or writes a log line. */
 #include "transport/deliver.h"
+#include "pipeline/inflight.h"
 #include "transport/transport.h"
 #include "common/fileio.h"
 
@@ -41,10 +42,7 @@ struct rp__deliver {
 	pthread_mutex_t mu;          /* one walker at a time; everything below */
 	uint64_t pos;                /* stream offset of the next object to look at */
 	uint32_t next;               /* its index */
-	struct {
-		struct rp_decoder *d[16];
-		struct rp_encoder *e[16];    /* for the transfer syntax of compressed delivery */
-	} dec;                       /* kept for the session */
+	struct rp__inflight_coders coders;   /* kept for the session */
 	struct pending batch[BATCH_MAX];
 	unsigned nbatch;
 	double batch_t0;
@@ -95,10 +93,7 @@ rp__deliver_destroy(struct rp__deliver *d)
 		if (d->batch[i].dfd >= 0)
 			close(d->batch[i].dfd);
 	}
-	for (int i = 0; i < 16; i++) {
-		rp_decoder_destroy(d->dec.d[i]);
-		rp_encoder_destroy(d->dec.e[i]);
-	}
+	rp__inflight_coders_free(&d->coders);
 	if (d->stage >= 0)
 		close(d->stage);
 	free(d->dest_name);
@@ -164,9 +159,11 @@ struct out {
 	uint64_t written;
 };
 
+/* The rp__inflight_sink of deliver_object(): ctx is its struct out. */
 static int
-out_write(struct out *o, const void *p, size_t n)
+out_write(void *ctx, const void *p, size_t n)
 {
+	struct out *o = ctx;
 	if (o->mem) {
 		if (n > o->mem_cap - o->written) {
 			errno = EFBIG;
@@ -179,55 +176,6 @@ out_write(struct out *o, const void *p, size_t n)
 	rp__sha256_update(o->sha, p, n);
 	o->written += n;
 	return 0;
-}
-
-/* The verified original in o->mem, rewritten as encapsulated DICOM whose frames are the
- * codestreams that crossed the link: parse, then rp_dicom_write_file (atomic). */
-static int
-write_compressed(struct rp__deliver *d, const struct rp__objhdr *h, const uint8_t *frames,
-		 const struct out *o, struct rp_errbuf *err)
-{
-	const char *path = d->mf->e[h->index].path;
-	struct rp_dicom *ds = NULL;
-	struct rp_frame_ref *refs = NULL;
-	int st;
-	if (!d->dec.e[h->codec]) {
-		struct rp_encoder_options eo;
-		rp_encoder_options_init(&eo);
-		eo.codec = (enum rp_codec)h->codec;
-		RP_TRY(rp_encoder_create(&eo, &d->dec.e[h->codec]));
-	}
-	if ((st = rp_dicom_parse(o->mem, o->written, NULL, &ds, err)) < 0)
-		return st;
-	refs = malloc((size_t)h->frame_count * sizeof(*refs));
-	if (!refs) {
-		rp_dicom_free(ds);
-		return RP_E_NOMEM;
-	}
-	for (uint32_t i = 0; i < h->frame_count; i++) {
-		refs[i].data = frames;
-		refs[i].size = h->frame_len[i];
-		frames += h->frame_len[i];
-	}
-	struct rp_dicom_write_options wo;
-	rp_dicom_write_options_init(&wo);
-	wo.ts_uid = rp_encoder_transfer_syntax(d->dec.e[h->codec]);
-	/* The narrower syntax (HTJ2K .202) when every frame that crossed meets its rules,
-	 * as `compress` labels the same frames. */
-	const char *narrow = h->frame_count ?
-		rp_encoder_stream_transfer_syntax(d->dec.e[h->codec], refs[0].data, refs[0].size) :
-		wo.ts_uid;
-	for (uint32_t i = 1; i < h->frame_count && strcmp(narrow, wo.ts_uid) != 0; i++)
-		if (strcmp(rp_encoder_stream_transfer_syntax(d->dec.e[h->codec], refs[i].data,
-							     refs[i].size), narrow) != 0)
-			narrow = wo.ts_uid;
-	wo.ts_uid = narrow;
-	char full[8192];
-	snprintf(full, sizeof(full), "%s/%s", d->stage_path, path);
-	st = rp_dicom_write_file(full, ds, &wo, refs, h->frame_count, err);
-	free(refs);
-	rp_dicom_free(ds);
-	return st;
 }
 
 static int
@@ -247,7 +195,6 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 	char tmp[32];
 	snprintf(tmp, sizeof(tmp), ".rp-%" PRIu32 ".tmp", j);
 	struct out o = {.fd = -1};
-	uint8_t *frame = NULL;
 	int st = rp__sha256_create(&o.sha);
 	if (st < 0)
 		goto out;
@@ -272,61 +219,8 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 		st = rp__err(err, rp__errno_status(errno), "%s: %s", e->path, strerror(errno));
 		goto out;
 	}
-	if (h->kind == RP__OBJ_VERBATIM) {
-		if (out_write(&o, body, h->body_len) < 0)
-			goto werr;
-	} else {
-		if (h->codec >= 16 || !rp_codec_can_decode((enum rp_codec)h->codec)) {
-			st = rp__err(err, RP_E_UNSUPPORTED, "%s: this receiver cannot decode codec %u",
-				     e->path, h->codec);
-			goto out;
-		}
-		if (!d->dec.d[h->codec]) {
-			struct rp_decoder_options dop;
-			rp_decoder_options_init(&dop);
-			dop.codec = (enum rp_codec)h->codec;
-			if ((st = rp_decoder_create(&dop, &d->dec.d[h->codec])) < 0)
-				goto out;
-		}
-		size_t fs = rp_image_frame_size(&h->img);
-		frame = malloc(fs ? fs : 1);
-		struct rp__sha256 *ph = NULL;
-		if (!frame || rp__sha256_create(&ph) < 0) {
-			st = RP_E_NOMEM;
-			goto out;
-		}
-		if (out_write(&o, body, h->prefix_len) < 0) {
-			rp__sha256_destroy(ph);
-			goto werr;
-		}
-		const uint8_t *p = body + h->prefix_len;
-		for (uint32_t i = 0; i < h->frame_count; i++) {
-			struct rp_errbuf de;
-			st = rp_decoder_decode(d->dec.d[h->codec], &h->img, p, h->frame_len[i], frame, fs,
-					       &de);
-			if (st < 0) {
-				rp__sha256_destroy(ph);
-				st = rp__err(err, RP_E_CORRUPT, "%s: frame %u: %s", e->path, i, de.msg);
-				goto out;
-			}
-			rp__sha256_update(ph, frame, fs);
-			if (out_write(&o, frame, fs) < 0) {
-				rp__sha256_destroy(ph);
-				goto werr;
-			}
-			p += h->frame_len[i];
-		}
-		uint8_t pix[32];
-		rp__sha256_final(ph, pix);
-		rp__sha256_destroy(ph);
-		if (memcmp(pix, h->pixel_hash, 32) != 0) {
-			st = rp__err(err, RP_E_MISMATCH, "%s: decoded pixels do not match the pixel hash",
-				     e->path);
-			goto out;
-		}
-		if (out_write(&o, p, h->suffix_len) < 0)
-			goto werr;
-	}
+	if ((st = rp__inflight_unpack(&d->coders, h, body, e->path, out_write, &o, err)) < 0)
+		goto out;
 	uint8_t sha[32];
 	rp__sha256_final(o.sha, sha);
 	if (o.written != e->size || memcmp(sha, e->sha256, 32) != 0) {
@@ -335,8 +229,11 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 		goto out;
 	}
 	if (compressed) {
-		/* rp_dicom_write_file() made it durable; only the journal record waits. */
-		st = write_compressed(d, h, body + h->prefix_len, &o, err);
+		/* Written durably; only the journal record waits. */
+		char full[8192];
+		snprintf(full, sizeof(full), "%s/%s", d->stage_path, e->path);
+		st = rp__inflight_write_compressed(&d->coders, h, body, o.mem, o.written, full,
+						   err);
 		if (st == RP_OK && fchmodat(dfd, leaf, file_mode, 0) < 0)
 			st = rp__err(err, rp__errno_status(errno), "%s: chmod: %s", e->path,
 				     strerror(errno));
@@ -364,9 +261,6 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 	o.fd = -1;
 	dfd = -1;
 	st = RP_OK;
-	goto out;
-werr:
-	st = rp__err(err, rp__errno_status(errno), "%s: %s", e->path, strerror(errno));
 out:
 	if (o.fd >= 0) {
 		close(o.fd);
@@ -374,7 +268,6 @@ out:
 	}
 	rp__sha256_destroy(o.sha);
 	free(o.mem);
-	free(frame);
 	if (dfd >= 0)
 		close(dfd);
 	return st;

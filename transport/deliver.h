@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* transport/deliver.h - turning a session's reassembled stream back into files: one
- * walker over the in-flight objects (FORMAT.md section 5) that unpacks, decodes and
- * verifies each against the manifest, writes it atomically into the session's stage
- * (optionally as compressed DICOM), and finally moves the session's entries into the
- * delivery directory.  It sends nothing and logs nothing: what it did comes back through
+ * walker over the in-flight objects (FORMAT.md section 5) that has each unpacked
+ * (pipeline/inflight.h: decode, pixel hash), verifies it against the manifest, writes it
+ * atomically into the session's stage (optionally as compressed DICOM), and finally
+ * moves the session's entries into the delivery directory.  It sends nothing and logs nothing: what it did comes back through
  * return values and the events callbacks. */
 #ifndef RP_TRANSPORT_DELIVER_H
 #define RP_TRANSPORT_DELIVER_H

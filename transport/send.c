@@ -7,7 +7,7 @@
 #include "transport/transport.h"
 #include "transport/chunk.h"
 #include "transport/fec.h"
-#include "transport/pack.h"
+#include "pipeline/inflight.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1305,7 +1305,7 @@ out:
 		cbuf_put(ch.data[i]);
 	free(ch.data);
 	for (unsigned i = 0; s->enc && i < s->nenc; i++)
-		rp_encoder_destroy(s->enc[i]);
+		rp__inflight_encoder_free(s->enc[i]);
 	free(slots);
 	free(s->enc);
 	free(s->src);

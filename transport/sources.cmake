@@ -4,7 +4,6 @@ list(APPEND RP_LIB_SOURCES
   transport/fec.c
   transport/transport.c
   transport/chunk.c
-  transport/pack.c
   transport/send.c
   transport/serve.c
   transport/spool.c

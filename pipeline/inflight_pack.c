@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* transport/pack.c - an object's in-flight form: reading the input safely (pread, never a
- * mapping; checked against the scan before, during and after) and framing it
- * (FORMAT.md section 5).  See pack.h. */
-#include "transport/pack.h"
+/* pipeline/inflight_pack.c - an object's in-flight form: reading the input safely (pread,
+ * never a mapping; checked against the scan before, during and after) and framing it
+ * (FORMAT.md section 5).  See inflight.h. */
+#include "pipeline/inflight.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -129,6 +129,12 @@ out:
 		f->file = file;
 	}
 	return ok;
+}
+
+void
+rp__inflight_encoder_free(struct rp_encoder *enc)
+{
+	rp_encoder_destroy(enc);
 }
 
 bool

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* pipeline/inflight.h - one object's in-flight form (FORMAT.md section 5).  Pack, as
+ * the sender makes it: the input read whole and checked against what the scan saw, then
+ * its frames encoded when the format allows it and they come out smaller, else the file
+ * verbatim.  Unpack, as the receiver undoes it: the original bytes rebuilt from the
+ * prefix, the decoded frames and the suffix, the pixel hash checked, and for
+ * `--deliver compressed` the same frames written as encapsulated DICOM.  Every codec and
+ * DICOM call of send and serve is here: no connection, queue, thread or spool (transport/
+ * owns those), and the unpack takes hostile bytes (tests/fuzz/fuzz_inflight.c). */
+#ifndef RP_PIPELINE_INFLIGHT_H
+#define RP_PIPELINE_INFLIGHT_H
+
+#include "transport/frame.h"
+
+#include <sys/stat.h>
+
+/* One input file.  Inputs are read with pread, never mapped: a file truncated under a
+ * mapping kills the process with SIGBUS, where a read just comes up short.  What the
+ * scan saw (size, inode, mtime, ctime) is checked again around every later read, so a
+ * file that changes during the send is refused by name instead of sent inconsistent. */
+struct rp__src {
+	const char *path;
+	size_t size;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime;
+	uint8_t sha256[32];
+	int status;
+	char msg[RP_ERRBUF_SIZE];
+};
+
+/* An object's in-flight form as up to four pieces (FORMAT.md section 5). */
+struct rp__inflight {
+	struct rp__wbuf hdr;
+	uint8_t *file;               /* the input's bytes, owned */
+	uint8_t *enc;                /* encoded frames, owned */
+	struct {
+		const uint8_t *p;
+		size_t n;
+	} seg[4];
+	int nseg;
+	uint64_t len;
+	bool framed;
+};
+
+/* The file st describes is still the one the scan saw (device, inode, size, times). */
+bool rp__src_same(const struct rp__src *in, const struct stat *st);
+/* RP_E_IO naming the input that changed during the send. */
+int rp__src_changed(struct rp_errbuf *err, const struct rp__src *in);
+
+/* Reads `in` and builds object `index` of the stream: framed with `codec` (the encoder
+ * in *enc, created on first use and kept by the caller) when it can be, else verbatim.
+ * Deterministic: the same input gives the same bytes, which NEED answers rely on. */
+int rp__inflight_build(const struct rp__src *in, uint32_t index, enum rp_codec codec,
+		       struct rp_encoder **enc, struct rp__inflight *f, struct rp_errbuf *err);
+void rp__inflight_free(struct rp__inflight *f);
+/* Frees an encoder rp__inflight_build() created; NULL is a no-op. */
+void rp__inflight_encoder_free(struct rp_encoder *enc);
+
+/* The coders an unpacker creates on first use, one per codec, kept between objects. */
+struct rp__inflight_coders {
+	struct rp_decoder *dec[16];
+	struct rp_encoder *enc[16];  /* for the transfer syntax of --deliver compressed */
+};
+void rp__inflight_coders_free(struct rp__inflight_coders *c);
+
+/* Receives the rebuilt original in order; 0, or -1 with errno set. */
+typedef int rp__inflight_sink(void *ctx, const void *p, size_t n);
+
+/* Rebuilds the original bytes of the object whose header is h and whose h->body_len
+ * body bytes are at body, handing them to sink in order.  Framed objects' frames are
+ * decoded and their pixel hash checked against the header's (RP_E_MISMATCH); a frame
+ * that does not decode is RP_E_CORRUPT naming it; a sink error is RP_E_IO (or
+ * RP_E_NOSPACE) with the sink's errno.  The manifest's SHA-256 of the whole is the
+ * caller's to check.  `name` labels messages. */
+int rp__inflight_unpack(struct rp__inflight_coders *c, const struct rp__objhdr *h,
+			const uint8_t *body, const char *name, rp__inflight_sink *sink,
+			void *ctx, struct rp_errbuf *err);
+/* For a framed object whose original (orig_size bytes at orig) was rebuilt and verified:
+ * writes it to path (atomically) as encapsulated DICOM whose frames are the codestreams
+ * in its body, in the codec's transfer syntax (HTJ2K's narrower .202 when every frame
+ * meets its rules, as `compress` labels the same frames). */
+int rp__inflight_write_compressed(struct rp__inflight_coders *c, const struct rp__objhdr *h,
+				  const uint8_t *body, const uint8_t *orig, size_t orig_size,
+				  const char *path, struct rp_errbuf *err);
+
+#endif /* RP_PIPELINE_INFLIGHT_H */

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* pipeline/inflight_unpack.c - an in-flight object back to its original bytes, and for
+ * `--deliver compressed` to encapsulated DICOM (FORMAT.md section 5).  See inflight.h. */
+#include "pipeline/inflight.h"
+#include "common/fileio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+rp__inflight_coders_free(struct rp__inflight_coders *c)
+{
+	for (int i = 0; i < 16; i++) {
+		rp_decoder_destroy(c->dec[i]);
+		rp_encoder_destroy(c->enc[i]);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+sink_err(struct rp_errbuf *err, const char *name)
+{
+	int e = errno;
+	return rp__err(err, rp__errno_status(e), "%s: %s", name, strerror(e));
+}
+
+static int
+unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const uint8_t *body,
+	      const char *name, rp__inflight_sink *sink, void *ctx, struct rp_errbuf *err)
+{
+	if (h->codec >= 16 || !rp_codec_can_decode((enum rp_codec)h->codec))
+		return rp__err(err, RP_E_UNSUPPORTED, "%s: this receiver cannot decode codec %u",
+			       name, h->codec);
+	if (!c->dec[h->codec]) {
+		struct rp_decoder_options dop;
+		rp_decoder_options_init(&dop);
+		dop.codec = (enum rp_codec)h->codec;
+		RP_TRY(rp_decoder_create(&dop, &c->dec[h->codec]));
+	}
+	size_t fs = rp_image_frame_size(&h->img);
+	uint8_t *frame = malloc(fs ? fs : 1);
+	struct rp__sha256 *ph = NULL;
+	int st = RP_OK;
+	if (!frame || rp__sha256_create(&ph) < 0) {
+		st = RP_E_NOMEM;
+		goto out;
+	}
+	if (sink(ctx, body, h->prefix_len) < 0) {
+		st = sink_err(err, name);
+		goto out;
+	}
+	const uint8_t *p = body + h->prefix_len;
+	for (uint32_t i = 0; i < h->frame_count; i++) {
+		struct rp_errbuf de;
+		if (rp_decoder_decode(c->dec[h->codec], &h->img, p, h->frame_len[i], frame, fs,
+				      &de) < 0) {
+			st = rp__err(err, RP_E_CORRUPT, "%s: frame %u: %s", name, i, de.msg);
+			goto out;
+		}
+		rp__sha256_update(ph, frame, fs);
+		if (sink(ctx, frame, fs) < 0) {
+			st = sink_err(err, name);
+			goto out;
+		}
+		p += h->frame_len[i];
+	}
+	uint8_t pix[32];
+	rp__sha256_final(ph, pix);
+	if (memcmp(pix, h->pixel_hash, 32) != 0) {
+		st = rp__err(err, RP_E_MISMATCH, "%s: decoded pixels do not match the pixel hash",
+			     name);
+		goto out;
+	}
+	if (sink(ctx, p, h->suffix_len) < 0)
+		st = sink_err(err, name);
+out:
+	rp__sha256_destroy(ph);
+	free(frame);
+	return st;
+}
+
+int
+rp__inflight_unpack(struct rp__inflight_coders *c, const struct rp__objhdr *h,
+		    const uint8_t *body, const char *name, rp__inflight_sink *sink, void *ctx,
+		    struct rp_errbuf *err)
+{
+	if (h->kind == RP__OBJ_VERBATIM)
+		return sink(ctx, body, h->body_len) < 0 ? sink_err(err, name) : RP_OK;
+	return unpack_framed(c, h, body, name, sink, ctx, err);
+}
+
+int
+rp__inflight_write_compressed(struct rp__inflight_coders *c, const struct rp__objhdr *h,
+			      const uint8_t *body, const uint8_t *orig, size_t orig_size,
+			      const char *path, struct rp_errbuf *err)
+{
+	if (h->kind != RP__OBJ_FRAMED || h->codec >= 16)
+		return rp__err(err, RP_E_INVALID_ARG, "%s: not a framed object", path);
+	if (!c->enc[h->codec]) {
+		struct rp_encoder_options eo;
+		rp_encoder_options_init(&eo);
+		eo.codec = (enum rp_codec)h->codec;
+		RP_TRY(rp_encoder_create(&eo, &c->enc[h->codec]));
+	}
+	struct rp_encoder *enc = c->enc[h->codec];
+	struct rp_dicom *ds = NULL;
+	int st = rp_dicom_parse(orig, orig_size, NULL, &ds, err);
+	if (st < 0)
+		return st;
+	struct rp_frame_ref *refs = malloc((size_t)h->frame_count * sizeof(*refs) + 1);
+	if (!refs) {
+		rp_dicom_free(ds);
+		return RP_E_NOMEM;
+	}
+	const uint8_t *frames = body + h->prefix_len;
+	for (uint32_t i = 0; i < h->frame_count; i++) {
+		refs[i].data = frames;
+		refs[i].size = h->frame_len[i];
+		frames += h->frame_len[i];
+	}
+	struct rp_dicom_write_options wo;
+	rp_dicom_write_options_init(&wo);
+	wo.ts_uid = rp_encoder_transfer_syntax(enc);
+	const char *narrow = h->frame_count ?
+		rp_encoder_stream_transfer_syntax(enc, refs[0].data, refs[0].size) : wo.ts_uid;
+	for (uint32_t i = 1; i < h->frame_count && strcmp(narrow, wo.ts_uid) != 0; i++)
+		if (strcmp(rp_encoder_stream_transfer_syntax(enc, refs[i].data, refs[i].size),
+			   narrow) != 0)
+			narrow = wo.ts_uid;
+	wo.ts_uid = narrow;
+	st = rp_dicom_write_file(path, ds, &wo, refs, h->frame_count, err);
+	free(refs);
+	rp_dicom_free(ds);
+	return st;
+}
