@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# bench/bench_ofi.sh - libfabric figures for docs/LIBFABRIC.md (issue 8):
+# bench/bench_ofi.sh - libfabric figures for docs/LIBFABRIC.md:
 #  1. raw fi_ bandwidth (bench_ofi.c: 1 MiB tagged messages or RMA writes with CQ data,
 #     16 in flight) over the tcp;ofi_rxm and shm providers;
 #  2. `radpipe send` of the demo study (corpus/files.tsv rows tagged demo-study) over

@@ -1,4 +1,4 @@
-# tests/ofi.cmake - the libfabric backend (issue 8): loopback transfers over the tcp
+# tests/ofi.cmake - the libfabric backend: loopback transfers over the tcp
 # (ofi_rxm) and shm providers, and a killed receiver resuming over the fabric.  Only in
 # builds that found libfabric (transport/ofi/sources.cmake sets RP_HAVE_OFI).
 if(RP_HAVE_OFI)

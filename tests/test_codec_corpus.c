@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* tests/test_codec_corpus.c - every compressed corpus file in a syntax of issue 3 (JPEG
+/* tests/test_codec_corpus.c - every compressed corpus file in a library codec's syntax (JPEG
  * 2000, HTJ2K, JPEG baseline/extended, JPEG lossless, RLE) is decoded, frame by frame,
  * and compared with
  *   - its uncompressed twin where one exists (WG-04 *_UNC, the Siemens Trio image, the
@@ -31,7 +31,7 @@ struct expected {
 	const char *why;             /* substring of the error message */
 };
 
-/* What we cannot decode, and why (also in the report of issue 3). */
+/* What we cannot decode, and why. */
 static const struct expected expected[] = {
 	/* The codestream ends inside the only tile: OpenJPEG (and so GDCM) stop with
 	 * "Stream too short"; pydicom issue 966. */
@@ -52,7 +52,7 @@ find_expected(const char *path)
 	return NULL;
 }
 
-/* Our codec for a transfer syntax, or -1 when the syntax is not one of issue 3's. */
+/* Our codec for a transfer syntax, or -1 when the syntax is not one of these codecs'. */
 static int
 our_codec(const char *uid)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* tests/test_codec_roundtrip.c - synthetic round trips through every adapter of issue 3
+/* tests/test_codec_roundtrip.c - synthetic round trips through every library adapter
  * (J2K, HTJ2K over OpenJPH, RLE, JPEG lossless, JPEG baseline): 8/12/16-bit, signed and
  * unsigned, 1 and 3 components, 1x1 and odd sizes, noise/gradient/constant/extremes.
  * Lossless must be bit-exact; HTJ2K is decoded by OpenJPH *and* OpenJPEG and both must

@@ -1,4 +1,4 @@
-# tests/transport.cmake - wire format, chunker, FEC, spool and loopback transfer tests (issue 6).
+# tests/transport.cmake - wire format, chunker, FEC, spool and loopback transfer tests.
 rp_add_test(test_frame SOURCES test_frame.c LABELS transport)
 rp_add_test(test_fec SOURCES test_fec.c LABELS transport)
 rp_add_test(test_server_lifecycle SOURCES test_server_lifecycle.c LABELS transport)

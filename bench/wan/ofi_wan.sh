@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# bench/wan/ofi_wan.sh - the libfabric backend on the WAN test bed (issue 8, deliverable
-# 4): the same study over the same emulated link with the TCP backend and with
+# bench/wan/ofi_wan.sh - the libfabric backend on the WAN test bed: the same
+# study over the same emulated link with the TCP backend and with
 # `--fabric 'tcp;ofi_rxm'`, 1 and N connections (N fabric endpoints), in one run.
 #
 #   sudo bench/wan/ofi_wan.sh [BUILD_DIR] [STUDY_DIR] [REPS] [N]

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* transport/ofi/ofi.c - the libfabric backend behind the ops table (issue 8,
- * docs/LIBFABRIC.md).  Each radpipe connection is a TCP(+TLS) control connection, made
+/* transport/ofi/ofi.c - the libfabric backend behind the ops table
+ * (docs/LIBFABRIC.md).  Each radpipe connection is a TCP(+TLS) control connection, made
  * and authenticated by the TCP backend exactly as without a fabric, plus one FI_EP_RDM
  * endpoint per side.  The two sides swap endpoint names (fi_getname) over the
  * authenticated connection, then every radpipe frame (chunks and control frames alike)

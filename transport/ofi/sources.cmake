@@ -1,4 +1,4 @@
-# transport/ofi/sources.cmake - the libfabric backend (issue 8), built when pkg-config
+# transport/ofi/sources.cmake - the libfabric backend, built when pkg-config
 # finds libfabric; otherwise ofi_none.c makes `--fabric` fail with a clear message.
 pkg_check_modules(LIBFABRIC IMPORTED_TARGET libfabric)
 if(LIBFABRIC_FOUND)
