@@ -182,6 +182,30 @@ rp_dicom_encoded_frame(const struct rp_dicom *ds, uint32_t index, const uint8_t 
 	return RP_OK;
 }
 
+int
+rp_dicom_frame_span(const struct rp_dicom *ds, uint32_t index, uint64_t *offset,
+		    uint64_t *length)
+{
+	if (!ds || !offset || !length || !ds->info.has_pixels || index >= ds->info.frames)
+		return RP_E_INVALID_ARG;
+	const struct rp_dicom_info *info = &ds->info;
+	if (ds->buf != ds->file || (!info->encapsulated && info->img.bits_allocated == 1))
+		return RP_E_UNSUPPORTED;
+	if (!info->encapsulated) {
+		*length = rp_image_frame_size(&info->img);
+		*offset = info->pixel_value_offset + (uint64_t)index * *length;
+		return RP_OK;
+	}
+	*offset = *length = 0;
+	if (ds->frame_frags[index] == 0)
+		return RP_OK;        /* one frame and no fragment at all: an empty frame */
+	const struct rp__fragment *first = &ds->frags[ds->frame_first[index]];
+	const struct rp__fragment *last = first + ds->frame_frags[index] - 1;
+	*offset = first->data;
+	*length = last->data + last->length - first->data;
+	return RP_OK;
+}
+
 /* Native frame -> canonical: byte order, planar layout, and (for 1-bit data) the bit
  * offset of frames that do not start on a byte boundary. */
 static int

@@ -108,7 +108,8 @@ struct rp__pl_obj {
 	uint64_t cost;               /* bytes reserved from the budget */
 	struct rp_frame_ref *refs;   /* coded (or canonical) frames, index order; a frame's
 				      * data is freed once it is in the output */
-	uint32_t *crc;               /* CRC32C of each frame's bytes, for the read-back */
+	uint32_t *crc;               /* CRC32C of each frame's bytes, for the read-back
+				      * check (NULL without it) */
 	/* Written frame by frame (see obj_streamable()): frames go into the output in index
 	 * order as they are done, and the object holds only those that wait for an
 	 * earlier one. */
@@ -284,26 +285,14 @@ note_error(struct rp__pl_obj *obj, uint64_t err)
 
 /* Drops the input bytes frame f was read from, once it is coded: without this, every
  * page of a large object read so far would stay resident until the object is done.
- * A page shared with a neighbouring frame stays (rp__drop_mapped). */
+ * A page shared with a neighbouring frame stays (rp__drop_mapped); a deflated source's
+ * pixels live in the inflated copy, not the map, and have no span in it. */
 static void
 drop_input_frame(struct rp__pl_obj *obj, uint32_t f)
 {
-	const struct rp_dicom_info *info = obj->info;
-	if (info->ts->deflated)
-		return;              /* the pixels live in the inflated copy, not the map */
-	if (!info->encapsulated) {
-		uint64_t at = info->pixel_value_offset + (uint64_t)obj->frame_size * f;
-		rp__drop_mapped(obj->map, obj->map_size, at, at + obj->frame_size);
-		return;
-	}
-	const uint8_t *cs;
-	size_t n;
-	uint8_t *owned = NULL;
-	if (rp_dicom_encoded_frame(obj->ds, f, &cs, &n, &owned, NULL) == RP_OK && !owned &&
-	    cs >= obj->map && cs < obj->map + obj->map_size)
-		rp__drop_mapped(obj->map, obj->map_size, (uint64_t)(cs - obj->map),
-			   (uint64_t)(cs - obj->map) + n);
-	free(owned);
+	uint64_t at, n;
+	if (rp_dicom_frame_span(obj->ds, f, &at, &n) == RP_OK)
+		rp__drop_mapped(obj->map, obj->map_size, at, at + n);
 }
 
 /* The overlay-bit refusal, worded as `radpipe compress` always has. */
@@ -454,7 +443,8 @@ frame_job(void *arg, unsigned worker)
 	if (s < 0) {
 		obj_fail_frame(obj, f, s, e.msg);
 	} else {
-		obj->crc[f] = rp__crc32c(0, obj->refs[f].data, obj->refs[f].size);
+		if (obj->crc)   /* only the read-back check uses it */
+			obj->crc[f] = rp__crc32c(0, obj->refs[f].data, obj->refs[f].size);
 		if (obj->stream)
 			obj_stream_ready(obj, f);
 	}
@@ -502,7 +492,6 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 	}
 	uint64_t dropped = 0;
 	for (uint32_t f = 0; s == RP_OK && f < obj->nframes; f++) {
-		uint64_t read_to = 0;  /* the output bytes read so far */
 		if (pl->to_native) {
 			s = rp_dicom_decode_frame(ds, f, a, obj->frame_size, e);
 			if (s == RP_OK && raw_copy) {
@@ -513,7 +502,6 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 				   rp__crc32c(0, a, obj->frame_size) != obj->crc[f]) {
 				s = RP_E_MISMATCH;
 			}
-			read_to = oi->pixel_value_offset + (uint64_t)obj->frame_size * (f + 1);
 		} else {
 			const uint8_t *cs;
 			size_t n;
@@ -527,15 +515,14 @@ check_output(struct rp__pl_obj *obj, const char *path, const char *ts_uid, bool 
 			if (s == RP_OK && ((n != want && !padded) ||
 					   rp__crc32c(0, cs, want) != obj->crc[f]))
 				s = RP_E_MISMATCH;
-			if (s == RP_OK && !owned)
-				read_to = (uint64_t)(cs - data) + n;
 			free(owned);
 		}
 		if (s == RP_E_MISMATCH)
 			rp__err(e, s, "frame %u of the written file differs from the verified "
 				"frame", f);
-		if (read_to > dropped)
-			dropped = rp__drop_mapped(data, size, dropped, read_to);
+		uint64_t at, n;
+		if (s == RP_OK && rp_dicom_frame_span(ds, f, &at, &n) == RP_OK && at + n > dropped)
+			dropped = rp__drop_mapped(data, size, dropped, at + n);
 	}
 	free(a);
 	free(b);
@@ -810,8 +797,9 @@ obj_open(struct rp__pl *pl, struct rp__pl_obj *obj, struct rp_errbuf *e)
 	}
 	obj->refs = calloc(obj->nframes, sizeof(*obj->refs));
 	obj->jobs = calloc(obj->nframes, sizeof(*obj->jobs));
-	obj->crc = calloc(obj->nframes, sizeof(*obj->crc));
-	if (!obj->refs || !obj->jobs || !obj->crc)
+	if (pl->opts->verify)
+		obj->crc = calloc(obj->nframes, sizeof(*obj->crc));
+	if (!obj->refs || !obj->jobs || (pl->opts->verify && !obj->crc))
 		return RP_E_NOMEM;
 	if (!obj_streamable(pl, obj))
 		return RP_OK;

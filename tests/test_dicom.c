@@ -306,6 +306,18 @@ test_fragments(void **state)
 		free(owned);
 		assert_int_equal(rp_dicom_encoded_frame(ds, 2, &d, &n, &owned, NULL),
 				 RP_E_INVALID_ARG);
+		/* The spans in the parsed buffer: frame 0 from its first fragment's data to
+		 * the end of its last (the 8-byte item header between them included), frame
+		 * 1 its one fragment, right after frame 0's last item. */
+		uint64_t at0, n0, at1, n1;
+		RP_ASSERT_OK(rp_dicom_frame_span(ds, 0, &at0, &n0), &err);
+		RP_ASSERT_OK(rp_dicom_frame_span(ds, 1, &at1, &n1), &err);
+		assert_int_equal(n0, layout == 2 ? 4 : 4 + 8 + 2);
+		assert_memory_equal(b.p + at0, "\xFF\xD8\x01\x02", 4);
+		assert_int_equal(n1, 4);
+		assert_int_equal(at1, at0 + n0 + 8);
+		assert_memory_equal(b.p + at1, "\xFF\xD8\x05\x06", 4);
+		assert_int_equal(rp_dicom_frame_span(ds, 2, &at1, &n1), RP_E_INVALID_ARG);
 		rp_dicom_free(ds);
 		free(b.p);
 	}
@@ -343,6 +355,14 @@ test_write_transcodes(void **state)
 			RP_ASSERT_OK(rp_dicom_write(a, &wo, refs, 2, mem_sink, &out, &err), &err);
 			RP_ASSERT_OK(rp_dicom_parse(out.p, out.n, NULL, &b, &err), &err);
 			assert_string_equal(rp_dicom_get_info(b)->ts->uid, targets[t]);
+			/* A native frame's span is its stored bytes; a deflated dataset's pixels
+			 * live in the inflated copy, so it has none in the buffer parsed. */
+			uint64_t at, n;
+			RP_ASSERT_OK(rp_dicom_frame_span(a, 1, &at, &n), &err);
+			assert_int_equal(n, 12);
+			assert_int_equal(at, rp_dicom_get_info(a)->pixel_value_offset + 12);
+			assert_int_equal(rp_dicom_frame_span(b, 0, &at, &n),
+					 t == 1 ? RP_E_UNSUPPORTED : RP_OK);
 			assert_string_equal(rp_dicom_get_info(b)->patient_id, "PAT-1");
 			uint8_t ha[32], hb[32];
 			RP_ASSERT_OK(rp_dicom_pixel_hash(a, ha, &err), &err);

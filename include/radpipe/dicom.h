@@ -94,6 +94,16 @@ struct rp_dicom_info {
 
 RP_API const struct rp_dicom_info *rp_dicom_get_info(const struct rp_dicom *ds);
 
+/* Where frame `index` is stored in the buffer given to rp_dicom_parse(): bytes
+ * [*offset, *offset + *length), from the first byte of its data to the last (for an
+ * encapsulated frame of several fragments, the item headers between them included).
+ * No copy and no decode: for a caller that maps the file and drops or prefetches pages
+ * frame by frame.  RP_E_UNSUPPORTED when the frame is not a byte range of that buffer
+ * (a deflated dataset's pixels live in the inflated copy; 1-bit frames may share
+ * bytes), RP_E_INVALID_ARG without pixel data or for an index out of range. */
+RP_API RP_NODISCARD int rp_dicom_frame_span(const struct rp_dicom *ds, uint32_t index,
+					    uint64_t *offset, uint64_t *length);
+
 /* Encoded bytes of frame `index` of encapsulated pixel data.  When the frame is one
  * fragment, *data points into the parsed buffer and *owned is NULL; when it spans several,
  * they are joined into a malloc'd buffer returned in *owned (free it).  RP_E_INVALID_ARG
