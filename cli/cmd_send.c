@@ -226,7 +226,12 @@ rp_cmd_send(int argc, char **argv)
 			*(c == 32 ? &o.tls.ofi_window : &o.tls.ofi_seg) = (uint32_t)v;
 			break;
 		case 34: o.tls.ofi_no_rma = 1; break;
-		case 6: o.io_timeout_s = atof(optarg); break;
+		case 6:
+			if (rp_cli_duration(optarg, &o.io_timeout_s) < 0 || o.io_timeout_s <= 0) {
+				rp_cli_errorf("--timeout '%s': expected a positive duration", optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
 		case 7: link_mbps = atof(optarg); break;
 		case 8: {
 			char *end;

@@ -132,7 +132,8 @@ usage(FILE *out)
 		"      --max-objects N      per session (default 1000000)\n"
 		"      --max-object-size S  default 64G\n"
 		"      --max-session-size S default 4T\n"
-		"      --timeout S          a connection idle this long is dropped (default 60)\n"
+		"      --timeout S          a connection idle this long is dropped (default 60,\n"
+		"                           at least 10)\n"
 		"      --forward AET@HOST:PORT  send every instance delivered into DIR on to this\n"
 		"                           PACS by C-STORE, once each, from a durable queue in\n"
 		"                           DIR/.radpipe/forward (kept across restarts; while the\n"
@@ -250,7 +251,14 @@ rp_cmd_serve(int argc, char **argv)
 			else
 				o.max_session_size = v;
 			break;
-		case 12: o.io_timeout_s = atof(optarg); break;
+		case 12:
+			if (rp_cli_duration(optarg, &o.io_timeout_s) < 0 || o.io_timeout_s < 10) {
+				rp_cli_errorf("--timeout '%s': expected a duration of at least 10 s "
+					      "(senders keep an idle connection alive every 5 s)",
+					      optarg);
+				return RP_EXIT_USAGE;
+			}
+			break;
 		case 13: {
 			char *end;
 			unsigned long m = strtoul(optarg, &end, 8);

@@ -120,6 +120,16 @@ test_hello_welcome_chunk(void **state)
 	assert_int_equal(rp__hello_decode(b.p, b.len - 1, &h2, NULL), RP_E_PROTOCOL);
 	rp__store_le16(b.p + 20, 8);  /* index == count */
 	assert_int_equal(rp__hello_decode(b.p, b.len, &h2, NULL), RP_E_PROTOCOL);
+	rp__store_le16(b.p + 20, 3);
+	/* Every known bit is taken; the first bit no version knows is refused, by name, so
+	 * that a newer sender can tell and reconnect without it (FORMAT.md section 7). */
+	rp__store_le32(b.p + 16, RP__CAP_KNOWN);
+	assert_int_equal(rp__hello_decode(b.p, b.len, &h2, NULL), RP_OK);
+	assert_int_equal(h2.caps, RP__CAP_FEC | RP__CAP_RESUME | RP__CAP_KEEPALIVE);
+	rp__store_le32(b.p + 16, RP__CAP_KNOWN + 1);
+	struct rp_errbuf e = {""};
+	assert_int_equal(rp__hello_decode(b.p, b.len, &h2, &e), RP_E_PROTOCOL);
+	assert_non_null(strstr(e.msg, "unknown capabilities"));
 	rp__wbuf_free(&b);
 
 	struct rp__welcome w = {.state = RP__WELCOME_RESUMED}, w2;

@@ -4,7 +4,8 @@
  * the delivered bytes compared with the originals.  Most cases run over the
  * fault-injecting backend (transport/fault/), which breaks chosen connections at chosen
  * bytes; the rest check what a long-running receiver owes its site (no fd growth, names
- * that cannot collide, file modes, plain TCP only on loopback, normal closes).  No case
+ * that cannot collide, file modes, plain TCP only on loopback, normal closes, a sender
+ * idle for longer than the receiver's I/O timeout, an older receiver).  No case
  * asserts a duration but the cancel and rate cap cases: a stall must be survived,
  * however long the machine takes, but a cancel must take effect at once and a capped
  * send cannot be faster than its cap. */
@@ -1093,6 +1094,127 @@ test_insecure_only_on_loopback(void **state)
 
 /* Default modes of what is delivered: files 0640, directories 0750, whatever the umask
  * lets through (umask 0 here, so only the code's own modes show). */
+/* ------------------------------------------------------------------------------------ */
+/* A sender with nothing to send for a while */
+
+/* Holds the producer (the thread that reads and encodes objects) after the first object
+ * for longer than the receiver's default I/O timeout, as encoding one multi-gigabyte
+ * object does: no chunk is queued meanwhile (the first object does not fill one), so
+ * every connection is idle.  The progress callback is the producer's own thread. */
+static void
+stall_producer(void *ctx, const struct rp_send_progress *p)
+{
+	bool *stalled = ctx;
+	if (p->objects_encoded == 1 && !*stalled) {
+		*stalled = true;
+		printf("# producer held for 65 s after the first object\n");
+		sleep(65);
+	}
+}
+
+/* Defaults on both sides (the receiver drops a connection silent for 60 s): the idle
+ * connections send KEEPALIVE, none is dropped, the study arrives exact. */
+static void
+test_idle_producer_defaults(void **state)
+{
+	(void)state;
+	server_start(true);
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	struct rp_errbuf err = {""};
+	bool stalled = false;
+	send_defaults(&so);
+	so.progress = stall_producer;
+	so.progress_ctx = &stalled;
+	int st = send_study(&so, &rep, &err);
+	print_report("defaults, producer idle for 65 s", st, &rep);
+	assert_true(stalled);
+	assert_send_ok(st, &rep, &err);
+	assert_int_equal(rep.streams_lost, 0);
+	server_stop();
+	const char *bad = log_find(&S.log, "connection_error", NULL);
+	if (bad)
+		fail_msg("an idle connection was dropped: %s", bad);
+}
+
+/* A receiver that predates KEEPALIVE refuses the capability bit by name (FORMAT.md
+ * section 7); the sender reconnects without it.  The stand-in receiver answers ERROR to
+ * every HELLO and records what each announced. */
+struct old_receiver {
+	struct rp__listener *l;
+	struct rp__tls *tls;
+	uint32_t caps[4];
+	unsigned hellos;
+	pthread_t thread;
+};
+
+static void *
+old_receiver_main(void *arg)
+{
+	struct old_receiver *o = arg;
+	const struct rp__transport_ops *ops = &rp__tcp_ops;
+	for (unsigned i = 0; i < 2; i++) {
+		struct rp__conn *c = NULL;
+		struct rp_errbuf e = {""};
+		struct rp__wbuf b = {0};
+		struct rp__frame_hdr h;
+		bool crc_ok;
+		if (ops->accept(o->l, 30, &c, &e) < 0)
+			break;
+		if (ops->handshake(c, o->tls, 10, &e) == RP_OK &&
+		    rp__recv_frame(ops, c, &h, &b, 256, &crc_ok, &e) == RP_OK &&
+		    h.type == RP__F_HELLO && b.len >= 20) {
+			uint32_t caps = rp__load_le32(b.p + 16);
+			o->caps[o->hellos++] = caps;
+			char msg[64];
+			if (caps & RP__CAP_KEEPALIVE)
+				snprintf(msg, sizeof(msg), "unknown capabilities %08x", caps);
+			else
+				snprintf(msg, sizeof(msg), "old receiver: nothing further");
+			b.len = 0;
+			rp__error_encode(&b, RP_E_PROTOCOL, msg);
+			(void)rp__send_frame(ops, c, RP__F_ERROR, b.p, b.len, &e);
+		}
+		rp__wbuf_free(&b);
+		ops->close(c);
+	}
+	return NULL;
+}
+
+static void
+test_old_receiver_without_keepalive(void **state)
+{
+	(void)state;
+	const struct rp__transport_ops *ops = &rp__tcp_ops;
+	struct rp_tls_config cfg = {.insecure = 1};
+	struct old_receiver o = {0};
+	struct rp_errbuf err = {""};
+	uint16_t port = 0;
+	RP_ASSERT_OK(ops->tls_create(&cfg, true, &o.tls, &err), &err);
+	RP_ASSERT_OK(ops->listen("127.0.0.1", 0, &o.l, &port, &err), &err);
+	assert_int_equal(pthread_create(&o.thread, NULL, old_receiver_main, &o), 0);
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	rp_send_options_init(&so);
+	so.host = "127.0.0.1";
+	so.port = port;
+	so.tls.insecure = 1;
+	so.log = log_line;
+	so.log_ctx = &send_log;
+	int st = send_study(&so, &rep, &err);
+	pthread_join(o.thread, NULL);
+	ops->close_listener(o.l);
+	ops->tls_destroy(o.tls);
+	printf("# %u HELLOs: caps %08x, %08x; rp_send -> %s: %s\n", o.hellos, o.caps[0],
+	       o.caps[1], rp_status_name(st), err.msg);
+	assert_int_equal(o.hellos, 2);
+	assert_true(o.caps[0] & RP__CAP_KEEPALIVE);
+	assert_int_equal(o.caps[1], RP__CAP_FEC | RP__CAP_RESUME);
+	assert_int_equal(st, RP_E_PROTOCOL);
+	assert_non_null(strstr(err.msg, "old receiver: nothing further"));
+	assert_non_null(log_find(&send_log, "downgraded", NULL));
+}
+
 static void
 test_default_modes(void **state)
 {
@@ -1145,6 +1267,8 @@ main(void)
 		cmocka_unit_test_teardown(test_long_and_colliding_names, test_teardown),
 		cmocka_unit_test_teardown(test_insecure_only_on_loopback, test_teardown),
 		cmocka_unit_test_teardown(test_default_modes, test_teardown),
+		cmocka_unit_test_teardown(test_idle_producer_defaults, test_teardown),
+		cmocka_unit_test_teardown(test_old_receiver_without_keepalive, test_teardown),
 	};
 	/* RP_TEST_FILTER=test_corrupt* runs only the cases it matches. */
 	if (getenv("RP_TEST_FILTER"))

@@ -348,7 +348,7 @@ rp__hello_decode(const uint8_t *p, size_t n, struct rp__hello *h, struct rp_errb
 	    !rp__get_u16(&r, &h->stream_index) || !rp__get_u16(&r, &h->stream_count))
 		return rp__err(err, RP_E_PROTOCOL, "truncated HELLO");
 	RP_TRY(trailing(&r, "HELLO", err));
-	if (h->caps & ~(RP__CAP_FEC | RP__CAP_RESUME))
+	if (h->caps & ~RP__CAP_KNOWN)
 		return rp__err(err, RP_E_PROTOCOL, "unknown capabilities %08x", h->caps);
 	if (h->stream_count == 0 || h->stream_count > RP__MAX_STREAMS ||
 	    h->stream_index >= h->stream_count)

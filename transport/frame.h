@@ -26,6 +26,9 @@
 #define RP__SESSION_ID_SIZE 16
 #define RP__CAP_FEC 1u
 #define RP__CAP_RESUME 2u
+/* The sender may send KEEPALIVE on a connection that has nothing else to carry. */
+#define RP__CAP_KEEPALIVE 4u
+#define RP__CAP_KNOWN (RP__CAP_FEC | RP__CAP_RESUME | RP__CAP_KEEPALIVE)
 #define RP__COMPLETE_FIELDS 10
 
 enum rp__frame_type {
@@ -40,7 +43,8 @@ enum rp__frame_type {
 	RP__F_PROGRESS = 9,
 	RP__F_ERROR = 10,
 	RP__F_COMPLETE = 11,
-	RP__F_TYPE_MAX = 11
+	RP__F_KEEPALIVE = 12,
+	RP__F_TYPE_MAX = 12
 };
 
 struct rp__frame_hdr {

@@ -26,6 +26,10 @@
  * a healthy path, far shorter than the idle timeout. */
 #define STALL_MIN_S 3.0
 #define STALL_RTTS 8.0
+/* A connection with nothing to carry (the next object is still being read and encoded:
+ * a multi-gigabyte one takes minutes) sends KEEPALIVE this often, so the receiver, which
+ * drops a connection silent for its I/O timeout (60 s by default), keeps it. */
+#define KEEPALIVE_S 5.0
 
 struct slot {
 	size_t index;
@@ -62,6 +66,7 @@ struct stream {
 	_Atomic uint64_t progress_ns;
 	struct rp__group_tally taken;  /* chunks of recent groups this stream carried */
 	uint64_t sent;
+	double last_tx;              /* when this stream last sent a frame */
 };
 
 struct sender {
@@ -74,6 +79,7 @@ struct sender {
 	unsigned k, m;
 	struct rp__chunk_geom gm;    /* cs, k, m once the chunk size is chosen */
 	uint8_t session[16];
+	uint32_t caps;               /* what HELLO announces (KEEPALIVE dropped for an old peer) */
 	struct rp__ranges have;
 	struct rp_encoder **enc;     /* one per pool worker + the calling thread */
 	unsigned nenc;
@@ -299,14 +305,19 @@ enqueue(struct sender *s, struct cbuf *buf, uint64_t g, unsigned i, unsigned kg,
 	return RP_OK;
 }
 
+enum pull { PULL_END, PULL_ITEM, PULL_KEEPALIVE };
+
 /* Pull: the first queued chunk this stream may carry (at most `cap` per group, so one
  * lost connection costs at most that many chunks of any group).  After waiting a while
- * with only ineligible chunks queued it takes the head anyway: progress beats spread. */
-static bool
+ * with only ineligible chunks queued it takes the head anyway: progress beats spread.
+ * PULL_KEEPALIVE when the stream has been silent for KEEPALIVE_S and the peer takes
+ * KEEPALIVE frames. */
+static enum pull
 dequeue(struct stream *t, struct item *out)
 {
 	struct sender *s = t->s;
 	double waited_since = 0;
+	bool keepalive = s->caps & RP__CAP_KEEPALIVE;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		if (s->failed)
@@ -322,22 +333,28 @@ dequeue(struct stream *t, struct item *out)
 				s->qn--;
 				pthread_cond_signal(&s->cv_q_space);
 				pthread_mutex_unlock(&s->mu);
-				return true;
+				return PULL_ITEM;
 			}
 		}
 		if (s->q_closed && s->qn == 0)
 			break;
+		double now = rp__now();
+		if (keepalive && now - t->last_tx >= KEEPALIVE_S) {
+			pthread_mutex_unlock(&s->mu);
+			return PULL_KEEPALIVE;
+		}
 		if (s->qn && !waited_since)
-			waited_since = rp__now();
-		if (s->qn) {
-			struct timespec ts = rp__timespec_in(0.1);
+			waited_since = now;
+		if (s->qn || keepalive) {
+			double w = keepalive ? t->last_tx + KEEPALIVE_S - now : 0.1;
+			struct timespec ts = rp__timespec_in(s->qn && w > 0.1 ? 0.1 : w);
 			pthread_cond_timedwait(&s->cv_q_item, &s->mu, &ts);
 		} else {
 			pthread_cond_wait(&s->cv_q_item, &s->mu);
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
-	return false;
+	return PULL_END;
 }
 
 /* After a failed write, the receiver may have said why (ERROR frame) before closing. */
@@ -456,7 +473,19 @@ stream_main(void *arg)
 	struct item it;
 	struct rp_errbuf e = {""};
 	int st = RP_OK;
-	while (dequeue(t, &it)) {
+	enum pull pull;
+	t->last_tx = rp__now();
+	while ((pull = dequeue(t, &it)) != PULL_END) {
+		t->last_tx = rp__now();
+		if (pull == PULL_KEEPALIVE) {
+			progressed(t);
+			atomic_store(&t->busy, true);
+			st = rp__send_frame(s->ops, t->conn, RP__F_KEEPALIVE, "", 0, &e);
+			atomic_store(&t->busy, false);
+			if (st < 0)
+				break;
+			continue;
+		}
 		struct rp__chunk ch = {.group = it.group, .index = it.index, .k_group = it.kg,
 				       .size = it.size};
 		memcpy(ch.session, s->session, 16);
@@ -866,7 +895,7 @@ open_stream(struct sender *s, unsigned i, const struct rp__wbuf *manifest,
 		s->ops->close(c);
 		return rp__err(err, RP_E_CANCELLED, "cancelled");
 	}
-	struct rp__hello hello = {.caps = RP__CAP_FEC | RP__CAP_RESUME, .stream_index = (uint16_t)i,
+	struct rp__hello hello = {.caps = s->caps, .stream_index = (uint16_t)i,
 				  .stream_count = (uint16_t)s->nst};
 	memcpy(hello.session, s->session, 16);
 	rp__hello_encode(&b, &hello);
@@ -1154,8 +1183,21 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 
 	if (atomic_load(&s->cancelled) || (st = s->ops->tls_create(&o->tls, false, &s->tls, err)) < 0)
 		goto out;
-	if ((st = open_stream(s, 0, &man, err)) < 0)
+	s->caps = RP__CAP_FEC | RP__CAP_RESUME | RP__CAP_KEEPALIVE;
+	struct rp_errbuf e0 = {""};
+	st = open_stream(s, 0, &man, &e0);
+	if (st == RP_E_PROTOCOL && strstr(e0.msg, "unknown capabilities")) {
+		/* A receiver older than KEEPALIVE (FORMAT.md section 7): without it, a
+		 * connection left idle for the receiver's I/O timeout while a large object
+		 * is encoded is dropped and its chunks go to the others. */
+		log_event(s, "downgraded", "the receiver does not take KEEPALIVE frames");
+		s->caps &= ~RP__CAP_KEEPALIVE;
+		st = open_stream(s, 0, &man, &e0);
+	}
+	if (st < 0) {
+		rp__err(err, st, "%s", e0.msg);
 		goto out;
+	}
 	log_event(s, "connected", rep->resumed ? "resumed" : "new");
 	if (rep->already_delivered) {
 		rep->wall_s = rp__now() - s->t0;

@@ -255,6 +255,7 @@ struct conn {
 	struct rp__session *s;
 	unsigned run;
 	bool ended;
+	uint32_t caps;               /* the HELLO's capabilities */
 	struct conn *next;           /* in the session's list */
 	/* Until its handshake ends (under srv->mu): in srv->unauth, oldest first. */
 	struct conn *unext, **uprev;
@@ -657,6 +658,7 @@ conn_hello(struct conn *cn, struct rp__wbuf *buf, struct rp_errbuf *err)
 		return rp__err(err, RP_E_PROTOCOL, "first frame is type %u%s, not a valid HELLO",
 			       h.type, crc_ok ? "" : " with a bad CRC");
 	RP_TRY(rp__hello_decode(buf->p, buf->len, &hello, err));
+	cn->caps = hello.caps;
 	char hex[33];
 	rp__session_hex(hello.session, hex);
 	struct rp__session *s = NULL;
@@ -793,6 +795,15 @@ conn_main(void *arg)
 		}
 		if (h.type == RP__F_END) {
 			conn_mark_ended(cn);
+			continue;
+		}
+		/* A sender with nothing to send yet (a large object still being encoded)
+		 * proves it is alive; the frame itself resets the I/O timeout. */
+		if (h.type == RP__F_KEEPALIVE && (cn->caps & RP__CAP_KEEPALIVE)) {
+			if (h.len != 0) {
+				st = rp__err(&err, RP_E_PROTOCOL, "KEEPALIVE with a payload");
+				break;
+			}
 			continue;
 		}
 		if (h.type == RP__F_DONE) {
@@ -954,6 +965,10 @@ rp_server_create(const struct rp_serve_options *o, struct rp_server **ret, struc
 	if (o->file_mode > 0777 || (o->file_mode & 0600) != 0600)
 		return rp__err(err, RP_E_INVALID_ARG,
 			       "file mode %04o: must be at most 0777 and include 0600", o->file_mode);
+	if (!(o->io_timeout_s >= 10))
+		return rp__err(err, RP_E_INVALID_ARG,
+			       "I/O timeout %g s: must be at least 10 s (a sender that is encoding "
+			       "sends a keepalive every 5 s)", o->io_timeout_s);
 	struct rp_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return RP_E_NOMEM;

@@ -171,7 +171,9 @@ struct rp_serve_options {
 	uint64_t max_session_size;   /* original bytes per session; default 4 TiB */
 	unsigned max_connections;    /* authenticated at once; default 256 (peers that have
 				      * not authenticated yet have a pool of their own) */
-	double io_timeout_s;         /* default 60 */
+	/* A connection on which no frame arrives this long is dropped; default 60, at
+	 * least 10 (senders send KEEPALIVE every 5 s while they have nothing to carry). */
+	double io_timeout_s;
 	/* Spools of sessions nobody touched for this long (a sender that died, gave up,
 	 * failed or was refused) are removed, at start and then periodically; a sender
 	 * that reruns within it resumes.  Default 7 days; 0 keeps them forever. */
