@@ -124,6 +124,8 @@ usage(FILE *out)
 		"      --timeout S       a connection idle this long is dead (default 60)\n"
 		"      --max-rate R      cap the send at R Mbit/s, all connections together\n"
 		"                        (1..1000000; chunk bytes, TLS/TCP overhead on top)\n"
+		"      --budget MB       input bytes read and encoded ahead of the wire at once\n"
+		"                        (default 512; a larger object still goes, alone)\n"
 		"      --link-mbps R     link rate in Mbit/s, to report utilisation\n"
 		"      --json            print the final report as JSON on stdout\n"
 		"  -q, --quiet           no progress or summary on stderr\n"
@@ -161,7 +163,7 @@ rp_cmd_send(int argc, char **argv)
 		{"ofi-window", required_argument, NULL, 32}, {"ofi-seg", required_argument, NULL, 33},
 		{"ofi-no-rma", no_argument, NULL, 34},
 		{"link-mbps", required_argument, NULL, 7}, {"json", no_argument, NULL, 'j'},
-		{"max-rate", required_argument, NULL, 8},
+		{"max-rate", required_argument, NULL, 8},  {"budget", required_argument, NULL, 9},
 		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c;
@@ -226,6 +228,16 @@ rp_cmd_send(int argc, char **argv)
 			*(c == 32 ? &o.tls.ofi_window : &o.tls.ofi_seg) = (uint32_t)v;
 			break;
 		case 34: o.tls.ofi_no_rma = 1; break;
+		case 9: {
+			char *end;
+			long mb = strtol(optarg, &end, 10);
+			if (*end || end == optarg || mb < 1 || mb > (1L << 24)) {
+				rp_cli_errorf("--budget takes a size in MB from 1 to 16777216");
+				return RP_EXIT_USAGE;
+			}
+			o.memory_budget = (uint64_t)mb << 20;
+			break;
+		}
 		case 6:
 			if (rp_cli_duration(optarg, &o.io_timeout_s) < 0 || o.io_timeout_s <= 0) {
 				rp_cli_errorf("--timeout '%s': expected a positive duration", optarg);

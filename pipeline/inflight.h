@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* pipeline/inflight.h - one object's in-flight form (FORMAT.md section 5).  Pack, as
- * the sender makes it: the input read whole and checked against what the scan saw, then
- * its frames encoded when the format allows it and they come out smaller, else the file
- * verbatim.  Unpack, as the receiver undoes it: the original bytes rebuilt from the
+ * the sender makes it: the input checked against what the scan saw, then its frames read
+ * and encoded one at a time when the format allows it and they come out smaller, else the
+ * file verbatim, read as it is sent.  Unpack, as the receiver undoes it: the original bytes rebuilt from the
  * prefix, the decoded frames and the suffix, the pixel hash checked, and for
  * `--deliver compressed` the same frames written as encapsulated DICOM.  Every codec and
  * DICOM call of send and serve is here: no connection, queue, thread or spool (transport/
@@ -14,9 +14,10 @@
 
 #include <sys/stat.h>
 
-/* One input file.  Inputs are read with pread, never mapped: a file truncated under a
- * mapping kills the process with SIGBUS, where a read just comes up short.  What the
- * scan saw (size, inode, mtime, ctime) is checked again around every later read, so a
+/* One input file.  Inputs are read with pread, not through a mapping: a file truncated
+ * under a mapping kills the process with SIGBUS, where a read just comes up short (the
+ * one exception, the parse of the data set's elements, is in inflight_pack.c).  What the
+ * scan saw (size, inode, mtime, ctime) is checked again after every later read, so a
  * file that changes during the send is refused by name instead of sent inconsistent. */
 struct rp__src {
 	const char *path;
@@ -29,15 +30,21 @@ struct rp__src {
 	char msg[RP_ERRBUF_SIZE];
 };
 
-/* An object's in-flight form as up to four pieces (FORMAT.md section 5). */
+/* An object's in-flight form as up to four pieces (FORMAT.md section 5): the header,
+ * then either the input's bytes (verbatim, read from the file as they are sent) or the
+ * prefix, the encoded frames and the suffix (framed, held).  What is held is the header,
+ * prefix, suffix and encoded frames, never the input whole. */
+struct rp__inflight_seg {
+	const uint8_t *p;            /* NULL: bytes [off, off + n) of the input file */
+	uint64_t off, n;
+};
 struct rp__inflight {
 	struct rp__wbuf hdr;
-	uint8_t *file;               /* the input's bytes, owned */
-	uint8_t *enc;                /* encoded frames, owned */
-	struct {
-		const uint8_t *p;
-		size_t n;
-	} seg[4];
+	const struct rp__src *src;
+	int fd;                      /* the input, open while has_fd */
+	bool has_fd;
+	uint8_t *prefix, *suffix, *enc;  /* owned */
+	struct rp__inflight_seg seg[4];
 	int nseg;
 	uint64_t len;
 	bool framed;
@@ -48,11 +55,18 @@ bool rp__src_same(const struct rp__src *in, const struct stat *st);
 /* RP_E_IO naming the input that changed during the send. */
 int rp__src_changed(struct rp_errbuf *err, const struct rp__src *in);
 
-/* Reads `in` and builds object `index` of the stream: framed with `codec` (the encoder
- * in *enc, created on first use and kept by the caller) when it can be, else verbatim.
- * Deterministic: the same input gives the same bytes, which NEED answers rely on. */
+/* Builds object `index` of the stream from `in` (borrowed; must outlive f): framed with
+ * `codec` (the encoder in *enc, created on first use and kept by the caller) when it can
+ * be and the frames come out smaller, reading and encoding one frame at a time, else
+ * verbatim.  Deterministic: the same input gives the same bytes, which NEED answers rely
+ * on. */
 int rp__inflight_build(const struct rp__src *in, uint32_t index, enum rp_codec codec,
 		       struct rp_encoder **enc, struct rp__inflight *f, struct rp_errbuf *err);
+/* Copies bytes [off, off + n) of the in-flight form to out, reading the input where
+ * that is where they are (with the checks of rp__src: a file that changed since the
+ * scan is RP_E_IO naming it). */
+int rp__inflight_copy(struct rp__inflight *f, uint64_t off, void *out, size_t n,
+		      struct rp_errbuf *err);
 void rp__inflight_free(struct rp__inflight *f);
 /* Frees an encoder rp__inflight_build() created; NULL is a no-op. */
 void rp__inflight_encoder_free(struct rp_encoder *enc);

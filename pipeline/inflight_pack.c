@@ -1,22 +1,107 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* pipeline/inflight_pack.c - an object's in-flight form: reading the input safely (pread,
- * never a mapping; checked against the scan before, during and after) and framing it
- * (FORMAT.md section 5).  See inflight.h. */
+ * checked against the scan before and after every read) and framing it one frame at a
+ * time (FORMAT.md section 5).  See inflight.h. */
 #include "pipeline/inflight.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+/* Frames are read and encoded one at a time and the encoded ones held (the header lists
+ * their lengths before the first of them).  A framing that has not paid for itself after
+ * this many frames is given up for verbatim: noise and pre-compressed pixels would else
+ * hold an encoded copy as large as the input before the verdict. */
+#define PROBE_FRAMES 8u
 
 void
 rp__inflight_free(struct rp__inflight *f)
 {
 	rp__wbuf_free(&f->hdr);
-	free(f->file);
+	if (f->has_fd)
+		close(f->fd);
+	free(f->prefix);
+	free(f->suffix);
 	free(f->enc);
 	memset(f, 0, sizeof(*f));
+}
+
+/* The input is still the file the scan saw; RP_E_IO naming it otherwise. */
+static int
+check_same(const struct rp__inflight *f, struct rp_errbuf *err)
+{
+	struct stat st;
+	if (fstat(f->fd, &st) < 0 || !rp__src_same(f->src, &st))
+		return rp__src_changed(err, f->src);
+	return RP_OK;
+}
+
+/* n bytes of the input at off, then the identity check: a short read means the file
+ * shrank, a changed size or time that it was written to. */
+static int
+read_at(const struct rp__inflight *f, uint64_t off, void *out, size_t n,
+	struct rp_errbuf *err)
+{
+	uint8_t *p = out;
+	for (size_t done = 0; done < n;) {
+		ssize_t r = pread(f->fd, p + done, n - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return rp__err(err, RP_E_IO, "%s: read at offset %llu: %s", f->src->path,
+				       (unsigned long long)(off + done), strerror(errno));
+		if (r == 0)
+			return rp__err(err, RP_E_IO, "%s: file shrank to %llu bytes while it was "
+				       "being sent (%zu at the scan); nothing of it was delivered",
+				       f->src->path, (unsigned long long)(off + done), f->src->size);
+		done += (size_t)r;
+	}
+	return check_same(f, err);
+}
+
+static uint8_t *
+read_piece(const struct rp__inflight *f, uint64_t off, size_t n, int *status,
+	   struct rp_errbuf *err)
+{
+	uint8_t *p = malloc(n ? n : 1);
+	if (!p) {
+		*status = rp__err(err, RP_E_NOMEM, "%s: no memory for %zu bytes", f->src->path, n);
+		return NULL;
+	}
+	if ((*status = read_at(f, off, p, n, err)) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int
+rp__inflight_copy(struct rp__inflight *f, uint64_t off, void *out, size_t n,
+		  struct rp_errbuf *err)
+{
+	uint8_t *o = out;
+	uint64_t base = 0;
+	for (int g = 0; g < f->nseg && n; g++) {
+		const struct rp__inflight_seg *sg = &f->seg[g];
+		uint64_t end = base + sg->n;
+		if (off < end) {
+			uint64_t from = off - base;
+			size_t take = sg->n - from < n ? (size_t)(sg->n - from) : n;
+			if (sg->p)
+				memcpy(o, sg->p + from, take);
+			else
+				RP_TRY(read_at(f, sg->off + from, o, take, err));
+			o += take;
+			off += take;
+			n -= take;
+		}
+		base = end;
+	}
+	return n ? rp__err(err, RP_E_INTERNAL, "copy past the end of an in-flight object")
+		 : RP_OK;
 }
 
 static void
@@ -25,37 +110,80 @@ make_verbatim(const struct rp__src *in, uint32_t index, struct rp__inflight *f)
 	struct rp__objhdr h = {.index = index, .kind = RP__OBJ_VERBATIM,
 			       .body_len = in->size, .orig_size = in->size};
 	rp__objhdr_encode(&f->hdr, &h);
-	f->seg[0].p = f->hdr.p;
-	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = f->file;
-	f->seg[1].n = in->size;
+	f->seg[0] = (struct rp__inflight_seg){.p = f->hdr.p, .n = f->hdr.len};
+	f->seg[1] = (struct rp__inflight_seg){.off = 0, .n = in->size};
 	f->nseg = 2;
 	f->len = f->hdr.len + in->size;
 }
 
-/* Frames the object when FORMAT.md section 5 allows it and the encoded frames are
- * smaller than the stored ones; false means "send it verbatim". */
+/* What framing needs of the data set.  The parse runs over a read-only mapping of the
+ * input with drop-behind: it walks the elements and never reads a native frame, so only
+ * the pages of the data set's other elements are touched, and those of encapsulated
+ * fragments are handed back as it passes them.  (The frames themselves are read with
+ * pread.  A file truncated by someone else in the milliseconds of this walk would raise
+ * SIGBUS; the scan's identity check just before makes that window as small as it can
+ * be without a second parser.) */
+struct layout {
+	struct rp_image_desc img;
+	uint32_t frames;
+	uint64_t pixel_off, pixel_len;
+	bool framable;
+};
+
 static bool
-try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
-	   struct rp_encoder **encp, struct rp__inflight *f)
+read_layout(const struct rp__inflight *f, struct layout *l)
 {
-	struct rp_dicom *ds = NULL;
-	bool ok = false;
-	uint32_t *lens = NULL;
-	if (rp_dicom_parse(f->file, in->size, NULL, &ds, NULL) != RP_OK)
+	memset(l, 0, sizeof(*l));
+	size_t size = f->src->size;
+	if (size == 0)
 		return false;
-	const struct rp_dicom_info *info = rp_dicom_get_info(ds);
-	const struct rp_image_desc *img = &info->img;
+	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, f->fd, 0);
+	if (map == MAP_FAILED)
+		return false;
+	struct rp_dicom_options opt;
+	rp_dicom_options_init(&opt);
+	opt.drop_behind = 1;
+	struct rp_dicom *ds = NULL;
+	if (rp_dicom_parse(map, size, &opt, &ds, NULL) == RP_OK) {
+		const struct rp_dicom_info *info = rp_dicom_get_info(ds);
+		const struct rp_image_desc *img = &info->img;
+		size_t fs = rp_image_frame_size(img);
+		uint64_t pix;
+		l->img = *img;
+		l->frames = info->frames;
+		l->pixel_off = info->pixel_value_offset;
+		l->pixel_len = info->pixel_value_length;
+		l->framable =
+			info->has_pixels && !info->encapsulated && !info->ts->big_endian &&
+			!info->ts->deflated &&
+			(img->bits_allocated == 8 || img->bits_allocated == 16) &&
+			(img->components == 1 || (img->components == 3 && info->planar == 0)) &&
+			info->frames != 0 && info->frames <= RP__MAX_FRAMES && fs != 0 &&
+			!__builtin_mul_overflow((uint64_t)fs, (uint64_t)info->frames, &pix) &&
+			pix == info->pixel_value_length && info->pixel_value_offset <= size &&
+			size - info->pixel_value_offset >= pix;
+	}
+	rp_dicom_free(ds);
+	munmap(map, size);
+	return l->framable;
+}
+
+/* Frames the object when FORMAT.md section 5 allows it and the encoded frames are
+ * smaller than the stored ones: 0, or RP_E_UNSUPPORTED for "send it verbatim", or an
+ * input error (the file changed, a read failed). */
+static int
+try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
+	   struct rp_encoder **encp, struct rp__inflight *f, struct rp_errbuf *err)
+{
+	struct layout l;
+	if (!read_layout(f, &l))
+		return RP_E_UNSUPPORTED;
+	int status = RP_E_UNSUPPORTED;
+	uint32_t *lens = NULL;
+	uint8_t *frame = NULL;
+	struct rp__sha256 *hash = NULL;
+	const struct rp_image_desc *img = &l.img;
 	size_t fs = rp_image_frame_size(img);
-	uint64_t pix;
-	if (!info->has_pixels || info->encapsulated || info->ts->big_endian ||
-	    info->ts->deflated || (img->bits_allocated != 8 && img->bits_allocated != 16) ||
-	    (img->components != 1 && !(img->components == 3 && info->planar == 0)) ||
-	    info->frames == 0 || info->frames > RP__MAX_FRAMES || fs == 0 ||
-	    __builtin_mul_overflow((uint64_t)fs, (uint64_t)info->frames, &pix) ||
-	    pix != info->pixel_value_length || info->pixel_value_offset > in->size ||
-	    in->size - info->pixel_value_offset < pix)
-		goto out;
 	if (!*encp) {
 		struct rp_encoder_options eo;
 		rp_encoder_options_init(&eo);
@@ -69,11 +197,16 @@ try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
 	size_t bound = rp_encoder_bound(enc, img), cap = 0, used = 0;
 	if (bound == 0)
 		goto out;
-	lens = malloc((size_t)info->frames * sizeof(*lens));
-	if (!lens)
+	lens = malloc((size_t)l.frames * sizeof(*lens));
+	frame = malloc(fs);
+	if (!lens || !frame || rp__sha256_create(&hash) != RP_OK)
 		goto out;
-	const uint8_t *pixels = f->file + info->pixel_value_offset;
-	for (uint32_t i = 0; i < info->frames; i++) {
+	for (uint32_t i = 0; i < l.frames; i++) {
+		if ((status = read_at(f, l.pixel_off + (uint64_t)i * fs, frame, fs, err)) < 0)
+			goto out;
+		status = RP_E_UNSUPPORTED;
+		/* Canonical frames are the stored bytes here, so the pixel hash is theirs. */
+		rp__sha256_update(hash, frame, fs);
 		if (cap - used < bound) {
 			size_t ncap = cap ? cap * 2 : bound * 2;
 			while (ncap - used < bound)
@@ -85,50 +218,50 @@ try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
 			cap = ncap;
 		}
 		size_t n = 0;
-		if (rp_encoder_encode(enc, img, pixels + (size_t)i * fs, fs, f->enc + used,
-				      cap - used, &n, NULL) != RP_OK ||
+		if (rp_encoder_encode(enc, img, frame, fs, f->enc + used, cap - used, &n, NULL) !=
+			    RP_OK ||
 		    n == 0 || n > UINT32_MAX)
 			goto out;
 		lens[i] = (uint32_t)n;
 		used += n;
 		/* Not worth decoding at the far end when it does not shrink. */
-		if (used >= pix)
+		if (used >= l.pixel_len || (i + 1 >= PROBE_FRAMES && used >= (uint64_t)(i + 1) * fs))
 			goto out;
 	}
 	struct rp__objhdr h = {.index = index, .kind = RP__OBJ_FRAMED,
-			       .codec = (uint8_t)codec, .frame_count = info->frames,
-			       .orig_size = in->size, .prefix_len = info->pixel_value_offset,
-			       .suffix_len = in->size - info->pixel_value_offset - pix,
+			       .codec = (uint8_t)codec, .frame_count = l.frames,
+			       .orig_size = in->size, .prefix_len = l.pixel_off,
+			       .suffix_len = in->size - l.pixel_off - l.pixel_len,
 			       .img = *img, .frame_len = lens};
 	h.body_len = h.prefix_len + used + h.suffix_len;
-	/* Canonical frames are the stored bytes here, so the pixel hash is theirs. */
-	if (rp__sha256(pixels, pix, h.pixel_hash) != RP_OK)
+	rp__sha256_final(hash, h.pixel_hash);
+	if (!(f->prefix = read_piece(f, 0, h.prefix_len, &status, err)) ||
+	    !(f->suffix = read_piece(f, l.pixel_off + l.pixel_len, h.suffix_len, &status, err)))
 		goto out;
+	status = RP_E_UNSUPPORTED;
 	rp__objhdr_encode(&f->hdr, &h);
 	if (f->hdr.failed)
 		goto out;
-	f->seg[0].p = f->hdr.p;
-	f->seg[0].n = f->hdr.len;
-	f->seg[1].p = f->file;
-	f->seg[1].n = h.prefix_len;
-	f->seg[2].p = f->enc;
-	f->seg[2].n = used;
-	f->seg[3].p = pixels + pix;
-	f->seg[3].n = h.suffix_len;
+	f->seg[0] = (struct rp__inflight_seg){.p = f->hdr.p, .n = f->hdr.len};
+	f->seg[1] = (struct rp__inflight_seg){.p = f->prefix, .n = h.prefix_len};
+	f->seg[2] = (struct rp__inflight_seg){.p = f->enc, .n = used};
+	f->seg[3] = (struct rp__inflight_seg){.p = f->suffix, .n = h.suffix_len};
 	f->nseg = 4;
 	f->len = f->hdr.len + h.body_len;
 	f->framed = true;
-	ok = true;
+	status = RP_OK;
 out:
 	free(lens);
-	rp_dicom_free(ds);
-	if (!ok) {
-		uint8_t *file = f->file;
-		f->file = NULL;
-		rp__inflight_free(f);
-		f->file = file;
+	free(frame);
+	rp__sha256_destroy(hash);
+	if (status != RP_OK) {
+		rp__wbuf_free(&f->hdr);
+		free(f->prefix);
+		free(f->suffix);
+		free(f->enc);
+		f->prefix = f->suffix = f->enc = NULL;
 	}
-	return ok;
+	return status;
 }
 
 void
@@ -154,63 +287,25 @@ rp__src_changed(struct rp_errbuf *err, const struct rp__src *in)
 		       in->path);
 }
 
-/* Reads the whole input into a buffer of its own, checking that it is still the file
- * the scan hashed: before (fstat), during (a short read means it shrank) and after. */
-static int
-read_input(const struct rp__src *in, uint8_t **ret, struct rp_errbuf *err)
-{
-	*ret = NULL;
-	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return rp__err(err, RP_E_IO, "%s: %s", in->path, strerror(errno));
-	struct stat st;
-	int status = RP_OK;
-	uint8_t *p = malloc(in->size ? in->size : 1);
-	if (!p) {
-		status = rp__err(err, RP_E_NOMEM, "%s: no memory for %zu bytes", in->path,
-				 in->size);
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !rp__src_same(in, &st)) {
-		status = rp__src_changed(err, in);
-		goto out;
-	}
-	for (size_t done = 0; done < in->size;) {
-		ssize_t n = pread(fd, p + done, in->size - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			status = rp__err(err, RP_E_IO, "%s: read at offset %zu: %s", in->path, done,
-					 strerror(errno));
-			goto out;
-		}
-		if (n == 0) {
-			status = rp__err(err, RP_E_IO, "%s: file shrank to %zu bytes while it was "
-					 "being sent (%zu at the scan); nothing of it was delivered",
-					 in->path, done, in->size);
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	if (fstat(fd, &st) < 0 || !rp__src_same(in, &st))
-		status = rp__src_changed(err, in);
-out:
-	close(fd);
-	if (status < 0)
-		free(p);
-	else
-		*ret = p;
-	return status;
-}
-
 int
 rp__inflight_build(const struct rp__src *in, uint32_t index, enum rp_codec codec,
 		   struct rp_encoder **enc, struct rp__inflight *f, struct rp_errbuf *err)
 {
 	memset(f, 0, sizeof(*f));
-	RP_TRY(read_input(in, &f->file, err));
-	if (codec != RP_CODEC_NATIVE && try_framed(in, index, codec, enc, f))
-		return RP_OK;
-	make_verbatim(in, index, f);
-	return RP_OK;
+	f->src = in;
+	f->fd = open(in->path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return rp__err(err, RP_E_IO, "%s: %s", in->path, strerror(errno));
+	f->has_fd = true;
+	int st = check_same(f, err);
+	if (st == RP_OK)
+		st = codec != RP_CODEC_NATIVE ? try_framed(in, index, codec, enc, f, err)
+					      : RP_E_UNSUPPORTED;
+	if (st == RP_E_UNSUPPORTED) {
+		make_verbatim(in, index, f);
+		st = f->hdr.failed ? rp__err(err, RP_E_NOMEM, "out of memory") : RP_OK;
+	}
+	if (st < 0)
+		rp__inflight_free(f);
+	return st;
 }

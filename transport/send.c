@@ -30,6 +30,8 @@
  * a multi-gigabyte one takes minutes) sends KEEPALIVE this often, so the receiver, which
  * drops a connection silent for its I/O timeout (60 s by default), keeps it. */
 #define KEEPALIVE_S 5.0
+/* rp_send_options.memory_budget when 0. */
+#define DEFAULT_BUDGET ((uint64_t)512 << 20)
 
 struct slot {
 	size_t index;
@@ -662,6 +664,24 @@ chunker_feed(struct chunker *c, const uint8_t *p, size_t n)
 	return RP_OK;
 }
 
+/* An object's in-flight bytes into the chunker, through a bounce buffer of FEED_PIECE
+ * bytes: a verbatim input is read as it is cut, never held whole. */
+#define FEED_PIECE (1u << 20)
+
+static int
+feed_object(struct chunker *c, struct rp__inflight *f, uint8_t *bounce, struct rp_errbuf *err)
+{
+	for (uint64_t off = 0; off < f->len;) {
+		size_t n = f->len - off < FEED_PIECE ? (size_t)(f->len - off) : FEED_PIECE;
+		RP_TRY(rp__inflight_copy(f, off, bounce, n, err));
+		int st = chunker_feed(c, bounce, n);
+		if (st < 0)
+			return rp__err(err, st, st == RP_E_NOMEM ? "out of memory" : "cancelled");
+		off += n;
+	}
+	return RP_OK;
+}
+
 /* End of stream: the partly filled chunk and group. */
 static int
 chunker_finish(struct chunker *c)
@@ -709,16 +729,12 @@ regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t
 						 &r->obj, err));
 			r->cached = j;
 		}
-		uint64_t obase = s->obj_off[j], segbase = obase;
-		for (int g = 0; g < r->obj.nseg && pos < end; g++) {
-			uint64_t sb = segbase, se = segbase + r->obj.seg[g].n;
-			segbase = se;
-			if (se <= pos)
-				continue;
-			uint64_t from = pos - sb, n = (se < end ? se : end) - pos;
-			memcpy(out + (pos - start), r->obj.seg[g].p + from, n);
-			pos += n;
-		}
+		uint64_t obase = s->obj_off[j], oend = obase + r->obj.len;
+		if (oend <= pos)
+			continue;
+		uint64_t n = (oend < end ? oend : end) - pos;
+		RP_TRY(rp__inflight_copy(&r->obj, pos - obase, out + (pos - start), (size_t)n, err));
+		pos += n;
 	}
 	if (pos != end)
 		return RP_E_INTERNAL;
@@ -1102,6 +1118,7 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	int st = RP_OK;
 	struct rp__wbuf man = {0};
 	struct slot *slots = NULL;
+	uint8_t *bounce = NULL;
 	unsigned window = 0;
 	struct chunker ch = {.s = s};
 	unsigned started = 0;
@@ -1232,16 +1249,20 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 	/* Produce: objects in order, encoded `window` ahead on the pool. */
 	window = o->pool ? 2 * rp_pool_threads(o->pool) + 2 : 1;
 	slots = calloc(window, sizeof(*slots));
-	if (!slots) {
+	bounce = malloc(FEED_PIECE);
+	if (!slots || !bounce) {
 		set_fail(s, RP_E_NOMEM, "out of memory");
 		goto drain;
 	}
 	size_t next_submit = 0;
-	uint64_t off = 0;
+	uint64_t off = 0, ahead = 0;  /* input bytes of objects submitted, not yet queued */
+	const uint64_t budget = o->memory_budget ? o->memory_budget : DEFAULT_BUDGET;
 	for (size_t j = 0; j < count && !s->failed && !atomic_load(&s->cancelled); j++) {
-		while (o->pool && next_submit < count && next_submit < j + window) {
+		while (o->pool && next_submit < count && next_submit < j + window &&
+		       (next_submit == j || ahead + s->src[next_submit].size <= budget)) {
 			struct slot *sl = &slots[next_submit % window];
 			*sl = (struct slot){.index = next_submit, .busy = true, .s = s};
+			ahead += s->src[next_submit].size;
 			if (rp_pool_submit(o->pool, slot_job, sl) != RP_OK)
 				slot_job(sl, s->nenc - 1);
 			next_submit++;
@@ -1267,12 +1288,14 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		s->obj_off[j] = off;
 		off += sl->obj.len;
 		rep->objects_framed += sl->obj.framed;
-		for (int g = 0; g < sl->obj.nseg && st == RP_OK; g++)
-			st = chunker_feed(&ch, sl->obj.seg[g].p, sl->obj.seg[g].n);
+		struct rp_errbuf e = {""};
+		st = feed_object(&ch, &sl->obj, bounce, &e);
 		rp__inflight_free(&sl->obj);
 		sl->busy = false;
+		if (o->pool)
+			ahead -= s->src[j].size;
 		if (st < 0) {
-			set_fail(s, st, st == RP_E_NOMEM ? "out of memory" : "cancelled");
+			set_fail(s, st, e.msg);
 			break;
 		}
 		s->prog.objects_encoded = j + 1;
@@ -1349,6 +1372,7 @@ out:
 	for (unsigned i = 0; s->enc && i < s->nenc; i++)
 		rp__inflight_encoder_free(s->enc[i]);
 	free(slots);
+	free(bounce);
 	free(s->enc);
 	free(s->src);
 	free(s->obj_off);

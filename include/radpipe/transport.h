@@ -102,6 +102,11 @@ struct rp_send_options {
 	 * time, so the send never goes faster than the cap over any stretch longer than a
 	 * few slices. */
 	double max_rate_mbps;
+	/* Bytes of input files being read and encoded ahead of the wire at once: objects are
+	 * taken in order while their sizes fit (one larger than the budget still goes,
+	 * alone).  What a framed object holds until it is queued is its encoded frames, at
+	 * most its size; a verbatim one is read as it is cut into chunks.  0: 512 MiB. */
+	uint64_t memory_budget;
 };
 
 /* Defaults as documented above; codec JPEG-LS when this build encodes it, else native. */
