@@ -81,6 +81,11 @@ void rp__inflight_coders_free(struct rp__inflight_coders *c);
 /* Receives the rebuilt original in order; 0, or -1 with errno set. */
 typedef int rp__inflight_sink(void *ctx, const void *p, size_t n);
 
+/* rp__inflight_unpack() flag: body is a read-only file mapping (MAP_SHARED or a private
+ * one never written), whose pages may be handed back to the kernel behind the unpack.  On
+ * any other buffer this would lose its contents. */
+#define RP__UNPACK_DROP_BEHIND 1u
+
 /* Rebuilds the original bytes of the object whose header is h and whose h->body_len
  * body bytes are at body, handing them to sink in order.  Framed objects' frames are
  * decoded and their pixel hash checked against the header's (RP_E_MISMATCH); a frame
@@ -88,8 +93,8 @@ typedef int rp__inflight_sink(void *ctx, const void *p, size_t n);
  * RP_E_NOSPACE) with the sink's errno.  The manifest's SHA-256 of the whole is the
  * caller's to check.  `name` labels messages. */
 int rp__inflight_unpack(struct rp__inflight_coders *c, const struct rp__objhdr *h,
-			const uint8_t *body, const char *name, rp__inflight_sink *sink,
-			void *ctx, struct rp_errbuf *err);
+			const uint8_t *body, unsigned flags, const char *name,
+			rp__inflight_sink *sink, void *ctx, struct rp_errbuf *err);
 /* For a framed object whose original (orig_size bytes at orig) was rebuilt and verified:
  * writes it to path (atomically) as encapsulated DICOM whose frames are the codestreams
  * in its body, in the codec's transfer syntax (HTJ2K's narrower .202 when every frame

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void
 rp__inflight_coders_free(struct rp__inflight_coders *c)
@@ -26,9 +27,35 @@ sink_err(struct rp_errbuf *err, const char *name)
 	return rp__err(err, rp__errno_status(e), "%s: %s", name, strerror(e));
 }
 
+/* With RP__UNPACK_DROP_BEHIND the body is a read-only file mapping: the whole pages
+ * before `to` go back to the kernel as the unpack passes them (they are read again from
+ * the page cache should anything look), so unpacking an object of gigabytes does not make
+ * it resident.  `mark` is where the pages not yet dropped begin. */
+struct behind {
+	bool on;
+	const uint8_t *mark;
+};
+
+static void
+passed(struct behind *b, const uint8_t *to)
+{
+	if (!b->on || to <= b->mark)
+		return;
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	const uint8_t *base = (const uint8_t *)((uintptr_t)b->mark & ~(pg - 1));
+	uint64_t end = rp__drop_mapped(base, (size_t)(to - base), (uint64_t)(b->mark - base),
+				       (uint64_t)(to - base));
+	if (base + end > b->mark)
+		b->mark = base + end;
+}
+
+/* A verbatim body goes to the sink in pieces this big, each dropped behind once written. */
+#define VERBATIM_PIECE ((size_t)8 << 20)
+
 static int
 unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const uint8_t *body,
-	      const char *name, rp__inflight_sink *sink, void *ctx, struct rp_errbuf *err)
+	      const char *name, rp__inflight_sink *sink, void *ctx, struct behind *bh,
+	      struct rp_errbuf *err)
 {
 	if (h->codec >= 16 || !rp_codec_can_decode((enum rp_codec)h->codec))
 		return rp__err(err, RP_E_UNSUPPORTED, "%s: this receiver cannot decode codec %u",
@@ -52,6 +79,7 @@ unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const u
 		goto out;
 	}
 	const uint8_t *p = body + h->prefix_len;
+	passed(bh, p);
 	for (uint32_t i = 0; i < h->frame_count; i++) {
 		struct rp_errbuf de;
 		if (rp_decoder_decode(c->dec[h->codec], &h->img, p, h->frame_len[i], frame, fs,
@@ -65,6 +93,7 @@ unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const u
 			goto out;
 		}
 		p += h->frame_len[i];
+		passed(bh, p);
 	}
 	uint8_t pix[32];
 	rp__sha256_final(ph, pix);
@@ -83,12 +112,21 @@ out:
 
 int
 rp__inflight_unpack(struct rp__inflight_coders *c, const struct rp__objhdr *h,
-		    const uint8_t *body, const char *name, rp__inflight_sink *sink, void *ctx,
-		    struct rp_errbuf *err)
+		    const uint8_t *body, unsigned flags, const char *name,
+		    rp__inflight_sink *sink, void *ctx, struct rp_errbuf *err)
 {
-	if (h->kind == RP__OBJ_VERBATIM)
-		return sink(ctx, body, h->body_len) < 0 ? sink_err(err, name) : RP_OK;
-	return unpack_framed(c, h, body, name, sink, ctx, err);
+	struct behind bh = {.on = flags & RP__UNPACK_DROP_BEHIND, .mark = body};
+	if (h->kind != RP__OBJ_VERBATIM)
+		return unpack_framed(c, h, body, name, sink, ctx, &bh, err);
+	for (uint64_t off = 0; off < h->body_len;) {
+		size_t n = h->body_len - off < VERBATIM_PIECE ? (size_t)(h->body_len - off)
+							      : VERBATIM_PIECE;
+		if (sink(ctx, body + off, n) < 0)
+			return sink_err(err, name);
+		off += n;
+		passed(&bh, body + off);
+	}
+	return RP_OK;
 }
 
 int

@@ -219,7 +219,8 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 		st = rp__err(err, rp__errno_status(errno), "%s: %s", e->path, strerror(errno));
 		goto out;
 	}
-	if ((st = rp__inflight_unpack(&d->coders, h, body, e->path, out_write, &o, err)) < 0)
+	if ((st = rp__inflight_unpack(&d->coders, h, body, RP__UNPACK_DROP_BEHIND, e->path,
+				       out_write, &o, err)) < 0)
 		goto out;
 	uint8_t sha[32];
 	rp__sha256_final(o.sha, sha);

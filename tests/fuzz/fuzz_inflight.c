@@ -43,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (h.body_len <= size - need &&
 	    (h.kind == RP__OBJ_VERBATIM || rp_image_frame_size(&h.img) <= ((size_t)16 << 20))) {
 		uint64_t out = 0;
-		if (rp__inflight_unpack(&coders, &h, data + need, "fuzz", count_sink, &out,
+		if (rp__inflight_unpack(&coders, &h, data + need, 0, "fuzz", count_sink, &out,
 					&err) == RP_OK)
 			check(out == h.orig_size, "unpacked size differs from the header's");
 	}
