@@ -56,12 +56,15 @@ bool rp__src_same(const struct rp__src *in, const struct stat *st);
 int rp__src_changed(struct rp_errbuf *err, const struct rp__src *in);
 
 /* Builds object `index` of the stream from `in` (borrowed; must outlive f): framed with
- * `codec` (the encoder in *enc, created on first use and kept by the caller) when it can
- * be and the frames come out smaller, reading and encoding one frame at a time, else
- * verbatim.  Deterministic: the same input gives the same bytes, which NEED answers rely
- * on. */
+ * `codec` when it can be and the frames come out smaller, else verbatim.  Frames are read
+ * and encoded in rounds spread over `pool` (NULL: this thread alone), so one large object
+ * uses every core.  enc holds an encoder per thread that may run: rp_pool_threads(pool)
+ * + 1 slots, created on first use and kept by the caller; `self` is the calling thread's
+ * slot (its worker index, or rp_pool_threads(pool) outside the pool).  Deterministic: the
+ * same input gives the same bytes on any pool, which NEED answers and resumes rely on. */
 int rp__inflight_build(const struct rp__src *in, uint32_t index, enum rp_codec codec,
-		       struct rp_encoder **enc, struct rp__inflight *f, struct rp_errbuf *err);
+		       struct rp_pool *pool, struct rp_encoder **enc, unsigned self,
+		       struct rp__inflight *f, struct rp_errbuf *err);
 /* Copies bytes [off, off + n) of the in-flight form to out, reading the input where
  * that is where they are (with the checks of rp__src: a file that changed since the
  * scan is RP_E_IO naming it). */

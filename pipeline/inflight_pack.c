@@ -168,65 +168,131 @@ read_layout(const struct rp__inflight *f, struct layout *l)
 	return l->framable;
 }
 
+/* One round of frames, read and encoded in parallel on the pool; the results are taken
+ * in frame order, so the bytes (and where framing is given up) are those of one thread. */
+struct round {
+	const struct rp__inflight *f;
+	const struct layout *l;
+	enum rp_codec codec;
+	struct rp_encoder **enc;     /* one per pool worker + the thread outside it */
+	size_t fs, bound;
+	uint32_t first;
+	uint8_t *raw, *out;          /* count x fs, count x bound */
+	size_t *len;
+	int *status;                 /* per frame: RP_OK, RP_E_UNSUPPORTED, or a read error */
+	struct rp_errbuf *err;
+};
+
+/* Frames in one round: enough for every thread, bounded in memory. */
+static size_t
+round_size(struct rp_pool *pool, size_t fs, size_t bound, uint32_t frames)
+{
+	size_t n = 4 * ((size_t)rp_pool_threads(pool) + 1);
+	size_t mem = ((size_t)64 << 20) / (fs + bound);
+	if (n > mem)
+		n = mem;
+	if (n < 1)
+		n = 1;
+	return n < frames ? n : frames;
+}
+
+static int
+encoder_for(struct rp_encoder **slot, enum rp_codec codec)
+{
+	if (*slot)
+		return RP_OK;
+	struct rp_encoder_options eo;
+	rp_encoder_options_init(&eo);
+	eo.codec = codec;
+	return rp_encoder_create(&eo, slot);
+}
+
+static void
+encode_frame(void *arg, size_t i, unsigned worker)
+{
+	struct round *r = arg;
+	uint8_t *raw = r->raw + i * r->fs;
+	r->status[i] = read_at(r->f, r->l->pixel_off + (uint64_t)(r->first + i) * r->fs, raw,
+			       r->fs, &r->err[i]);
+	if (r->status[i] < 0)
+		return;
+	r->status[i] = RP_E_UNSUPPORTED;
+	if (encoder_for(&r->enc[worker], r->codec) != RP_OK)
+		return;
+	size_t n = 0;
+	if (rp_encoder_encode(r->enc[worker], &r->l->img, raw, r->fs, r->out + i * r->bound,
+			      r->bound, &n, NULL) != RP_OK ||
+	    n == 0 || n > UINT32_MAX)
+		return;
+	r->len[i] = n;
+	r->status[i] = RP_OK;
+}
+
 /* Frames the object when FORMAT.md section 5 allows it and the encoded frames are
  * smaller than the stored ones: 0, or RP_E_UNSUPPORTED for "send it verbatim", or an
  * input error (the file changed, a read failed). */
 static int
 try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
-	   struct rp_encoder **encp, struct rp__inflight *f, struct rp_errbuf *err)
+	   struct rp_pool *pool, struct rp_encoder **enc, unsigned self,
+	   struct rp__inflight *f, struct rp_errbuf *err)
 {
 	struct layout l;
 	if (!read_layout(f, &l))
 		return RP_E_UNSUPPORTED;
 	int status = RP_E_UNSUPPORTED;
 	uint32_t *lens = NULL;
-	uint8_t *frame = NULL;
 	struct rp__sha256 *hash = NULL;
 	const struct rp_image_desc *img = &l.img;
-	size_t fs = rp_image_frame_size(img);
-	if (!*encp) {
-		struct rp_encoder_options eo;
-		rp_encoder_options_init(&eo);
-		eo.codec = codec;
-		if (rp_encoder_create(&eo, encp) != RP_OK)
-			goto out;
-	}
-	struct rp_encoder *enc = *encp;
-	if (rp_encoder_check(enc, img, NULL) != RP_OK)
+	struct round r = {.f = f, .l = &l, .codec = codec, .enc = enc,
+			  .fs = rp_image_frame_size(img)};
+	if (encoder_for(&enc[self], codec) != RP_OK ||
+	    rp_encoder_check(enc[self], img, NULL) != RP_OK)
 		goto out;
-	size_t bound = rp_encoder_bound(enc, img), cap = 0, used = 0;
-	if (bound == 0)
+	r.bound = rp_encoder_bound(enc[self], img);
+	if (r.bound == 0)
 		goto out;
+	size_t batch = round_size(pool, r.fs, r.bound, l.frames), cap = 0, used = 0;
 	lens = malloc((size_t)l.frames * sizeof(*lens));
-	frame = malloc(fs);
-	if (!lens || !frame || rp__sha256_create(&hash) != RP_OK)
+	r.raw = malloc(batch * r.fs);
+	r.out = malloc(batch * r.bound);
+	r.len = calloc(batch, sizeof(*r.len));
+	r.status = calloc(batch, sizeof(*r.status));
+	r.err = calloc(batch, sizeof(*r.err));
+	if (!lens || !r.raw || !r.out || !r.len || !r.status || !r.err ||
+	    rp__sha256_create(&hash) != RP_OK)
 		goto out;
-	for (uint32_t i = 0; i < l.frames; i++) {
-		if ((status = read_at(f, l.pixel_off + (uint64_t)i * fs, frame, fs, err)) < 0)
-			goto out;
-		status = RP_E_UNSUPPORTED;
-		/* Canonical frames are the stored bytes here, so the pixel hash is theirs. */
-		rp__sha256_update(hash, frame, fs);
-		if (cap - used < bound) {
-			size_t ncap = cap ? cap * 2 : bound * 2;
-			while (ncap - used < bound)
-				ncap *= 2;
-			uint8_t *p = realloc(f->enc, ncap);
-			if (!p)
+	for (uint32_t first = 0; first < l.frames; first += (uint32_t)batch) {
+		size_t count = l.frames - first < batch ? l.frames - first : batch;
+		r.first = first;
+		rp_pool_parallel_for(pool, count, encode_frame, &r);
+		for (size_t k = 0; k < count; k++) {
+			uint32_t i = first + (uint32_t)k;
+			if (r.status[k] != RP_OK) {
+				if (r.status[k] != RP_E_UNSUPPORTED)
+					status = rp__err(err, r.status[k], "%s", r.err[k].msg);
 				goto out;
-			f->enc = p;
-			cap = ncap;
+			}
+			/* Canonical frames are the stored bytes here, so the pixel hash is
+			 * theirs. */
+			rp__sha256_update(hash, r.raw + k * r.fs, r.fs);
+			if (cap - used < r.len[k]) {
+				size_t ncap = cap ? cap * 2 : r.bound * 2;
+				while (ncap - used < r.len[k])
+					ncap *= 2;
+				uint8_t *p = realloc(f->enc, ncap);
+				if (!p)
+					goto out;
+				f->enc = p;
+				cap = ncap;
+			}
+			memcpy(f->enc + used, r.out + k * r.bound, r.len[k]);
+			lens[i] = (uint32_t)r.len[k];
+			used += r.len[k];
+			/* Not worth decoding at the far end when it does not shrink. */
+			if (used >= l.pixel_len ||
+			    (i + 1 >= PROBE_FRAMES && used >= (uint64_t)(i + 1) * r.fs))
+				goto out;
 		}
-		size_t n = 0;
-		if (rp_encoder_encode(enc, img, frame, fs, f->enc + used, cap - used, &n, NULL) !=
-			    RP_OK ||
-		    n == 0 || n > UINT32_MAX)
-			goto out;
-		lens[i] = (uint32_t)n;
-		used += n;
-		/* Not worth decoding at the far end when it does not shrink. */
-		if (used >= l.pixel_len || (i + 1 >= PROBE_FRAMES && used >= (uint64_t)(i + 1) * fs))
-			goto out;
 	}
 	struct rp__objhdr h = {.index = index, .kind = RP__OBJ_FRAMED,
 			       .codec = (uint8_t)codec, .frame_count = l.frames,
@@ -252,7 +318,11 @@ try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
 	status = RP_OK;
 out:
 	free(lens);
-	free(frame);
+	free(r.raw);
+	free(r.out);
+	free(r.len);
+	free(r.status);
+	free(r.err);
 	rp__sha256_destroy(hash);
 	if (status != RP_OK) {
 		rp__wbuf_free(&f->hdr);
@@ -289,7 +359,8 @@ rp__src_changed(struct rp_errbuf *err, const struct rp__src *in)
 
 int
 rp__inflight_build(const struct rp__src *in, uint32_t index, enum rp_codec codec,
-		   struct rp_encoder **enc, struct rp__inflight *f, struct rp_errbuf *err)
+		   struct rp_pool *pool, struct rp_encoder **enc, unsigned self,
+		   struct rp__inflight *f, struct rp_errbuf *err)
 {
 	memset(f, 0, sizeof(*f));
 	f->src = in;
@@ -299,7 +370,7 @@ rp__inflight_build(const struct rp__src *in, uint32_t index, enum rp_codec codec
 	f->has_fd = true;
 	int st = check_same(f, err);
 	if (st == RP_OK)
-		st = codec != RP_CODEC_NATIVE ? try_framed(in, index, codec, enc, f, err)
+		st = codec != RP_CODEC_NATIVE ? try_framed(in, index, codec, pool, enc, self, f, err)
 					      : RP_E_UNSUPPORTED;
 	if (st == RP_E_UNSUPPORTED) {
 		make_verbatim(in, index, f);

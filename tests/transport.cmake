@@ -1,5 +1,6 @@
 # tests/transport.cmake - wire format, chunker, FEC, spool and loopback transfer tests.
 rp_add_test(test_frame SOURCES test_frame.c LABELS transport)
+rp_add_test(test_inflight SOURCES test_inflight.c LABELS transport)
 rp_add_test(test_fec SOURCES test_fec.c LABELS transport)
 rp_add_test(test_server_lifecycle SOURCES test_server_lifecycle.c LABELS transport)
 rp_add_test(test_chunk SOURCES test_chunk.c LABELS transport)

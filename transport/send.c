@@ -262,7 +262,7 @@ slot_job(void *arg, unsigned worker)
 	unsigned w = worker < s->nenc - 1 ? worker : s->nenc - 1;
 	struct rp_errbuf e = {""};
 	int st = rp__inflight_build(&s->src[sl->index], (uint32_t)sl->index, s->o->codec,
-				    &s->enc[w], &sl->obj, &e);
+				    s->o->pool, s->enc, w, &sl->obj, &e);
 	pthread_mutex_lock(&s->mu);
 	sl->status = st;
 	snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
@@ -725,8 +725,8 @@ regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t
 		if (r->cached != j) {
 			rp__inflight_free(&r->obj);
 			r->cached = SIZE_MAX;
-			RP_TRY(rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, &s->enc[s->nenc - 1],
-						 &r->obj, err));
+			RP_TRY(rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, s->o->pool,
+						 s->enc, s->nenc - 1, &r->obj, err));
 			r->cached = j;
 		}
 		uint64_t obase = s->obj_off[j], oend = obase + r->obj.len;
@@ -1276,8 +1276,8 @@ rp_send(const struct rp_send_options *o, const char *const *paths, const char *c
 		} else {
 			struct rp_errbuf e = {""};
 			*sl = (struct slot){.index = j, .busy = true, .s = s};
-			sl->status = rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, &s->enc[0],
-							&sl->obj, &e);
+			sl->status = rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, NULL,
+							s->enc, 0, &sl->obj, &e);
 			snprintf(sl->msg, sizeof(sl->msg), "%s", e.msg);
 		}
 		if (sl->status < 0) {
