@@ -132,6 +132,7 @@ usage(FILE *out)
 		"      --max-objects N      per session (default 1000000)\n"
 		"      --max-object-size S  default 64G\n"
 		"      --max-session-size S default 4T\n"
+		"  -T, --threads N          threads that decode frames (default: one per CPU)\n"
 		"      --timeout S          a connection idle this long is dropped (default 60,\n"
 		"                           at least 10)\n"
 		"      --forward AET@HOST:PORT  send every instance delivered into DIR on to this\n"
@@ -170,6 +171,8 @@ rp_cmd_serve(int argc, char **argv)
 	double stow_timeout = 60;
 	const char *fw_cert = NULL, *fw_key = NULL, *fw_ca = NULL, *fw_profile = NULL;
 	const char *atna_url = NULL;
+	unsigned threads = 0;        /* frame decoders; 0: one per CPU */
+	struct rp_pool *pool = NULL;
 	pthread_mutex_init(&ctx.log_mu, NULL);
 	static const struct option lopts[] = {
 		{"dir", required_argument, NULL, 'd'},     {"listen", required_argument, NULL, 'l'},
@@ -198,13 +201,14 @@ rp_cmd_serve(int argc, char **argv)
 		{"forward-key", required_argument, NULL, 48},
 		{"forward-ca", required_argument, NULL, 49},
 		{"forward-tls-profile", required_argument, NULL, 50},
+		{"threads", required_argument, NULL, 'T'},
 		{"atna", required_argument, NULL, 51},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c = rp_cli_config_expand(&argc, &argv, lopts);
 	if (c != RP_EXIT_OK)
 		return c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qhT:", lopts, NULL)) != -1) {
 		uint64_t v;
 		switch (c) {
 		case 'd': o.dir = optarg; break;
@@ -251,6 +255,16 @@ rp_cmd_serve(int argc, char **argv)
 			else
 				o.max_session_size = v;
 			break;
+		case 'T': {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || end == optarg || t < 0 || t > 1024) {
+				rp_cli_errorf("--threads takes a count from 0 (one per CPU) to 1024");
+				return RP_EXIT_USAGE;
+			}
+			threads = (unsigned)t;
+			break;
+		}
 		case 12:
 			if (rp_cli_duration(optarg, &o.io_timeout_s) < 0 || o.io_timeout_s < 10) {
 				rp_cli_errorf("--timeout '%s': expected a duration of at least 10 s "
@@ -419,6 +433,9 @@ rp_cmd_serve(int argc, char **argv)
 			fclose(ctx.log);
 		return RP_EXIT_USAGE;
 	}
+	if (st == RP_OK && (st = rp_pool_create(threads, 0, &pool)) < 0)
+		snprintf(err.msg, sizeof(err.msg), "cannot start the decoder threads");
+	o.pool = pool;
 	if (st == RP_OK)
 		st = rp_server_create(&o, &server, &err);
 	if (st == RP_OK) {
@@ -431,6 +448,7 @@ rp_cmd_serve(int argc, char **argv)
 		st = rp_server_run(server, &err);
 		rp_server_destroy(server);
 	}
+	rp_pool_destroy(pool);
 	rp_forward_destroy(ctx.forward);
 	rp_cli_audit_close(&audit);
 	if (ctx.log != stdout)

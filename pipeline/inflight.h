@@ -74,9 +74,12 @@ void rp__inflight_free(struct rp__inflight *f);
 /* Frees an encoder rp__inflight_build() created; NULL is a no-op. */
 void rp__inflight_encoder_free(struct rp_encoder *enc);
 
-/* The coders an unpacker creates on first use, one per codec, kept between objects. */
+/* The coders an unpacker creates on first use, kept between objects.  `pool` (borrowed,
+ * set before the first unpack and not changed after) decodes rounds of a framed object's
+ * frames on every core; NULL: the calling thread decodes them all. */
 struct rp__inflight_coders {
-	struct rp_decoder *dec[16];
+	struct rp_pool *pool;
+	struct rp_decoder **dec;     /* (rp_pool_threads(pool) + 1) x 16 codecs */
 	struct rp_encoder *enc[16];  /* for the transfer syntax of --deliver compressed */
 };
 void rp__inflight_coders_free(struct rp__inflight_coders *c);

@@ -10,13 +10,22 @@
 #include <string.h>
 #include <unistd.h>
 
+/* One decoder per codec for each thread that may decode: the pool's workers and the
+ * thread outside it (slot rp_pool_threads()). */
+static size_t
+decoder_slots(const struct rp__inflight_coders *c)
+{
+	return ((size_t)rp_pool_threads(c->pool) + 1) * 16;
+}
+
 void
 rp__inflight_coders_free(struct rp__inflight_coders *c)
 {
-	for (int i = 0; i < 16; i++) {
+	for (size_t i = 0; c->dec && i < decoder_slots(c); i++)
 		rp_decoder_destroy(c->dec[i]);
+	free(c->dec);
+	for (int i = 0; i < 16; i++)
 		rp_encoder_destroy(c->enc[i]);
-	}
 	memset(c, 0, sizeof(*c));
 }
 
@@ -52,6 +61,50 @@ passed(struct behind *b, const uint8_t *to)
 /* A verbatim body goes to the sink in pieces this big, each dropped behind once written. */
 #define VERBATIM_PIECE ((size_t)8 << 20)
 
+/* One round of frames decoded in parallel, then checked and written in frame order. */
+struct round {
+	struct rp__inflight_coders *c;
+	const struct rp__objhdr *h;
+	const uint8_t *const *src;   /* each frame's codestream */
+	uint32_t first;
+	size_t fs;
+	uint8_t *out;                /* count x fs */
+	int *status;
+	struct rp_errbuf *err;
+};
+
+static void
+decode_frame(void *arg, size_t i, unsigned worker)
+{
+	struct round *r = arg;
+	struct rp_decoder **dec = &r->c->dec[(size_t)worker * 16 + r->h->codec];
+	r->status[i] = RP_OK;
+	if (!*dec) {
+		struct rp_decoder_options dop;
+		rp_decoder_options_init(&dop);
+		dop.codec = (enum rp_codec)r->h->codec;
+		if ((r->status[i] = rp_decoder_create(&dop, dec)) < 0) {
+			rp__err(&r->err[i], r->status[i], "cannot create a decoder");
+			return;
+		}
+	}
+	uint32_t f = r->first + (uint32_t)i;
+	r->status[i] = rp_decoder_decode(*dec, &r->h->img, r->src[i], r->h->frame_len[f],
+					 r->out + i * r->fs, r->fs, &r->err[i]);
+}
+
+/* Frames decoded in one round: enough for every thread, at most 64 MiB of them. */
+static size_t
+round_size(const struct rp__inflight_coders *c, size_t fs, uint32_t frames)
+{
+	size_t n = 4 * ((size_t)rp_pool_threads(c->pool) + 1), mem = ((size_t)64 << 20) / fs;
+	if (n > mem)
+		n = mem;
+	if (n < 1)
+		n = 1;
+	return n < frames ? n : frames;
+}
+
 static int
 unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const uint8_t *body,
 	      const char *name, rp__inflight_sink *sink, void *ctx, struct behind *bh,
@@ -60,17 +113,21 @@ unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const u
 	if (h->codec >= 16 || !rp_codec_can_decode((enum rp_codec)h->codec))
 		return rp__err(err, RP_E_UNSUPPORTED, "%s: this receiver cannot decode codec %u",
 			       name, h->codec);
-	if (!c->dec[h->codec]) {
-		struct rp_decoder_options dop;
-		rp_decoder_options_init(&dop);
-		dop.codec = (enum rp_codec)h->codec;
-		RP_TRY(rp_decoder_create(&dop, &c->dec[h->codec]));
-	}
+	if (!c->dec && !(c->dec = calloc(decoder_slots(c), sizeof(*c->dec))))
+		return RP_E_NOMEM;
 	size_t fs = rp_image_frame_size(&h->img);
-	uint8_t *frame = malloc(fs ? fs : 1);
+	if (fs == 0)
+		return rp__err(err, RP_E_CORRUPT, "%s: frames of no size", name);
+	size_t batch = h->frame_count ? round_size(c, fs, h->frame_count) : 1;
+	struct round r = {.c = c, .h = h, .fs = fs};
+	const uint8_t **src = calloc(batch, sizeof(*src));
+	r.src = src;
+	r.out = malloc(batch * fs);
+	r.status = calloc(batch, sizeof(*r.status));
+	r.err = calloc(batch, sizeof(*r.err));
 	struct rp__sha256 *ph = NULL;
 	int st = RP_OK;
-	if (!frame || rp__sha256_create(&ph) < 0) {
+	if (!src || !r.out || !r.status || !r.err || rp__sha256_create(&ph) < 0) {
 		st = RP_E_NOMEM;
 		goto out;
 	}
@@ -80,19 +137,29 @@ unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const u
 	}
 	const uint8_t *p = body + h->prefix_len;
 	passed(bh, p);
-	for (uint32_t i = 0; i < h->frame_count; i++) {
-		struct rp_errbuf de;
-		if (rp_decoder_decode(c->dec[h->codec], &h->img, p, h->frame_len[i], frame, fs,
-				      &de) < 0) {
-			st = rp__err(err, RP_E_CORRUPT, "%s: frame %u: %s", name, i, de.msg);
-			goto out;
+	for (uint32_t first = 0; first < h->frame_count; first += (uint32_t)batch) {
+		size_t count = h->frame_count - first < batch ? h->frame_count - first : batch;
+		const uint8_t *q = p;
+		for (size_t k = 0; k < count; k++) {
+			src[k] = q;
+			q += h->frame_len[first + k];
 		}
-		rp__sha256_update(ph, frame, fs);
-		if (sink(ctx, frame, fs) < 0) {
-			st = sink_err(err, name);
-			goto out;
+		r.first = first;
+		rp_pool_parallel_for(c->pool, count, decode_frame, &r);
+		for (size_t k = 0; k < count; k++) {
+			if (r.status[k] < 0) {
+				st = rp__err(err, r.status[k] == RP_E_NOMEM ? RP_E_NOMEM : RP_E_CORRUPT,
+					     "%s: frame %u: %s", name, first + (uint32_t)k,
+					     r.err[k].msg);
+				goto out;
+			}
+			rp__sha256_update(ph, r.out + k * fs, fs);
+			if (sink(ctx, r.out + k * fs, fs) < 0) {
+				st = sink_err(err, name);
+				goto out;
+			}
 		}
-		p += h->frame_len[i];
+		p = q;
 		passed(bh, p);
 	}
 	uint8_t pix[32];
@@ -106,7 +173,10 @@ unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const u
 		st = sink_err(err, name);
 out:
 	rp__sha256_destroy(ph);
-	free(frame);
+	free(src);
+	free(r.out);
+	free(r.status);
+	free(r.err);
 	return st;
 }
 

@@ -72,6 +72,7 @@ rp__deliver_create(const struct rp__deliver_config *cfg, struct rp__deliver **re
 	d->stage_path = strdup(cfg->stage_path);
 	d->compressed = cfg->compressed;
 	d->file_mode = cfg->file_mode;
+	d->coders.pool = cfg->pool;
 	d->stage = -1;
 	pthread_mutex_init(&d->mu, NULL);
 	if (!d->dest_name || !d->stage_path) {

@@ -22,6 +22,7 @@ struct rp__deliver_config {
 	const char *stage_path;      /* DIR/.radpipe/<session>/stage, copied */
 	bool compressed;             /* --deliver compressed: framed objects as DICOM */
 	mode_t file_mode;            /* of delivered files; directories get rp__dir_mode() */
+	struct rp_pool *pool;        /* borrowed: decodes frames; NULL: the caller's thread */
 };
 
 struct rp__deliver_events {

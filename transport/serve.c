@@ -215,7 +215,7 @@ session_open(struct rp_server *srv, const uint8_t id[16], const uint8_t *manifes
 		.spool = s->spool, .session = s->hex, .dest_fd = srv->dirfd,
 		.dest_name = srv->o->dir, .stage_path = stage,
 		.compressed = srv->o->deliver == RP_DELIVER_COMPRESSED,
-		.file_mode = srv->o->file_mode,
+		.file_mode = srv->o->file_mode, .pool = srv->o->pool,
 	};
 	if ((st = rp__deliver_create(&dc, &s->dl)) < 0) {
 		pthread_mutex_unlock(&srv->spool_mu);

@@ -179,6 +179,9 @@ struct rp_serve_options {
 	/* A connection on which no frame arrives this long is dropped; default 60, at
 	 * least 10 (senders send KEEPALIVE every 5 s while they have nothing to carry). */
 	double io_timeout_s;
+	/* Borrowed; decodes the frames of a framed object in rounds on every worker.  NULL
+	 * (default): the connection's thread decodes them alone. */
+	struct rp_pool *pool;
 	/* Spools of sessions nobody touched for this long (a sender that died, gave up,
 	 * failed or was refused) are removed, at start and then periodically; a sender
 	 * that reruns within it resumes.  Default 7 days; 0 keeps them forever. */
