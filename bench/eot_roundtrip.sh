@@ -76,7 +76,8 @@ same_pixels "$W/back/noise.dcm" "$W/noise.dcm" &&
 rm -rf "$W/back"
 
 mkdir -p "$W/rx"
-"$rp" serve --dir "$W/rx" --listen 127.0.0.1:0 --insecure 2>"$W/serve.err" &
+/usr/bin/time -f "%e %M" -o "$W/serve.time" \
+	"$rp" serve --dir "$W/rx" --listen 127.0.0.1:0 --insecure 2>"$W/serve.err" &
 SRV=$!
 port=
 for _ in $(seq 100); do
@@ -95,5 +96,12 @@ rm -f "$W/rx/noise.dcm"
 step send-eot "$rp" send -q --insecure "127.0.0.1:$port" "$W/tx-rle/noise-rle.dcm" &&
 	{ cmp -s "$W/rx/noise-rle.dcm" "$W/rle/noise.dcm" && echo "  delivered byte for byte" ||
 		no "the delivered EOT object differs from the one sent"; }
+# SIGTERM to serve itself (GNU time's child), so that time writes its figures.
+pkill -TERM -P "$SRV" || true
+wait "$SRV" || true
+SRV=
+read -r _ srss <"$W/serve.time"
+printf '%-22s %10s %10d KB max resident (both sends)\n' serve "" "$srss"
+echo "{\"step\":\"serve\",\"frames\":$frames,\"max_rss_kb\":$srss}" >>"$W/eot.jsonl"
 cat "$W/eot.jsonl" >"${OUT_JSONL:-/dev/null}"
 [ "$fail" -eq 0 ] && echo "PASS: $frames frames past 2^32 bytes round-trip" || exit 1
