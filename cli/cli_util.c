@@ -326,3 +326,16 @@ rp_cli_duration(const char *s, double *v)
 	*v = x * unit;
 	return 0;
 }
+
+int
+rp_cli_budget(const char *s, uint64_t *bytes)
+{
+	char *end;
+	long mb = strtol(s, &end, 10);
+	if (*end || end == s || mb < 1 || mb > (1L << 24)) {
+		rp_cli_errorf("--budget takes a size in MB from 1 to 16777216");
+		return -1;
+	}
+	*bytes = (uint64_t)mb << 20;
+	return 0;
+}

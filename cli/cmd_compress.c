@@ -640,16 +640,10 @@ run_command(int argc, char **argv, bool decompress)
 		case 'n':
 			r.verify = false;
 			break;
-		case 'M': {
-			char *end;
-			long mb = strtol(optarg, &end, 10);
-			if (*end || end == optarg || mb < 1 || mb > (1L << 24)) {
-				rp_cli_errorf("--budget takes a size in MB from 1 to 16777216");
+		case 'M':
+			if (rp_cli_budget(optarg, &r.budget) < 0)
 				return RP_EXIT_USAGE;
-			}
-			r.budget = (uint64_t)mb << 20;
 			break;
-		}
 		case 's':
 			r.strict = true;
 			break;

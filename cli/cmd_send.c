@@ -228,16 +228,10 @@ rp_cmd_send(int argc, char **argv)
 			*(c == 32 ? &o.tls.ofi_window : &o.tls.ofi_seg) = (uint32_t)v;
 			break;
 		case 34: o.tls.ofi_no_rma = 1; break;
-		case 9: {
-			char *end;
-			long mb = strtol(optarg, &end, 10);
-			if (*end || end == optarg || mb < 1 || mb > (1L << 24)) {
-				rp_cli_errorf("--budget takes a size in MB from 1 to 16777216");
+		case 9:
+			if (rp_cli_budget(optarg, &o.memory_budget) < 0)
 				return RP_EXIT_USAGE;
-			}
-			o.memory_budget = (uint64_t)mb << 20;
 			break;
-		}
 		case 6:
 			if (rp_cli_duration(optarg, &o.io_timeout_s) < 0 || o.io_timeout_s <= 0) {
 				rp_cli_errorf("--timeout '%s': expected a positive duration", optarg);

@@ -50,6 +50,21 @@ struct rp__inflight {
 	bool framed;
 };
 
+/* Frames coded in one round of rp_pool_parallel_for() by the pack and the unpack: four
+ * per thread (so that no thread idles on the round's slowest frame for long), at most
+ * 64 MiB of round buffers (per_frame bytes each), at least one, at most `frames`. */
+static inline size_t
+rp__inflight_round(struct rp_pool *pool, size_t per_frame, uint32_t frames)
+{
+	size_t n = 4 * ((size_t)rp_pool_threads(pool) + 1);
+	size_t mem = ((size_t)64 << 20) / per_frame;
+	if (n > mem)
+		n = mem;
+	if (n < 1)
+		n = 1;
+	return n < frames ? n : frames;
+}
+
 /* The file st describes is still the one the scan saw (device, inode, size, times). */
 bool rp__src_same(const struct rp__src *in, const struct stat *st);
 /* RP_E_IO naming the input that changed during the send. */

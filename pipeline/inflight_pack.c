@@ -183,19 +183,6 @@ struct round {
 	struct rp_errbuf *err;
 };
 
-/* Frames in one round: enough for every thread, bounded in memory. */
-static size_t
-round_size(struct rp_pool *pool, size_t fs, size_t bound, uint32_t frames)
-{
-	size_t n = 4 * ((size_t)rp_pool_threads(pool) + 1);
-	size_t mem = ((size_t)64 << 20) / (fs + bound);
-	if (n > mem)
-		n = mem;
-	if (n < 1)
-		n = 1;
-	return n < frames ? n : frames;
-}
-
 static int
 encoder_for(struct rp_encoder **slot, enum rp_codec codec)
 {
@@ -251,7 +238,7 @@ try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
 	r.bound = rp_encoder_bound(enc[self], img);
 	if (r.bound == 0)
 		goto out;
-	size_t batch = round_size(pool, r.fs, r.bound, l.frames), cap = 0, used = 0;
+	size_t batch = rp__inflight_round(pool, r.fs + r.bound, l.frames), cap = 0, used = 0;
 	lens = malloc((size_t)l.frames * sizeof(*lens));
 	r.raw = malloc(batch * r.fs);
 	r.out = malloc(batch * r.bound);

@@ -93,18 +93,6 @@ decode_frame(void *arg, size_t i, unsigned worker)
 					 r->out + i * r->fs, r->fs, &r->err[i]);
 }
 
-/* Frames decoded in one round: enough for every thread, at most 64 MiB of them. */
-static size_t
-round_size(const struct rp__inflight_coders *c, size_t fs, uint32_t frames)
-{
-	size_t n = 4 * ((size_t)rp_pool_threads(c->pool) + 1), mem = ((size_t)64 << 20) / fs;
-	if (n > mem)
-		n = mem;
-	if (n < 1)
-		n = 1;
-	return n < frames ? n : frames;
-}
-
 static int
 unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const uint8_t *body,
 	      const char *name, rp__inflight_sink *sink, void *ctx, struct behind *bh,
@@ -118,7 +106,7 @@ unpack_framed(struct rp__inflight_coders *c, const struct rp__objhdr *h, const u
 	size_t fs = rp_image_frame_size(&h->img);
 	if (fs == 0)
 		return rp__err(err, RP_E_CORRUPT, "%s: frames of no size", name);
-	size_t batch = h->frame_count ? round_size(c, fs, h->frame_count) : 1;
+	size_t batch = h->frame_count ? rp__inflight_round(c->pool, fs, h->frame_count) : 1;
 	struct round r = {.c = c, .h = h, .fs = fs};
 	const uint8_t **src = calloc(batch, sizeof(*src));
 	r.src = src;
