@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* pipeline/inflight_pack.c - an object's in-flight form: reading the input safely (pread,
- * checked against the scan before and after every read) and framing it one frame at a
- * time (FORMAT.md section 5).  See inflight.h. */
+ * checked against the scan before and after every read) and framing it in rounds of
+ * frames spread over the pool (FORMAT.md section 5).  See inflight.h. */
 #include "pipeline/inflight.h"
 
 #include <errno.h>
@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Frames are read and encoded one at a time and the encoded ones held (the header lists
- * their lengths before the first of them).  A framing that has not paid for itself after
+/* Frames are read and encoded a round at a time and the encoded ones held (the header
+ * lists their lengths before the first of them).  A framing that has not paid for itself after
  * this many frames is given up for verbatim: noise and pre-compressed pixels would else
  * hold an encoded copy as large as the input before the verdict. */
 #define PROBE_FRAMES 8u
@@ -121,8 +121,8 @@ make_verbatim(const struct rp__src *in, uint32_t index, struct rp__inflight *f)
  * the pages of the data set's other elements are touched, and those of encapsulated
  * fragments are handed back as it passes them.  (The frames themselves are read with
  * pread.  A file truncated by someone else in the milliseconds of this walk would raise
- * SIGBUS; the scan's identity check just before makes that window as small as it can
- * be without a second parser.) */
+ * SIGBUS; the identity check just before, in rp__inflight_build(), makes that window as
+ * small as it can be without a second parser.) */
 struct layout {
 	struct rp_image_desc img;
 	uint32_t frames;
