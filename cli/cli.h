@@ -93,6 +93,8 @@ int rp_cli_config_expand(int *argc, char ***argv, const struct option *opts);
 int rp_cli_hostport(char *s, const char **host, uint16_t *port, bool listener);
 /* "7d", "12h", "30m", "90s" or plain seconds; -1 for anything else or a negative. */
 int rp_cli_duration(const char *s, double *v);
+/* -T N (1 .. 1024); -1 after a message for anything else. */
+int rp_cli_threads(const char *s, unsigned *n);
 /* --budget MB (1 .. 2^24) in bytes; -1 after a message for anything else. */
 int rp_cli_budget(const char *s, uint64_t *bytes);
 

@@ -328,6 +328,19 @@ rp_cli_duration(const char *s, double *v)
 }
 
 int
+rp_cli_threads(const char *s, unsigned *n)
+{
+	char *end;
+	long t = strtol(s, &end, 10);
+	if (*end || end == s || t < 1 || t > 1024) {
+		rp_cli_errorf("-T takes a thread count from 1 to 1024");
+		return -1;
+	}
+	*n = (unsigned)t;
+	return 0;
+}
+
+int
 rp_cli_budget(const char *s, uint64_t *bytes)
 {
 	char *end;

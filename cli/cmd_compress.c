@@ -621,16 +621,10 @@ run_command(int argc, char **argv, bool decompress)
 		case 'o':
 			r.outdir = optarg;
 			break;
-		case 'T': {
-			char *end;
-			long t = strtol(optarg, &end, 10);
-			if (*end || t < 1 || t > 1024) {
-				rp_cli_errorf("-T takes a thread count from 1 to 1024");
+		case 'T':
+			if (rp_cli_threads(optarg, &threads) < 0)
 				return RP_EXIT_USAGE;
-			}
-			threads = (unsigned)t;
 			break;
-		}
 		case 'q':
 			rp_cli_quiet = true;
 			break;

@@ -167,7 +167,10 @@ rp_cmd_gateway(int argc, char **argv)
 			}
 			break;
 		case 'n': o.send.streams = (unsigned)atoi(optarg); break;
-		case 'T': threads = (unsigned)atoi(optarg); break;
+		case 'T':
+			if (rp_cli_threads(optarg, &threads) < 0)
+				return RP_EXIT_USAGE;
+			break;
 		case 10: o.send.tls.cert_file = optarg; break;
 		case 11: o.send.tls.key_file = optarg; break;
 		case 12: o.send.tls.ca_file = optarg; break;

@@ -189,7 +189,10 @@ rp_cmd_send(int argc, char **argv)
 			}
 			break;
 		case 'n': o.streams = (unsigned)atoi(optarg); break;
-		case 'T': threads = (unsigned)atoi(optarg); break;
+		case 'T':
+			if (rp_cli_threads(optarg, &threads) < 0)
+				return RP_EXIT_USAGE;
+			break;
 		case 'k':
 		case 'm': {
 			char *end;

@@ -255,16 +255,10 @@ rp_cmd_serve(int argc, char **argv)
 			else
 				o.max_session_size = v;
 			break;
-		case 'T': {
-			char *end;
-			long t = strtol(optarg, &end, 10);
-			if (*end || end == optarg || t < 0 || t > 1024) {
-				rp_cli_errorf("--threads takes a count from 0 (one per CPU) to 1024");
+		case 'T':
+			if (rp_cli_threads(optarg, &threads) < 0)
 				return RP_EXIT_USAGE;
-			}
-			threads = (unsigned)t;
 			break;
-		}
 		case 12:
 			if (rp_cli_duration(optarg, &o.io_timeout_s) < 0 || o.io_timeout_s < 10) {
 				rp_cli_errorf("--timeout '%s': expected a duration of at least 10 s "
