@@ -664,20 +664,30 @@ chunker_feed(struct chunker *c, const uint8_t *p, size_t n)
 	return RP_OK;
 }
 
-/* An object's in-flight bytes into the chunker, through a bounce buffer of FEED_PIECE
- * bytes: a verbatim input is read as it is cut, never held whole. */
+/* An object's in-flight bytes into the chunker: held pieces straight from memory, a
+ * verbatim input read as it is cut, through a bounce buffer of FEED_PIECE bytes, never
+ * held whole. */
 #define FEED_PIECE (1u << 20)
 
 static int
 feed_object(struct chunker *c, struct rp__inflight *f, uint8_t *bounce, struct rp_errbuf *err)
 {
-	for (uint64_t off = 0; off < f->len;) {
-		size_t n = f->len - off < FEED_PIECE ? (size_t)(f->len - off) : FEED_PIECE;
-		RP_TRY(rp__inflight_copy(f, off, bounce, n, err));
-		int st = chunker_feed(c, bounce, n);
-		if (st < 0)
-			return rp__err(err, st, st == RP_E_NOMEM ? "out of memory" : "cancelled");
-		off += n;
+	uint64_t base = 0;
+	for (int g = 0; g < f->nseg; base += f->seg[g++].n) {
+		const struct rp__inflight_seg *sg = &f->seg[g];
+		for (uint64_t done = 0; done < sg->n;) {
+			size_t n = sg->n - done < FEED_PIECE ? (size_t)(sg->n - done) : FEED_PIECE;
+			const uint8_t *p = sg->p + done;
+			if (!sg->p) {
+				RP_TRY(rp__inflight_copy(f, base + done, bounce, n, err));
+				p = bounce;
+			}
+			int st = chunker_feed(c, p, n);
+			if (st < 0)
+				return rp__err(err, st, st == RP_E_NOMEM ? "out of memory"
+									 : "cancelled");
+			done += n;
+		}
 	}
 	return RP_OK;
 }
