@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* pipeline/inflight.h - one object's in-flight form (FORMAT.md section 5).  Pack, as
  * the sender makes it: the input checked against what the scan saw, then its frames read
- * and encoded one at a time when the format allows it and they come out smaller, else the
- * file verbatim, read as it is sent.  Unpack, as the receiver undoes it: the original bytes rebuilt from the
- * prefix, the decoded frames and the suffix, the pixel hash checked, and for
- * `--deliver compressed` the same frames written as encapsulated DICOM.  Every codec and
- * DICOM call of send and serve is here: no connection, queue, thread or spool (transport/
- * owns those), and the unpack takes hostile bytes (tests/fuzz/fuzz_inflight.c). */
+ * and encoded in rounds on the pool when the format allows it and they come out smaller,
+ * else the file verbatim, read as it is sent.  Unpack, as the receiver undoes it: the
+ * original bytes rebuilt from the prefix, the decoded frames (in rounds) and the suffix,
+ * the pixel hash checked, and for `--deliver compressed` the same frames written as
+ * encapsulated DICOM.  Every codec and DICOM call of send and serve is here: no
+ * connection, queue, thread or spool (transport/ owns those), and the unpack takes
+ * hostile bytes (tests/fuzz/fuzz_inflight.c). */
 #ifndef RP_PIPELINE_INFLIGHT_H
 #define RP_PIPELINE_INFLIGHT_H
 

@@ -219,10 +219,10 @@ encode_frame(void *arg, size_t i, unsigned worker)
  * smaller than the stored ones: 0, or RP_E_UNSUPPORTED for "send it verbatim", or an
  * input error (the file changed, a read failed). */
 static int
-try_framed(const struct rp__src *in, uint32_t index, enum rp_codec codec,
-	   struct rp_pool *pool, struct rp_encoder **enc, unsigned self,
-	   struct rp__inflight *f, struct rp_errbuf *err)
+try_framed(uint32_t index, enum rp_codec codec, struct rp_pool *pool, struct rp_encoder **enc,
+	   unsigned self, struct rp__inflight *f, struct rp_errbuf *err)
 {
+	const struct rp__src *in = f->src;
 	struct layout l;
 	if (!read_layout(f, &l))
 		return RP_E_UNSUPPORTED;
@@ -357,7 +357,7 @@ rp__inflight_build(const struct rp__src *in, uint32_t index, enum rp_codec codec
 	f->has_fd = true;
 	int st = check_same(f, err);
 	if (st == RP_OK)
-		st = codec != RP_CODEC_NATIVE ? try_framed(in, index, codec, pool, enc, self, f, err)
+		st = codec != RP_CODEC_NATIVE ? try_framed(index, codec, pool, enc, self, f, err)
 					      : RP_E_UNSUPPORTED;
 	if (st == RP_E_UNSUPPORTED) {
 		make_verbatim(in, index, f);

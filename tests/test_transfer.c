@@ -1158,17 +1158,17 @@ old_receiver_main(void *arg)
 		struct rp_errbuf e = {""};
 		struct rp__wbuf b = {0};
 		struct rp__frame_hdr h;
+		struct rp__hello hello;
 		bool crc_ok;
 		if (ops->accept(o->l, 30, &c, &e) < 0)
 			break;
 		if (ops->handshake(c, o->tls, 10, &e) == RP_OK &&
 		    rp__recv_frame(ops, c, &h, &b, 256, &crc_ok, &e) == RP_OK &&
-		    h.type == RP__F_HELLO && b.len >= 20) {
-			uint32_t caps = rp__load_le32(b.p + 16);
-			o->caps[o->hellos++] = caps;
+		    h.type == RP__F_HELLO && rp__hello_decode(b.p, b.len, &hello, &e) == RP_OK) {
+			o->caps[o->hellos++] = hello.caps;
 			char msg[64];
-			if (caps & RP__CAP_KEEPALIVE)
-				snprintf(msg, sizeof(msg), "unknown capabilities %08x", caps);
+			if (hello.caps & RP__CAP_KEEPALIVE)
+				snprintf(msg, sizeof(msg), "unknown capabilities %08x", hello.caps);
 			else
 				snprintf(msg, sizeof(msg), "old receiver: nothing further");
 			b.len = 0;
