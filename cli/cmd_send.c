@@ -90,8 +90,12 @@ on_progress(void *ctx, const struct rp_send_progress *p)
 	double ratio = p->stream_bytes ? (double)p->original_done / (double)p->stream_bytes : 0;
 	double done_rate = p->elapsed_s > 0 ? (double)p->original_done / p->elapsed_s : 0;
 	double eta = done_rate > 0 ? (double)(p->original_total - p->original_done) / done_rate : 0;
-	fprintf(stderr, "\rsend %s / %s  wire %s  ratio %.2f  link %.1f MB/s  ETA %.0fs   ", a, b,
-		w, ratio, rate, eta);
+	if (p->objects_regenerated)
+		fprintf(stderr, "\rrepair: %llu object(s) encoded again for the receiver  wire %s   ",
+			(unsigned long long)p->objects_regenerated, w);
+	else
+		fprintf(stderr, "\rsend %s / %s  wire %s  ratio %.2f  link %.1f MB/s  ETA %.0fs   ",
+			a, b, w, ratio, rate, eta);
 }
 
 static void

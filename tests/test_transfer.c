@@ -1137,6 +1137,55 @@ test_idle_producer_defaults(void **state)
 		fail_msg("an idle connection was dropped: %s", bad);
 }
 
+/* Holds the thread that encodes an object again for a NEED answer for 65 s, past the
+ * receiver's default 60 s I/O timeout, as a large object's encode can. */
+static void
+stall_regeneration(void *ctx, const struct rp_send_progress *p)
+{
+	bool *stalled = ctx;
+	if (p->objects_regenerated == 1 && !*stalled) {
+		*stalled = true;
+		printf("# the object asked for again held for 65 s after its encode\n");
+		sleep(65);
+	}
+}
+
+/* A chunk lost with no parity to rebuild it (m = 0) is asked for again; the answer waits
+ * on encoding its object again.  With the receiver's defaults the control connection
+ * stays up through that silence (KEEPALIVE) and the chunk arrives. */
+static void
+test_need_during_long_regeneration(void **state)
+{
+	(void)state;
+	struct rp__fault_plan plan;
+	plan1(&plan, (struct rp__fault_rule){.kind = RP__FAULT_CORRUPT, .side = RP__FAULT_CLIENT,
+					     .conn = RP__FAULT_ANY_CONN, .dir = RP__FAULT_TX,
+					     .at = 20000, .limit = 1});
+	rp__fault_install(&plan);
+	server_start(true);
+	struct rp_send_options so;
+	struct rp_send_report rep;
+	struct rp_errbuf err = {""};
+	bool stalled = false;
+	send_defaults(&so);
+	so.fec_k = 14;
+	so.fec_m = 0;
+	so.progress = stall_regeneration;
+	so.progress_ctx = &stalled;
+	int st = send_study(&so, &rep, &err);
+	print_report("no parity, one chunk corrupted, its object held 65 s when encoded again",
+		     st, &rep);
+	assert_int_equal(rp__fault_fired(0), 1);
+	assert_true(stalled);
+	assert_send_ok(st, &rep, &err);
+	assert_int_equal(rep.crc_errors, 1);
+	assert_true(rep.resent_bytes > 0);
+	server_stop();
+	const char *bad = log_find(&S.log, "connection_error", NULL);
+	if (bad)
+		fail_msg("a connection was dropped: %s", bad);
+}
+
 /* A receiver that predates KEEPALIVE refuses the capability bit by name (FORMAT.md
  * section 7); the sender reconnects without it.  The stand-in receiver answers ERROR to
  * every HELLO and records what each announced. */
@@ -1269,6 +1318,7 @@ main(void)
 		cmocka_unit_test_teardown(test_default_modes, test_teardown),
 		cmocka_unit_test_teardown(test_idle_producer_defaults, test_teardown),
 		cmocka_unit_test_teardown(test_old_receiver_without_keepalive, test_teardown),
+		cmocka_unit_test_teardown(test_need_during_long_regeneration, test_teardown),
 	};
 	/* RP_TEST_FILTER=test_corrupt* runs only the cases it matches. */
 	if (getenv("RP_TEST_FILTER"))

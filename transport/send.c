@@ -710,7 +710,86 @@ chunker_finish(struct chunker *c)
 struct regen {
 	size_t cached;               /* object index in `obj`, or SIZE_MAX */
 	struct rp__inflight obj;
+	struct rp__conn *conn;       /* the control connection the answer goes out on */
 };
+
+/* One object built again on a thread of its own, while the control connection waits. */
+struct regen_build {
+	struct sender *s;
+	size_t index;
+	struct rp__inflight *obj;
+	struct rp_errbuf err;
+	int status;
+	bool done;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void report_progress(struct sender *s, bool force);
+
+static int
+regen_encode(struct sender *s, size_t j, struct rp__inflight *obj, struct rp_errbuf *err)
+{
+	RP_TRY(rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, s->o->pool, s->enc,
+				  s->nenc - 1, obj, err));
+	s->prog.objects_regenerated++;
+	report_progress(s, true);
+	return RP_OK;
+}
+
+static void *
+regen_build_main(void *arg)
+{
+	struct regen_build *b = arg;
+	int st = regen_encode(b->s, b->index, b->obj, &b->err);
+	pthread_mutex_lock(&b->mu);
+	b->status = st;
+	b->done = true;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+/* Builds object j again for a NEED answer.  Encoding a large object takes minutes and
+ * the receiver drops a connection silent for its I/O timeout, so while the build runs
+ * the control connection carries a KEEPALIVE every KEEPALIVE_S (when the peer takes
+ * them; an old receiver's timeout is the limit then, as before). */
+static int
+regen_build(struct sender *s, struct rp__conn *c, size_t j, struct rp__inflight *obj,
+	    struct rp_errbuf *err)
+{
+	if (!(s->caps & RP__CAP_KEEPALIVE))
+		return regen_encode(s, j, obj, err);
+	struct regen_build b = {.s = s, .index = j, .obj = obj};
+	pthread_t th;
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_cond_init(&b.cv, NULL);
+	int st = RP_OK;
+	if (pthread_create(&th, NULL, regen_build_main, &b) != 0) {
+		st = rp__err(err, RP_E_NOMEM, "cannot start a thread to encode %s again",
+			     s->src[j].path);
+		goto out;
+	}
+	pthread_mutex_lock(&b.mu);
+	while (!b.done) {
+		struct timespec ts = rp__timespec_in(KEEPALIVE_S);
+		if (pthread_cond_timedwait(&b.cv, &b.mu, &ts) == 0 || b.done || st < 0)
+			continue;
+		pthread_mutex_unlock(&b.mu);
+		/* A failed KEEPALIVE is the answer's failure too; the build still runs to
+		 * its end (it holds the pool and the encoders) before this returns. */
+		st = rp__send_frame(s->ops, c, RP__F_KEEPALIVE, "", 0, err);
+		pthread_mutex_lock(&b.mu);
+	}
+	pthread_mutex_unlock(&b.mu);
+	pthread_join(th, NULL);
+	if (st == RP_OK && b.status < 0)
+		st = rp__err(err, b.status, "%s", b.err.msg);
+out:
+	pthread_cond_destroy(&b.cv);
+	pthread_mutex_destroy(&b.mu);
+	return st;
+}
 
 static int
 regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t *size_ret,
@@ -735,8 +814,7 @@ regen_data(struct sender *s, struct regen *r, uint64_t d, uint8_t *out, uint32_t
 		if (r->cached != j) {
 			rp__inflight_free(&r->obj);
 			r->cached = SIZE_MAX;
-			RP_TRY(rp__inflight_build(&s->src[j], (uint32_t)j, s->o->codec, s->o->pool,
-						 s->enc, s->nenc - 1, &r->obj, err));
+			RP_TRY(regen_build(s, r->conn, j, &r->obj, err));
 			r->cached = j;
 		}
 		uint64_t obase = s->obj_off[j], oend = obase + r->obj.len;
@@ -759,7 +837,7 @@ answer_need(struct sender *s, struct rp__conn *c, const uint8_t *p, size_t n,
 	struct rp__rbuf rb = {p, p + n};
 	struct rp__ranges need;
 	RP_TRY(rp__ranges_decode(&rb, &need, err));
-	struct regen r = {.cached = SIZE_MAX};
+	struct regen r = {.cached = SIZE_MAX, .conn = c};
 	uint8_t *buf = malloc(s->cs);
 	int st = buf ? RP_OK : RP_E_NOMEM;
 	uint64_t data_chunks = rp__chunk_data_count(&s->gm, s->stream_len);

@@ -818,8 +818,10 @@ conn_main(void *arg)
 			     h.type);
 		break;
 	}
-	/* A peer that closes after END or COMPLETE is the normal end of a connection. */
-	if (st < 0 && st != RP_E_CLOSED) {
+	/* A peer that closes after END or COMPLETE is the normal end of a connection, and so
+	 * is one that sent END and then stays silent past the I/O timeout (its sender still
+	 * answering a NEED on the control connection, which can take minutes). */
+	if (st < 0 && st != RP_E_CLOSED && !(st == RP_E_TIMEOUT && cn->ended)) {
 		char hex[33] = "";
 		if (cn->s)
 			rp__session_hex(cn->s->id, hex);

@@ -55,6 +55,7 @@ struct rp_send_progress {
 	uint64_t stream_bytes;       /* in-flight bytes produced so far */
 	uint64_t wire_bytes;         /* chunk bytes written to sockets (data + parity) */
 	double elapsed_s;
+	uint64_t objects_regenerated; /* objects encoded again to answer the receiver's NEED */
 };
 typedef void rp_send_progress_fn(void *ctx, const struct rp_send_progress *p);
 
