@@ -150,12 +150,11 @@ open_parent(int base, const char *path, mode_t dir_mode, bool sync, const char *
 	return fd;
 }
 
-/* Where a rebuilt original goes: a file, or (for --deliver compressed) memory that is
- * parsed and rewritten once its SHA-256 is verified. */
+/* Where a rebuilt original goes: its file, or (for --deliver compressed) a temporary in
+ * the stage that is mapped, parsed and rewritten once its SHA-256 is verified: in a file,
+ * not in memory, so that an object of any size stays out of resident memory. */
 struct out {
 	int fd;
-	uint8_t *mem;
-	size_t mem_cap;
 	struct rp__sha256 *sha;
 	uint64_t written;
 };
@@ -165,15 +164,8 @@ static int
 out_write(void *ctx, const void *p, size_t n)
 {
 	struct out *o = ctx;
-	if (o->mem) {
-		if (n > o->mem_cap - o->written) {
-			errno = EFBIG;
-			return -1;
-		}
-		memcpy(o->mem + o->written, p, n);
-	} else if (rp__write_full(o->fd, p, n) < 0) {
+	if (rp__write_full(o->fd, p, n) < 0)
 		return -1;
-	}
 	rp__sha256_update(o->sha, p, n);
 	o->written += n;
 	return 0;
@@ -199,24 +191,21 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 	int st = rp__sha256_create(&o.sha);
 	if (st < 0)
 		goto out;
-	if (compressed) {
-		if (e->size > SIZE_MAX || !(o.mem = malloc(e->size ? (size_t)e->size : 1))) {
-			st = rp__err(err, RP_E_NOMEM, "%s: no memory to rebuild it", e->path);
-			goto out;
-		}
-		o.mem_cap = (size_t)e->size;
-	} else {
-		/* A leftover of an interrupted earlier delivery of this object is replaced. */
-		(void)unlinkat(dfd, tmp, 0);
-		o.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			      file_mode);
-		if (o.fd >= 0 && fchmod(o.fd, file_mode) < 0) {
-			st = rp__err(err, rp__errno_status(errno), "%s: chmod: %s", e->path,
-				     strerror(errno));
-			goto out;
-		}
+	if (e->size > SIZE_MAX) {
+		st = rp__err(err, RP_E_UNSUPPORTED, "%s: too large for this machine", e->path);
+		goto out;
 	}
-	if (!compressed && o.fd < 0) {
+	/* A leftover of an interrupted earlier delivery of this object is replaced.  The
+	 * original rebuilt for --deliver compressed is read back, hence O_RDWR. */
+	(void)unlinkat(dfd, tmp, 0);
+	o.fd = openat(dfd, tmp, (compressed ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL |
+		      O_NOFOLLOW | O_CLOEXEC, file_mode);
+	if (o.fd >= 0 && fchmod(o.fd, file_mode) < 0) {
+		st = rp__err(err, rp__errno_status(errno), "%s: chmod: %s", e->path,
+			     strerror(errno));
+		goto out;
+	}
+	if (o.fd < 0) {
 		st = rp__err(err, rp__errno_status(errno), "%s: %s", e->path, strerror(errno));
 		goto out;
 	}
@@ -234,8 +223,20 @@ deliver_object(struct rp__deliver *d, uint32_t j, const struct rp__objhdr *h,
 		/* Written durably; only the journal record waits. */
 		char full[8192];
 		snprintf(full, sizeof(full), "%s/%s", d->stage_path, e->path);
-		st = rp__inflight_write_compressed(&d->coders, h, body, o.mem, o.written, full,
-						   err);
+		void *orig = o.written ? mmap(NULL, (size_t)o.written, PROT_READ, MAP_PRIVATE,
+					      o.fd, 0) : NULL;
+		if (o.written && orig == MAP_FAILED) {
+			st = rp__err(err, rp__errno_status(errno), "%s: map the rebuilt original: %s",
+				     e->path, strerror(errno));
+			goto out;
+		}
+		st = rp__inflight_write_compressed(&d->coders, h, body, orig ? orig : "",
+						   (size_t)o.written, full, err);
+		if (orig)
+			munmap(orig, (size_t)o.written);
+		close(o.fd);
+		o.fd = -1;
+		unlinkat(dfd, tmp, 0);
 		if (st == RP_OK && fchmodat(dfd, leaf, file_mode, 0) < 0)
 			st = rp__err(err, rp__errno_status(errno), "%s: chmod: %s", e->path,
 				     strerror(errno));
@@ -269,7 +270,6 @@ out:
 		unlinkat(dfd, tmp, 0);
 	}
 	rp__sha256_destroy(o.sha);
-	free(o.mem);
 	if (dfd >= 0)
 		close(dfd);
 	return st;
