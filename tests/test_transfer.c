@@ -217,6 +217,15 @@ server_stop(void)
 	RP_ASSERT_OK(S.run_status, &S.run_err);
 }
 
+/* Fails the test when the receiver dropped a connection of the session it just served. */
+static void
+assert_no_connection_error(void)
+{
+	const char *bad = log_find(&S.log, "connection_error", NULL);
+	if (bad)
+		fail_msg("a connection was dropped: %s", bad);
+}
+
 static int
 test_teardown(void **state)
 {
@@ -344,9 +353,7 @@ test_defaults_tls(void **state)
 	assert_send_ok(st, &rep, &err);
 	assert_int_equal(rep.streams_lost, 0);
 	server_stop();
-	const char *bad = log_find(&S.log, "connection_error", NULL);
-	if (bad)
-		fail_msg("a normal close was logged as an error: %s", bad);
+	assert_no_connection_error();
 	assert_non_null(log_find(&S.log, "session_complete", NULL));
 }
 
@@ -1097,17 +1104,25 @@ test_insecure_only_on_loopback(void **state)
 /* ------------------------------------------------------------------------------------ */
 /* A sender with nothing to send for a while */
 
-/* Holds the producer (the thread that reads and encodes objects) after the first object
- * for longer than the receiver's default I/O timeout, as encoding one multi-gigabyte
- * object does: no chunk is queued meanwhile (the first object does not fill one), so
- * every connection is idle.  The progress callback is the producer's own thread. */
+/* Holds a sender thread in its progress callback for 65 s, longer than the receiver's
+ * default 60 s I/O timeout: the producer (the thread that reads and encodes objects) after
+ * the first object, as encoding one multi-gigabyte object does (no chunk is queued
+ * meanwhile, so every connection is idle), or the thread that encodes an object again for
+ * a NEED answer (the control connection waits on it).  The callback runs on that thread. */
+struct stall {
+	bool regeneration;           /* which of the two to hold */
+	bool stalled;
+};
+
 static void
-stall_producer(void *ctx, const struct rp_send_progress *p)
+stall_65s(void *ctx, const struct rp_send_progress *p)
 {
-	bool *stalled = ctx;
-	if (p->objects_encoded == 1 && !*stalled) {
-		*stalled = true;
-		printf("# producer held for 65 s after the first object\n");
+	struct stall *w = ctx;
+	uint64_t n = w->regeneration ? p->objects_regenerated : p->objects_encoded;
+	if (n == 1 && !w->stalled) {
+		w->stalled = true;
+		printf("# %s held for 65 s\n", w->regeneration ?
+		       "the encode of an object asked for again" : "the producer, after the first object,");
 		sleep(65);
 	}
 }
@@ -1122,32 +1137,17 @@ test_idle_producer_defaults(void **state)
 	struct rp_send_options so;
 	struct rp_send_report rep;
 	struct rp_errbuf err = {""};
-	bool stalled = false;
+	struct stall w = {.regeneration = false};
 	send_defaults(&so);
-	so.progress = stall_producer;
-	so.progress_ctx = &stalled;
+	so.progress = stall_65s;
+	so.progress_ctx = &w;
 	int st = send_study(&so, &rep, &err);
 	print_report("defaults, producer idle for 65 s", st, &rep);
-	assert_true(stalled);
+	assert_true(w.stalled);
 	assert_send_ok(st, &rep, &err);
 	assert_int_equal(rep.streams_lost, 0);
 	server_stop();
-	const char *bad = log_find(&S.log, "connection_error", NULL);
-	if (bad)
-		fail_msg("an idle connection was dropped: %s", bad);
-}
-
-/* Holds the thread that encodes an object again for a NEED answer for 65 s, past the
- * receiver's default 60 s I/O timeout, as a large object's encode can. */
-static void
-stall_regeneration(void *ctx, const struct rp_send_progress *p)
-{
-	bool *stalled = ctx;
-	if (p->objects_regenerated == 1 && !*stalled) {
-		*stalled = true;
-		printf("# the object asked for again held for 65 s after its encode\n");
-		sleep(65);
-	}
+	assert_no_connection_error();
 }
 
 /* A chunk lost with no parity to rebuild it (m = 0) is asked for again; the answer waits
@@ -1166,24 +1166,22 @@ test_need_during_long_regeneration(void **state)
 	struct rp_send_options so;
 	struct rp_send_report rep;
 	struct rp_errbuf err = {""};
-	bool stalled = false;
+	struct stall w = {.regeneration = true};
 	send_defaults(&so);
 	so.fec_k = 14;
 	so.fec_m = 0;
-	so.progress = stall_regeneration;
-	so.progress_ctx = &stalled;
+	so.progress = stall_65s;
+	so.progress_ctx = &w;
 	int st = send_study(&so, &rep, &err);
 	print_report("no parity, one chunk corrupted, its object held 65 s when encoded again",
 		     st, &rep);
 	assert_int_equal(rp__fault_fired(0), 1);
-	assert_true(stalled);
+	assert_true(w.stalled);
 	assert_send_ok(st, &rep, &err);
 	assert_int_equal(rep.crc_errors, 1);
 	assert_true(rep.resent_bytes > 0);
 	server_stop();
-	const char *bad = log_find(&S.log, "connection_error", NULL);
-	if (bad)
-		fail_msg("a connection was dropped: %s", bad);
+	assert_no_connection_error();
 }
 
 /* A receiver that predates KEEPALIVE refuses the capability bit by name (FORMAT.md
